@@ -1,0 +1,259 @@
+//! Command-line arguments (clap) and the dispatch to `crate::commands`. No business logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// How a command ended; `main` maps it to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: success, nothing to change (plan) or everything applied (apply).
+    Success,
+    /// 1: invalid manifests, conflicts, API failure, partial apply.
+    Failure,
+    /// 2: plan with `--detailed-exitcode` found changes.
+    ChangesPending,
+    /// 3: apply refused one or more objects as stale.
+    Stale,
+    /// 4: `drift --fail-on-drift` found undeclared access.
+    DriftFound,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failure => 1,
+            Outcome::ChangesPending => 2,
+            Outcome::Stale => 3,
+            Outcome::DriftFound => 4,
+        }
+    }
+}
+
+const AFTER_HELP: &str = "\
+Examples:
+  warrant demo                                  # the whole story on the embedded sandbox
+  warrant validate manifests/                   # offline: schema and cross-document checks
+  warrant plan manifests/ --out plan.json       # diff against live state, save the plan
+  warrant plan manifests/ --format markdown     # the pull-request comment
+  warrant apply plan.json                       # apply exactly the reviewed plan
+  warrant drift manifests/ --fail-on-drift      # report undeclared access (exit 4)
+
+Exit codes: 0 success/no changes, 1 error, 2 changes pending (--detailed-exitcode),
+3 stale plan refused, 4 drift found (--fail-on-drift).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warrant",
+    version,
+    about = "GitOps for machine-identity access: plan and append-only apply of Atlan connection admins, AVEVA CONNECT automation identities and Juniper Mist org API tokens",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline: schema, references, duplicates. Needs no credentials.
+    #[command(
+        after_help = "Examples:\n  warrant validate\n  warrant validate manifests/ --format json"
+    )]
+    Validate(ValidateArgs),
+    /// Write the JSON Schemas of the manifest kinds (for editors and CI).
+    #[command(after_help = "Example:\n  warrant schema --out schemas/")]
+    Schema(SchemaArgs),
+    /// Diff the manifests against live state and show (and optionally save) the plan.
+    #[command(
+        after_help = "Examples:\n  warrant plan manifests/ --out plan.json\n  warrant plan manifests/ --format markdown --max-bytes 60000 --step-summary\n  warrant plan manifests/ --only ConnectionAdmins/snowflake-prod --detailed-exitcode"
+    )]
+    Plan(PlanArgs),
+    /// Report only the live access the manifests do not declare.
+    #[command(after_help = "Example:\n  warrant drift manifests/ --fail-on-drift")]
+    Drift(DriftArgs),
+    /// Apply a reviewed plan file, or plan and apply manifests after confirmation.
+    #[command(
+        after_help = "Examples:\n  warrant apply plan.json --report apply-report.json\n  warrant apply manifests/ --auto-approve"
+    )]
+    Apply(ApplyArgs),
+    /// Write manifests from live state, to adopt warrant on an existing tenant.
+    #[command(
+        after_help = "Example:\n  warrant export manifests/targets.yaml --target atlan-prod --out adopted/"
+    )]
+    Export(ExportArgs),
+    /// Serve the local simulators of the three APIs.
+    #[command(
+        after_help = "Example:\n  warrant sandbox --seed examples/sandbox/seed.yaml --faults 'latency=20ms,p500=0.05'"
+    )]
+    Sandbox(SandboxArgs),
+    /// Run validate, plan, apply, plan and drift against the embedded sandbox.
+    #[command(after_help = "Example:\n  cargo run --release -- demo")]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Manifest files or directories (walked recursively for *.yaml / *.yml).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
+    pub format: DiagnosticFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Directory to write the schemas into.
+    #[arg(long, default_value = "schemas")]
+    pub out: PathBuf,
+}
+
+/// Options shared by every command that talks to live systems.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LiveArgs {
+    /// Override a target's base URL (repeatable): TARGET=URL.
+    #[arg(long = "endpoint", value_name = "TARGET=URL")]
+    pub endpoints: Vec<String>,
+    /// Restrict to KIND/NAME or target=NAME (repeatable). Prints a warning in every format.
+    #[arg(long = "only", value_name = "KIND/NAME|target=NAME")]
+    pub only: Vec<String>,
+    /// Requests in flight at once per target.
+    #[arg(long, default_value_t = 8)]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Save the plan file here (versioned JSON, no secrets).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 2 when there are changes to apply.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Size budget of the markdown rendering, in bytes.
+    #[arg(long, default_value_t = 60000)]
+    pub max_bytes: usize,
+    /// Also append the markdown plan to $GITHUB_STEP_SUMMARY.
+    #[arg(long)]
+    pub step_summary: bool,
+    /// Where the full plan can be found, quoted when markdown output is truncated.
+    #[arg(long, value_name = "URL|TEXT")]
+    pub full_plan_link: Option<String>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 4 when any undeclared access is found.
+    #[arg(long)]
+    pub fail_on_drift: bool,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan file (`plan --out`), or manifest files/directories to plan and apply.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// With a plan file: refuse when these manifests no longer match the plan's digest.
+    #[arg(long, value_name = "PATHS", num_args = 1..)]
+    pub manifests: Vec<PathBuf>,
+    /// With manifests: apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Refuse plans with more than N creates and updates.
+    #[arg(long, value_name = "N")]
+    pub max_changes: Option<usize>,
+    /// Write a JSON report of every object's outcome here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Manifests that declare the target (other documents are ignored).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// The target to export.
+    #[arg(long)]
+    pub target: String,
+    /// Directory to write the manifests into (stdout when absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Seed file (YAML) with the live objects and callers of each platform.
+    #[arg(long)]
+    pub seed: PathBuf,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Fault injection, e.g. `latency=20ms,jitter=5ms,p500=0.05,p429=0.02,retry_after=1,drop=0.01,foreign=0.2,seed=7`
+    /// (prefix a key with `atlan.`, `connect.` or `mist.` for one platform).
+    #[arg(long)]
+    pub faults: Option<String>,
+    #[arg(long)]
+    pub atlan_port: Option<u16>,
+    #[arg(long)]
+    pub connect_port: Option<u16>,
+    #[arg(long)]
+    pub mist_port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's working directory (plan file, report, keys) instead of removing it.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Parse the arguments and run the command.
+pub fn run() -> Outcome {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => crate::commands::validate::run(a),
+        Command::Schema(a) => crate::commands::schema::run(a),
+        Command::Plan(a) => crate::commands::plan::run(a),
+        Command::Drift(a) => crate::commands::plan::run_drift(a),
+        Command::Apply(a) => crate::commands::apply::run(a),
+        Command::Export(a) => crate::commands::export::run(a),
+        Command::Sandbox(a) => crate::commands::sandbox::run(a),
+        Command::Demo(a) => crate::commands::demo::run(a),
+    };
+    match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Outcome::Failure
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! warrant: GitOps for machine-identity access.
+//!
+//! Map of the major components, in the order data flows through them:
+//!
+//! - [`manifest`]: load YAML manifests (files, multi-document, source locations), deserialize
+//!   them into the kinds of `manifest::kinds`, validate, and report every problem at once.
+//! - [`model`]: the vocabulary shared by everything below — objects with set-valued fields,
+//!   field policies, live state, write operations (which have no remove variant).
+//! - [`platform`]: one client per platform (Atlan, AVEVA CONNECT, Juniper Mist) over one HTTP
+//!   layer; resolves names to ids, reads live state in batches, performs append-only writes.
+//! - [`plan`]: the pure diff of desired against live, the `Plan` data and its versioned file.
+//! - [`render`]: text, markdown and json renderings of a plan; decides nothing.
+//! - [`apply`]: executes a reviewed plan: re-read, re-diff, write the union, verify, report.
+//! - [`secret`]: a secret type that cannot be printed, and key sinks for new Mist keys.
+//! - [`sandbox`]: faithful local simulators of the three APIs, for the demo, tests and benchmarks.
+//! - [`cli`] and [`commands`]: argument parsing and the glue of each subcommand.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod platform;
+pub mod render;
+pub mod sandbox;
+pub mod secret;

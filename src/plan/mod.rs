@@ -1,0 +1,309 @@
+//! The plan: a pure, append-only diff of desired objects against live state, as plain data.
+//!
+//! [`diff`] is the one function that decides what changes; it does no I/O. Its result,
+//! [`Change`], records the action, the additions per field, the live values before, the drift
+//! (live values the manifests do not declare) and a fingerprint of the live managed fields.
+//! A [`Plan`] wraps the changes with what `apply` needs to check it is still valid; it is
+//! written as versioned JSON by `file.rs` and rendered by `crate::render`, which never decides
+//! anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::TargetPlatform;
+use crate::model::{
+    Address, CreateRule, DesiredObject, FieldName, FieldPolicy, LiveObject, LiveState, Values,
+};
+use crate::platform::RequestCounts;
+
+/// Version of the plan file format; `apply` refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole plan: what `plan --out` writes and `apply PLANFILE` executes. Contains no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Plan {
+    pub format_version: u32,
+    /// The warrant version that made the plan; apply refuses a plan from another version.
+    pub warrant_version: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// `GITHUB_SHA`, or the repository's HEAD, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// sha256 over the validated desired objects (`apply --manifests` compares it).
+    pub desired_digest: String,
+    /// Non-secret settings of every target touched, with the base URL actually used.
+    pub targets: BTreeMap<String, TargetPlatform>,
+    /// `--only` filters the plan was made with (a warning in every rendering).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    /// Every declared object, in a deterministic order (target, kind, name).
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+    /// API requests made while planning, per target.
+    #[serde(default)]
+    pub requests: BTreeMap<String, RequestCounts>,
+}
+
+/// What applying a change will do. No variant removes anything.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    NoOp,
+    /// Cannot be reached append-only, or would be refused; never applied.
+    Conflict,
+}
+
+/// The diff of one declared object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Change {
+    pub address: Address,
+    pub action: Action,
+    /// Values to add, per field (for a create: every desired value). Empty for no-op/conflict.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub additions: BTreeMap<FieldName, Values>,
+    /// Live values of every field before the change (empty when absent).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub before: BTreeMap<FieldName, Values>,
+    /// Live values not declared by the manifests: reported, never removed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drift: BTreeMap<FieldName, Values>,
+    /// Why the change is a conflict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The live object's id, when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_id: Option<String>,
+    /// sha256 over the live managed fields (or over "absent"); apply compares it.
+    pub fingerprint: String,
+    /// The resolved desired object; apply re-diffs fresh live state against it.
+    pub desired: DesiredObject,
+    /// Canonical value → human label, for desired and live values alike.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Change {
+    pub fn has_drift(&self) -> bool {
+        self.drift.values().any(|v| !v.is_empty())
+    }
+
+    /// The value sets after the change: `before ∪ additions` for every field.
+    pub fn after(&self) -> BTreeMap<FieldName, Values> {
+        let mut after = self.before.clone();
+        for (field, add) in &self.additions {
+            after
+                .entry(field.clone())
+                .or_default()
+                .extend(add.iter().cloned());
+        }
+        after
+    }
+}
+
+/// The one function that decides: diff a desired object against its live state.
+pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
+    let mut labels = desired.labels.clone();
+    let mut change = Change {
+        address: desired.address.clone(),
+        action: Action::NoOp,
+        additions: BTreeMap::new(),
+        before: BTreeMap::new(),
+        drift: BTreeMap::new(),
+        reasons: desired.problems.clone(),
+        live_id: None,
+        fingerprint: fingerprint(desired, live),
+        desired: desired.clone(),
+        labels: BTreeMap::new(),
+    };
+
+    match live {
+        LiveState::Ambiguous { ids } => {
+            change.reasons.push(format!(
+                "{} matches {} live objects ({}); rename or remove the duplicates by hand",
+                desired.address.remote_key,
+                ids.len(),
+                ids.join(", ")
+            ));
+        }
+        LiveState::Absent => match &desired.create {
+            CreateRule::Never(reason) => change.reasons.push(reason.clone()),
+            CreateRule::Allowed => {
+                for (name, field) in &desired.fields {
+                    if let Some(max) = field.max_items
+                        && field.values.len() > max
+                    {
+                        change.reasons.push(format!(
+                            "{name}: {} values declared, at most {max} allowed",
+                            field.values.len()
+                        ));
+                    }
+                    if !field.values.is_empty() {
+                        change.additions.insert(name.clone(), field.values.clone());
+                    }
+                }
+                change.action = Action::Create;
+            }
+        },
+        LiveState::Present { object } => {
+            diff_present(desired, object, &mut change);
+            labels.extend(object.labels.clone());
+        }
+    }
+
+    if !change.reasons.is_empty() {
+        change.action = Action::Conflict;
+        change.additions.clear();
+    }
+    // Keep only the labels of values that appear in this change: plans stay small and exact.
+    let mentioned: BTreeSet<&String> = change
+        .before
+        .values()
+        .chain(change.additions.values())
+        .chain(desired.fields.values().map(|f| &f.values))
+        .flatten()
+        .collect();
+    change.labels = labels
+        .into_iter()
+        .filter(|(k, _)| mentioned.contains(k))
+        .collect();
+    change
+}
+
+fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Change) {
+    change.live_id = Some(object.id.clone());
+    change.before = object
+        .fields
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let empty = Values::new();
+
+    for (name, field) in &desired.fields {
+        let live = object.fields.get(name).unwrap_or(&empty);
+        match field.policy {
+            FieldPolicy::Append => {
+                let add: Values = field.values.difference(live).cloned().collect();
+                if let Some(max) = field.max_items {
+                    let total = live.len() + add.len();
+                    if total > max {
+                        change.reasons.push(format!(
+                            "{name}: adding {} to the {} live values would make {total}, more than the {max} allowed",
+                            add.len(),
+                            live.len()
+                        ));
+                    }
+                }
+                if !add.is_empty() {
+                    change.additions.insert(name.clone(), add);
+                }
+            }
+            FieldPolicy::Immutable => {
+                if live != &field.values {
+                    change.reasons.push(format!(
+                        "{name} cannot change after creation (live: [{}], declared: [{}]); declare a new object under a new name",
+                        join(live),
+                        join(&field.values)
+                    ));
+                }
+            }
+        }
+    }
+
+    // Drift: every live value a managed field does not declare, and every value of the
+    // fields the manifests do not manage at all.
+    for (name, live) in &object.fields {
+        let extra: Values = match desired.fields.get(name) {
+            Some(field) if field.policy == FieldPolicy::Append => {
+                live.difference(&field.values).cloned().collect()
+            }
+            Some(_) => Values::new(),
+            None => live.clone(),
+        };
+        if !extra.is_empty() {
+            change.drift.insert(name.clone(), extra);
+        }
+    }
+
+    if change.reasons.is_empty() && !change.additions.is_empty() {
+        if let Some(denied) = &object.write_denied {
+            change.reasons.push(denied.clone());
+        } else {
+            change.action = Action::Update;
+        }
+    }
+}
+
+fn join(values: &Values) -> String {
+    values.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// sha256 over the live values of the fields the desired object manages, or over "absent" /
+/// the ambiguous ids. Foreign changes to unmanaged fields do not make a plan stale.
+pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
+    let mut h = Sha256::new();
+    match live {
+        LiveState::Absent => h.update(b"absent"),
+        LiveState::Ambiguous { ids } => {
+            h.update(b"ambiguous");
+            for id in ids {
+                h.update(id.as_bytes());
+                h.update([0]);
+            }
+        }
+        LiveState::Present { object } => {
+            h.update(b"present\0");
+            h.update(object.id.as_bytes());
+            for name in desired.fields.keys() {
+                h.update([1]);
+                h.update(name.as_bytes());
+                for v in object.fields.get(name).into_iter().flatten() {
+                    h.update([0]);
+                    h.update(v.as_bytes());
+                }
+            }
+        }
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Counts for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub no_op: usize,
+    pub conflict: usize,
+    /// Objects with undeclared live access.
+    pub drift: usize,
+}
+
+impl Summary {
+    pub fn of(changes: &[Change]) -> Summary {
+        let mut s = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::NoOp => s.no_op += 1,
+                Action::Conflict => s.conflict += 1,
+            }
+            if c.has_drift() {
+                s.drift += 1;
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update > 0
+    }
+}

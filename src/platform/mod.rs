@@ -1,0 +1,291 @@
+//! Platform clients: translate each API into the object model of `crate::model`.
+//!
+//! One [`Client`] per Target. Each platform's knowledge lives in its own file (`atlan.rs`,
+//! `connect.rs`, `mist.rs`; wire types stay private there), all of them on top of the one
+//! HTTP layer in `http.rs` (retry, backoff, rate limit, concurrency bound, redaction, request
+//! counting). The planner and the applier only see this module's interface:
+//!
+//! - [`Client::resolve`] (plan time): resolve names in declared resources to ids, producing
+//!   [`DesiredObject`]s (with `problems` for what could not be resolved);
+//! - [`Client::read`]: read the live state of many objects in as few requests as the API
+//!   allows; any failed page fails the whole read, never "absent";
+//! - [`Client::write`]: perform append-only writes, each built by the applier from a fresh read.
+
+pub mod atlan;
+pub mod connect;
+pub mod http;
+pub mod mist;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::manifest::{Resource, Target, TargetPlatform};
+use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
+use crate::secret::Secret;
+
+pub use http::RequestCounts;
+
+/// Settings shared by every client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Requests in flight at once per target.
+    pub parallelism: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// A `Retry-After` asking for longer than this fails the call at once.
+    pub retry_after_cap: Duration,
+    /// Base delay of exponential backoff (full jitter).
+    pub backoff_base: Duration,
+    /// Ceiling of one backoff delay.
+    pub backoff_cap: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            parallelism: 8,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retry_after_cap: Duration::from_secs(120),
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            max_attempts: 6,
+        }
+    }
+}
+
+/// The credentials of one target. Built from environment variables by [`Credentials::from_env`],
+/// or passed explicitly by tests.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Atlan {
+        api_key: Secret,
+    },
+    Connect {
+        client_id: String,
+        client_secret: Secret,
+    },
+    Mist {
+        api_token: Secret,
+    },
+}
+
+impl Credentials {
+    /// Reads the variables the Target names; a missing or empty variable is an error naming
+    /// the variable and the target, reported before any request.
+    pub fn from_env(target: &Target) -> Result<Credentials, PlatformError> {
+        let var = |name: &str| -> Result<Secret, PlatformError> {
+            match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+                _ => Err(PlatformError::new(
+                    &target.name,
+                    ErrorKind::Credentials,
+                    format!("environment variable {name} is not set"),
+                )
+                .with_hint(format!(
+                    "export {name} with the credential for target {}",
+                    target.name
+                ))),
+            }
+        };
+        Ok(match &target.platform {
+            TargetPlatform::Atlan(a) => Credentials::Atlan {
+                api_key: var(&a.api_key_env)?,
+            },
+            TargetPlatform::Connect(c) => Credentials::Connect {
+                client_id: var(&c.client_id_env)?.expose().to_string(),
+                client_secret: var(&c.client_secret_env)?,
+            },
+            TargetPlatform::Mist(m) => Credentials::Mist {
+                api_token: var(&m.api_token_env)?,
+            },
+        })
+    }
+}
+
+/// What went wrong talking to a platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A credential is missing or was refused (401, invalid_client).
+    Credentials,
+    /// The credential is not allowed to do this (403).
+    Forbidden,
+    NotFound,
+    /// The request was refused as invalid or conflicting (400, 409).
+    Rejected,
+    /// Rate limited and told to wait longer than the cap.
+    RateLimited,
+    /// Retries exhausted on 5xx/408/429 or connection errors.
+    Unavailable,
+    /// The response could not be understood.
+    Malformed,
+    /// Anything else (unexpected status, unexpected mutation such as a CREATE).
+    Other,
+}
+
+/// One error type for every platform: status, the platform's own code and text, and a hint.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct PlatformError {
+    pub target: String,
+    pub kind: ErrorKind,
+    /// HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// The platform's own code (Atlas `errorCode`, CONNECT `OperationId`, OAuth `error`).
+    pub code: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl PlatformError {
+    pub fn new(target: &str, kind: ErrorKind, message: impl Into<String>) -> PlatformError {
+        PlatformError {
+            target: target.to_string(),
+            kind,
+            status: None,
+            code: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> PlatformError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> PlatformError {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> PlatformError {
+        self.code = Some(code.into());
+        self
+    }
+
+    fn render(&self) -> String {
+        let mut s = format!("target {}: {}", self.target, self.message);
+        match (self.status, &self.code) {
+            (Some(st), Some(c)) => s.push_str(&format!(" (HTTP {st}, {c})")),
+            (Some(st), None) => s.push_str(&format!(" (HTTP {st})")),
+            (None, Some(c)) => s.push_str(&format!(" ({c})")),
+            (None, None) => {}
+        }
+        if let Some(h) = &self.hint {
+            s.push_str(&format!("; {h}"));
+        }
+        s
+    }
+}
+
+/// A client for one Target.
+pub struct Client {
+    target: String,
+    inner: Inner,
+}
+
+enum Inner {
+    Atlan(atlan::AtlanClient),
+    Connect(connect::ConnectClient),
+    Mist(mist::MistClient),
+}
+
+impl Client {
+    /// `base_url` overrides the Target's (the `--endpoint TARGET=URL` mechanism).
+    pub fn new(
+        target: &Target,
+        base_url: Option<&str>,
+        credentials: Credentials,
+        options: &ClientOptions,
+    ) -> Result<Client, PlatformError> {
+        let inner = match (&target.platform, credentials) {
+            (TargetPlatform::Atlan(t), Credentials::Atlan { api_key }) => Inner::Atlan(
+                atlan::AtlanClient::new(&target.name, t, base_url, api_key, options)?,
+            ),
+            (
+                TargetPlatform::Connect(t),
+                Credentials::Connect {
+                    client_id,
+                    client_secret,
+                },
+            ) => Inner::Connect(connect::ConnectClient::new(
+                &target.name,
+                t,
+                base_url,
+                client_id,
+                client_secret,
+                options,
+            )?),
+            (TargetPlatform::Mist(t), Credentials::Mist { api_token }) => Inner::Mist(
+                mist::MistClient::new(&target.name, t, base_url, api_token, options)?,
+            ),
+            _ => {
+                return Err(PlatformError::new(
+                    &target.name,
+                    ErrorKind::Credentials,
+                    "credentials are for a different platform than the target",
+                ));
+            }
+        };
+        Ok(Client {
+            target: target.name.clone(),
+            inner,
+        })
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Plan time: resolve the names in these resources (all of this client's target) to ids.
+    /// Returns one [`DesiredObject`] per resource, in the same order.
+    pub async fn resolve(
+        &self,
+        resources: &[&Resource],
+    ) -> Result<Vec<DesiredObject>, PlatformError> {
+        match &self.inner {
+            Inner::Atlan(c) => c.resolve(resources).await,
+            Inner::Connect(c) => c.resolve(resources).await,
+            Inner::Mist(c) => c.resolve(resources).await,
+        }
+    }
+
+    /// Read the live state of these objects, batched. One [`LiveState`] per object, same order.
+    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
+        match &self.inner {
+            Inner::Atlan(c) => c.read(objects).await,
+            Inner::Connect(c) => c.read(objects).await,
+            Inner::Mist(c) => c.read(objects).await,
+        }
+    }
+
+    /// Perform these writes (batched where the API allows; failures isolated per object).
+    /// One result per op, same order.
+    pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
+        match &self.inner {
+            Inner::Atlan(c) => c.write(ops).await,
+            Inner::Connect(c) => c.write(ops).await,
+            Inner::Mist(c) => c.write(ops).await,
+        }
+    }
+
+    /// Requests made so far, per endpoint.
+    pub fn request_counts(&self) -> RequestCounts {
+        match &self.inner {
+            Inner::Atlan(c) => c.request_counts(),
+            Inner::Connect(c) => c.request_counts(),
+            Inner::Mist(c) => c.request_counts(),
+        }
+    }
+}
+
+/// Request counts of several clients, by target.
+pub fn counts_by_target(clients: &[Client]) -> BTreeMap<String, RequestCounts> {
+    clients
+        .iter()
+        .map(|c| (c.target().to_string(), c.request_counts()))
+        .collect()
+}
