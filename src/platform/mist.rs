@@ -46,3 +46,26 @@ impl MistClient {
         RequestCounts::default()
     }
 }
+
+/// Mist cloud names accepted by `Target.spec.mist.cloud`, with their API base URLs
+/// (contracts/mist.md §4).
+pub const CLOUDS: &[(&str, &str)] = &[
+    ("global01", "https://api.mist.com"),
+    ("global02", "https://api.gc1.mist.com"),
+    ("global03", "https://api.ac2.mist.com"),
+    ("global04", "https://api.gc2.mist.com"),
+    ("global05", "https://api.gc4.mist.com"),
+    ("emea01", "https://api.eu.mist.com"),
+    ("emea02", "https://api.gc3.mist.com"),
+    ("emea03", "https://api.ac6.mist.com"),
+    ("emea04", "https://api.gc6.mist.com"),
+    ("apac01", "https://api.ac5.mist.com"),
+    ("apac02", "https://api.gc5.mist.com"),
+    ("apac03", "https://api.gc7.mist.com"),
+    ("govcloud", "https://api.us.mist-federal.com"),
+];
+
+/// The API base URL of a Mist cloud name.
+pub fn cloud_base_url(cloud: &str) -> Option<&'static str> {
+    CLOUDS.iter().find(|(n, _)| *n == cloud).map(|(_, u)| *u)
+}
