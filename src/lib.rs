@@ -13,6 +13,7 @@
 //! - [`apply`]: executes a reviewed plan: re-read, re-diff, write the union, verify, report.
 //! - [`secret`]: a secret type that cannot be printed, and key sinks for new Mist keys.
 //! - [`sandbox`]: faithful local simulators of the three APIs, for the demo, tests and benchmarks.
+//! - [`session`]: one client per target, opened from settings, credentials and overrides.
 //! - [`cli`] and [`commands`]: argument parsing and the glue of each subcommand.
 
 pub mod apply;
@@ -25,3 +26,4 @@ pub mod platform;
 pub mod render;
 pub mod sandbox;
 pub mod secret;
+pub mod session;

@@ -16,7 +16,6 @@ pub mod connect;
 pub mod http;
 pub mod mist;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::manifest::{Resource, Target, TargetPlatform};
@@ -280,12 +279,4 @@ impl Client {
             Inner::Mist(c) => c.request_counts(),
         }
     }
-}
-
-/// Request counts of several clients, by target.
-pub fn counts_by_target(clients: &[Client]) -> BTreeMap<String, RequestCounts> {
-    clients
-        .iter()
-        .map(|c| (c.target().to_string(), c.request_counts()))
-        .collect()
 }
