@@ -63,14 +63,17 @@ pub struct DiffLine {
     pub text: String,
 }
 
-/// The before/after diff of one field of a change, one value per line. Values keep their
-/// canonical order on both sides, so the diff shows exactly the additions.
+/// The before/after diff of one field of a change, one value per line.
 pub fn field_diff(change: &Change, field: &str) -> Vec<DiffLine> {
     let empty = Values::new();
     let before = change.before.get(field).unwrap_or(&empty);
     let after = change.after().remove(field).unwrap_or_default();
+    // Sorted as shown (by label first), the same way on both sides, so a reader finds a name
+    // where the alphabet says it is and the diff still shows exactly the additions.
     let show = |v: &Values| -> Vec<String> {
-        v.iter().map(|x| display_value(x, &change.labels)).collect()
+        let mut shown: Vec<String> = v.iter().map(|x| display_value(x, &change.labels)).collect();
+        shown.sort();
+        shown
     };
     let (old, new) = (show(before), show(&after));
     let old: Vec<&str> = old.iter().map(String::as_str).collect();
