@@ -301,6 +301,13 @@ fn notice(
         parts.push("part of the summary".to_string());
     }
     let place = match &options.full_plan_link {
+        // A URL becomes an autolink (escaping would corrupt it); anything else is text.
+        Some(link)
+            if (link.starts_with("https://") || link.starts_with("http://"))
+                && !link.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') =>
+        {
+            format!("<{link}>")
+        }
         Some(link) => escape_inline(link),
         None => "the plan file artifact".to_string(),
     };
