@@ -37,6 +37,9 @@ impl LiveOptions {
 /// One client per target.
 pub struct Session {
     pub clients: BTreeMap<String, Client>,
+    /// The `--endpoint` overrides the clients were opened with (target → base URL), so a plan
+    /// can record the base URL actually used.
+    pub endpoints: BTreeMap<String, String>,
 }
 
 impl Session {
@@ -89,7 +92,10 @@ impl Session {
             ));
         }
         if errors.is_empty() {
-            Ok(Session { clients })
+            Ok(Session {
+                clients,
+                endpoints: options.endpoints.clone(),
+            })
         } else {
             Err(errors)
         }

@@ -4,8 +4,12 @@
 //! [`Change`], records the action, the additions per field, the live values before, the drift
 //! (live values the manifests do not declare) and a fingerprint of the live managed fields.
 //! A [`Plan`] wraps the changes with what `apply` needs to check it is still valid; it is
-//! written as versioned JSON by `file.rs` and rendered by `crate::render`, which never decides
-//! anything.
+//! written as versioned JSON by [`file`] and rendered by `crate::render`, which never decides
+//! anything. [`gather`] is the I/O around the diff: it resolves and reads live state through a
+//! `crate::session::Session` and assembles the `Plan`.
+
+pub mod file;
+pub mod gather;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -192,7 +196,11 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
         match field.policy {
             FieldPolicy::Append => {
                 let add: Values = field.values.difference(live).cloned().collect();
-                if let Some(max) = field.max_items {
+                // A limit only matters when something would be added: a live object already over
+                // the limit (set by hand) is not a conflict while warrant leaves it alone.
+                if let Some(max) = field.max_items
+                    && !add.is_empty()
+                {
                     let total = live.len() + add.len();
                     if total > max {
                         change.reasons.push(format!(
@@ -209,9 +217,10 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
             FieldPolicy::Immutable => {
                 if live != &field.values {
                     change.reasons.push(format!(
-                        "{name} cannot change after creation (live: [{}], declared: [{}]); declare a new object under a new name",
+                        "{name} cannot change after creation (live: [{}], declared: [{}]); declare a new {} under a new name",
                         join(live),
-                        join(&field.values)
+                        join(&field.values),
+                        desired.address.kind
                     ));
                 }
             }
@@ -273,6 +282,51 @@ pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
         }
     }
     format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// What a plan records about how it was made; everything but the changes and their counts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlanMeta {
+    pub created_at: String,
+    pub git_commit: Option<String>,
+    pub desired_digest: String,
+    pub targets: BTreeMap<String, TargetPlatform>,
+    pub only: Vec<String>,
+}
+
+impl Plan {
+    /// Assembles a plan from changes in any order: sorts them by (target, kind, name) and
+    /// computes the summary, so equal inputs always give byte-identical plan files.
+    pub fn new(
+        meta: PlanMeta,
+        mut changes: Vec<Change>,
+        requests: BTreeMap<String, RequestCounts>,
+    ) -> Plan {
+        changes.sort_by(|a, b| order_key(&a.address).cmp(&order_key(&b.address)));
+        let summary = Summary::of(&changes);
+        Plan {
+            format_version: FORMAT_VERSION,
+            warrant_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_at: meta.created_at,
+            git_commit: meta.git_commit,
+            desired_digest: meta.desired_digest,
+            targets: meta.targets,
+            only: meta.only,
+            changes,
+            summary,
+            requests,
+        }
+    }
+
+    /// API requests made while planning, over all targets.
+    pub fn request_total(&self) -> u64 {
+        self.requests.values().map(|c| c.total).sum()
+    }
+}
+
+/// The one order of changes in plans and every rendering: target, kind, name.
+pub fn order_key(address: &Address) -> (&str, crate::model::Kind, &str) {
+    (&address.target, address.kind, &address.name)
 }
 
 /// Counts for summaries.

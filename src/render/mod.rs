@@ -1,3 +1,228 @@
-//! Renderers of plans and drift: text for terminals, markdown for pull requests (within a size
-//! budget), json for machines. Rendering never decides anything: it only formats a
+//! Renderers of plans and drift: [`text`] for terminals, [`markdown`] for pull requests (within
+//! a size budget), [`json`] for machines. Rendering never decides anything: it only formats a
 //! `crate::plan::Plan`.
+//!
+//! This module holds what the formats share, so they cannot disagree: how a value is shown
+//! (`label (canonical value)`, control characters escaped), the per-field before/after diff
+//! (made with `similar`), the symbols, the `--only` warning and the closing summary line.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::manifest::TargetPlatform;
+use crate::model::Values;
+use crate::plan::{Action, Change, Plan};
+
+/// The symbol of an action, Terraform-like; no-ops have none (they are summarized).
+pub fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Conflict => "!",
+        Action::NoOp => " ",
+    }
+}
+
+/// The marker of undeclared (drift) values: reported, never removed.
+pub const DRIFT_SYMBOL: &str = "?";
+
+/// A value as people read it: `label (value)` when the manifests or the platform gave it a
+/// different name, with control characters escaped so one value is always one line.
+pub fn display_value(value: &str, labels: &BTreeMap<String, String>) -> String {
+    match labels.get(value) {
+        Some(label) if label != value => format!("{} ({})", escape(label), escape(value)),
+        _ => escape(value),
+    }
+}
+
+fn escape(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// One line of a field diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffLine {
+    pub tag: ChangeTag,
+    pub text: String,
+}
+
+/// The before/after diff of one field of a change, one value per line.
+pub fn field_diff(change: &Change, field: &str) -> Vec<DiffLine> {
+    let empty = Values::new();
+    let before = change.before.get(field).unwrap_or(&empty);
+    let after = change.after().remove(field).unwrap_or_default();
+    // Sorted as shown (by label first), the same way on both sides, so a reader finds a name
+    // where the alphabet says it is and the diff still shows exactly the additions.
+    let show = |v: &Values| -> Vec<String> {
+        let mut shown: Vec<String> = v.iter().map(|x| display_value(x, &change.labels)).collect();
+        shown.sort();
+        shown
+    };
+    let (old, new) = (show(before), show(&after));
+    let old: Vec<&str> = old.iter().map(String::as_str).collect();
+    let new: Vec<&str> = new.iter().map(String::as_str).collect();
+    TextDiff::from_slices(&old, &new)
+        .iter_all_changes()
+        .map(|c| DiffLine {
+            tag: c.tag(),
+            text: c.value().to_string(),
+        })
+        .collect()
+}
+
+/// The fields whose diff a change shows: those with additions (for a create, all of them).
+pub fn changed_fields(change: &Change) -> impl Iterator<Item = &str> {
+    change.additions.keys().map(String::as_str)
+}
+
+/// The warning every rendering opens with when `--only` restricted the plan.
+pub fn only_warning(plan: &Plan) -> Option<String> {
+    if plan.only.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Warning: partial plan, restricted by --only {}; objects outside the filter were not read or diffed.",
+        plan.only.join(", --only ")
+    ))
+}
+
+/// The closing summary of a plan.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let counts = format!(
+        "Plan: {} to create, {} to update, {} conflicts; {} objects with undeclared access; {} API requests",
+        s.create,
+        s.update,
+        s.conflict,
+        s.drift,
+        plan.request_total()
+    );
+    if s.has_changes() {
+        counts
+    } else {
+        format!("No changes. {counts}")
+    }
+}
+
+/// The closing summary of a drift report.
+pub fn drift_summary_line(plan: &Plan) -> String {
+    let d = plan.summary.drift;
+    let requests = plan.request_total();
+    if d == 0 {
+        format!(
+            "No undeclared access in {} objects; {requests} API requests",
+            plan.changes.len()
+        )
+    } else {
+        format!(
+            "Drift: {d} of {} objects with undeclared access (reported, not removed); {requests} API requests",
+            plan.changes.len()
+        )
+    }
+}
+
+/// `name (platform, base URL)`: a target header.
+pub fn target_heading(plan: &Plan, target: &str) -> String {
+    match plan.targets.get(target) {
+        Some(TargetPlatform::Atlan(a)) => format!("{target} (atlan, {})", a.base_url),
+        Some(TargetPlatform::Connect(c)) => format!("{target} (connect, {})", c.base_url),
+        Some(TargetPlatform::Mist(m)) => {
+            let url = m.base_url.as_deref().or(m.cloud.as_deref()).unwrap_or("?");
+            format!("{target} (mist, {url})")
+        }
+        None => target.to_string(),
+    }
+}
+
+/// The changes of a plan grouped by target, in plan order.
+pub fn by_target(plan: &Plan) -> Vec<(&str, Vec<&Change>)> {
+    let mut groups: Vec<(&str, Vec<&Change>)> = Vec::new();
+    for c in &plan.changes {
+        match groups.last_mut() {
+            Some((t, list)) if *t == c.address.target => list.push(c),
+            _ => groups.push((&c.address.target, vec![c])),
+        }
+    }
+    groups
+}
+
+/// `Kind/name (remote key)`: how a change is named in every format.
+pub fn change_title(change: &Change) -> String {
+    let a = &change.address;
+    if a.remote_key == a.name {
+        format!("{}/{}", a.kind, escape(&a.name))
+    } else {
+        format!("{}/{} ({})", a.kind, escape(&a.name), escape(&a.remote_key))
+    }
+}
+
+/// The lines of one changed object, without colour: title, field diffs, conflict reasons.
+/// Shared by text (which colours by the leading marker) and markdown (inside a diff fence).
+pub fn change_lines(change: &Change) -> Vec<String> {
+    let mut out = vec![format!(
+        "{} {}",
+        symbol(change.action),
+        change_title(change)
+    )];
+    for field in changed_fields(change) {
+        out.push(format!("    {field}:"));
+        for line in field_diff(change, field) {
+            let mark = match line.tag {
+                ChangeTag::Insert => "+",
+                ChangeTag::Delete => "-",
+                ChangeTag::Equal => " ",
+            };
+            out.push(format!("{mark}       {}", line.text));
+        }
+    }
+    for reason in &change.reasons {
+        out.push(format!("!   conflict: {}", escape(reason)));
+    }
+    out
+}
+
+/// The drift lines of one object: `? field: value` per undeclared value.
+pub fn drift_lines(change: &Change) -> Vec<String> {
+    let mut out = Vec::new();
+    for (field, values) in &change.drift {
+        for v in values {
+            out.push(format!(
+                "{DRIFT_SYMBOL}   {field}: {}",
+                display_value(v, &change.labels)
+            ));
+        }
+    }
+    out
+}
+
+/// Per-target counts for headings: `1 to create, 2 to update, 0 conflicts, 3 unchanged`.
+pub fn target_counts(changes: &[&Change]) -> String {
+    let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "{} to create, {} to update, {} conflicts, {} unchanged",
+        count(Action::Create),
+        count(Action::Update),
+        count(Action::Conflict),
+        count(Action::NoOp)
+    );
+    s
+}

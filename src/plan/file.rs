@@ -1,0 +1,122 @@
+//! The plan file: a [`Plan`] as versioned, pretty, deterministic JSON (`plan --out`), read back
+//! by `apply PLANFILE`.
+//!
+//! The same bytes are printed by `plan --format json` ([`to_json`]). Reading checks the format
+//! version before anything else, so a file from a future format gets "unsupported format
+//! version", not a confusing parse error, and refuses a plan made by another warrant version:
+//! the diff rules may differ between versions. The `Plan` types hold no secret, so neither can
+//! the file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{FORMAT_VERSION, Plan};
+
+/// Why a plan file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot {action} plan file {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "plan file {} is not a valid warrant plan: {message} (line {line}, column {column}); make it again with `warrant plan --out`",
+        path.display()
+    )]
+    Malformed {
+        path: PathBuf,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "plan file {} has format_version {found}, this warrant reads only format_version {supported}; make the plan again with this warrant",
+        path.display()
+    )]
+    UnsupportedFormat {
+        path: PathBuf,
+        found: String,
+        supported: u32,
+    },
+    #[error(
+        "plan file {} was made by warrant {found}, this is warrant {ours}; plan again with this version before applying",
+        path.display()
+    )]
+    VersionMismatch {
+        path: PathBuf,
+        found: String,
+        ours: String,
+    },
+}
+
+/// The plan file's content: pretty JSON with a final newline. Field order is the declaration
+/// order of the types and every map is ordered, so equal plans give equal bytes.
+pub fn to_json(plan: &Plan) -> String {
+    // Serializing plain data with string keys cannot fail; fall back to an empty object
+    // rather than panicking should that ever change.
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string());
+    text.push('\n');
+    text
+}
+
+/// Writes the plan file atomically (a temporary file in the same directory, then a rename), so
+/// a reader never sees half a plan.
+pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
+    let io = |source| PlanFileError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(to_json(plan).as_bytes()).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Reads and checks a plan file.
+pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Checks and parses plan file content; `path` only names the file in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanFileError> {
+    let malformed = |e: serde_json::Error| PlanFileError::Malformed {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+        line: e.line(),
+        column: e.column(),
+    };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
+    let version = value.get("format_version");
+    if version.and_then(|v| v.as_u64()) != Some(u64::from(FORMAT_VERSION)) {
+        return Err(PlanFileError::UnsupportedFormat {
+            path: path.to_path_buf(),
+            found: version.map_or_else(|| "(missing)".to_string(), |v| v.to_string()),
+            supported: FORMAT_VERSION,
+        });
+    }
+    let ours = env!("CARGO_PKG_VERSION");
+    match value.get("warrant_version").and_then(|v| v.as_str()) {
+        Some(v) if v == ours => {}
+        other => {
+            return Err(PlanFileError::VersionMismatch {
+                path: path.to_path_buf(),
+                found: other.unwrap_or("(missing)").to_string(),
+                ours: ours.to_string(),
+            });
+        }
+    }
+    // Re-parse from the text (not the Value) so errors carry line and column.
+    serde_json::from_str(text).map_err(malformed)
+}

@@ -1,0 +1,473 @@
+//! Making a plan: the I/O around the pure [`diff`](super::diff).
+//!
+//! [`make_plan`] is the library entry point used by `plan`, `drift`, `apply MANIFESTS`, the
+//! demo, export and the benchmarks:
+//!
+//! ```text
+//! manifests ─ --only filters ─▶ resources per target
+//!     ─ per target, all targets at once: client.resolve ─▶ desired objects
+//!                                        client.read    ─▶ live states
+//!     ─ diff each ─▶ Plan (sorted by target, kind, name; summary; request counts per target)
+//! ```
+//!
+//! Typical use (tests and the demo pass endpoints and credentials in [`LiveOptions`]):
+//!
+//! ```no_run
+//! # async fn f(manifests: warrant::manifest::Manifests) -> Result<(), warrant::plan::gather::PlanError> {
+//! use warrant::plan::gather::{make_plan, open_session, Only};
+//! use warrant::session::LiveOptions;
+//! let only: Vec<Only> = Vec::new();
+//! let session = open_session(&manifests, &only, &LiveOptions::default())?;
+//! let plan = make_plan(&manifests, &only, &session).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Any platform error fails the whole plan (an incomplete read is never "absent"); errors of
+//! every target are collected and returned together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{Change, Plan, PlanMeta, diff};
+use crate::manifest::{Manifests, Resource, ResourceSpec, TargetPlatform};
+use crate::model::{DesiredObject, Kind, LiveState};
+use crate::platform::{Client, ErrorKind, PlatformError, RequestCounts};
+use crate::session::{LiveOptions, Session};
+
+/// One `--only` filter.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Only {
+    /// `KIND/NAME`: one declared object.
+    Object { kind: Kind, name: String },
+    /// `target=NAME`: every object of one target.
+    Target(String),
+}
+
+impl Only {
+    /// Parses `KIND/NAME` or `target=NAME`.
+    pub fn parse(text: &str) -> Result<Only, PlanError> {
+        let bad = |why: String| PlanError::Filter(format!("--only {text:?}: {why}"));
+        if let Some(target) = text.strip_prefix("target=") {
+            if target.is_empty() {
+                return Err(bad("the target name is empty".into()));
+            }
+            return Ok(Only::Target(target.to_string()));
+        }
+        let kinds = Kind::ALL.map(Kind::as_str).join(", ");
+        match text.split_once('/') {
+            Some((kind, name)) if !name.is_empty() => match Kind::parse(kind) {
+                Some(kind) => Ok(Only::Object {
+                    kind,
+                    name: name.to_string(),
+                }),
+                None => Err(bad(format!("unknown kind {kind:?}; kinds are {kinds}"))),
+            },
+            _ => Err(bad(format!(
+                "expected KIND/NAME (kinds are {kinds}) or target=NAME"
+            ))),
+        }
+    }
+
+    /// Parses every filter, reporting all bad ones at once.
+    pub fn parse_all(texts: &[String]) -> Result<Vec<Only>, PlanError> {
+        let mut filters = Vec::new();
+        let mut errors = Vec::new();
+        for text in texts {
+            match Only::parse(text) {
+                Ok(f) => filters.push(f),
+                Err(PlanError::Filter(e)) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.is_empty() {
+            Ok(filters)
+        } else {
+            Err(PlanError::Filter(errors.join("; ")))
+        }
+    }
+
+    fn matches(&self, resource: &Resource) -> bool {
+        match self {
+            Only::Object { kind, name } => resource.kind() == *kind && resource.name == *name,
+            Only::Target(target) => resource.target() == target,
+        }
+    }
+}
+
+impl fmt::Display for Only {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Only::Object { kind, name } => write!(f, "{kind}/{name}"),
+            Only::Target(t) => write!(f, "target={t}"),
+        }
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A bad `--only` filter, or one that matches nothing.
+    #[error("{0}")]
+    Filter(String),
+    /// Platform errors (credentials, failed reads…), of every target that failed.
+    #[error("{}", render_platform_errors(.0))]
+    Platform(Vec<PlatformError>),
+}
+
+fn render_platform_errors(errors: &[PlatformError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The resources the filters select (all of them without filters). A filter that matches
+/// nothing is an error: a typo must not silently plan nothing.
+pub fn select<'m>(manifests: &'m Manifests, only: &[Only]) -> Result<Vec<&'m Resource>, PlanError> {
+    if only.is_empty() {
+        return Ok(manifests.resources.iter().collect());
+    }
+    let unmatched: Vec<String> = only
+        .iter()
+        .filter(|f| !manifests.resources.iter().any(|r| f.matches(r)))
+        .map(ToString::to_string)
+        .collect();
+    if !unmatched.is_empty() {
+        return Err(PlanError::Filter(format!(
+            "--only {} matches no declared object",
+            unmatched.join(", --only ")
+        )));
+    }
+    Ok(manifests
+        .resources
+        .iter()
+        .filter(|r| only.iter().any(|f| f.matches(r)))
+        .collect())
+}
+
+/// The targets the selected resources live in: what [`Session::open`] needs.
+pub fn targets_in_use(
+    manifests: &Manifests,
+    only: &[Only],
+) -> Result<BTreeMap<String, TargetPlatform>, PlanError> {
+    let names: BTreeSet<&str> = select(manifests, only)?
+        .into_iter()
+        .map(Resource::target)
+        .collect();
+    let mut targets = BTreeMap::new();
+    let mut errors = Vec::new();
+    for name in names {
+        match manifests.target(name) {
+            Some(t) => {
+                targets.insert(name.to_string(), t.platform.clone());
+            }
+            None => errors.push(PlatformError::new(
+                name,
+                ErrorKind::Other,
+                "no Target document declares this target",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(targets)
+    } else {
+        Err(PlanError::Platform(errors))
+    }
+}
+
+/// Opens one client per target in use (credentials from `live` or the environment).
+pub fn open_session(
+    manifests: &Manifests,
+    only: &[Only],
+    live: &LiveOptions,
+) -> Result<Session, PlanError> {
+    Session::open(&targets_in_use(manifests, only)?, live).map_err(PlanError::Platform)
+}
+
+/// What the planner needs from a target's client. [`Client`] is the real one; tests may plan
+/// against anything that answers these.
+pub trait LiveReader {
+    /// Resolves names in these resources to ids; one desired object per resource, same order.
+    fn resolve(
+        &self,
+        resources: &[&Resource],
+    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>>;
+    /// Reads the live state of these objects; one per object, same order.
+    fn read(
+        &self,
+        objects: &[DesiredObject],
+    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>>;
+    /// Requests made so far.
+    fn request_counts(&self) -> RequestCounts;
+}
+
+impl LiveReader for Client {
+    fn resolve(
+        &self,
+        resources: &[&Resource],
+    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>> {
+        Client::resolve(self, resources)
+    }
+    fn read(
+        &self,
+        objects: &[DesiredObject],
+    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>> {
+        Client::read(self, objects)
+    }
+    fn request_counts(&self) -> RequestCounts {
+        Client::request_counts(self)
+    }
+}
+
+/// Makes the plan of the selected resources against the session's live systems.
+///
+/// Targets are planned concurrently; the result does not depend on which finishes first.
+/// `Plan.requests` counts only the requests made by this call, so a session can be reused
+/// (plan, apply, plan again).
+pub async fn make_plan(
+    manifests: &Manifests,
+    only: &[Only],
+    session: &Session,
+) -> Result<Plan, PlanError> {
+    make_plan_with(manifests, only, &session.clients, &session.endpoints).await
+}
+
+/// [`make_plan`] over any [`LiveReader`]s (target name → reader) and endpoint overrides.
+pub async fn make_plan_with<R: LiveReader>(
+    manifests: &Manifests,
+    only: &[Only],
+    readers: &BTreeMap<String, R>,
+    endpoints: &BTreeMap<String, String>,
+) -> Result<Plan, PlanError> {
+    let selected = select(manifests, only)?;
+    let platforms = targets_in_use(manifests, only)?;
+    let mut per_target: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
+    for r in selected {
+        per_target.entry(r.target()).or_default().push(r);
+    }
+
+    let runs = per_target.iter().map(|(target, resources)| async move {
+        let reader = readers.get(*target).ok_or_else(|| {
+            PlatformError::new(
+                target,
+                ErrorKind::Other,
+                "no client is open for this target",
+            )
+        })?;
+        let before = reader.request_counts();
+        let result = plan_target(target, reader, resources).await;
+        let used = subtract(&reader.request_counts(), &before);
+        result.map(|changes| (target.to_string(), changes, used))
+    });
+    let results = futures::future::join_all(runs).await;
+
+    let mut changes = Vec::new();
+    let mut requests = BTreeMap::new();
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok((target, c, used)) => {
+                changes.extend(c);
+                requests.insert(target, used);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PlanError::Platform(errors));
+    }
+
+    let targets = platforms
+        .into_iter()
+        .map(|(name, platform)| {
+            let used = effective_target(&platform, endpoints.get(&name).map(String::as_str));
+            (name, used)
+        })
+        .collect();
+    let meta = PlanMeta {
+        created_at: now_rfc3339(),
+        git_commit: git_commit(manifest_dir(manifests)),
+        desired_digest: desired_digest(manifests),
+        targets,
+        only: only.iter().map(ToString::to_string).collect(),
+    };
+    Ok(Plan::new(meta, changes, requests))
+}
+
+async fn plan_target<R: LiveReader>(
+    target: &str,
+    reader: &R,
+    resources: &[&Resource],
+) -> Result<Vec<Change>, PlatformError> {
+    let desired = reader.resolve(resources).await?;
+    if desired.len() != resources.len() {
+        return Err(count_mismatch(
+            target,
+            "resolve",
+            resources.len(),
+            desired.len(),
+        ));
+    }
+    let live = reader.read(&desired).await?;
+    if live.len() != desired.len() {
+        return Err(count_mismatch(target, "read", desired.len(), live.len()));
+    }
+    Ok(desired.iter().zip(&live).map(|(d, l)| diff(d, l)).collect())
+}
+
+fn count_mismatch(target: &str, step: &str, asked: usize, got: usize) -> PlatformError {
+    PlatformError::new(
+        target,
+        ErrorKind::Malformed,
+        format!("{step} returned {got} results for {asked} objects"),
+    )
+}
+
+fn subtract(after: &RequestCounts, before: &RequestCounts) -> RequestCounts {
+    let by_endpoint = after
+        .by_endpoint
+        .iter()
+        .map(|(k, n)| {
+            (
+                k.clone(),
+                n.saturating_sub(before.by_endpoint.get(k).copied().unwrap_or(0)),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    RequestCounts {
+        total: after.total.saturating_sub(before.total),
+        by_endpoint,
+    }
+}
+
+/// A target's settings as used: the `--endpoint` override, or the Mist cloud's URL, becomes
+/// the recorded base URL, so the plan says exactly where it read from.
+pub fn effective_target(platform: &TargetPlatform, endpoint: Option<&str>) -> TargetPlatform {
+    let mut used = platform.clone();
+    match &mut used {
+        TargetPlatform::Atlan(a) => {
+            if let Some(url) = endpoint {
+                a.base_url = url.to_string();
+            }
+        }
+        TargetPlatform::Connect(c) => {
+            if let Some(url) = endpoint {
+                c.base_url = url.to_string();
+            }
+        }
+        TargetPlatform::Mist(m) => {
+            let cloud_url = m
+                .cloud
+                .as_deref()
+                .and_then(crate::platform::mist::cloud_base_url)
+                .map(str::to_string);
+            if let Some(url) = endpoint.map(str::to_string).or(cloud_url) {
+                m.base_url = Some(url);
+                m.cloud = None;
+            }
+        }
+    }
+    used
+}
+
+/// sha256 over a canonical form of every declared target and resource: sorted by name (and
+/// kind), set-like lists sorted, source locations left out. Reordering documents, files or
+/// list items, or reformatting YAML, leaves it unchanged; `apply --manifests` compares it.
+/// It covers all manifests, whatever `--only` selected.
+pub fn desired_digest(manifests: &Manifests) -> String {
+    let mut targets: Vec<(&str, serde_json::Value)> = manifests
+        .targets
+        .iter()
+        .map(|t| (t.name.as_str(), to_value(&t.platform)))
+        .collect();
+    targets.sort_by(|a, b| a.0.cmp(b.0));
+    let mut resources: Vec<(Kind, &str, serde_json::Value)> = manifests
+        .resources
+        .iter()
+        .map(|r| (r.kind(), r.name.as_str(), canonical_spec(&r.spec)))
+        .collect();
+    resources.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let canonical = serde_json::json!({
+        "targets": targets,
+        "resources": resources,
+    });
+    let mut h = Sha256::new();
+    h.update(canonical.to_string().as_bytes());
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// The spec with its set-like lists sorted and deduplicated. Not every list is a set: a key
+/// sink's argv keeps its order.
+fn canonical_spec(spec: &ResourceSpec) -> serde_json::Value {
+    fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+        let set: BTreeSet<T> = v.iter().cloned().collect();
+        set.into_iter().collect()
+    }
+    match spec {
+        ResourceSpec::ConnectionAdmins(s) => {
+            let mut s = s.clone();
+            s.api_tokens = sorted(&s.api_tokens);
+            to_value(&s)
+        }
+        ResourceSpec::AutomationIdentity(s) => {
+            let mut s = s.clone();
+            s.roles = sorted(&s.roles);
+            s.tags = sorted(&s.tags);
+            to_value(&s)
+        }
+        ResourceSpec::OrgApiToken(s) => {
+            let mut s = s.clone();
+            s.privileges = sorted(&s.privileges);
+            s.src_ips = sorted(&s.src_ips);
+            to_value(&s)
+        }
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    // Plain manifest data always serializes; Null keeps the digest total should it not.
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The directory of the first manifest file, where `git` is asked for the commit.
+fn manifest_dir(manifests: &Manifests) -> &Path {
+    manifests
+        .targets
+        .iter()
+        .map(|t| &t.location.file)
+        .chain(manifests.resources.iter().map(|r| &r.location.file))
+        .next()
+        .and_then(|f| f.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// `GITHUB_SHA` in CI, else `git rev-parse HEAD` in `dir`; `None` outside a repository or
+/// without git.
+pub fn git_commit(dir: &Path) -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA")
+        && !sha.trim().is_empty()
+    {
+        return Some(sha.trim().to_string());
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+/// Now, RFC 3339 in UTC to the second.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
