@@ -145,3 +145,12 @@ fn a_single_file_that_is_neither_yaml_nor_a_plan_is_an_error() {
     assert_eq!(code, 1);
     assert!(stderr.contains("neither a manifest"), "{stderr}");
 }
+
+#[test]
+fn manifests_without_a_terminal_or_auto_approve_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("manifests")).unwrap();
+    let (code, _, stderr) = warrant(dir.path(), &["manifests"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--auto-approve"), "{stderr}");
+}

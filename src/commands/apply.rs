@@ -58,6 +58,9 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
                     "--manifests checks a plan file against the manifests; give the plan file as the only path"
                 );
             }
+            if !args.auto_approve && !std::io::stdin().is_terminal() {
+                bail!("{NO_TERMINAL}");
+            }
             let plan = shim::make_plan(&args.paths, &live, &args.live.only)?;
             apply::preflight(&plan, &options)?;
             print!("{}", shim::render_text(&plan));
@@ -166,6 +169,8 @@ fn check_manifests_unchanged(plan: &Plan, manifests: &[PathBuf]) -> anyhow::Resu
     Ok(())
 }
 
+const NO_TERMINAL: &str = "refusing to apply without confirmation: stdin is not a terminal. Pass --auto-approve, or save the plan with `warrant plan --out plan.json` and run `warrant apply plan.json`";
+
 /// Asks for `yes` on a terminal. Refuses without a terminal unless `--auto-approve`.
 fn confirmed(plan: &Plan, auto_approve: bool) -> anyhow::Result<bool> {
     let changes = plan
@@ -177,9 +182,7 @@ fn confirmed(plan: &Plan, auto_approve: bool) -> anyhow::Result<bool> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to apply without confirmation: stdin is not a terminal. Pass --auto-approve, or save the plan with `warrant plan --out plan.json` and run `warrant apply plan.json`"
-        );
+        bail!("{NO_TERMINAL}");
     }
     print!("Apply {changes} change(s)? Only 'yes' is accepted: ");
     std::io::stdout()
