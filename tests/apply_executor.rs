@@ -1,0 +1,806 @@
+//! The applier's rules, against an in-memory `LiveSystem` that can simulate foreign writers,
+//! lost updates, write failures and state that moved between plan and apply.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Mutex;
+
+use warrant::apply::{
+    ApplyOptions, ApplyReport, LiveSystem, PlainLines, Refusal, ReportOutcome, Status, apply_plan,
+};
+use warrant::cli::Outcome;
+use warrant::model::{
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
+    Values, WriteOp, WriteOutcome,
+};
+use warrant::plan::{Action, FORMAT_VERSION, Plan, Summary, diff};
+use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
+use warrant::secret::{KeySink, Secret};
+
+const TARGET: &str = "t1";
+
+#[derive(Default)]
+struct World {
+    /// (target, remote key) → live object.
+    objects: BTreeMap<(String, String), LiveObject>,
+    next_id: u64,
+    reads: u64,
+    writes: u64,
+    /// Remote keys whose writes are refused.
+    refuse_writes: BTreeSet<String>,
+    fail_reads: bool,
+    /// Remote key → how many of our writes a foreign writer, working from the state our write
+    /// was built on, overwrites right after (a lost update).
+    lost_updates: BTreeMap<String, u32>,
+    foreign_seq: u64,
+    /// Return the object in the write response instead of making the applier read it back.
+    return_after: bool,
+    /// The key every new token gets.
+    key: String,
+}
+
+struct Fake(Mutex<World>);
+
+impl Fake {
+    fn new() -> Fake {
+        Fake(Mutex::new(World {
+            key: format!("PLANTED-KEY-{}", uuid::Uuid::new_v4().simple()),
+            ..World::default()
+        }))
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.0.lock().unwrap()
+    }
+
+    fn put(&self, remote_key: &str, object: LiveObject) {
+        self.world()
+            .objects
+            .insert((TARGET.into(), remote_key.into()), object);
+    }
+
+    fn get(&self, remote_key: &str) -> Option<LiveObject> {
+        self.world()
+            .objects
+            .get(&(TARGET.to_string(), remote_key.to_string()))
+            .cloned()
+    }
+
+    fn state(&self, d: &DesiredObject) -> LiveState {
+        match self.get(&d.address.remote_key) {
+            Some(object) => LiveState::Present { object },
+            None => LiveState::Absent,
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        let w = self.world();
+        w.reads + w.writes
+    }
+
+    fn key(&self) -> String {
+        self.world().key.clone()
+    }
+}
+
+impl LiveSystem for Fake {
+    fn read(
+        &self,
+        target: &str,
+        objects: &[DesiredObject],
+    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>> + Send {
+        let mut w = self.world();
+        w.reads += 1;
+        let result = if w.fail_reads {
+            Err(PlatformError::new(target, ErrorKind::Unavailable, "read refused").with_status(503))
+        } else {
+            Ok(objects
+                .iter()
+                .map(|d| {
+                    match w
+                        .objects
+                        .get(&(target.to_string(), d.address.remote_key.clone()))
+                    {
+                        Some(o) => LiveState::Present { object: o.clone() },
+                        None => LiveState::Absent,
+                    }
+                })
+                .collect())
+        };
+        async move { result }
+    }
+
+    fn write(
+        &self,
+        target: &str,
+        ops: Vec<WriteOp>,
+    ) -> impl Future<Output = Vec<Result<WriteOutcome, PlatformError>>> + Send {
+        let mut w = self.world();
+        let results: Vec<_> = ops
+            .into_iter()
+            .map(|op| write_one(&mut w, target, op))
+            .collect();
+        async move { results }
+    }
+
+    fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
+        let w = self.world();
+        let counts = RequestCounts {
+            total: w.reads + w.writes,
+            by_endpoint: BTreeMap::from([("read".into(), w.reads), ("write".into(), w.writes)]),
+        };
+        BTreeMap::from([(TARGET.to_string(), counts)])
+    }
+}
+
+fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, PlatformError> {
+    w.writes += 1;
+    let key = (target.to_string(), op.address().remote_key.clone());
+    if w.refuse_writes.contains(&key.1) {
+        return Err(PlatformError::new(
+            target,
+            ErrorKind::Forbidden,
+            "the caller is not an admin of this object",
+        )
+        .with_status(403));
+    }
+    match op {
+        WriteOp::Create { desired, fields } => {
+            if w.objects.contains_key(&key) {
+                return Err(PlatformError::new(target, ErrorKind::Rejected, "exists"));
+            }
+            w.next_id += 1;
+            let object = LiveObject {
+                id: format!("new-{}", w.next_id),
+                fields,
+                labels: BTreeMap::new(),
+                write_denied: None,
+                extra: BTreeMap::new(),
+            };
+            w.objects.insert(key, object.clone());
+            let secret =
+                (desired.address.kind == Kind::OrgApiToken).then(|| Secret::new(w.key.clone()));
+            Ok(WriteOutcome {
+                after: w.return_after.then_some(object.clone()),
+                created_id: Some(object.id),
+                secret,
+            })
+        }
+        WriteOp::Update { live, fields, .. } => {
+            let Some(object) = w.objects.get_mut(&key) else {
+                return Err(PlatformError::new(target, ErrorKind::NotFound, "gone"));
+            };
+            for (field, values) in &fields {
+                object.fields.insert(field.clone(), values.clone());
+            }
+            let after = object.clone();
+            let lost = w.lost_updates.get(&key.1).copied().unwrap_or(0);
+            if lost > 0 {
+                w.lost_updates.insert(key.1.clone(), lost - 1);
+                w.foreign_seq += 1;
+                let foreign = format!("foreign-{}", w.foreign_seq);
+                let object = w.objects.get_mut(&key).expect("present");
+                for field in fields.keys() {
+                    let mut stale = live.fields.get(field).cloned().unwrap_or_default();
+                    stale.insert(foreign.clone());
+                    object.fields.insert(field.clone(), stale);
+                }
+            }
+            Ok(WriteOutcome {
+                after: w.return_after.then_some(after),
+                created_id: None,
+                secret: None,
+            })
+        }
+    }
+}
+
+fn values(vs: &[&str]) -> Values {
+    vs.iter().map(|s| s.to_string()).collect()
+}
+
+fn address(kind: Kind, name: &str) -> Address {
+    Address {
+        kind,
+        name: name.into(),
+        target: TARGET.into(),
+        remote_key: format!("{name}-remote"),
+    }
+}
+
+fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
+    DesiredField {
+        policy: FieldPolicy::Append,
+        values: values(vs),
+        max_items,
+    }
+}
+
+fn connection(name: &str, users: &[&str]) -> DesiredObject {
+    DesiredObject {
+        address: address(Kind::ConnectionAdmins, name),
+        fields: BTreeMap::from([("adminUsers".into(), append(users, None))]),
+        create: CreateRule::Never("connection not found".into()),
+        labels: BTreeMap::new(),
+        problems: Vec::new(),
+        key_sink: None,
+    }
+}
+
+fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
+    DesiredObject {
+        address: address(Kind::AutomationIdentity, name),
+        fields: BTreeMap::from([
+            ("roleIds".into(), append(roles, None)),
+            ("tags".into(), append(tags, None)),
+        ]),
+        create: CreateRule::Allowed,
+        labels: BTreeMap::new(),
+        problems: Vec::new(),
+        key_sink: None,
+    }
+}
+
+fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
+    DesiredObject {
+        address: address(Kind::OrgApiToken, name),
+        fields: BTreeMap::from([
+            ("privileges".into(), append(privileges, Some(10))),
+            (
+                "srcIps".into(),
+                DesiredField {
+                    policy: FieldPolicy::Immutable,
+                    values: values(&["10.0.0.0/8"]),
+                    max_items: None,
+                },
+            ),
+        ]),
+        create: CreateRule::Allowed,
+        labels: BTreeMap::new(),
+        problems: Vec::new(),
+        key_sink: Some(sink),
+    }
+}
+
+fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
+    LiveObject {
+        id: id.into(),
+        fields: fields
+            .iter()
+            .map(|(f, vs)| (f.to_string(), values(vs)))
+            .collect(),
+        labels: BTreeMap::new(),
+        write_denied: None,
+        extra: BTreeMap::new(),
+    }
+}
+
+fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
+    let changes: Vec<_> = desired.iter().map(|d| diff(d, &fake.state(d))).collect();
+    Plan {
+        format_version: FORMAT_VERSION,
+        warrant_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: "2025-01-01T00:00:00Z".into(),
+        git_commit: None,
+        desired_digest: "sha256:test".into(),
+        targets: BTreeMap::new(),
+        only: Vec::new(),
+        summary: Summary::of(&changes),
+        changes,
+        requests: BTreeMap::new(),
+    }
+}
+
+fn options(key_dir: &std::path::Path) -> ApplyOptions {
+    ApplyOptions {
+        key_dir: key_dir.to_path_buf(),
+        ..ApplyOptions::default()
+    }
+}
+
+/// Applies and returns the report and the progress lines.
+async fn run(plan: &Plan, fake: &Fake, options: &ApplyOptions) -> (ApplyReport, String) {
+    let lines = PlainLines::new(Vec::new());
+    let report = apply_plan(plan, fake, options, &lines)
+        .await
+        .expect("not refused");
+    (report, String::from_utf8(lines.into_inner()).unwrap())
+}
+
+fn status_of(report: &ApplyReport, name: &str) -> Status {
+    report
+        .objects
+        .iter()
+        .find(|o| o.address.name == name)
+        .map(|o| o.status)
+        .unwrap_or_else(|| panic!("{name} not in report"))
+}
+
+fn object_report<'a>(report: &'a ApplyReport, name: &str) -> &'a warrant::apply::ObjectReport {
+    report
+        .objects
+        .iter()
+        .find(|o| o.address.name == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn apply_then_rediff_is_a_no_op_for_all_three_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put(
+        "conn-remote",
+        live("c1", &[("adminUsers", &["u1"]), ("adminGroups", &["g1"])]),
+    );
+    fake.put(
+        "old-id-remote",
+        live("i1", &[("roleIds", &["r1"]), ("tags", &["keep"])]),
+    );
+    let desired = vec![
+        connection("conn", &["u1", "u2", "u3"]),
+        identity("new-id", &["r1", "r2"], &["t1"]),
+        identity("old-id", &["r1", "r3"], &["t2"]),
+        token("tok", &["admin:org"], KeySink::File("tok.key".into())),
+    ];
+    let plan = make_plan(&fake, &desired);
+    assert_eq!(plan.summary.create, 2);
+    assert_eq!(plan.summary.update, 2);
+
+    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(report.outcome, ReportOutcome::Success, "{report:#?}");
+    assert_eq!(report.outcome(), Outcome::Success);
+    for d in &desired {
+        assert_eq!(status_of(&report, &d.address.name), Status::Applied);
+        let again = diff(d, &fake.state(d));
+        assert_eq!(again.action, Action::NoOp, "{}: {again:#?}", d.address);
+    }
+    // Nothing pre-existing lost, managed or not.
+    let conn = fake.get("conn-remote").unwrap();
+    assert_eq!(conn.fields["adminUsers"], values(&["u1", "u2", "u3"]));
+    assert_eq!(conn.fields["adminGroups"], values(&["g1"]));
+    assert!(fake.get("old-id-remote").unwrap().fields["tags"].contains("keep"));
+    assert_eq!(
+        object_report(&report, "conn").added["adminUsers"],
+        values(&["u2", "u3"])
+    );
+    assert!(
+        lines.contains("applied  ConnectionAdmins/conn (t1: conn-remote): +2 adminUsers"),
+        "{lines}"
+    );
+    assert_eq!(lines.lines().count(), 4, "{lines}");
+
+    // The key went to its sink, mode 0600, and nowhere else.
+    let key = fake.key();
+    let key_file = dir.path().join("tok.key");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let json = serde_json::to_string_pretty(&report).unwrap();
+    assert!(json.contains("new-"), "the report names the created ids");
+    assert!(!json.contains(&key));
+    assert!(!report.summary_line().contains(&key));
+    assert!(!lines.contains(&key));
+    assert!(!format!("{report:?}").contains(&key));
+}
+
+#[tokio::test]
+async fn a_compatible_change_since_the_plan_is_rebased() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    fake.put("b-remote", live("c2", &[("adminUsers", &["u1"])]));
+    let desired = vec![
+        connection("a", &["u1", "u2", "u3"]),
+        connection("b", &["u1", "u2"]),
+    ];
+    let plan = make_plan(&fake, &desired);
+    // Someone else adds part of a's additions (and a foreign admin), and all of b's.
+    fake.put(
+        "a-remote",
+        live("c1", &[("adminUsers", &["u1", "u2", "x"])]),
+    );
+    fake.put("b-remote", live("c2", &[("adminUsers", &["u1", "u2"])]));
+
+    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(report.outcome, ReportOutcome::Success);
+    assert_eq!(status_of(&report, "a"), Status::Rebased);
+    assert_eq!(
+        object_report(&report, "a").added["adminUsers"],
+        values(&["u3"])
+    );
+    assert_eq!(status_of(&report, "b"), Status::AlreadySatisfied);
+    assert_eq!(
+        fake.get("a-remote").unwrap().fields["adminUsers"],
+        values(&["u1", "u2", "u3", "x"])
+    );
+    assert!(lines.contains("rebased  ConnectionAdmins/a"), "{lines}");
+    assert!(
+        lines.contains("already-satisfied  ConnectionAdmins/b"),
+        "{lines}"
+    );
+}
+
+#[tokio::test]
+async fn an_incompatible_change_is_refused_as_stale_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    fake.put("b-remote", live("c2", &[("adminUsers", &["u1"])]));
+    fake.put("gone-remote", live("i9", &[("roleIds", &["r1"])]));
+    let desired = vec![
+        connection("a", &["u1", "u2"]),
+        connection("b", &["u1", "u2"]),
+        identity("gone", &["r1", "r2"], &[]),
+    ];
+    let plan = make_plan(&fake, &desired);
+    // u1 was removed from a: applying now would re-add u1, which nobody reviewed.
+    fake.put("a-remote", live("c1", &[("adminUsers", &["z"])]));
+    // The identity was deleted: the plan reviewed an update, not a create.
+    fake.world()
+        .objects
+        .remove(&(TARGET.to_string(), "gone-remote".to_string()));
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(report.outcome, ReportOutcome::Stale);
+    assert_eq!(report.outcome(), Outcome::Stale);
+    assert_eq!(report.outcome().code(), 3);
+    assert_eq!(status_of(&report, "a"), Status::Stale);
+    assert!(object_report(&report, "a").reasons[0].contains("u1"));
+    assert_eq!(
+        fake.get("a-remote").unwrap().fields["adminUsers"],
+        values(&["z"])
+    );
+    assert_eq!(status_of(&report, "b"), Status::Applied);
+    assert_eq!(status_of(&report, "gone"), Status::Stale);
+    assert!(fake.get("gone-remote").is_none(), "never re-created");
+}
+
+#[tokio::test]
+async fn lost_updates_are_redone_and_nothing_foreign_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    let desired = vec![connection("a", &["u1", "u2"])];
+    let plan = make_plan(&fake, &desired);
+    fake.world().lost_updates.insert("a-remote".into(), 2);
+
+    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(report.outcome, ReportOutcome::Success, "{report:#?}");
+    let a = object_report(&report, "a");
+    assert_eq!(a.status, Status::Applied);
+    assert_eq!(a.retries, 2);
+    assert!(lines.contains("(retried 2 times)"), "{lines}");
+    assert_eq!(
+        fake.get("a-remote").unwrap().fields["adminUsers"],
+        values(&["foreign-1", "foreign-2", "u1", "u2"])
+    );
+    assert_eq!(
+        diff(&desired[0], &fake.state(&desired[0])).action,
+        Action::NoOp
+    );
+}
+
+#[tokio::test]
+async fn a_writer_that_keeps_dropping_additions_fails_after_three_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    let plan = make_plan(&fake, &[connection("a", &["u1", "u2"])]);
+    fake.world().lost_updates.insert("a-remote".into(), 100);
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    let a = object_report(&report, "a");
+    assert_eq!(a.status, Status::Failed);
+    assert_eq!(a.retries, warrant::apply::MAX_REDO);
+    assert!(a.error.as_deref().unwrap().contains("u2"), "{a:?}");
+    assert_eq!(fake.world().writes, u64::from(warrant::apply::MAX_REDO) + 1);
+    assert_eq!(report.outcome(), Outcome::Failure);
+}
+
+#[tokio::test]
+async fn one_refused_write_fails_that_object_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    for name in ["a", "b", "c"] {
+        fake.put(
+            &format!("{name}-remote"),
+            live(name, &[("adminUsers", &["u1"])]),
+        );
+    }
+    let desired: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|n| connection(n, &["u1", "u2"]))
+        .collect();
+    let plan = make_plan(&fake, &desired);
+    fake.world().refuse_writes.insert("b-remote".into());
+    fake.world().return_after = true;
+
+    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(status_of(&report, "a"), Status::Applied);
+    assert_eq!(status_of(&report, "c"), Status::Applied);
+    let b = object_report(&report, "b");
+    assert_eq!(b.status, Status::Failed);
+    assert!(b.error.as_deref().unwrap().contains("not an admin"));
+    assert!(lines.contains("failed  ConnectionAdmins/b"), "{lines}");
+    assert_eq!(
+        fake.get("b-remote").unwrap().fields["adminUsers"],
+        values(&["u1"])
+    );
+    // With the object in every write response, no verifying read: one read for the batch.
+    assert_eq!(fake.world().reads, 1);
+}
+
+#[tokio::test]
+async fn a_failed_read_fails_the_batch_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    let plan = make_plan(&fake, &[connection("a", &["u1", "u2"])]);
+    fake.world().fail_reads = true;
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(status_of(&report, "a"), Status::Failed);
+    assert_eq!(fake.world().writes, 0);
+    assert_eq!(report.outcome(), Outcome::Failure);
+}
+
+#[tokio::test]
+async fn conflicts_and_no_ops_are_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("same-remote", live("c1", &[("adminUsers", &["u1"])]));
+    fake.put("a-remote", live("c2", &[("adminUsers", &[])]));
+    let desired = vec![
+        connection("missing", &["u1"]),
+        connection("same", &["u1"]),
+        connection("a", &["u1"]),
+    ];
+    let plan = make_plan(&fake, &desired);
+    assert_eq!(plan.changes[0].action, Action::Conflict);
+    assert_eq!(plan.changes[1].action, Action::NoOp);
+
+    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(status_of(&report, "missing"), Status::ConflictSkipped);
+    assert_eq!(status_of(&report, "same"), Status::NoOp);
+    assert_eq!(status_of(&report, "a"), Status::Applied);
+    assert_eq!(fake.world().writes, 1);
+    assert!(fake.get("missing-remote").is_none());
+    assert!(
+        lines.contains("conflict-skipped  ConnectionAdmins/missing"),
+        "{lines}"
+    );
+    assert!(!lines.contains("ConnectionAdmins/same"), "{lines}");
+    // A conflict left undone is not success.
+    assert_eq!(report.outcome(), Outcome::Failure);
+}
+
+#[tokio::test]
+async fn a_plan_edited_to_add_more_than_it_shows_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    let mut plan = make_plan(&fake, &[connection("a", &["u1", "u2"])]);
+    // The reviewed additions say u2; the desired object was edited to also hold "intruder".
+    plan.changes[0]
+        .desired
+        .fields
+        .get_mut("adminUsers")
+        .unwrap()
+        .values
+        .insert("intruder".into());
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(status_of(&report, "a"), Status::Stale);
+    assert_eq!(
+        fake.get("a-remote").unwrap().fields["adminUsers"],
+        values(&["u1"])
+    );
+    assert_eq!(fake.world().writes, 0);
+}
+
+#[tokio::test]
+async fn a_token_created_by_someone_else_since_the_plan_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let desired = vec![token("tok", &["read:org"], KeySink::File("tok.key".into()))];
+    let plan = make_plan(&fake, &desired);
+    fake.put(
+        "tok-remote",
+        live("other", &[("privileges", &[]), ("srcIps", &["10.0.0.0/8"])]),
+    );
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    assert_eq!(status_of(&report, "tok"), Status::Stale);
+    assert!(!dir.path().join("tok.key").exists());
+    assert_eq!(fake.world().writes, 0);
+}
+
+#[tokio::test]
+async fn a_token_whose_key_file_exists_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tok.key"), "old key").unwrap();
+    let fake = Fake::new();
+    let plan = make_plan(
+        &fake,
+        &[token("tok", &["read:org"], KeySink::File("tok.key".into()))],
+    );
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    let tok = object_report(&report, "tok");
+    assert_eq!(tok.status, Status::Failed);
+    assert!(
+        tok.error.as_deref().unwrap().contains("already exists"),
+        "{tok:?}"
+    );
+    assert!(fake.get("tok-remote").is_none());
+    assert_eq!(fake.world().writes, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tok.key")).unwrap(),
+        "old key"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_command_sink_is_reported_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let echo_and_fail = KeySink::Command(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo \"vault refused $(cat)\" >&2; exit 7".into(),
+    ]);
+    let plan = make_plan(&fake, &[token("tok", &["read:org"], echo_and_fail)]);
+
+    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+
+    let key = fake.key();
+    let tok = object_report(&report, "tok");
+    assert_eq!(tok.status, Status::Failed);
+    let error = tok.error.as_deref().unwrap();
+    assert!(error.contains("vault refused <redacted>"), "{error}");
+    assert!(error.contains('7'), "{error}");
+    assert!(
+        tok.action_required
+            .as_deref()
+            .unwrap()
+            .contains("exists without a captured key")
+    );
+    assert!(fake.get("tok-remote").is_some(), "the token was created");
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("exists without a captured key"));
+    assert!(!json.contains(&key));
+    assert!(!lines.contains(&key));
+    assert!(lines.contains("exists without a captured key"), "{lines}");
+    assert_eq!(report.outcome(), Outcome::Failure);
+}
+
+#[tokio::test]
+async fn max_changes_refuses_before_any_request() {
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    let plan = make_plan(
+        &fake,
+        &[
+            connection("a", &["u1", "u2"]),
+            identity("x", &["r1"], &[]),
+            identity("y", &["r1"], &[]),
+        ],
+    );
+    let options = ApplyOptions {
+        max_changes: Some(2),
+        ..ApplyOptions::default()
+    };
+    let refused = apply_plan(&plan, &fake, &options, &warrant::apply::Silent).await;
+    assert_eq!(
+        refused.unwrap_err(),
+        Refusal::TooManyChanges { changes: 3, max: 2 }
+    );
+    assert_eq!(fake.requests(), 0);
+
+    let options = ApplyOptions {
+        max_changes: Some(3),
+        ..ApplyOptions::default()
+    };
+    assert!(
+        apply_plan(&plan, &fake, &options, &warrant::apply::Silent)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_plan_of_another_version_is_refused_before_any_request() {
+    let fake = Fake::new();
+    let mut plan = make_plan(&fake, &[identity("x", &["r1"], &[])]);
+    plan.format_version = FORMAT_VERSION + 1;
+    let err = apply_plan(
+        &plan,
+        &fake,
+        &ApplyOptions::default(),
+        &warrant::apply::Silent,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Refusal::FormatVersion { .. }));
+    assert!(err.to_string().contains("make the plan again"), "{err}");
+
+    plan.format_version = FORMAT_VERSION;
+    plan.warrant_version = "0.0.0-elsewhere".into();
+    let err = apply_plan(
+        &plan,
+        &fake,
+        &ApplyOptions::default(),
+        &warrant::apply::Silent,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("0.0.0-elsewhere"), "{err}");
+    assert_eq!(fake.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_run_starts_nothing_and_reports_every_object() {
+    let fake = Fake::new();
+    let plan = make_plan(
+        &fake,
+        &[identity("x", &["r1"], &[]), identity("y", &["r1"], &[])],
+    );
+    let options = ApplyOptions::default();
+    options.cancel.cancel();
+
+    let (report, lines) = run(&plan, &fake, &options).await;
+
+    assert!(report.interrupted);
+    assert_eq!(report.counts.get(&Status::NotAttempted), Some(&2));
+    assert_eq!(fake.requests(), 0);
+    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+}
+
+#[tokio::test]
+async fn batches_read_and_write_once_each_and_count_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let desired: Vec<_> = (0..5)
+        .map(|i| identity(&format!("id{i}"), &["r1"], &[]))
+        .collect();
+    let plan = make_plan(&fake, &desired);
+    let options = ApplyOptions {
+        batch_size: 2,
+        ..options(dir.path())
+    };
+
+    let (report, _) = run(&plan, &fake, &options).await;
+
+    assert_eq!(report.counts.get(&Status::Applied), Some(&5));
+    // 3 batches: one read and one verifying read each; one write per object.
+    assert_eq!(fake.world().reads, 6);
+    assert_eq!(fake.world().writes, 5);
+    assert_eq!(report.requests[TARGET].total, 11);
+    assert!(
+        report.summary_line().contains("5 applied"),
+        "{}",
+        report.summary_line()
+    );
+    assert!(
+        report.summary_line().contains("11 requests"),
+        "{}",
+        report.summary_line()
+    );
+}
