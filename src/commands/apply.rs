@@ -45,7 +45,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
                     "--only selects objects while planning; `apply PLANFILE` applies the whole reviewed plan (make the plan with --only instead)"
                 );
             }
-            let plan = shim::read_plan(&path, &text)?;
+            let plan = crate::plan::file::parse(&path, &text)?;
             if !args.manifests.is_empty() {
                 check_manifests_unchanged(&plan, &args.manifests)?;
             }
@@ -61,9 +61,15 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
             if !args.auto_approve && !std::io::stdin().is_terminal() {
                 bail!("{NO_TERMINAL}");
             }
-            let plan = shim::make_plan(&args.paths, &live, &args.live.only)?;
+            let plan = match super::plan::plan_live(&args.paths, &args.live)? {
+                Ok(plan) => plan,
+                Err(outcome) => return Ok(outcome),
+            };
             apply::preflight(&plan, &options)?;
-            print!("{}", shim::render_text(&plan));
+            print!(
+                "{}",
+                crate::render::text::plan(&plan, super::plan::use_color())
+            );
             if !confirmed(&plan, args.auto_approve)? {
                 println!("Apply cancelled; nothing was changed.");
                 return Ok(Outcome::Failure);
@@ -159,7 +165,14 @@ fn plan_file_argument(paths: &[PathBuf]) -> anyhow::Result<Option<(PathBuf, Stri
 }
 
 fn check_manifests_unchanged(plan: &Plan, manifests: &[PathBuf]) -> anyhow::Result<()> {
-    let now = shim::desired_digest(manifests)?;
+    let loaded = match super::plan::load(manifests) {
+        Ok(m) => m,
+        Err(diagnostics) => {
+            super::plan::print_diagnostics(&diagnostics);
+            bail!("the manifests given with --manifests are invalid; nothing was applied");
+        }
+    };
+    let now = crate::plan::gather::desired_digest(&loaded);
     if now != plan.desired_digest {
         bail!(
             "the manifests changed since the plan was made (desired digest {} in the plan, {now} now); nothing was applied: make and review a new plan",
@@ -194,82 +207,4 @@ fn confirmed(plan: &Plan, auto_approve: bool) -> anyhow::Result<bool> {
         .read_line(&mut answer)
         .context("cannot read the answer")?;
     Ok(answer.trim() == "yes")
-}
-
-/// MERGE-SHIM: stand-ins for code written on other branches — the plan file
-/// (`crate::plan::file::read`), the plan orchestration (`crate::plan::gather::make_plan` and
-/// the desired digest) and the text renderer (`crate::render`). Replace at merge.
-mod shim {
-    use std::path::{Path, PathBuf};
-
-    use anyhow::{Context, bail};
-
-    use crate::plan::{Action, Plan};
-    use crate::session::LiveOptions;
-
-    /// Checks the versions before the full deserialisation, so a plan of another format gets
-    /// the version message rather than a field error.
-    pub fn read_plan(path: &Path, text: &str) -> anyhow::Result<Plan> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?;
-        let format_version = value
-            .get("format_version")
-            .and_then(serde_json::Value::as_u64)
-            .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
-            .with_context(|| format!("{}: format_version is not a number", path.display()))?;
-        let warrant_version = value
-            .get("warrant_version")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("(unknown)");
-        crate::apply::check_version(format_version, warrant_version)
-            .with_context(|| format!("{} refused", path.display()))?;
-        serde_json::from_value(value)
-            .with_context(|| format!("{} is not a valid plan file", path.display()))
-    }
-
-    pub fn make_plan(
-        _paths: &[PathBuf],
-        _live: &LiveOptions,
-        _only: &[String],
-    ) -> anyhow::Result<Plan> {
-        bail!(
-            "planning from manifests is not available in this build yet; run `warrant plan --out plan.json` and `warrant apply plan.json`"
-        )
-    }
-
-    pub fn desired_digest(_manifests: &[PathBuf]) -> anyhow::Result<String> {
-        bail!("--manifests is not available in this build yet")
-    }
-
-    pub fn render_text(plan: &Plan) -> String {
-        let mut out = String::new();
-        for change in &plan.changes {
-            let sign = match change.action {
-                Action::Create => "+",
-                Action::Update => "~",
-                Action::Conflict => "!",
-                Action::NoOp => continue,
-            };
-            let added: Vec<String> = change
-                .additions
-                .iter()
-                .map(|(field, values)| {
-                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                    format!("{field} += [{}]", values.join(", "))
-                })
-                .collect();
-            let detail = if change.action == Action::Conflict {
-                change.reasons.join("; ")
-            } else {
-                added.join("; ")
-            };
-            out.push_str(&format!("{sign} {}: {detail}\n", change.address));
-        }
-        let s = &plan.summary;
-        out.push_str(&format!(
-            "Plan: {} to create, {} to update, {} unchanged, {} conflicts.\n",
-            s.create, s.update, s.no_op, s.conflict
-        ));
-        out
-    }
 }

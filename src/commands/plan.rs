@@ -65,7 +65,10 @@ pub fn run_drift(args: DriftArgs) -> anyhow::Result<Outcome> {
 
 /// Loads, opens the targets and plans. Problems the user must fix (manifests, filters,
 /// credentials, platform errors) are printed here and become `Err(Outcome::Failure)`.
-fn plan_live(paths: &[PathBuf], live: &LiveArgs) -> anyhow::Result<Result<Plan, Outcome>> {
+pub(crate) fn plan_live(
+    paths: &[PathBuf],
+    live: &LiveArgs,
+) -> anyhow::Result<Result<Plan, Outcome>> {
     let only = match Only::parse_all(&live.only) {
         Ok(o) => o,
         Err(e) => return Ok(Err(report(&e))),
@@ -104,7 +107,7 @@ fn report(e: &PlanError) -> Outcome {
     Outcome::Failure
 }
 
-fn print_diagnostics(diagnostics: &[Diagnostic]) {
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         let severity = match d.severity {
             Severity::Error => "error",
@@ -124,7 +127,7 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
-fn use_color() -> bool {
+pub(crate) fn use_color() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     !no_color && std::io::stdout().is_terminal()
 }
@@ -153,7 +156,7 @@ fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
 
 // SHIM(manifest loading): `crate::manifest::load` is being written on another branch. This
 // stand-in only lets this branch compile; at merge, delete it and `use crate::manifest::load;`.
-fn load(paths: &[PathBuf]) -> Result<crate::manifest::Manifests, Vec<Diagnostic>> {
+pub(crate) fn load(paths: &[PathBuf]) -> Result<crate::manifest::Manifests, Vec<Diagnostic>> {
     Err(paths
         .iter()
         .take(1)
