@@ -145,15 +145,31 @@ struct WhoAmI {
     username: Option<String>,
     #[serde(default)]
     roles: Vec<Value>,
+    #[serde(default)]
+    groups: Vec<Value>,
 }
 
 impl WhoAmI {
     fn is_admin(&self) -> bool {
-        self.roles.iter().any(|r| {
-            let name = r.as_str().or_else(|| r.get("name").and_then(Value::as_str));
-            name == Some("$admin")
-        })
+        self.roles.iter().any(|r| name_of(r) == Some("$admin"))
     }
+
+    /// Whether Atlan lets this caller change the connection's admins: `$admin`, or an admin
+    /// of it as a user or through a group.
+    fn may_administer(&self, users: &Values, groups: &Values) -> bool {
+        self.is_admin()
+            || self.username.as_ref().is_some_and(|u| users.contains(u))
+            || self
+                .groups
+                .iter()
+                .filter_map(name_of)
+                .any(|g| groups.contains(g))
+    }
+}
+
+/// A role or group given as a string or as `{"name": …}`.
+fn name_of(v: &Value) -> Option<&str> {
+    v.as_str().or_else(|| v.get("name").and_then(Value::as_str))
 }
 
 /// Atlas error bodies: `{errorCode, errorMessage}`; gateways may use `code`/`status` and
@@ -535,7 +551,7 @@ impl AtlanClient {
         let admins = &fields[ADMIN_USERS];
         let write_denied = caller.as_ref().and_then(|c| {
             let username = c.username.as_deref().unwrap_or("unknown");
-            if c.is_admin() || admins.contains(username) {
+            if c.may_administer(admins, &fields["adminGroups"]) {
                 None
             } else {
                 Some(format!(
