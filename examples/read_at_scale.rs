@@ -11,8 +11,8 @@ use std::time::Instant;
 use serde_json::json;
 use warrant::manifest::{
     AtlanTarget, AutomationIdentitySpec, ConnectTarget, ConnectionAdminsSpec, Location, MistRole,
-    MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec, RoleRef,
-    Target, TargetPlatform, TokenRef,
+    MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec, RoleRef, Target,
+    TargetPlatform, TokenRef,
 };
 use warrant::platform::{Client, ClientOptions, Credentials};
 use warrant::sandbox::{self, Seed};
@@ -57,8 +57,10 @@ fn seed() -> Seed {
                    "key": format!("mistKey{i:024}"), "privileges": [{"role": "read", "scope": "org"}]})
         })
         .collect();
-    mist_tokens.push(json!({"id": uuid(7, 0), "name": "warrant", "key": "benchMistKeyWarrant0000000000",
-                            "privileges": [{"role": "admin", "scope": "org"}]}));
+    mist_tokens.push(
+        json!({"id": uuid(7, 0), "name": "warrant", "key": "benchMistKeyWarrant0000000000",
+                            "privileges": [{"role": "admin", "scope": "org"}]}),
+    );
     let seed = json!({
         "atlan": {
             "callers": [{"apiKey": "bench-atlan-key", "username": "service-account-apikey-warrant", "roles": ["$admin"]}],
@@ -160,10 +162,7 @@ async fn main() {
         })
         .collect();
     measure(
-        &format!(
-            "atlan ({} grants)",
-            CONNECTIONS * GRANTS_PER_CONNECTION
-        ),
+        &format!("atlan ({} grants)", CONNECTIONS * GRANTS_PER_CONNECTION),
         &atlan,
         &grants,
     )

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use warrant::manifest::{
-    AtlanTarget, AutomationIdentitySpec, ConnectTarget, ConnectionAdminsSpec, Location,
-    MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec,
-    RoleRef, Target, TargetPlatform, TokenRef,
+    AtlanTarget, AutomationIdentitySpec, ConnectTarget, ConnectionAdminsSpec, Location, MistRole,
+    MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec, RoleRef, Target,
+    TargetPlatform, TokenRef,
 };
 use warrant::model::{DesiredObject, LiveObject, LiveState, Values, WriteOp};
 use warrant::platform::{Client, ClientOptions, Credentials, ErrorKind};
@@ -48,18 +48,18 @@ connect:
     - id: 7fc97c8b-8f60-4f29-af71-3178c414e7a0
       uniqueIdentityNames: true
       roles:
-        - {id: r-admin, name: Tenant Administrator, roleTypeId: 2dc742ab-39ea-4fc0-a39e-2bcb71c26a5f}
-        - {id: r-member, name: Tenant Member, roleTypeId: 7ad2b9ef-5386-4ead-ac9f-ad99c5c5b977}
-        - {id: r-viewer, name: Viewers (renamed), roleTypeId: e6cbf91e-0be8-4858-92b5-f88ecafd5574}
-        - {id: r-comm-a, name: A Community Member, roleScope: 2, roleTypeId: f79a55da-7c76-4600-a809-0f62ca9971d9, communityId: ca}
-        - {id: r-comm-b, name: B Community Member, roleScope: 2, roleTypeId: f79a55da-7c76-4600-a809-0f62ca9971d9, communityId: cb}
-        - {id: r-runner, name: Asset Rule Runner}
+        - {id: aaaaaaaa-0000-4000-8000-000000000001, name: Tenant Administrator, roleTypeId: 2dc742ab-39ea-4fc0-a39e-2bcb71c26a5f}
+        - {id: aaaaaaaa-0000-4000-8000-000000000002, name: Tenant Member, roleTypeId: 7ad2b9ef-5386-4ead-ac9f-ad99c5c5b977}
+        - {id: aaaaaaaa-0000-4000-8000-000000000003, name: Viewers (renamed), roleTypeId: e6cbf91e-0be8-4858-92b5-f88ecafd5574}
+        - {id: aaaaaaaa-0000-4000-8000-000000000004, name: A Community Member, roleScope: 2, roleTypeId: f79a55da-7c76-4600-a809-0f62ca9971d9, communityId: ca}
+        - {id: aaaaaaaa-0000-4000-8000-000000000005, name: B Community Member, roleScope: 2, roleTypeId: f79a55da-7c76-4600-a809-0f62ca9971d9, communityId: cb}
+        - {id: aaaaaaaa-0000-4000-8000-000000000006, name: Asset Rule Runner}
       automationIdentities:
-        - {id: ai-1, name: asset-rule-runner, roleIds: [r-member], tags: ["managed-by:warrant"]}
-        - {id: ai-2, name: legacy-ingest, roleIds: [r-member]}
+        - {id: bbbbbbbb-0000-4000-8000-000000000001, name: asset-rule-runner, roleIds: [aaaaaaaa-0000-4000-8000-000000000002], tags: ["managed-by:warrant"]}
+        - {id: bbbbbbbb-0000-4000-8000-000000000002, name: legacy-ingest, roleIds: [aaaaaaaa-0000-4000-8000-000000000002]}
       clients:
-        - {clientId: warrant-client, clientSecret: connect-secret-Hk77, roleIds: [r-admin, r-member]}
-        - {clientId: short-client, clientSecret: connect-short-secret-Lm09, roleIds: [r-admin], tokenLifetimeSeconds: 2}
+        - {clientId: warrant-client, clientSecret: connect-secret-Hk77, roleIds: [aaaaaaaa-0000-4000-8000-000000000001, aaaaaaaa-0000-4000-8000-000000000002]}
+        - {clientId: short-client, clientSecret: connect-short-secret-Lm09, roleIds: [aaaaaaaa-0000-4000-8000-000000000001], tokenLifetimeSeconds: 2}
 mist:
   orgs:
     - id: a40f5d1f-d889-42e9-94ea-b9b33585fc6b
@@ -215,7 +215,9 @@ fn values(items: &[&str]) -> Values {
 }
 
 fn present(state: &LiveState) -> &LiveObject {
-    state.object().unwrap_or_else(|| panic!("expected present, got {state:?}"))
+    state
+        .object()
+        .unwrap_or_else(|| panic!("expected present, got {state:?}"))
 }
 
 /// The update the applier would send: fresh live ∪ the desired values of each field.
@@ -296,7 +298,10 @@ async fn atlan_resolves_reads_and_appends_admins() {
         desired[0].fields["adminUsers"].values,
         values(&["service-account-apikey-ci", "service-account-apikey-dbt"])
     );
-    assert_eq!(desired[0].labels["service-account-apikey-ci"], "ci-pipeline");
+    assert_eq!(
+        desired[0].labels["service-account-apikey-ci"],
+        "ci-pipeline"
+    );
     assert!(desired[0].problems.is_empty());
     assert_eq!(
         desired[1].problems,
@@ -360,7 +365,10 @@ async fn atlan_resolves_reads_and_appends_admins() {
     let before = client.request_counts().total;
     let created = client.write(vec![create(&desired[3])]).await;
     let error = created.into_iter().next().unwrap().unwrap_err();
-    assert!(error.message.contains("never creates connections"), "{error}");
+    assert!(
+        error.message.contains("never creates connections"),
+        "{error}"
+    );
     assert_eq!(client.request_counts().total, before);
 }
 
@@ -369,9 +377,21 @@ async fn atlan_batch_isolates_the_forbidden_connection_and_writes_the_rest() {
     let sb = start("").await;
     let client = atlan(&sb, ATLAN_LIMITED_KEY);
     let resources = [
-        admins("a", "default/snowflake/1", vec![TokenRef::Name("ci-pipeline".into())]),
-        admins("b", "default/databricks/3", vec![TokenRef::Name("ci-pipeline".into())]),
-        admins("c", "default/bigquery/2", vec![TokenRef::Name("ci-pipeline".into())]),
+        admins(
+            "a",
+            "default/snowflake/1",
+            vec![TokenRef::Name("ci-pipeline".into())],
+        ),
+        admins(
+            "b",
+            "default/databricks/3",
+            vec![TokenRef::Name("ci-pipeline".into())],
+        ),
+        admins(
+            "c",
+            "default/bigquery/2",
+            vec![TokenRef::Name("ci-pipeline".into())],
+        ),
     ];
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
@@ -403,7 +423,11 @@ async fn atlan_batch_isolates_the_forbidden_connection_and_writes_the_rest() {
         text.starts_with("target atlan-prod: the credential is not an admin of connection default/databricks/3, so it cannot add admins"),
         "{text}"
     );
-    assert!(text.contains("a connection admin must apply this (this cannot be used to bypass security)"));
+    assert!(
+        text.contains(
+            "a connection admin must apply this (this cannot be used to bypass security)"
+        )
+    );
 
     let state = sb.state().to_string();
     assert!(state.contains("service-account-apikey-ci"));
@@ -448,7 +472,9 @@ async fn connect_resolves_roles_reads_creates_and_updates() {
             "new-bot",
             vec![
                 RoleRef::Name("Tenant Viewer".into()),
-                RoleRef::Id { id: "r-runner".into() },
+                RoleRef::Id {
+                    id: "aaaaaaaa-0000-4000-8000-000000000006".into(),
+                },
             ],
             &["managed-by:warrant"],
         ),
@@ -457,7 +483,9 @@ async fn connect_resolves_roles_reads_creates_and_updates() {
             vec![
                 RoleRef::Name("Community Member".into()),
                 RoleRef::Name("Nobody".into()),
-                RoleRef::Id { id: "r-missing".into() },
+                RoleRef::Id {
+                    id: "aaaaaaaa-0000-4000-8000-000000000099".into(),
+                },
             ],
             &[],
         ),
@@ -466,21 +494,33 @@ async fn connect_resolves_roles_reads_creates_and_updates() {
     let desired = client.resolve(&refs).await.expect("resolve");
     assert_eq!(
         desired[0].fields["roleIds"].values,
-        values(&["r-member", "r-runner"])
+        values(&[
+            "aaaaaaaa-0000-4000-8000-000000000002",
+            "aaaaaaaa-0000-4000-8000-000000000006"
+        ])
     );
     // A built-in role is found by its role type, whatever its name in the tenant.
     assert_eq!(
         desired[1].fields["roleIds"].values,
-        values(&["r-runner", "r-viewer"])
+        values(&[
+            "aaaaaaaa-0000-4000-8000-000000000006",
+            "aaaaaaaa-0000-4000-8000-000000000003"
+        ])
     );
-    assert_eq!(desired[1].labels["r-viewer"], "Tenant Viewer");
+    assert_eq!(
+        desired[1].labels["aaaaaaaa-0000-4000-8000-000000000003"],
+        "Tenant Viewer"
+    );
     assert_eq!(desired[2].problems.len(), 3, "{:?}", desired[2].problems);
 
     let live = client.read(&desired).await.expect("read");
     let runner = present(&live[0]);
-    assert_eq!(runner.id, "ai-1");
+    assert_eq!(runner.id, "bbbbbbbb-0000-4000-8000-000000000001");
     assert_eq!(runner.fields["tags"], values(&["managed-by:warrant"]));
-    assert_eq!(runner.labels["r-member"], "Tenant Member");
+    assert_eq!(
+        runner.labels["aaaaaaaa-0000-4000-8000-000000000002"],
+        "Tenant Member"
+    );
     assert_eq!(live[1], LiveState::Absent);
 
     let results = client
@@ -488,7 +528,13 @@ async fn connect_resolves_roles_reads_creates_and_updates() {
         .await;
     let updated = results[0].as_ref().expect("update");
     let after = updated.after.as_ref().expect("PUT returns the identity");
-    assert_eq!(after.fields["roleIds"], values(&["r-member", "r-runner"]));
+    assert_eq!(
+        after.fields["roleIds"],
+        values(&[
+            "aaaaaaaa-0000-4000-8000-000000000002",
+            "aaaaaaaa-0000-4000-8000-000000000006"
+        ])
+    );
     assert_eq!(
         after.fields["tags"],
         values(&["env:prod", "managed-by:warrant"])
@@ -505,8 +551,8 @@ async fn connect_resolves_roles_reads_creates_and_updates() {
 
     let fresh = client.read(&desired[..2]).await.expect("read");
     assert_eq!(present(&fresh[1]).id, id);
-    let pages = client.request_counts().by_endpoint
-        ["GET /api/v1/Tenants/{tenantId}/AutomationIdentities"];
+    let pages =
+        client.request_counts().by_endpoint["GET /api/v1/Tenants/{tenantId}/AutomationIdentities"];
     assert!(pages >= 2);
 }
 
@@ -564,7 +610,11 @@ async fn mist_reads_creates_with_a_secret_key_and_appends_privileges() {
             vec![privilege(MistRole::Write, MistScope::Site, Some(SITE))],
             &["10.1.2.3/8"],
         ),
-        token("twin", vec![privilege(MistRole::Read, MistScope::Org, None)], &[]),
+        token(
+            "twin",
+            vec![privilege(MistRole::Read, MistScope::Org, None)],
+            &[],
+        ),
     ];
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
@@ -628,9 +678,10 @@ async fn mist_errors_carry_the_detail() {
 
 // ---------------------------------------------------------------------------------- faults
 
-#[tokio::test]
-async fn reads_and_writes_survive_injected_faults() {
-    let sb = start("p500=0.15,p502=0.05,p503=0.05,p408=0.05,drop=0.1,seed=7").await;
+/// Reads and writes every platform three times; returns the requests the clients made and the
+/// sandbox state afterwards.
+async fn busy_scenario(faults: &str) -> (u64, SandboxHandle) {
+    let sb = start(faults).await;
     let atlan = atlan(&sb, ATLAN_ADMIN_KEY);
     let connect = connect(&sb, "warrant-client", CONNECT_SECRET);
     let mist = mist(&sb, MIST_KEY);
@@ -641,8 +692,16 @@ async fn reads_and_writes_survive_injected_faults() {
         vec![TokenRef::Name("dbt-cloud".into())],
     )];
     let c = [
-        identity("asset-rule-runner", vec![RoleRef::Name("Asset Rule Runner".into())], &[]),
-        identity("fresh-one", vec![RoleRef::Name("Tenant Member".into())], &["x"]),
+        identity(
+            "asset-rule-runner",
+            vec![RoleRef::Name("Asset Rule Runner".into())],
+            &[],
+        ),
+        identity(
+            "fresh-one",
+            vec![RoleRef::Name("Tenant Member".into())],
+            &["x"],
+        ),
     ];
     let m = [token(
         "made-under-faults",
@@ -650,12 +709,18 @@ async fn reads_and_writes_survive_injected_faults() {
         &[],
     )];
     for _ in 0..3 {
-        let d = atlan.resolve(&a.iter().collect::<Vec<_>>()).await.expect("atlan resolve");
+        let d = atlan
+            .resolve(&a.iter().collect::<Vec<_>>())
+            .await
+            .expect("atlan resolve");
         let l = atlan.read(&d).await.expect("atlan read");
         let r = atlan.write(vec![update(&d[0], &l[0])]).await;
         r[0].as_ref().expect("atlan write");
 
-        let d = connect.resolve(&c.iter().collect::<Vec<_>>()).await.expect("connect resolve");
+        let d = connect
+            .resolve(&c.iter().collect::<Vec<_>>())
+            .await
+            .expect("connect resolve");
         let l = connect.read(&d).await.expect("connect read");
         let mut ops = vec![update(&d[0], &l[0])];
         if l[1] == LiveState::Absent {
@@ -665,25 +730,47 @@ async fn reads_and_writes_survive_injected_faults() {
             r.expect("connect write");
         }
     }
-    let d = mist.resolve(&m.iter().collect::<Vec<_>>()).await.expect("mist resolve");
+    let d = mist
+        .resolve(&m.iter().collect::<Vec<_>>())
+        .await
+        .expect("mist resolve");
     let l = mist.read(&d).await.expect("mist read");
     assert_eq!(l[0], LiveState::Absent);
     // A create whose response is lost cannot recover its key: then it is an error, never a
     // duplicate.
     let _ = mist.write(vec![create(&d[0])]).await;
 
-    let state = sb.state();
-    let text = state.to_string();
-    assert_eq!(text.matches("\"fresh-one\"").count(), 1, "exactly one identity created");
-    assert_eq!(text.matches("\"made-under-faults\"").count(), 1, "exactly one token created");
     let d = atlan.resolve(&a.iter().collect::<Vec<_>>()).await.unwrap();
     let l = atlan.read(&d).await.unwrap();
     assert_eq!(
         present(&l[0]).fields["adminUsers"],
         values(&["jsmith", "service-account-apikey-dbt"])
     );
-    let injected: u64 = atlan.request_counts().total + connect.request_counts().total;
-    assert!(injected > 12, "faults were injected ({injected} requests)");
+    let requests =
+        atlan.request_counts().total + connect.request_counts().total + mist.request_counts().total;
+    (requests, sb)
+}
+
+#[tokio::test]
+async fn reads_and_writes_survive_injected_faults() {
+    let (clean, _) = busy_scenario("").await;
+    let (faulty, sb) =
+        busy_scenario("p500=0.15,p502=0.05,p503=0.05,p408=0.05,drop=0.1,seed=7").await;
+    assert!(
+        faulty > clean,
+        "faults were injected and retried ({faulty} vs {clean} requests)"
+    );
+    let text = sb.state().to_string();
+    assert_eq!(
+        text.matches("\"fresh-one\"").count(),
+        1,
+        "exactly one identity created"
+    );
+    assert_eq!(
+        text.matches("\"made-under-faults\"").count(),
+        1,
+        "exactly one token created"
+    );
 }
 
 #[tokio::test]
