@@ -1,48 +1,910 @@
-//! Client for the atlan API (see ../shared/contracts/atlan.md). Stub: to be implemented.
+//! Client for Atlan (contracts/atlan.md): API tokens as connection admins.
+//!
+//! - `resolve` turns the API tokens a `ConnectionAdmins` document names (display name or GUID)
+//!   into their usernames `service-account-<clientId>`, through `/api/service/apikeys`.
+//! - `read` fetches every referenced connection through `/api/meta/search/indexsearch` with a
+//!   `terms` query on qualifiedName (chunks of [`SEARCH_CHUNK`], paged), plus
+//!   `/api/service/whoami` once, so the plan can predict a refused write.
+//! - `write` updates connections through `POST /api/meta/entity/bulk`, sending only typeName,
+//!   qualifiedName, name and adminUsers (the server replaces each list it is sent, so the
+//!   other admin lists are never sent). Several connections go in one request; the server
+//!   treats a batch as all-or-nothing, so a refused batch is split in halves until the
+//!   refused connections are isolated.
 
-use crate::manifest::{AtlanTarget, Resource};
-use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::manifest::{AtlanTarget, Resource, ResourceSpec, TokenRef};
+use crate::model::{
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
+    Values, WriteOp, WriteOutcome,
+};
+use crate::platform::http::{
+    ApiError, Auth, Failure, Http, Method, RateLimit, Request, Transient, plain_text,
+};
 use crate::platform::{ClientOptions, ErrorKind, PlatformError, RequestCounts};
 use crate::secret::Secret;
 
+/// Qualified names per search request. A `terms` query of 1,000 keywords is far inside
+/// Elasticsearch's limit (65,536) and keeps the body near 40 kB; the page size matches, so a
+/// chunk normally costs one request.
+const SEARCH_CHUNK: usize = 1000;
+/// Tokens per page when listing all API tokens.
+const TOKEN_PAGE: usize = 500;
+/// Records asked for in a lookup by display name: two are enough to detect a duplicate.
+const TOKEN_LOOKUP_LIMIT: usize = 5;
+/// Connections per `entity/bulk` request.
+const WRITE_BATCH: usize = 20;
+
+const ADMIN_USERS: &str = "adminUsers";
+const ADMIN_FIELDS: [&str; 3] = ["adminUsers", "adminGroups", "adminRoles"];
+const USERNAME_PREFIX: &str = "service-account-";
+
 pub struct AtlanClient {
-    target: String,
+    http: Http,
+    /// Username → display name of every token seen, to label live admins for free.
+    token_labels: Mutex<BTreeMap<String, String>>,
+}
+
+impl std::fmt::Debug for AtlanClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtlanClient")
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One API token as the apikeys endpoint returns it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiToken {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    attributes: Option<serde_json::Map<String, Value>>,
+}
+
+impl ApiToken {
+    fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.as_ref()?.get(key)?.as_str()
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        self.client_id
+            .as_deref()
+            .or_else(|| self.attribute("clientId"))
+    }
+
+    fn display_name(&self) -> Option<&str> {
+        self.display_name
+            .as_deref()
+            .or_else(|| self.attribute("displayName"))
+    }
+
+    fn username(&self) -> Option<String> {
+        self.client_id().map(|c| format!("{USERNAME_PREFIX}{c}"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenPage {
+    #[serde(default)]
+    total_record: Option<u64>,
+    #[serde(default)]
+    records: Option<Vec<ApiToken>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Entity {
+    #[serde(default)]
+    type_name: Option<String>,
+    #[serde(default)]
+    guid: Option<String>,
+    #[serde(default)]
+    attributes: serde_json::Map<String, Value>,
+}
+
+impl Entity {
+    fn qualified_name(&self) -> Option<&str> {
+        self.attributes.get("qualifiedName")?.as_str()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchPage {
+    #[serde(default)]
+    entities: Option<Vec<Entity>>,
+    #[serde(default)]
+    approximate_count: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MutationResponse {
+    #[serde(default)]
+    mutated_entities: Option<BTreeMap<String, Vec<Entity>>>,
+    #[serde(default)]
+    guid_assignments: Option<BTreeMap<String, String>>,
+}
+
+/// The caller's identity (`/api/service/whoami`).
+#[derive(Debug, Deserialize)]
+struct WhoAmI {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    roles: Vec<Value>,
+    #[serde(default)]
+    groups: Vec<Value>,
+}
+
+impl WhoAmI {
+    fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| name_of(r) == Some("$admin"))
+    }
+
+    /// Whether Atlan lets this caller change the connection's admins: `$admin`, or an admin
+    /// of it as a user or through a group.
+    fn may_administer(&self, users: &Values, groups: &Values) -> bool {
+        self.is_admin()
+            || self.username.as_ref().is_some_and(|u| users.contains(u))
+            || self
+                .groups
+                .iter()
+                .filter_map(name_of)
+                .any(|g| groups.contains(g))
+    }
+}
+
+/// A role or group given as a string or as `{"name": …}`.
+fn name_of(v: &Value) -> Option<&str> {
+    v.as_str().or_else(|| v.get("name").and_then(Value::as_str))
+}
+
+/// Atlas error bodies: `{errorCode, errorMessage}`; gateways may use `code`/`status` and
+/// `message`; anything else is kept as text.
+fn parse_error(_status: u16, body: &[u8]) -> ApiError {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        let text = |keys: &[&str]| {
+            keys.iter().find_map(|k| match map.get(*k) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+        };
+        return ApiError {
+            code: text(&["errorCode", "code", "status"]),
+            message: text(&["errorMessage", "message", "error"]),
+        };
+    }
+    ApiError {
+        code: None,
+        message: plain_text(body),
+    }
+}
+
+/// What a resolved token reference became.
+#[derive(Debug, Clone)]
+enum Resolved {
+    Token { username: String, label: String },
+    Problem(String),
+}
+
+/// One connection update in flight.
+#[derive(Debug, Clone)]
+struct Pending {
+    index: usize,
+    qualified_name: String,
+    name: String,
+    admin_users: Values,
+    placeholder: String,
 }
 
 impl AtlanClient {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         target: &str,
-        _settings: &AtlanTarget,
-        _base_url: Option<&str>,
-        _api_key: Secret,
-        _options: &ClientOptions,
+        settings: &AtlanTarget,
+        base_url: Option<&str>,
+        api_key: Secret,
+        options: &ClientOptions,
     ) -> Result<AtlanClient, PlatformError> {
+        let auth = Auth::Header(Secret::new(format!("Bearer {}", api_key.expose())));
+        let http = Http::new(
+            target,
+            base_url.unwrap_or(&settings.base_url),
+            auth,
+            Some(RateLimit::per_minute(settings.requests_per_minute)),
+            options,
+            parse_error,
+        )?;
         Ok(AtlanClient {
-            target: target.to_string(),
+            http,
+            token_labels: Mutex::new(BTreeMap::new()),
         })
     }
 
-    fn unimplemented(&self) -> PlatformError {
-        PlatformError::new(&self.target, ErrorKind::Other, "not implemented yet")
+    pub fn request_counts(&self) -> RequestCounts {
+        self.http.request_counts()
     }
+
+    fn parallelism(&self) -> usize {
+        self.http.options().parallelism.max(1)
+    }
+
+    // ---------------------------------------------------------------- resolve
 
     pub async fn resolve(
         &self,
-        _resources: &[&Resource],
+        resources: &[&Resource],
     ) -> Result<Vec<DesiredObject>, PlatformError> {
-        Err(self.unimplemented())
+        let mut refs: BTreeSet<TokenRef> = BTreeSet::new();
+        for r in resources {
+            match &r.spec {
+                ResourceSpec::ConnectionAdmins(s) => refs.extend(s.api_tokens.iter().cloned()),
+                _ => {
+                    return Err(self.http.error(
+                        ErrorKind::Other,
+                        format!("{} is not a ConnectionAdmins document", r.name),
+                    ));
+                }
+            }
+        }
+        let resolved = self.resolve_tokens(&refs).await?;
+
+        let mut out = Vec::with_capacity(resources.len());
+        for r in resources {
+            let ResourceSpec::ConnectionAdmins(spec) = &r.spec else {
+                continue;
+            };
+            let mut values = Values::new();
+            let mut labels = BTreeMap::new();
+            let mut problems = Vec::new();
+            for token in &spec.api_tokens {
+                match resolved.get(token) {
+                    Some(Resolved::Token { username, label }) => {
+                        values.insert(username.clone());
+                        labels.insert(username.clone(), label.clone());
+                    }
+                    Some(Resolved::Problem(p)) => problems.push(p.clone()),
+                    None => problems.push(format!("{} was not resolved", describe(token))),
+                }
+            }
+            out.push(DesiredObject {
+                address: Address {
+                    kind: Kind::ConnectionAdmins,
+                    name: r.name.clone(),
+                    target: self.http.target().to_string(),
+                    remote_key: spec.connection.clone(),
+                },
+                fields: BTreeMap::from([(
+                    ADMIN_USERS.to_string(),
+                    DesiredField {
+                        policy: FieldPolicy::Append,
+                        values,
+                        max_items: None,
+                    },
+                )]),
+                create: CreateRule::Never(format!(
+                    "connection {} not found; warrant never creates connections",
+                    spec.connection
+                )),
+                labels,
+                problems,
+                key_sink: None,
+            });
+        }
+        Ok(out)
     }
 
-    pub async fn read(&self, _objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        Err(self.unimplemented())
+    /// Resolves token references with as few requests as possible. The first page of the
+    /// full token list is fetched (it also tells the total). If the list is longer, the rest
+    /// is fetched either as the remaining pages or as one filtered lookup per reference still
+    /// open, whichever is fewer requests; names are only settled by a complete list or a
+    /// lookup, since a partial list cannot prove a name is unique.
+    async fn resolve_tokens(
+        &self,
+        refs: &BTreeSet<TokenRef>,
+    ) -> Result<BTreeMap<TokenRef, Resolved>, PlatformError> {
+        let mut result = BTreeMap::new();
+        if refs.is_empty() {
+            return Ok(result);
+        }
+        let first = self.token_page(0).await?;
+        let first_records = first.records.unwrap_or_default();
+        let total = first.total_record.unwrap_or(first_records.len() as u64) as usize;
+        let mut tokens = first_records;
+        if tokens.len() >= total || tokens.is_empty() {
+            self.remember(&tokens);
+            for r in refs {
+                result.insert(r.clone(), resolve_in(r, &tokens));
+            }
+            return Ok(result);
+        }
+
+        let open: Vec<&TokenRef> = refs
+            .iter()
+            .filter(|r| match r {
+                TokenRef::Guid(g) => !tokens.iter().any(|t| t.id.as_deref() == Some(g)),
+                TokenRef::Name(_) => true,
+            })
+            .collect();
+        let page = tokens.len();
+        let remaining_pages = (total - page).div_ceil(page);
+        if remaining_pages <= open.len() {
+            let offsets: Vec<usize> = (1..=remaining_pages).map(|p| p * page).collect();
+            let pages: Vec<TokenPage> = stream::iter(offsets)
+                .map(|o| self.token_page(o))
+                .buffered(self.parallelism())
+                .try_collect()
+                .await?;
+            for p in pages {
+                tokens.extend(p.records.unwrap_or_default());
+            }
+            self.remember(&tokens);
+            for r in refs {
+                result.insert(r.clone(), resolve_in(r, &tokens));
+            }
+        } else {
+            self.remember(&tokens);
+            for r in refs {
+                if !open.contains(&r) {
+                    result.insert(r.clone(), resolve_in(r, &tokens));
+                }
+            }
+            let looked_up: Vec<(TokenRef, Vec<ApiToken>)> = stream::iter(open)
+                .map(|r| async move { Ok::<_, PlatformError>((r.clone(), self.lookup(r).await?)) })
+                .buffer_unordered(self.parallelism())
+                .try_collect()
+                .await?;
+            for (r, found) in looked_up {
+                self.remember(&found);
+                result.insert(r.clone(), resolve_in(&r, &found));
+            }
+        }
+        Ok(result)
     }
+
+    async fn token_page(&self, offset: usize) -> Result<TokenPage, PlatformError> {
+        let request = Request::get("/api/service/apikeys", "/api/service/apikeys")
+            .query("limit", TOKEN_PAGE.to_string())
+            .query("offset", offset.to_string())
+            .query("sort", "createdAt")
+            .query("count", "true");
+        self.http.call(&request).await?.json()
+    }
+
+    async fn lookup(&self, token: &TokenRef) -> Result<Vec<ApiToken>, PlatformError> {
+        let filter = match token {
+            TokenRef::Name(n) => json!({ "displayName": n }),
+            TokenRef::Guid(g) => json!({ "id": g }),
+        };
+        let request = Request::get("/api/service/apikeys", "/api/service/apikeys")
+            .query("limit", TOKEN_LOOKUP_LIMIT.to_string())
+            .query("offset", "0")
+            .query("count", "true")
+            .query("filter", filter.to_string());
+        let page: TokenPage = self.http.call(&request).await?.json()?;
+        Ok(page.records.unwrap_or_default())
+    }
+
+    fn remember(&self, tokens: &[ApiToken]) {
+        if let Ok(mut labels) = self.token_labels.lock() {
+            for t in tokens {
+                if let (Some(u), Some(n)) = (t.username(), t.display_name()) {
+                    labels.insert(u, n.to_string());
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- read
+
+    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
+        let names: Vec<String> = objects
+            .iter()
+            .map(|o| o.address.remote_key.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (found, caller) = futures::try_join!(self.search(&names), self.whoami())?;
+        let labels = self
+            .token_labels
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(objects.len());
+        for o in objects {
+            let qn = &o.address.remote_key;
+            let state = match found.get(qn).map(Vec::as_slice) {
+                None | Some([]) => LiveState::Absent,
+                Some([entity]) => LiveState::Present {
+                    object: self.live_object(entity, &caller, &labels)?,
+                },
+                Some(many) => LiveState::Ambiguous {
+                    ids: many.iter().filter_map(|e| e.guid.clone()).collect(),
+                },
+            };
+            out.push(state);
+        }
+        Ok(out)
+    }
+
+    /// Every connection with one of these qualified names, by qualified name.
+    async fn search(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Vec<Entity>>, PlatformError> {
+        let chunks: Vec<Vec<String>> = names.chunks(SEARCH_CHUNK).map(<[_]>::to_vec).collect();
+        let pages: Vec<Vec<Entity>> = stream::iter(chunks)
+            .map(|c| async move { self.search_chunk(&c).await })
+            .buffer_unordered(self.parallelism())
+            .try_collect()
+            .await?;
+        let mut found: BTreeMap<String, Vec<Entity>> = BTreeMap::new();
+        for entity in pages.into_iter().flatten() {
+            if entity
+                .type_name
+                .as_deref()
+                .is_some_and(|t| t != "Connection")
+            {
+                continue;
+            }
+            if let Some(qn) = entity.qualified_name() {
+                let list = found.entry(qn.to_string()).or_default();
+                if !list.iter().any(|e| e.guid == entity.guid) {
+                    list.push(entity);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn search_chunk(&self, names: &[String]) -> Result<Vec<Entity>, PlatformError> {
+        let mut all = Vec::new();
+        let mut from = 0usize;
+        loop {
+            let body = json!({
+                "attributes": ADMIN_FIELDS,
+                "dsl": {
+                    "from": from,
+                    "size": SEARCH_CHUNK,
+                    "track_total_hits": true,
+                    "query": {"bool": {"filter": [
+                        {"term": {"__typeName.keyword": {"value": "Connection", "case_insensitive": false}}},
+                        {"term": {"__state": {"value": "ACTIVE", "case_insensitive": false}}},
+                        {"terms": {"qualifiedName": names}},
+                    ]}},
+                    "sort": [{"__guid": {"order": "asc"}}],
+                },
+                "requestMetadata": {"saveSearchLog": false},
+            });
+            let request = Request::new(
+                Method::POST,
+                "/api/meta/search/indexsearch",
+                "/api/meta/search/indexsearch",
+            )
+            .json(body);
+            let response = self.http.call(&request).await?;
+            let page: SearchPage = response.json()?;
+            let entities = page.entities.unwrap_or_default();
+            let got = entities.len();
+            all.extend(entities);
+            from += got;
+            let more = match page.approximate_count {
+                Some(total) => (from as u64) < total,
+                None => got == SEARCH_CHUNK,
+            };
+            if got == 0 || !more {
+                if let Some(total) = page.approximate_count
+                    && (from as u64) < total
+                {
+                    return Err(response.malformed(format!(
+                        "the search reported {total} connections but returned only {from}"
+                    )));
+                }
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The caller's identity; `None` when the endpoint is not offered to this credential
+    /// (then refused writes cannot be predicted, only reported).
+    async fn whoami(&self) -> Result<Option<WhoAmI>, PlatformError> {
+        let request = Request::get("/api/service/whoami", "/api/service/whoami");
+        match self.http.call(&request).await {
+            Ok(r) => Ok(Some(r.json()?)),
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Forbidden) => {
+                tracing::debug!(target = %self.http.target(), error = %e, "whoami unavailable");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn live_object(
+        &self,
+        entity: &Entity,
+        caller: &Option<WhoAmI>,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<LiveObject, PlatformError> {
+        let qn = entity.qualified_name().unwrap_or_default().to_string();
+        let Some(guid) = entity.guid.clone() else {
+            return Err(self
+                .http
+                .error(ErrorKind::Malformed, format!("connection {qn} has no guid")));
+        };
+        let mut fields = BTreeMap::new();
+        for field in ADMIN_FIELDS {
+            fields.insert(field.to_string(), self.string_set(entity, field, &qn)?);
+        }
+        let admins = &fields[ADMIN_USERS];
+        let write_denied = caller.as_ref().and_then(|c| {
+            let username = c.username.as_deref().unwrap_or("unknown");
+            if c.may_administer(admins, &fields["adminGroups"]) {
+                None
+            } else {
+                Some(format!(
+                    "the credential ({username}) is not an admin of connection {qn}, so it cannot add admins; a connection admin must apply this (this cannot be used to bypass security)"
+                ))
+            }
+        });
+        let live_labels = admins
+            .iter()
+            .filter_map(|u| labels.get(u).map(|l| (u.clone(), l.clone())))
+            .collect();
+        let mut extra = BTreeMap::from([("guid".to_string(), guid.clone())]);
+        if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
+            extra.insert("name".to_string(), name.to_string());
+        }
+        Ok(LiveObject {
+            id: guid,
+            fields,
+            labels: live_labels,
+            write_denied,
+            extra,
+        })
+    }
+
+    fn string_set(&self, entity: &Entity, field: &str, qn: &str) -> Result<Values, PlatformError> {
+        match entity.attributes.get(field) {
+            None | Some(Value::Null) => Ok(Values::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        self.http.error(
+                            ErrorKind::Malformed,
+                            format!("connection {qn}: {field} holds a non-string value {v}"),
+                        )
+                    })
+                })
+                .collect(),
+            Some(other) => Err(self.http.error(
+                ErrorKind::Malformed,
+                format!("connection {qn}: {field} is not a list but {other}"),
+            )),
+        }
+    }
+
+    // ---------------------------------------------------------------- write
 
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
-        ops.iter().map(|_| Err(self.unimplemented())).collect()
+        let mut results: Vec<Option<Result<WriteOutcome, PlatformError>>> =
+            ops.iter().map(|_| None).collect();
+        let mut pending = Vec::new();
+        for (index, op) in ops.into_iter().enumerate() {
+            match op {
+                WriteOp::Create { desired, .. } => {
+                    results[index] = Some(Err(self.http.error(
+                        ErrorKind::Other,
+                        format!(
+                            "connection {} not found; warrant never creates connections",
+                            desired.address.remote_key
+                        ),
+                    )));
+                }
+                WriteOp::Update {
+                    address,
+                    live,
+                    fields,
+                } => {
+                    let Some(additions) = fields.get(ADMIN_USERS) else {
+                        results[index] = Some(Err(self.http.error(
+                            ErrorKind::Other,
+                            format!("{address}: only adminUsers can be written"),
+                        )));
+                        continue;
+                    };
+                    let Some(name) = live.extra.get("name") else {
+                        results[index] = Some(Err(self.http.error(
+                            ErrorKind::Other,
+                            format!("{address}: the live connection has no name to write with"),
+                        )));
+                        continue;
+                    };
+                    let mut admin_users = live.fields.get(ADMIN_USERS).cloned().unwrap_or_default();
+                    admin_users.extend(additions.iter().cloned());
+                    pending.push(Pending {
+                        index,
+                        qualified_name: address.remote_key.clone(),
+                        name: name.clone(),
+                        admin_users,
+                        placeholder: placeholder_guid(),
+                    });
+                }
+            }
+        }
+        let batches: Vec<Vec<Pending>> = pending.chunks(WRITE_BATCH).map(<[_]>::to_vec).collect();
+        let done: Vec<Vec<(usize, Result<WriteOutcome, PlatformError>)>> = stream::iter(batches)
+            .map(|b| self.write_batch(b))
+            .buffer_unordered(self.parallelism())
+            .collect()
+            .await;
+        for (index, r) in done.into_iter().flatten() {
+            results[index] = Some(r);
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(self.http.error(ErrorKind::Other, "write was not performed"))
+                })
+            })
+            .collect()
     }
 
-    pub fn request_counts(&self) -> RequestCounts {
-        RequestCounts::default()
+    /// Writes one batch. A transient failure is retried after re-reading the connections (so
+    /// the body is rebuilt as fresh live ∪ requested); a refused batch is split in halves.
+    fn write_batch(
+        &self,
+        mut batch: Vec<Pending>,
+    ) -> futures::future::BoxFuture<'_, Vec<(usize, Result<WriteOutcome, PlatformError>)>> {
+        Box::pin(async move {
+            let mut failed = Vec::new();
+            let mut backoff = self.http.backoff();
+            loop {
+                if batch.is_empty() {
+                    return failed;
+                }
+                let request = bulk_request(&batch);
+                let failure = match self.http.send(&request).await {
+                    Ok(response) => {
+                        failed.extend(self.interpret(&batch, &response));
+                        return failed;
+                    }
+                    Err(f) => f,
+                };
+                if matches!(failure.transient, Transient::Yes { .. }) {
+                    if let Err(e) = backoff.wait(failure).await {
+                        failed.extend(batch.iter().map(|p| (p.index, Err(e.clone()))));
+                        return failed;
+                    }
+                    match self.refresh(&mut batch).await {
+                        Ok(vanished) => failed.extend(vanished),
+                        Err(e) => {
+                            failed.extend(batch.iter().map(|p| (p.index, Err(e.clone()))));
+                            return failed;
+                        }
+                    }
+                    continue;
+                }
+                if batch.len() > 1 {
+                    let right = batch.split_off(batch.len() / 2);
+                    let (l, r) = futures::join!(self.write_batch(batch), self.write_batch(right));
+                    failed.extend(l);
+                    failed.extend(r);
+                    return failed;
+                }
+                let error = self.explain(failure, &batch[0].qualified_name);
+                failed.push((batch[0].index, Err(error)));
+                return failed;
+            }
+        })
+    }
+
+    /// Re-reads the batch's connections and rebuilds each body as fresh live ∪ requested.
+    /// Connections that disappeared are taken out of the batch and returned as errors.
+    async fn refresh(
+        &self,
+        batch: &mut Vec<Pending>,
+    ) -> Result<Vec<(usize, Result<WriteOutcome, PlatformError>)>, PlatformError> {
+        let names: Vec<String> = batch.iter().map(|p| p.qualified_name.clone()).collect();
+        let fresh = self.search(&names).await?;
+        let mut vanished = Vec::new();
+        let mut kept = Vec::new();
+        for mut p in batch.drain(..) {
+            match fresh.get(&p.qualified_name).map(Vec::as_slice) {
+                Some([entity]) => {
+                    p.admin_users
+                        .extend(self.string_set(entity, ADMIN_USERS, &p.qualified_name)?);
+                    if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
+                        p.name = name.to_string();
+                    }
+                    p.placeholder = placeholder_guid();
+                    kept.push(p);
+                }
+                _ => vanished.push((
+                    p.index,
+                    Err(self.http.error(
+                        ErrorKind::NotFound,
+                        format!(
+                            "connection {} is gone or ambiguous after a failed write; nothing was written",
+                            p.qualified_name
+                        ),
+                    )),
+                )),
+            }
+        }
+        *batch = kept;
+        Ok(vanished)
+    }
+
+    fn interpret(
+        &self,
+        batch: &[Pending],
+        response: &crate::platform::http::Response,
+    ) -> Vec<(usize, Result<WriteOutcome, PlatformError>)> {
+        let parsed: MutationResponse = match response.json() {
+            Ok(p) => p,
+            Err(e) => return batch.iter().map(|p| (p.index, Err(e.clone()))).collect(),
+        };
+        let mutated = parsed.mutated_entities.unwrap_or_default();
+        let assigned = parsed.guid_assignments.unwrap_or_default();
+        let find = |kinds: &[&str], qn: &str| -> Option<Entity> {
+            kinds.iter().find_map(|k| {
+                mutated
+                    .get(*k)?
+                    .iter()
+                    .find(|e| e.qualified_name() == Some(qn))
+                    .cloned()
+            })
+        };
+        batch
+            .iter()
+            .map(|p| {
+                let qn = p.qualified_name.as_str();
+                let result = if let Some(e) = find(&["UPDATE", "PARTIAL_UPDATE"], qn) {
+                    let after = ADMIN_FIELDS
+                        .iter()
+                        .all(|f| e.attributes.contains_key(*f))
+                        .then(|| self.live_object(&e, &None, &BTreeMap::new()).ok())
+                        .flatten();
+                    Ok(WriteOutcome {
+                        after,
+                        created_id: None,
+                        secret: None,
+                    })
+                } else if find(&["CREATE"], qn).is_some() {
+                    Err(self.http.error(
+                        ErrorKind::Other,
+                        format!("the server created connection {qn} instead of updating it; warrant never creates connections, check it in Atlan"),
+                    ))
+                } else if find(&["DELETE", "PURGE"], qn).is_some() {
+                    Err(self.http.error(
+                        ErrorKind::Other,
+                        format!("the server reports connection {qn} as deleted by the update"),
+                    ))
+                } else if assigned.contains_key(&p.placeholder) {
+                    // NOOP: the server found nothing to change.
+                    Ok(WriteOutcome {
+                        after: None,
+                        created_id: None,
+                        secret: None,
+                    })
+                } else {
+                    Err(response.malformed(format!("connection {qn} is not mentioned")))
+                };
+                (p.index, result)
+            })
+            .collect()
+    }
+
+    /// Adds the human explanation to a refused write of one connection.
+    fn explain(&self, failure: Failure, qualified_name: &str) -> PlatformError {
+        let mut error = failure.error;
+        if error.status == Some(403) {
+            error.message = format!(
+                "the credential is not an admin of connection {qualified_name}, so it cannot add admins{}",
+                failure
+                    .api
+                    .message
+                    .map(|m| format!(" (Atlan says: {m})"))
+                    .unwrap_or_default()
+            );
+            error.hint = Some(
+                "a connection admin must apply this (this cannot be used to bypass security)"
+                    .into(),
+            );
+        } else {
+            error.message = format!("updating connection {qualified_name}: {}", error.message);
+        }
+        error
+    }
+}
+
+/// The bulk request for a batch: only the attributes the update needs.
+fn bulk_request(batch: &[Pending]) -> Request {
+    let entities: Vec<Value> = batch
+        .iter()
+        .map(|p| {
+            json!({
+                "typeName": "Connection",
+                "attributes": {
+                    "qualifiedName": p.qualified_name,
+                    "name": p.name,
+                    "adminUsers": p.admin_users,
+                },
+                "guid": p.placeholder,
+            })
+        })
+        .collect();
+    Request::new(
+        Method::POST,
+        "/api/meta/entity/bulk",
+        "/api/meta/entity/bulk",
+    )
+    .query("replaceTags", "false")
+    .query("appendTags", "false")
+    .query("replaceBusinessAttributes", "false")
+    .query("overwriteBusinessAttributes", "false")
+    .json(json!({ "entities": entities }))
+}
+
+/// A negative placeholder GUID, as the SDKs send for updates.
+fn placeholder_guid() -> String {
+    use rand::Rng;
+    format!(
+        "-{}",
+        rand::rng().random_range(1_000_000_000_000u64..u64::MAX / 2)
+    )
+}
+
+fn describe(token: &TokenRef) -> String {
+    match token {
+        TokenRef::Name(n) => format!("API token {n:?}"),
+        TokenRef::Guid(g) => format!("API token with guid {g}"),
+    }
+}
+
+/// Resolves one reference among tokens known to include every match.
+fn resolve_in(token: &TokenRef, tokens: &[ApiToken]) -> Resolved {
+    let matches: Vec<&ApiToken> = tokens
+        .iter()
+        .filter(|t| match token {
+            TokenRef::Name(n) => t.display_name() == Some(n.as_str()),
+            TokenRef::Guid(g) => t.id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(g)),
+        })
+        .collect();
+    match (token, matches.as_slice()) {
+        (_, []) => Resolved::Problem(format!("{} not found", describe(token))),
+        (_, [one]) => match one.username() {
+            Some(username) => Resolved::Token {
+                username,
+                label: match (one.display_name(), token) {
+                    (Some(n), _) => n.to_string(),
+                    (None, TokenRef::Guid(g)) => format!("guid {g}"),
+                    (None, TokenRef::Name(n)) => n.clone(),
+                },
+            },
+            None => Resolved::Problem(format!("{} has no clientId", describe(token))),
+        },
+        (TokenRef::Name(n), many) => Resolved::Problem(format!(
+            "ambiguous: {} tokens named {n}; use guid",
+            many.len()
+        )),
+        (TokenRef::Guid(g), many) => {
+            Resolved::Problem(format!("ambiguous: {} tokens with guid {g}", many.len()))
+        }
     }
 }

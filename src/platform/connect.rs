@@ -1,49 +1,528 @@
-//! Client for the connect API (see ../shared/contracts/connect.md). Stub: to be implemented.
+//! Client for AVEVA CONNECT data services (contracts/connect.md): automation identities of a
+//! tenant, with their roles and tags.
+//!
+//! Authentication is the OAuth2 client-credentials grant at `/identity/connect/token`
+//! (cached and refreshed by the HTTP layer). Roles and identities are read by paging with
+//! `count=1000`; there is no filter by name, so one listing serves every identity of a plan.
+//! Role names in manifests are resolved to the tenant's role ids: built-in roles by their
+//! `RoleTypeId` (their API names are not published), other roles by exact `Name`.
+//! Writes: `POST` creates (Name, RoleIds, Tags); `PUT` sends only `RoleIds` and/or `Tags`,
+//! which the server replaces wholesale, so each list is always fresh live ∪ additions.
 
-use crate::manifest::{ConnectTarget, Resource};
-use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use futures::{StreamExt, stream};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::manifest::{ConnectTarget, Resource, ResourceSpec, RoleRef};
+use crate::model::{
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
+    Values, WriteOp, WriteOutcome,
+};
+use crate::platform::http::{ApiError, Auth, Http, Method, Request, Transient, plain_text};
 use crate::platform::{ClientOptions, ErrorKind, PlatformError, RequestCounts};
 use crate::secret::Secret;
 
+/// Items per page (the largest page the AVEVA samples use).
+const PAGE: usize = 1000;
+const ROLE_IDS: &str = "roleIds";
+const TAGS: &str = "tags";
+
+/// Built-in roles and their role type ids (contracts/connect.md §4).
+pub const BUILTIN_ROLES: &[(&str, &str)] = &[
+    (
+        "Tenant Administrator",
+        "2dc742ab-39ea-4fc0-a39e-2bcb71c26a5f",
+    ),
+    ("Tenant Contributor", "f1439595-e5a2-487f-8a4f-0627fefe75df"),
+    (
+        "Tenant Data Steward",
+        "45b66433-5f57-420b-bbdf-8bbd60c1cd9d",
+    ),
+    ("Tenant Member", "7ad2b9ef-5386-4ead-ac9f-ad99c5c5b977"),
+    ("Tenant Viewer", "e6cbf91e-0be8-4858-92b5-f88ecafd5574"),
+    (
+        "Community Administrator",
+        "b50b3349-fa9e-4a03-9220-cf99184b4645",
+    ),
+    (
+        "Community Moderator",
+        "f49f69a6-61b2-423e-8ad5-d58841be441c",
+    ),
+    ("Community Member", "f79a55da-7c76-4600-a809-0f62ca9971d9"),
+];
+
 pub struct ConnectClient {
-    target: String,
+    http: Http,
+    tenant_path: String,
+    /// Role id → name, from the last role listing, to label live role ids for free.
+    role_names: Mutex<BTreeMap<String, String>>,
+}
+
+impl std::fmt::Debug for ConnectClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectClient")
+            .field("http", &self.http)
+            .field("tenant_path", &self.tenant_path)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Role {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    role_type_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Identity {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    role_ids: Option<Vec<String>>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// CONNECT `ErrorResponse` (`OperationId`, `Error`, `Reason`, `Resolution`) or an OAuth
+/// error (`error`, `error_description`); a 401 has no body.
+fn parse_error(_status: u16, body: &[u8]) -> ApiError {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
+        if let Some(oauth) = text("error").filter(|_| !map.contains_key("OperationId")) {
+            return ApiError {
+                message: Some(text("error_description").unwrap_or_else(|| oauth.clone())),
+                code: Some(oauth),
+            };
+        }
+        let parts: Vec<String> = ["Error", "Reason", "Resolution"]
+            .iter()
+            .filter_map(|k| text(k))
+            .filter(|s| !s.is_empty())
+            .collect();
+        return ApiError {
+            code: text("OperationId"),
+            message: (!parts.is_empty()).then(|| parts.join(" ")),
+        };
+    }
+    ApiError {
+        code: None,
+        message: plain_text(body),
+    }
 }
 
 impl ConnectClient {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         target: &str,
-        _settings: &ConnectTarget,
-        _base_url: Option<&str>,
-        _client_id: String,
-        _client_secret: Secret,
-        _options: &ClientOptions,
+        settings: &ConnectTarget,
+        base_url: Option<&str>,
+        client_id: String,
+        client_secret: Secret,
+        options: &ClientOptions,
     ) -> Result<ConnectClient, PlatformError> {
+        let auth = Auth::ClientCredentials {
+            token_path: "/identity/connect/token".into(),
+            client_id,
+            client_secret,
+        };
+        let http = Http::new(
+            target,
+            base_url.unwrap_or(&settings.base_url),
+            auth,
+            None,
+            options,
+            parse_error,
+        )?;
         Ok(ConnectClient {
-            target: target.to_string(),
+            http,
+            tenant_path: format!("/api/v1/Tenants/{}", settings.tenant_id),
+            role_names: Mutex::new(BTreeMap::new()),
         })
     }
 
-    fn unimplemented(&self) -> PlatformError {
-        PlatformError::new(&self.target, ErrorKind::Other, "not implemented yet")
+    pub fn request_counts(&self) -> RequestCounts {
+        self.http.request_counts()
     }
+
+    /// Every item of a collection, paged with `skip`/`count` until a short page.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        collection: &str,
+    ) -> Result<Vec<T>, PlatformError> {
+        let mut all = Vec::new();
+        loop {
+            let request = Request::get(route, format!("{}/{collection}", self.tenant_path))
+                .query("skip", all.len().to_string())
+                .query("count", PAGE.to_string());
+            let page: Vec<T> = self.http.call(&request).await?.json()?;
+            let got = page.len();
+            all.extend(page);
+            if got < PAGE {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn roles(&self) -> Result<Vec<Role>, PlatformError> {
+        let roles: Vec<Role> = self
+            .list("/api/v1/Tenants/{tenantId}/Roles", "Roles")
+            .await?;
+        if let Ok(mut names) = self.role_names.lock() {
+            *names = roles
+                .iter()
+                .filter_map(|r| Some((r.id.clone()?, r.name.clone()?)))
+                .collect();
+        }
+        Ok(roles)
+    }
+
+    async fn identities(&self) -> Result<Vec<Identity>, PlatformError> {
+        self.list(
+            "/api/v1/Tenants/{tenantId}/AutomationIdentities",
+            "AutomationIdentities",
+        )
+        .await
+    }
+
+    // ---------------------------------------------------------------- resolve
 
     pub async fn resolve(
         &self,
-        _resources: &[&Resource],
+        resources: &[&Resource],
     ) -> Result<Vec<DesiredObject>, PlatformError> {
-        Err(self.unimplemented())
+        let roles = self.roles().await?;
+        let mut out = Vec::with_capacity(resources.len());
+        for r in resources {
+            let ResourceSpec::AutomationIdentity(spec) = &r.spec else {
+                return Err(self.http.error(
+                    ErrorKind::Other,
+                    format!("{} is not an AutomationIdentity document", r.name),
+                ));
+            };
+            let mut role_ids = Values::new();
+            let mut labels = BTreeMap::new();
+            let mut problems = Vec::new();
+            for role in &spec.roles {
+                match resolve_role(role, &roles) {
+                    Ok((id, label)) => {
+                        role_ids.insert(id.clone());
+                        labels.insert(id, label);
+                    }
+                    Err(p) => problems.push(p),
+                }
+            }
+            let field = |values: Values| DesiredField {
+                policy: FieldPolicy::Append,
+                values,
+                max_items: None,
+            };
+            out.push(DesiredObject {
+                address: Address {
+                    kind: Kind::AutomationIdentity,
+                    name: r.name.clone(),
+                    target: self.http.target().to_string(),
+                    remote_key: spec.name.clone().unwrap_or_else(|| r.name.clone()),
+                },
+                fields: BTreeMap::from([
+                    (ROLE_IDS.to_string(), field(role_ids)),
+                    (TAGS.to_string(), field(spec.tags.iter().cloned().collect())),
+                ]),
+                create: CreateRule::Allowed,
+                labels,
+                problems,
+                key_sink: None,
+            });
+        }
+        Ok(out)
     }
 
-    pub async fn read(&self, _objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        Err(self.unimplemented())
+    // ---------------------------------------------------------------- read
+
+    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
+        let identities = self.identities().await?;
+        let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
+        for i in &identities {
+            if let Some(n) = i.name.as_deref() {
+                by_name.entry(n).or_default().push(i);
+            }
+        }
+        objects
+            .iter()
+            .map(|o| {
+                Ok(
+                    match by_name
+                        .get(o.address.remote_key.as_str())
+                        .map(Vec::as_slice)
+                    {
+                        None | Some([]) => LiveState::Absent,
+                        Some([one]) => LiveState::Present {
+                            object: self.live_object(one)?,
+                        },
+                        Some(many) => LiveState::Ambiguous {
+                            ids: many.iter().filter_map(|i| i.id.clone()).collect(),
+                        },
+                    },
+                )
+            })
+            .collect()
     }
+
+    fn live_object(&self, identity: &Identity) -> Result<LiveObject, PlatformError> {
+        let Some(id) = identity.id.clone() else {
+            return Err(self.http.error(
+                ErrorKind::Malformed,
+                format!(
+                    "automation identity {:?} has no Id",
+                    identity.name.as_deref().unwrap_or("")
+                ),
+            ));
+        };
+        let role_ids: Values = identity.role_ids.iter().flatten().cloned().collect();
+        let names = self
+            .role_names
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
+        let labels = role_ids
+            .iter()
+            .filter_map(|r| names.get(r).map(|n| (r.clone(), n.clone())))
+            .collect();
+        Ok(LiveObject {
+            id,
+            fields: BTreeMap::from([
+                (ROLE_IDS.to_string(), role_ids),
+                (
+                    TAGS.to_string(),
+                    identity.tags.iter().flatten().cloned().collect(),
+                ),
+            ]),
+            labels,
+            write_denied: None,
+            extra: BTreeMap::new(),
+        })
+    }
+
+    // ---------------------------------------------------------------- write
 
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
-        ops.iter().map(|_| Err(self.unimplemented())).collect()
+        stream::iter(ops)
+            .map(|op| async move {
+                match op {
+                    WriteOp::Create { desired, fields } => {
+                        self.create(&desired.address.remote_key, &fields).await
+                    }
+                    WriteOp::Update {
+                        address,
+                        live,
+                        fields,
+                    } => self.update(&address, &live, &fields).await,
+                }
+            })
+            .buffered(self.http.options().parallelism.max(1))
+            .collect()
+            .await
     }
 
-    pub fn request_counts(&self) -> RequestCounts {
-        RequestCounts::default()
+    /// Creates an identity. After an unclear failure the identity list is read again: if the
+    /// identity now exists the create took effect; only otherwise is the POST sent again.
+    async fn create(
+        &self,
+        name: &str,
+        fields: &BTreeMap<String, Values>,
+    ) -> Result<WriteOutcome, PlatformError> {
+        let body = json!({
+            "Name": name,
+            "RoleIds": fields.get(ROLE_IDS).cloned().unwrap_or_default(),
+            "Tags": fields.get(TAGS).cloned().unwrap_or_default(),
+        });
+        let request = Request::new(
+            Method::POST,
+            "/api/v1/Tenants/{tenantId}/AutomationIdentities",
+            format!("{}/AutomationIdentities", self.tenant_path),
+        )
+        .json(body);
+        let mut backoff = self.http.backoff();
+        loop {
+            let failure = match self.http.send(&request).await {
+                Ok(response) => {
+                    let identity: Identity = response.json()?;
+                    let after = self.live_object(&identity)?;
+                    return Ok(WriteOutcome {
+                        created_id: Some(after.id.clone()),
+                        after: Some(after),
+                        secret: None,
+                    });
+                }
+                Err(f) => f,
+            };
+            if failure.error.status == Some(409) {
+                let existing = self.find_by_name(name).await?;
+                let ids: Vec<String> = existing.iter().filter_map(|i| i.id.clone()).collect();
+                let mut error = failure.error;
+                error.message = format!(
+                    "an automation identity named {name} already exists (id {}); it appeared after the plan was made",
+                    if ids.is_empty() {
+                        "unknown".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                );
+                error.hint = Some("run plan again to see it".into());
+                return Err(error);
+            }
+            let maybe_applied = failure.maybe_applied();
+            backoff.wait(failure).await?;
+            if maybe_applied {
+                let existing = self.find_by_name(name).await?;
+                match existing.as_slice() {
+                    [] => {}
+                    [one] => {
+                        let after = self.live_object(one)?;
+                        return Ok(WriteOutcome {
+                            created_id: Some(after.id.clone()),
+                            after: Some(after),
+                            secret: None,
+                        });
+                    }
+                    many => {
+                        return Err(self.http.error(
+                            ErrorKind::Other,
+                            format!(
+                                "creating automation identity {name} failed unclearly and {} identities with that name now exist",
+                                many.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn find_by_name(&self, name: &str) -> Result<Vec<Identity>, PlatformError> {
+        Ok(self
+            .identities()
+            .await?
+            .into_iter()
+            .filter(|i| i.name.as_deref() == Some(name))
+            .collect())
+    }
+
+    /// Updates the listed fields with `PUT`. A failed attempt is retried by reading the
+    /// identity again and rebuilding each list as fresh live ∪ requested.
+    async fn update(
+        &self,
+        address: &Address,
+        live: &LiveObject,
+        fields: &BTreeMap<String, Values>,
+    ) -> Result<WriteOutcome, PlatformError> {
+        let path = format!("{}/AutomationIdentities/{}", self.tenant_path, live.id);
+        let route = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
+        let mut base = live.fields.clone();
+        let mut backoff = self.http.backoff();
+        loop {
+            let mut body = Map::new();
+            for (field, key) in [(ROLE_IDS, "RoleIds"), (TAGS, "Tags")] {
+                if let Some(add) = fields.get(field) {
+                    let mut values = base.get(field).cloned().unwrap_or_default();
+                    values.extend(add.iter().cloned());
+                    body.insert(key.to_string(), json!(values));
+                }
+            }
+            if body.is_empty() {
+                return Err(self.http.error(
+                    ErrorKind::Other,
+                    format!("{address}: nothing to write (only roleIds and tags can change)"),
+                ));
+            }
+            let request = Request::new(Method::PUT, route, path.clone()).json(Value::Object(body));
+            let failure = match self.http.send(&request).await {
+                Ok(response) => {
+                    let after = match response.json::<Option<Identity>>()? {
+                        Some(identity) if identity.id.is_some() => {
+                            Some(self.live_object(&identity)?)
+                        }
+                        _ => None,
+                    };
+                    return Ok(WriteOutcome {
+                        after,
+                        created_id: None,
+                        secret: None,
+                    });
+                }
+                Err(f) => f,
+            };
+            if failure.transient == Transient::No {
+                let mut error = failure.error;
+                if error.status == Some(403) {
+                    error.hint = Some(
+                        "a caller who is not a Tenant Administrator must hold every role of the identity and every role it adds; a Tenant Administrator must apply this"
+                            .into(),
+                    );
+                }
+                error.message = format!(
+                    "updating automation identity {}: {}",
+                    address.remote_key, error.message
+                );
+                return Err(error);
+            }
+            backoff.wait(failure).await?;
+            let fresh: Identity = self
+                .http
+                .call(&Request::get(route, path.clone()))
+                .await?
+                .json()?;
+            base = self.live_object(&fresh)?.fields;
+        }
+    }
+}
+
+/// Resolves one role reference to `(id, label)` or a problem.
+fn resolve_role(role: &RoleRef, roles: &[Role]) -> Result<(String, String), String> {
+    match role {
+        RoleRef::Id { id } => roles
+            .iter()
+            .find(|r| r.id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(id)))
+            .and_then(|r| Some((r.id.clone()?, r.name.clone().unwrap_or_else(|| id.clone()))))
+            .ok_or_else(|| format!("role id {id} does not exist in the tenant")),
+        RoleRef::Name(name) => {
+            let builtin = BUILTIN_ROLES
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| *t);
+            let matches: Vec<&Role> = roles
+                .iter()
+                .filter(|r| match builtin {
+                    Some(t) => r
+                        .role_type_id
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(t)),
+                    None => r.name.as_deref() == Some(name.as_str()),
+                })
+                .collect();
+            let unique: BTreeSet<&str> = matches.iter().filter_map(|r| r.id.as_deref()).collect();
+            match unique.len() {
+                0 => Err(format!("role {name:?} not found in the tenant")),
+                1 => Ok((
+                    unique.into_iter().next().unwrap_or_default().to_string(),
+                    name.clone(),
+                )),
+                n => Err(format!(
+                    "role name {name:?} matches {n} roles ({}); use {{id: …}}",
+                    unique.into_iter().collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
     }
 }

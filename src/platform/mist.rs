@@ -1,50 +1,544 @@
-//! Client for the mist API (see ../shared/contracts/mist.md). Stub: to be implemented.
+//! Client for Juniper Mist (contracts/mist.md): org API tokens with their privileges and
+//! source-IP limits.
+//!
+//! Values are canonical strings: a privilege is `role:scope` or `role:scope:<site or
+//! sitegroup id>` (e.g. `read:org`, `write:site:d96e…`); a source IP is an address in its
+//! normal form or a CIDR as `network/prefix`. Tokens are read with one list per org (following
+//! `X-Page-*` headers when the server sends them) and matched by name. A create (`POST`)
+//! returns the token's key once: it becomes a [`Secret`] in the write outcome and goes only to
+//! the manifest's key sink; the token is then read back to confirm its privileges. An update
+//! (`PUT`) sends the name and the full privilege list (the live privilege objects as they are,
+//! plus the new ones); `src_ips` is fixed at creation and never sent.
 
-use crate::manifest::{MistTarget, Resource};
-use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use futures::{StreamExt, stream};
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::manifest::{MistTarget, PrivilegeSpec, Resource, ResourceSpec};
+use crate::model::{
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
+    Values, WriteOp, WriteOutcome,
+};
+use crate::platform::http::{
+    ApiError, Auth, Http, Method, RateLimit, Request, Response, Transient, plain_text,
+};
 use crate::platform::{ClientOptions, ErrorKind, PlatformError, RequestCounts};
 use crate::secret::Secret;
 
+const PRIVILEGES: &str = "privileges";
+const SRC_IPS: &str = "srcIps";
+/// Mist allows at most 10 privileges per token.
+const MAX_PRIVILEGES: usize = 10;
+/// `LiveObject.extra` key holding the live privilege objects as JSON, so an update keeps
+/// every attribute of them (such as `views`) exactly as it is.
+const RAW_PRIVILEGES: &str = "privileges_json";
+const LIST_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens";
+const ITEM_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens/{apitoken_id}";
+
 pub struct MistClient {
-    target: String,
+    http: Http,
+    org_id: String,
+}
+
+impl std::fmt::Debug for MistClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MistClient")
+            .field("http", &self.http)
+            .field("org_id", &self.org_id)
+            .finish()
+    }
+}
+
+/// An org API token as listed (the key masked) or created (the full key, once).
+#[derive(Deserialize)]
+struct ApiToken {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    privileges: Option<Vec<Map<String, Value>>>,
+    #[serde(default)]
+    src_ips: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mist error bodies are `{"detail": "…"}` (DRF); anything else is kept as text.
+fn parse_error(_status: u16, body: &[u8]) -> ApiError {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        return ApiError {
+            code: None,
+            message: map
+                .get("detail")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| plain_text(body)),
+        };
+    }
+    ApiError {
+        code: None,
+        message: plain_text(body),
+    }
 }
 
 impl MistClient {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         target: &str,
-        _settings: &MistTarget,
-        _base_url: Option<&str>,
-        _api_token: Secret,
-        _options: &ClientOptions,
+        settings: &MistTarget,
+        base_url: Option<&str>,
+        api_token: Secret,
+        options: &ClientOptions,
     ) -> Result<MistClient, PlatformError> {
+        let base = base_url
+            .or(settings.base_url.as_deref())
+            .or_else(|| settings.cloud.as_deref().and_then(cloud_base_url))
+            .ok_or_else(|| {
+                PlatformError::new(
+                    target,
+                    ErrorKind::Other,
+                    format!(
+                        "no base URL: cloud {:?} is not a known Mist cloud and no baseUrl is set",
+                        settings.cloud.as_deref().unwrap_or("")
+                    ),
+                )
+            })?;
+        let auth = Auth::Header(Secret::new(format!("Token {}", api_token.expose())));
+        let http = Http::new(
+            target,
+            base,
+            auth,
+            Some(RateLimit::per_hour(settings.requests_per_hour)),
+            options,
+            parse_error,
+        )?;
         Ok(MistClient {
-            target: target.to_string(),
+            http,
+            org_id: settings.org_id.clone(),
         })
     }
 
-    fn unimplemented(&self) -> PlatformError {
-        PlatformError::new(&self.target, ErrorKind::Other, "not implemented yet")
+    pub fn request_counts(&self) -> RequestCounts {
+        self.http.request_counts()
     }
 
+    fn list_path(&self) -> String {
+        format!("/api/v1/orgs/{}/apitokens", self.org_id)
+    }
+
+    fn item_path(&self, id: &str) -> String {
+        format!("/api/v1/orgs/{}/apitokens/{id}", self.org_id)
+    }
+
+    // ---------------------------------------------------------------- resolve
+
+    /// Nothing to look up: privileges and addresses are canonicalized locally.
     pub async fn resolve(
         &self,
-        _resources: &[&Resource],
+        resources: &[&Resource],
     ) -> Result<Vec<DesiredObject>, PlatformError> {
-        Err(self.unimplemented())
+        resources
+            .iter()
+            .map(|r| {
+                let ResourceSpec::OrgApiToken(spec) = &r.spec else {
+                    return Err(self.http.error(
+                        ErrorKind::Other,
+                        format!("{} is not an OrgApiToken document", r.name),
+                    ));
+                };
+                let mut problems = Vec::new();
+                let privileges: Values = spec.privileges.iter().map(canonical_privilege).collect();
+                let mut src_ips = Values::new();
+                for ip in &spec.src_ips {
+                    match canonical_ip(ip) {
+                        Some(c) => {
+                            src_ips.insert(c);
+                        }
+                        None => problems.push(format!("srcIps: {ip:?} is not an address or CIDR")),
+                    }
+                }
+                Ok(DesiredObject {
+                    address: Address {
+                        kind: Kind::OrgApiToken,
+                        name: r.name.clone(),
+                        target: self.http.target().to_string(),
+                        remote_key: spec.name.clone().unwrap_or_else(|| r.name.clone()),
+                    },
+                    fields: BTreeMap::from([
+                        (
+                            PRIVILEGES.to_string(),
+                            DesiredField {
+                                policy: FieldPolicy::Append,
+                                values: privileges,
+                                max_items: Some(MAX_PRIVILEGES),
+                            },
+                        ),
+                        (
+                            SRC_IPS.to_string(),
+                            DesiredField {
+                                policy: FieldPolicy::Immutable,
+                                values: src_ips,
+                                max_items: None,
+                            },
+                        ),
+                    ]),
+                    create: CreateRule::Allowed,
+                    labels: BTreeMap::new(),
+                    problems,
+                    key_sink: Some(spec.key_sink.clone()),
+                })
+            })
+            .collect()
     }
 
-    pub async fn read(&self, _objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        Err(self.unimplemented())
+    // ---------------------------------------------------------------- read
+
+    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
+        let tokens = self.list().await?;
+        let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
+        for t in &tokens {
+            if let Some(n) = t.name.as_deref() {
+                by_name.entry(n).or_default().push(t);
+            }
+        }
+        objects
+            .iter()
+            .map(|o| {
+                Ok(
+                    match by_name
+                        .get(o.address.remote_key.as_str())
+                        .map(Vec::as_slice)
+                    {
+                        None | Some([]) => LiveState::Absent,
+                        Some([one]) => LiveState::Present {
+                            object: self.live_object(one)?,
+                        },
+                        Some(many) => LiveState::Ambiguous {
+                            ids: many.iter().filter_map(|t| t.id.clone()).collect(),
+                        },
+                    },
+                )
+            })
+            .collect()
     }
+
+    /// Every token of the org. The list is one array; when the server pages it with
+    /// `X-Page-Total/Limit/Page` headers, the following pages are requested too.
+    async fn list(&self) -> Result<Vec<ApiToken>, PlatformError> {
+        let mut tokens = Vec::new();
+        let mut request = Request::get(LIST_ROUTE, self.list_path());
+        loop {
+            let response = self.http.call(&request).await?;
+            let page: Vec<ApiToken> = response.json()?;
+            tokens.extend(page);
+            match next_page(&response) {
+                Some((page, limit)) => {
+                    request = Request::get(LIST_ROUTE, self.list_path())
+                        .query("limit", limit.to_string())
+                        .query("page", page.to_string());
+                }
+                None => return Ok(tokens),
+            }
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<ApiToken, PlatformError> {
+        self.http
+            .call(&Request::get(ITEM_ROUTE, self.item_path(id)))
+            .await?
+            .json()
+    }
+
+    fn live_object(&self, token: &ApiToken) -> Result<LiveObject, PlatformError> {
+        let name = token.name.as_deref().unwrap_or("");
+        let Some(id) = token.id.clone() else {
+            return Err(self.http.error(
+                ErrorKind::Malformed,
+                format!("API token {name:?} has no id"),
+            ));
+        };
+        let raw = token.privileges.clone().unwrap_or_default();
+        let privileges = raw
+            .iter()
+            .map(|p| {
+                live_privilege(p).ok_or_else(|| {
+                    self.http.error(
+                        ErrorKind::Malformed,
+                        format!(
+                            "API token {name:?} has a privilege without role or scope: {}",
+                            Value::Object(p.clone())
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Values, _>>()?;
+        let src_ips = token
+            .src_ips
+            .iter()
+            .flatten()
+            .map(|ip| canonical_ip(ip).unwrap_or_else(|| ip.clone()))
+            .collect();
+        Ok(LiveObject {
+            id,
+            fields: BTreeMap::from([
+                (PRIVILEGES.to_string(), privileges),
+                (SRC_IPS.to_string(), src_ips),
+            ]),
+            labels: BTreeMap::new(),
+            write_denied: None,
+            extra: BTreeMap::from([(
+                RAW_PRIVILEGES.to_string(),
+                Value::Array(raw.into_iter().map(Value::Object).collect()).to_string(),
+            )]),
+        })
+    }
+
+    // ---------------------------------------------------------------- write
 
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
-        ops.iter().map(|_| Err(self.unimplemented())).collect()
+        stream::iter(ops)
+            .map(|op| async move {
+                match op {
+                    WriteOp::Create { desired, fields } => {
+                        self.create(&desired.address.remote_key, &fields).await
+                    }
+                    WriteOp::Update {
+                        address,
+                        live,
+                        fields,
+                    } => self.update(&address, &live, &fields).await,
+                }
+            })
+            .buffered(self.http.options().parallelism.max(1))
+            .collect()
+            .await
     }
 
-    pub fn request_counts(&self) -> RequestCounts {
-        RequestCounts::default()
+    /// Creates a token and returns its key as a secret. A create is never re-sent blindly:
+    /// after an unclear failure the list is read again, and if the token exists its key is
+    /// lost (Mist shows it only once), which is reported so a human can replace the token.
+    async fn create(
+        &self,
+        name: &str,
+        fields: &BTreeMap<String, Values>,
+    ) -> Result<WriteOutcome, PlatformError> {
+        let privileges: Vec<Value> = fields
+            .get(PRIVILEGES)
+            .into_iter()
+            .flatten()
+            .map(|p| privilege_object(p).map(Value::Object))
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.http.error(ErrorKind::Other, "invalid privilege value"))?;
+        let mut body = json!({ "name": name, "privileges": privileges });
+        if let Some(ips) = fields.get(SRC_IPS).filter(|ips| !ips.is_empty()) {
+            body["src_ips"] = json!(ips);
+        }
+        let request = Request::new(Method::POST, LIST_ROUTE, self.list_path()).json(body);
+        let mut backoff = self.http.backoff();
+        loop {
+            let failure = match self.http.send(&request).await {
+                Ok(response) => return self.created(name, &response).await,
+                Err(f) => f,
+            };
+            let maybe_applied = failure.maybe_applied();
+            backoff.wait(failure).await?;
+            if maybe_applied {
+                let existing: Vec<String> = self
+                    .list()
+                    .await?
+                    .into_iter()
+                    .filter(|t| t.name.as_deref() == Some(name))
+                    .filter_map(|t| t.id)
+                    .collect();
+                if !existing.is_empty() {
+                    return Err(self
+                        .http
+                        .error(
+                            ErrorKind::Other,
+                            format!(
+                                "API token {name} was created (id {}) but the response was lost, so its key is unknown",
+                                existing.join(", ")
+                            ),
+                        )
+                        .with_hint(format!(
+                            "delete token {name} in Mist and apply again to get a new key"
+                        )));
+                }
+            }
+        }
     }
+
+    async fn created(
+        &self,
+        name: &str,
+        response: &Response,
+    ) -> Result<WriteOutcome, PlatformError> {
+        let token: ApiToken = response.json()?;
+        let (Some(id), Some(key)) = (token.id, token.key) else {
+            return Err(response.malformed(format!(
+                "the created token {name} has no id or key; if it exists, delete it in Mist and apply again"
+            )));
+        };
+        let secret = Secret::new(key);
+        // The key must reach the sink even if the confirming read fails; the applier then
+        // reads the token back itself.
+        let after = match self.get(&id).await {
+            Ok(t) => self.live_object(&t).ok(),
+            Err(e) => {
+                tracing::debug!(target = %self.http.target(), error = %e, "reading a created token back failed");
+                None
+            }
+        };
+        Ok(WriteOutcome {
+            after,
+            created_id: Some(id),
+            secret: Some(secret),
+        })
+    }
+
+    /// Sends name and privileges: the live privilege objects unchanged, plus new ones. A
+    /// failed attempt is retried after reading the token again.
+    async fn update(
+        &self,
+        address: &Address,
+        live: &LiveObject,
+        fields: &BTreeMap<String, Values>,
+    ) -> Result<WriteOutcome, PlatformError> {
+        let Some(wanted) = fields.get(PRIVILEGES) else {
+            return Err(self.http.error(
+                ErrorKind::Other,
+                format!("{address}: only privileges can change after creation"),
+            ));
+        };
+        let mut base: Vec<Map<String, Value>> = live
+            .extra
+            .get(RAW_PRIVILEGES)
+            .and_then(|raw| serde_json::from_str(raw).ok())
+            .unwrap_or_default();
+        let mut backoff = self.http.backoff();
+        loop {
+            let mut privileges = base.clone();
+            let present: Values = base.iter().filter_map(live_privilege).collect();
+            for p in wanted.iter().filter(|p| !present.contains(*p)) {
+                let Some(object) = privilege_object(p) else {
+                    return Err(self
+                        .http
+                        .error(ErrorKind::Other, format!("invalid privilege value {p:?}")));
+                };
+                privileges.push(object);
+            }
+            let body = json!({ "name": address.remote_key, "privileges": privileges });
+            let request =
+                Request::new(Method::PUT, ITEM_ROUTE, self.item_path(&live.id)).json(body);
+            let failure = match self.http.send(&request).await {
+                Ok(_) => {
+                    return Ok(WriteOutcome {
+                        after: None,
+                        created_id: None,
+                        secret: None,
+                    });
+                }
+                Err(f) => f,
+            };
+            if failure.transient == Transient::No {
+                let mut error = failure.error;
+                error.message = format!(
+                    "updating API token {}: {}",
+                    address.remote_key, error.message
+                );
+                if error.status == Some(403) {
+                    error.hint = Some(
+                        "the org token warrant uses needs the write or admin role on the org"
+                            .into(),
+                    );
+                }
+                return Err(error);
+            }
+            backoff.wait(failure).await?;
+            base = self.get(&live.id).await?.privileges.unwrap_or_default();
+        }
+    }
+}
+
+/// The next `(page, limit)` when the response says there is one.
+fn next_page(response: &Response) -> Option<(u64, u64)> {
+    let number = |h: &str| response.header(h)?.trim().parse::<u64>().ok();
+    let (total, limit, page) = (
+        number("X-Page-Total")?,
+        number("X-Page-Limit")?,
+        number("X-Page-Page")?,
+    );
+    (limit > 0 && limit.saturating_mul(page) < total).then_some((page + 1, limit))
+}
+
+/// `role:scope[:id]` of a manifest privilege.
+pub fn canonical_privilege(p: &PrivilegeSpec) -> String {
+    let word = |v: Value| v.as_str().unwrap_or_default().to_string();
+    let role = word(json!(p.role));
+    let scope = word(json!(p.scope));
+    match p.site_id.as_ref().or(p.sitegroup_id.as_ref()) {
+        Some(id) => format!("{role}:{scope}:{}", id.to_ascii_lowercase()),
+        None => format!("{role}:{scope}"),
+    }
+}
+
+/// `role:scope[:id]` of a live privilege object; `None` without role or scope.
+fn live_privilege(p: &Map<String, Value>) -> Option<String> {
+    let text = |k: &str| p.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let role = text("role")?;
+    let scope = text("scope")?;
+    let id = match scope {
+        "site" => text("site_id"),
+        "sitegroup" => text("sitegroup_id"),
+        _ => None,
+    };
+    Some(match id {
+        Some(id) => format!("{role}:{scope}:{}", id.to_ascii_lowercase()),
+        None => format!("{role}:{scope}"),
+    })
+}
+
+/// The wire object of a canonical privilege.
+fn privilege_object(canonical: &str) -> Option<Map<String, Value>> {
+    let mut parts = canonical.splitn(3, ':');
+    let role = parts.next().filter(|s| !s.is_empty())?;
+    let scope = parts.next().filter(|s| !s.is_empty())?;
+    let mut object = Map::new();
+    object.insert("role".into(), json!(role));
+    object.insert("scope".into(), json!(scope));
+    match (scope, parts.next()) {
+        ("site", Some(id)) => {
+            object.insert("site_id".into(), json!(id));
+        }
+        ("sitegroup", Some(id)) => {
+            object.insert("sitegroup_id".into(), json!(id));
+        }
+        (_, None) => {}
+        (_, Some(_)) => return None,
+    }
+    Some(object)
+}
+
+/// An address in its normal form, or a CIDR as `network/prefix`.
+pub fn canonical_ip(text: &str) -> Option<String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Some(addr.to_string());
+    }
+    text.parse::<IpNet>().ok().map(|n| n.trunc().to_string())
 }
 
 /// Mist cloud names accepted by `Target.spec.mist.cloud`, with their API base URLs
@@ -68,4 +562,39 @@ pub const CLOUDS: &[(&str, &str)] = &[
 /// The API base URL of a Mist cloud name.
 pub fn cloud_base_url(cloud: &str) -> Option<&'static str> {
     CLOUDS.iter().find(|(n, _)| *n == cloud).map(|(_, u)| *u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_networks_are_canonical() {
+        assert_eq!(canonical_ip("63.3.55.4").as_deref(), Some("63.3.55.4"));
+        assert_eq!(
+            canonical_ip("63.3.56.0/24").as_deref(),
+            Some("63.3.56.0/24")
+        );
+        assert_eq!(canonical_ip("10.1.2.3/8").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(
+            canonical_ip("2001:0db8:0000::0001").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(canonical_ip("not-an-ip"), None);
+    }
+
+    #[test]
+    fn privileges_round_trip_between_canonical_and_wire_forms() {
+        for c in [
+            "read:org",
+            "write:site:d96e3952",
+            "read:sitegroup:581328b6",
+            "installer:orgsites",
+        ] {
+            let object = privilege_object(c).expect("valid canonical value");
+            assert_eq!(live_privilege(&object).as_deref(), Some(c));
+        }
+        assert_eq!(privilege_object("read"), None);
+        assert_eq!(privilege_object("read:org:extra"), None);
+    }
 }

@@ -180,12 +180,14 @@ impl PlatformError {
     }
 }
 
-/// A client for one Target.
+/// A client for one Target. Its `Debug` shows the target and base URL, never a credential.
+#[derive(Debug)]
 pub struct Client {
     target: String,
     inner: Inner,
 }
 
+#[derive(Debug)]
 enum Inner {
     Atlan(atlan::AtlanClient),
     Connect(connect::ConnectClient),
