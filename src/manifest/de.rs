@@ -106,10 +106,10 @@ const SECRET_KEYS: &[(&str, &str)] = &[
     ("bearertoken", "apiTokenEnv"),
     ("secret", "clientSecretEnv"),
     ("clientsecret", "clientSecretEnv"),
-    ("password", "an `…Env` field of the Target"),
-    ("passwd", "an `…Env` field of the Target"),
-    ("privatekey", "an `…Env` field of the Target"),
-    ("key", "an `…Env` field of the Target"),
+    ("password", "an `…Env` field"),
+    ("passwd", "an `…Env` field"),
+    ("privatekey", "an `…Env` field"),
+    ("key", "an `…Env` field"),
 ];
 
 /// If `key` names a credential, the `…Env` field to use instead.

@@ -43,7 +43,9 @@ fn load_text(validator: &mut Validator, file: &Path, text: &str) {
         validator.report(file, e.pos, e.message, e.hint);
     }
     for doc in &documents {
-        if let Some(root) = &doc.root {
+        // An empty document parses as a null scalar; it declares nothing.
+        let Some(root) = &doc.root else { continue };
+        if root.resolve() != Some(yaml::Resolved::Null) {
             validator.document(file, root);
         }
     }

@@ -135,7 +135,11 @@ impl Validator {
                     self.report(
                         file,
                         v.pos,
-                        format!("unknown kind, expected one of {}", quoted(KINDS)),
+                        format!(
+                            "unknown kind \"{}\", expected one of {}",
+                            v.text().unwrap_or_default(),
+                            quoted(KINDS)
+                        ),
                         None,
                     );
                     return;
