@@ -1,7 +1,50 @@
-//! `warrant validate`.
+//! `warrant validate`: load and check manifests, report every problem, exit 0 or 1.
+//!
+//! Human output goes to stderr like a compiler's; `--format json` puts a JSON array of the
+//! diagnostics on stdout; under GitHub Actions, workflow-command annotations are printed too.
 
-use crate::cli::{Outcome, ValidateArgs};
+use crate::cli::{DiagnosticFormat, Outcome, ValidateArgs};
+use crate::manifest::{self, Diagnostic};
 
-pub fn run(_args: ValidateArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`warrant validate` is not implemented yet")
+pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
+    let result = manifest::load(&args.paths);
+    let diagnostics: &[Diagnostic] = match &result {
+        Ok(_) => &[],
+        Err(d) => d,
+    };
+    match args.format {
+        DiagnosticFormat::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&manifest::render_json(diagnostics))?
+            );
+        }
+        DiagnosticFormat::Text => eprint!("{}", manifest::render_text(diagnostics)),
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        print!("{}", manifest::render_github(diagnostics));
+    }
+    match result {
+        Ok(m) => {
+            eprintln!(
+                "ok: {} documents valid ({} targets, {} resources)",
+                m.targets.len() + m.resources.len(),
+                m.targets.len(),
+                m.resources.len()
+            );
+            Ok(Outcome::Success)
+        }
+        Err(d) => {
+            let mut files: Vec<_> = d.iter().map(|d| &d.location.file).collect();
+            files.dedup();
+            eprintln!(
+                "error: {} problem{} in {} file{}",
+                d.len(),
+                if d.len() == 1 { "" } else { "s" },
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+            Ok(Outcome::Failure)
+        }
+    }
 }

@@ -24,6 +24,7 @@ pub struct Metadata {
 /// `kind: Target`: where a platform lives and which environment variables hold its credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct TargetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atlan: Option<AtlanTarget>,

@@ -4,13 +4,22 @@
 //! `load` → [`Manifests`] (targets and resources, each with its [`Location`]) or a list of
 //! [`Diagnostic`]s. The rest of warrant consumes only validated `Manifests`.
 
+mod de;
+mod diagnostics;
 pub mod kinds;
+mod load;
+mod schema;
+mod validate;
+pub mod yaml;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use diagnostics::{render_github, render_json, render_text};
 pub use kinds::*;
+pub use load::{MAX_FILE_BYTES, load, load_str};
+pub use schema::schemas;
 
 /// A position in a manifest file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

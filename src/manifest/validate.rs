@@ -1,0 +1,857 @@
+//! Validation: the rules a manifest must follow beyond its YAML shape.
+//!
+//! [`Validator`] receives located documents one by one (`load.rs` feeds it), deserializes each
+//! into its kind (`de.rs`), checks the per-document field rules, and, in [`Validator::finish`],
+//! the rules across documents: unique names per kind, one document per remote object, and
+//! targets that exist and are of the right platform. Problems are collected, never returned
+//! early, so one run reports them all. No message ever contains the value of a field that
+//! could hold a secret.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use ipnet::IpNet;
+
+use super::de::{self, DeError};
+use super::kinds::*;
+use super::yaml::{Node, Pos, Value};
+use super::{
+    Diagnostic, Location, Manifests, Resource, ResourceSpec, Severity, Target, TargetPlatform,
+};
+use crate::model::Kind;
+use crate::platform::mist::{CLOUDS, cloud_base_url};
+use crate::secret::KeySink;
+
+/// The `kind:` values, in the order they are listed in messages.
+pub const KINDS: &[&str] = &[
+    "Target",
+    "ConnectionAdmins",
+    "AutomationIdentity",
+    "OrgApiToken",
+];
+
+const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
+
+/// One step of a path into a document.
+#[derive(Clone, Copy)]
+enum Seg<'s> {
+    K(&'s str),
+    I(usize),
+}
+use Seg::{I, K};
+
+/// Where a validated document's names were written, for the rules across documents.
+struct Placed {
+    kind: &'static str,
+    name_at: Location,
+    target_at: Option<Location>,
+    key_at: Option<Location>,
+}
+
+/// Collects documents and diagnostics; `finish` runs the rules across documents.
+#[derive(Default)]
+pub struct Validator {
+    diagnostics: Vec<Diagnostic>,
+    manifests: Manifests,
+    /// Parallel to `manifests.targets` then `manifests.resources`.
+    target_places: Vec<Placed>,
+    resource_places: Vec<Placed>,
+}
+
+fn location(file: &Path, pos: Pos) -> Location {
+    Location {
+        file: file.to_path_buf(),
+        line: pos.line,
+        column: pos.column,
+    }
+}
+
+fn at(loc: &Location) -> String {
+    format!("{}:{}:{}", loc.file.display(), loc.line, loc.column)
+}
+
+impl Validator {
+    pub fn report(&mut self, file: &Path, pos: Pos, message: String, hint: Option<String>) {
+        self.diagnostics.push(Diagnostic {
+            location: location(file, pos),
+            severity: Severity::Error,
+            message,
+            hint,
+        });
+    }
+
+    fn report_de(&mut self, file: &Path, fallback: Pos, e: DeError) {
+        self.report(file, e.pos.unwrap_or(fallback), e.message, e.hint);
+    }
+
+    /// Checks one non-empty document and keeps it if it is valid.
+    pub fn document(&mut self, file: &Path, root: &Node) {
+        let errors_before = self.diagnostics.len();
+        self.secrets_anywhere(file, root);
+        let Value::Map(entries) = &root.value else {
+            self.report(
+                file,
+                root.pos,
+                format!(
+                    "a manifest document must be a mapping with apiVersion, kind, metadata and spec, found {}",
+                    root.type_name()
+                ),
+                None,
+            );
+            return;
+        };
+        for (key, _) in entries {
+            let name = key.text();
+            // A credential-named key was reported by `secrets_anywhere` already.
+            if !name.is_some_and(|k| ENVELOPE_FIELDS.contains(&k))
+                && name.and_then(de::secret_key_replacement).is_none()
+            {
+                self.report_de(file, key.pos, unknown_envelope_field(key));
+            }
+        }
+        match root.get("apiVersion") {
+            None => self.missing(file, root, "apiVersion", "add `apiVersion: warrant/v1`"),
+            Some(v) if v.text() == Some(API_VERSION) && v.type_name() == "a string" => {}
+            Some(v) => self.report(
+                file,
+                v.pos,
+                format!("unsupported apiVersion, expected \"{API_VERSION}\""),
+                None,
+            ),
+        }
+        let kind = match root.get("kind") {
+            None => {
+                self.missing(file, root, "kind", "add e.g. `kind: Target`");
+                return;
+            }
+            Some(v) => match v
+                .text()
+                .and_then(|k| KINDS.iter().find(|known| **known == k))
+            {
+                Some(kind) => *kind,
+                None => {
+                    self.report(
+                        file,
+                        v.pos,
+                        format!(
+                            "unknown kind \"{}\", expected one of {}",
+                            v.text().unwrap_or_default(),
+                            quoted(KINDS)
+                        ),
+                        None,
+                    );
+                    return;
+                }
+            },
+        };
+        let unknown = RefCell::new(Vec::new());
+        let metadata = match root.get("metadata") {
+            None => {
+                self.missing(file, root, "metadata", "add `metadata: {name: …}`");
+                None
+            }
+            Some(node) => match de::from_node::<Metadata>(node, &unknown) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.report_de(file, node.pos, e);
+                    None
+                }
+            },
+        };
+        let Some(spec_node) = root.get("spec") else {
+            self.missing(file, root, "spec", "add the `spec:` of the document");
+            self.flush_unknown(file, unknown);
+            return;
+        };
+        let mut doc = Doc {
+            file,
+            root,
+            errors: Vec::new(),
+        };
+        let parsed = match kind {
+            "Target" => de::from_node::<TargetSpec>(spec_node, &unknown)
+                .map(|s| doc.target(s).map(Parsed::Target)),
+            "ConnectionAdmins" => de::from_node::<ConnectionAdminsSpec>(spec_node, &unknown)
+                .map(|s| {
+                    doc.connection_admins(&s)
+                        .then_some(ResourceSpec::ConnectionAdmins(s))
+                })
+                .map(|s| s.map(Parsed::Resource)),
+            "AutomationIdentity" => de::from_node::<AutomationIdentitySpec>(spec_node, &unknown)
+                .map(|s| {
+                    doc.automation_identity(&s)
+                        .then_some(ResourceSpec::AutomationIdentity(s))
+                })
+                .map(|s| s.map(Parsed::Resource)),
+            _ => de::from_node::<OrgApiTokenSpec>(spec_node, &unknown)
+                .map(|s| {
+                    doc.org_api_token(&s)
+                        .then_some(ResourceSpec::OrgApiToken(s))
+                })
+                .map(|s| s.map(Parsed::Resource)),
+        };
+        if let Some(m) = &metadata
+            && m.name.trim().is_empty()
+        {
+            doc.error(
+                &[K("metadata"), K("name")],
+                "metadata.name must not be empty".into(),
+                None,
+            );
+        }
+        let mut errors = std::mem::take(&mut doc.errors);
+        self.diagnostics.append(&mut errors);
+        self.flush_unknown(file, unknown);
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                self.report_de(file, spec_node.pos, e);
+                None
+            }
+        };
+        let (Some(parsed), Some(metadata)) = (parsed, metadata) else {
+            return;
+        };
+        if self.diagnostics.len() > errors_before {
+            return;
+        }
+        let doc = Doc {
+            file,
+            root,
+            errors: Vec::new(),
+        };
+        let name_at = doc.loc(&[K("metadata"), K("name")]);
+        let target_at = Some(doc.loc(&[K("spec"), K("target")]));
+        let loc = location(file, root.pos);
+        match parsed {
+            Parsed::Target(platform) => {
+                self.manifests.targets.push(Target {
+                    name: metadata.name,
+                    platform,
+                    location: loc,
+                });
+                self.target_places.push(Placed {
+                    kind,
+                    name_at,
+                    target_at: None,
+                    key_at: None,
+                });
+            }
+            Parsed::Resource(spec) => {
+                let key_at = Some(match &spec {
+                    ResourceSpec::ConnectionAdmins(_) => doc.loc(&[K("spec"), K("connection")]),
+                    ResourceSpec::AutomationIdentity(s) if s.name.is_some() => {
+                        doc.loc(&[K("spec"), K("name")])
+                    }
+                    ResourceSpec::OrgApiToken(s) if s.name.is_some() => {
+                        doc.loc(&[K("spec"), K("name")])
+                    }
+                    _ => name_at.clone(),
+                });
+                self.manifests.resources.push(Resource {
+                    name: metadata.name,
+                    spec,
+                    location: loc,
+                });
+                self.resource_places.push(Placed {
+                    kind,
+                    name_at,
+                    target_at,
+                    key_at,
+                });
+            }
+        }
+    }
+
+    fn missing(&mut self, file: &Path, node: &Node, field: &str, hint: &str) {
+        self.report(
+            file,
+            node.pos,
+            format!("missing field \"{field}\""),
+            Some(hint.into()),
+        );
+    }
+
+    fn flush_unknown(&mut self, file: &Path, unknown: RefCell<Vec<DeError>>) {
+        for e in unknown.into_inner() {
+            let pos = e.pos.unwrap_or(Pos { line: 1, column: 1 });
+            self.report_de(file, pos, e);
+        }
+    }
+
+    /// A key that names a credential is an error wherever it appears, known field or not.
+    fn secrets_anywhere(&mut self, file: &Path, node: &Node) {
+        match &node.value {
+            Value::Scalar { .. } => {}
+            Value::Seq(items) => items.iter().for_each(|n| self.secrets_anywhere(file, n)),
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    if key.text().and_then(de::secret_key_replacement).is_some() {
+                        let e = de::literal_secret_error(key);
+                        self.report_de(file, key.pos, e);
+                    }
+                    self.secrets_anywhere(file, value);
+                }
+            }
+        }
+    }
+
+    /// Runs the rules across documents and returns the result: the manifests, or every
+    /// diagnostic (of all files) sorted by file, line and column.
+    pub fn finish(mut self, earlier: Vec<Diagnostic>) -> Result<Manifests, Vec<Diagnostic>> {
+        self.diagnostics.extend(earlier);
+        self.unique_names();
+        self.one_document_per_remote_object();
+        self.targets_exist();
+        let mut diagnostics = self.diagnostics;
+        if diagnostics.is_empty() {
+            return Ok(self.manifests);
+        }
+        diagnostics.sort_by(|a, b| {
+            (&a.location, &a.message, a.severity).cmp(&(&b.location, &b.message, b.severity))
+        });
+        diagnostics.dedup();
+        Err(diagnostics)
+    }
+
+    fn unique_names(&mut self) {
+        let mut first: HashMap<(&str, &str), &Location> = HashMap::new();
+        let names = self
+            .manifests
+            .targets
+            .iter()
+            .map(|t| &t.name)
+            .zip(&self.target_places)
+            .chain(
+                self.manifests
+                    .resources
+                    .iter()
+                    .map(|r| &r.name)
+                    .zip(&self.resource_places),
+            );
+        let mut found = Vec::new();
+        for (name, place) in names {
+            match first.get(&(place.kind, name.as_str())) {
+                Some(earlier) => found.push(Diagnostic {
+                    location: place.name_at.clone(),
+                    severity: Severity::Error,
+                    message: format!(
+                        "duplicate {} name \"{name}\", already defined at {}",
+                        place.kind,
+                        at(earlier)
+                    ),
+                    hint: Some("metadata.name must be unique among documents of a kind".into()),
+                }),
+                None => {
+                    first.insert((place.kind, name), &place.name_at);
+                }
+            }
+        }
+        self.diagnostics.extend(found);
+    }
+
+    fn one_document_per_remote_object(&mut self) {
+        let mut first: HashMap<(Kind, &str, &str), (&str, &Location)> = HashMap::new();
+        let mut found = Vec::new();
+        for (resource, place) in self.manifests.resources.iter().zip(&self.resource_places) {
+            let key = (resource.kind(), resource.target(), resource.remote_key());
+            let Some(key_at) = &place.key_at else {
+                continue;
+            };
+            match first.get(&key) {
+                Some((other, other_at)) => {
+                    let what = match resource.spec {
+                        ResourceSpec::ConnectionAdmins(_) => "connection",
+                        ResourceSpec::AutomationIdentity(_) => "automation identity",
+                        ResourceSpec::OrgApiToken(_) => "org API token",
+                    };
+                    found.push(Diagnostic {
+                        location: key_at.clone(),
+                        severity: Severity::Error,
+                        message: format!(
+                            "{} \"{}\" manages the same {what} \"{}\" of target \"{}\" as {} \"{other}\" at {}",
+                            place.kind,
+                            resource.name,
+                            resource.remote_key(),
+                            resource.target(),
+                            place.kind,
+                            at(other_at)
+                        ),
+                        hint: Some("merge the two documents into one".into()),
+                    });
+                }
+                None => {
+                    first.insert(key, (&resource.name, key_at));
+                }
+            }
+        }
+        self.diagnostics.extend(found);
+    }
+
+    fn targets_exist(&mut self) {
+        let mut found = Vec::new();
+        for (resource, place) in self.manifests.resources.iter().zip(&self.resource_places) {
+            let Some(target_at) = &place.target_at else {
+                continue;
+            };
+            let (wanted, platform_name) = match resource.spec {
+                ResourceSpec::ConnectionAdmins(_) => ("atlan", "an atlan"),
+                ResourceSpec::AutomationIdentity(_) => ("connect", "a connect"),
+                ResourceSpec::OrgApiToken(_) => ("mist", "a mist"),
+            };
+            let name = resource.target();
+            match self.manifests.target(name) {
+                None => {
+                    let known: Vec<&str> = self
+                        .manifests
+                        .targets
+                        .iter()
+                        .filter(|t| platform_of(&t.platform) == wanted)
+                        .map(|t| t.name.as_str())
+                        .collect();
+                    found.push(Diagnostic {
+                        location: target_at.clone(),
+                        severity: Severity::Error,
+                        message: format!("target \"{name}\" is not defined"),
+                        hint: Some(if known.is_empty() {
+                            format!("define a Target with `{wanted}:` in the files being validated")
+                        } else {
+                            format!("{platform_name} Target: {}", quoted(&known))
+                        }),
+                    });
+                }
+                Some(target) if platform_of(&target.platform) != wanted => {
+                    found.push(Diagnostic {
+                        location: target_at.clone(),
+                        severity: Severity::Error,
+                        message: format!(
+                            "target \"{name}\" is {} Target, but {} needs {platform_name} Target",
+                            article(platform_of(&target.platform)),
+                            place.kind
+                        ),
+                        hint: Some(format!("target defined at {}", at(&target.location))),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        self.diagnostics.extend(found);
+    }
+}
+
+fn unknown_envelope_field(key: &Node) -> DeError {
+    DeError {
+        pos: Some(key.pos),
+        message: format!(
+            "unknown field \"{}\", expected one of {}",
+            key.text().unwrap_or_default(),
+            quoted(ENVELOPE_FIELDS)
+        ),
+        hint: Some("the fields of a kind go under `spec:`".into()),
+    }
+}
+
+fn platform_of(p: &TargetPlatform) -> &'static str {
+    match p {
+        TargetPlatform::Atlan(_) => "atlan",
+        TargetPlatform::Connect(_) => "connect",
+        TargetPlatform::Mist(_) => "mist",
+    }
+}
+
+fn article(platform: &str) -> String {
+    format!("a{} {platform}", if platform == "atlan" { "n" } else { "" })
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+enum Parsed {
+    Target(TargetPlatform),
+    Resource(ResourceSpec),
+}
+
+/// One document being checked: its errors, and a way to find the node a rule concerns.
+struct Doc<'a> {
+    file: &'a Path,
+    root: &'a Node,
+    errors: Vec<Diagnostic>,
+}
+
+impl Doc<'_> {
+    /// The node at `path`, or its deepest existing ancestor (a rule about a missing field is
+    /// reported at the mapping that lacks it).
+    fn node(&self, path: &[Seg]) -> &Node {
+        let mut node = self.root;
+        for seg in path {
+            let next = match (seg, &node.value) {
+                (K(key), Value::Map(_)) => node.get(key),
+                (I(i), Value::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node
+    }
+
+    fn loc(&self, path: &[Seg]) -> Location {
+        location(self.file, self.node(path).pos)
+    }
+
+    fn error(&mut self, path: &[Seg], message: String, hint: Option<String>) {
+        let location = self.loc(path);
+        self.errors.push(Diagnostic {
+            location,
+            severity: Severity::Error,
+            message,
+            hint,
+        });
+    }
+
+    fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    fn env_name(&mut self, path: &[Seg], field: &str, value: &str) {
+        let valid = value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.error(
+                path,
+                format!(
+                    "{field} must be the name of an environment variable (letters, digits and _)"
+                ),
+                Some(
+                    "put the credential itself in that environment variable, never in the manifest"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    fn base_url(&mut self, path: &[Seg], value: &str) {
+        match reqwest::Url::parse(value) {
+            Err(e) => self.error(path, format!("baseUrl is not a valid URL: {e}"), None),
+            Ok(url) => {
+                let host = url.host_str().unwrap_or_default();
+                let loopback = host.eq_ignore_ascii_case("localhost")
+                    || host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if host.is_empty() {
+                    self.error(path, "baseUrl has no host".into(), None);
+                } else if url.scheme() == "http" && !loopback {
+                    self.error(
+                        path,
+                        "baseUrl must use https (plain http only for loopback hosts)".into(),
+                        Some("credentials would cross the network unencrypted".into()),
+                    );
+                } else if url.scheme() != "https" && url.scheme() != "http" {
+                    self.error(path, "baseUrl must be an https URL".into(), None);
+                }
+            }
+        }
+    }
+
+    fn uuid(&mut self, path: &[Seg], field: &str, value: &str) {
+        let hyphenated = value.len() == 36 && uuid::Uuid::try_parse(value).is_ok();
+        if !hyphenated {
+            self.error(
+                path,
+                format!("{field} must be a UUID"),
+                Some("like 7fc97c8b-8f60-4f29-af71-3178c414e7a0".into()),
+            );
+        }
+    }
+
+    fn non_empty(&mut self, path: &[Seg], field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.error(path, format!("{field} must not be empty"), None);
+        }
+    }
+
+    fn positive(&mut self, path: &[Seg], field: &str, value: u32) {
+        if value == 0 {
+            self.error(path, format!("{field} must be greater than 0"), None);
+        }
+    }
+
+    /// Reports the second and later occurrence of each repeated item, naming the first line.
+    fn no_duplicates<T: Ord>(&mut self, list: &str, items: &[T], what: &str) {
+        let mut seen: Vec<(&T, usize)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if let Some((_, first)) = seen.iter().find(|(s, _)| *s == item) {
+                let first_line = self.node(&[K("spec"), K(list), I(*first)]).pos.line;
+                self.error(
+                    &[K("spec"), K(list), I(i)],
+                    format!("duplicate {what} in {list} (also at line {first_line})"),
+                    None,
+                );
+            } else {
+                seen.push((item, i));
+            }
+        }
+    }
+
+    fn target(&mut self, spec: TargetSpec) -> Option<TargetPlatform> {
+        let before = self.error_count();
+        let mut platforms = Vec::new();
+        if let Some(a) = spec.atlan {
+            let p = [K("spec"), K("atlan")];
+            self.base_url(&[K("spec"), K("atlan"), K("baseUrl")], &a.base_url);
+            self.env_name(&[p[0], p[1], K("apiKeyEnv")], "apiKeyEnv", &a.api_key_env);
+            self.positive(
+                &[p[0], p[1], K("requestsPerMinute")],
+                "requestsPerMinute",
+                a.requests_per_minute,
+            );
+            platforms.push(("atlan", TargetPlatform::Atlan(a)));
+        }
+        if let Some(c) = spec.connect {
+            let p = |f| [K("spec"), K("connect"), K(f)];
+            self.base_url(&p("baseUrl"), &c.base_url);
+            self.uuid(&p("tenantId"), "tenantId", &c.tenant_id);
+            self.env_name(&p("clientIdEnv"), "clientIdEnv", &c.client_id_env);
+            self.env_name(
+                &p("clientSecretEnv"),
+                "clientSecretEnv",
+                &c.client_secret_env,
+            );
+            platforms.push(("connect", TargetPlatform::Connect(c)));
+        }
+        if let Some(m) = spec.mist {
+            let p = |f| [K("spec"), K("mist"), K(f)];
+            match (&m.cloud, &m.base_url) {
+                (Some(cloud), None) => {
+                    if cloud_base_url(cloud).is_none() {
+                        let names: Vec<&str> = CLOUDS.iter().map(|(n, _)| *n).collect();
+                        self.error(
+                            &p("cloud"),
+                            format!("unknown Mist cloud \"{cloud}\""),
+                            Some(format!("one of {}", quoted(&names))),
+                        );
+                    }
+                }
+                (None, Some(url)) => self.base_url(&p("baseUrl"), url),
+                (Some(_), Some(_)) => self.error(
+                    &p("baseUrl"),
+                    "a mist Target takes either cloud or baseUrl, not both".into(),
+                    None,
+                ),
+                (None, None) => self.error(
+                    &[K("spec"), K("mist")],
+                    "a mist Target needs cloud (e.g. global01) or baseUrl".into(),
+                    None,
+                ),
+            }
+            self.uuid(&p("orgId"), "orgId", &m.org_id);
+            self.env_name(&p("apiTokenEnv"), "apiTokenEnv", &m.api_token_env);
+            self.positive(
+                &p("requestsPerHour"),
+                "requestsPerHour",
+                m.requests_per_hour,
+            );
+            platforms.push(("mist", TargetPlatform::Mist(m)));
+        }
+        if platforms.len() > 1 {
+            self.error(
+                &[K("spec"), K(platforms[1].0)],
+                format!(
+                    "a Target has exactly one platform, found {}",
+                    quoted(&platforms.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+                ),
+                Some("write one Target document per platform".into()),
+            );
+        }
+        if platforms.is_empty() {
+            self.error(
+                &[K("spec")],
+                "a Target needs exactly one of \"atlan\", \"connect\", \"mist\"".into(),
+                None,
+            );
+        }
+        if self.error_count() > before {
+            return None;
+        }
+        platforms.pop().map(|(_, p)| p)
+    }
+
+    fn connection_admins(&mut self, spec: &ConnectionAdminsSpec) -> bool {
+        let before = self.error_count();
+        self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
+        if spec.connection.is_empty() || spec.connection.chars().any(char::is_whitespace) {
+            self.error(
+                &[K("spec"), K("connection")],
+                "connection must be a qualifiedName without whitespace".into(),
+                Some("like default/snowflake/1700000001".into()),
+            );
+        }
+        if spec.api_tokens.is_empty() {
+            self.error(
+                &[K("spec"), K("apiTokens")],
+                "apiTokens must list at least one token".into(),
+                Some("each is {name: <display name>} or {guid: <UUID>}".into()),
+            );
+        }
+        for (i, token) in spec.api_tokens.iter().enumerate() {
+            match token {
+                TokenRef::Guid(g) => {
+                    self.uuid(&[K("spec"), K("apiTokens"), I(i), K("guid")], "guid", g)
+                }
+                TokenRef::Name(n) => {
+                    self.non_empty(&[K("spec"), K("apiTokens"), I(i), K("name")], "name", n)
+                }
+            }
+        }
+        self.no_duplicates("apiTokens", &spec.api_tokens, "token");
+        self.error_count() == before
+    }
+
+    fn automation_identity(&mut self, spec: &AutomationIdentitySpec) -> bool {
+        let before = self.error_count();
+        self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
+        if let Some(name) = &spec.name {
+            self.non_empty(&[K("spec"), K("name")], "name", name);
+        }
+        if spec.roles.is_empty() {
+            self.error(
+                &[K("spec"), K("roles")],
+                "roles must list at least one role".into(),
+                Some("a role is a role name or {id: <UUID>}".into()),
+            );
+        }
+        for (i, role) in spec.roles.iter().enumerate() {
+            match role {
+                RoleRef::Id { id } => {
+                    self.uuid(&[K("spec"), K("roles"), I(i), K("id")], "role id", id)
+                }
+                RoleRef::Name(n) => self.non_empty(&[K("spec"), K("roles"), I(i)], "role", n),
+            }
+        }
+        self.no_duplicates("roles", &spec.roles, "role");
+        for (i, tag) in spec.tags.iter().enumerate() {
+            self.non_empty(&[K("spec"), K("tags"), I(i)], "tag", tag);
+        }
+        self.no_duplicates("tags", &spec.tags, "tag");
+        self.error_count() == before
+    }
+
+    fn org_api_token(&mut self, spec: &OrgApiTokenSpec) -> bool {
+        let before = self.error_count();
+        self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
+        if let Some(name) = &spec.name {
+            self.non_empty(&[K("spec"), K("name")], "name", name);
+        }
+        let count = spec.privileges.len();
+        if !(1..=10).contains(&count) {
+            self.error(
+                &[K("spec"), K("privileges")],
+                format!("privileges must list 1 to 10 entries, found {count}"),
+                None,
+            );
+        }
+        for (i, p) in spec.privileges.iter().enumerate() {
+            let path = |f| [K("spec"), K("privileges"), I(i), K(f)];
+            let needs_site = p.scope == MistScope::Site;
+            let needs_group = p.scope == MistScope::Sitegroup;
+            match (&p.site_id, needs_site) {
+                (None, true) => self.error(
+                    &path("scope"),
+                    "scope site needs siteId".into(),
+                    Some("add `siteId: <UUID>`".into()),
+                ),
+                (Some(_), false) => self.error(
+                    &path("siteId"),
+                    "siteId is only allowed with scope site".into(),
+                    None,
+                ),
+                (Some(id), true) => self.uuid(&path("siteId"), "siteId", id),
+                (None, false) => {}
+            }
+            match (&p.sitegroup_id, needs_group) {
+                (None, true) => self.error(
+                    &path("scope"),
+                    "scope sitegroup needs sitegroupId".into(),
+                    Some("add `sitegroupId: <UUID>`".into()),
+                ),
+                (Some(_), false) => self.error(
+                    &path("sitegroupId"),
+                    "sitegroupId is only allowed with scope sitegroup".into(),
+                    None,
+                ),
+                (Some(id), true) => self.uuid(&path("sitegroupId"), "sitegroupId", id),
+                (None, false) => {}
+            }
+        }
+        self.no_duplicates("privileges", &spec.privileges, "privilege");
+        if spec.src_ips.len() > 10 {
+            self.error(
+                &[K("spec"), K("srcIps")],
+                format!(
+                    "srcIps may list at most 10 entries, found {}",
+                    spec.src_ips.len()
+                ),
+                None,
+            );
+        }
+        let mut nets = Vec::new();
+        for (i, ip) in spec.src_ips.iter().enumerate() {
+            let path = [K("spec"), K("srcIps"), I(i)];
+            match parse_src_ip(ip) {
+                Ok(net) => nets.push(net),
+                Err((message, hint)) => self.error(&path, message, hint),
+            }
+        }
+        if nets.len() == spec.src_ips.len() {
+            self.no_duplicates("srcIps", &nets, "address");
+        }
+        match &spec.key_sink {
+            KeySink::File(path) if path.as_os_str().is_empty() => self.error(
+                &[K("spec"), K("keySink"), K("file")],
+                "keySink file must be a path".into(),
+                None,
+            ),
+            KeySink::Command(argv) if argv.first().is_none_or(|a| a.trim().is_empty()) => self
+                .error(
+                    &[K("spec"), K("keySink"), K("command")],
+                    "keySink command must be a non-empty argv list".into(),
+                    Some("like [gh, secret, set, MIST_KEY]".into()),
+                ),
+            _ => {}
+        }
+        self.error_count() == before
+    }
+}
+
+/// An address or a CIDR whose address is its network's base; a bare address is a host net.
+fn parse_src_ip(text: &str) -> Result<IpNet, (String, Option<String>)> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    match text.parse::<IpNet>() {
+        Ok(net) if net.trunc() == net => Ok(net),
+        Ok(net) => Err((
+            format!("srcIps entry \"{text}\" is not the base address of its network"),
+            Some(format!("write {}", net.trunc())),
+        )),
+        Err(_) => Err((
+            format!("srcIps entry \"{text}\" is not an IPv4/IPv6 address or CIDR"),
+            Some("like 63.3.56.0/24 or 63.3.55.4".into()),
+        )),
+    }
+}

@@ -1,0 +1,142 @@
+//! Every file in examples/invalid/ is a broken manifest whose expected diagnostics are written
+//! at its end as `# expect: LINE:COLUMN MESSAGE` lines; loading it must give exactly those.
+//! Plus the refusals that cannot live in a committed file (non-UTF-8, oversize).
+
+use std::path::{Path, PathBuf};
+
+use warrant::manifest::{self, Diagnostic};
+
+fn expectations(text: &str) -> Vec<(usize, usize, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|rest| {
+            let (pos, message) = rest.split_once(' ').expect("expect line: LINE:COL MESSAGE");
+            let (line, column) = pos.split_once(':').expect("LINE:COL");
+            (
+                line.parse().expect("line number"),
+                column.parse().expect("column number"),
+                message.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn invalid_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("examples/invalid")
+        .expect("examples/invalid exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_invalid_example_gives_exactly_its_expected_diagnostics() {
+    let files = invalid_files();
+    assert!(files.len() >= 30, "only {} invalid examples", files.len());
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable");
+        let expected = expectations(&text);
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` lines",
+            file.display()
+        );
+        let got: Vec<(usize, usize, String)> = match manifest::load(std::slice::from_ref(file)) {
+            Ok(_) => Vec::new(),
+            Err(diags) => diags
+                .iter()
+                .inspect(|d| assert_eq!(&d.location.file, file))
+                .map(|d| (d.location.line, d.location.column, d.message.clone()))
+                .collect(),
+        };
+        if got != expected {
+            failures.push(format!(
+                "{}:\n  expected {expected:#?}\n  got {got:#?}",
+                file.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn all_invalid_examples_at_once_report_every_file() {
+    let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
+    let mut files: Vec<&Path> = diags.iter().map(|d| d.location.file.as_path()).collect();
+    files.dedup();
+    assert_eq!(files.len(), invalid_files().len());
+    let sorted = diags.windows(2).all(|w| w[0].location <= w[1].location);
+    assert!(sorted, "diagnostics are sorted by file, line, column");
+}
+
+#[test]
+fn literal_secrets_are_never_echoed() {
+    let secrets = [
+        "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0",
+        "s3cr3t-value",
+        "hunter2",
+        "Xk29s-LqpP0a9zzq.1",
+    ];
+    let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
+    let rendered = format!(
+        "{}{}{}{diags:?}",
+        manifest::render_text(&diags),
+        manifest::render_json(&diags),
+        manifest::render_github(&diags)
+    );
+    for s in secrets {
+        assert!(!rendered.contains(s), "secret {s} echoed");
+    }
+    assert!(rendered.contains("`apiKeyEnv`"), "hint names the Env field");
+    assert!(
+        rendered.contains("`clientSecretEnv`"),
+        "hint names the Env field"
+    );
+}
+
+fn load_bytes(name: &str, bytes: &[u8]) -> Vec<Diagnostic> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write");
+    manifest::load(&[path]).unwrap_err()
+}
+
+#[test]
+fn non_utf8_is_refused_at_the_bad_byte() {
+    let diags = load_bytes("latin1.yaml", b"apiVersion: warrant/v1\nkind: Caf\xe9\n");
+    assert_eq!(diags.len(), 1);
+    assert!(diags[0].message.contains("UTF-8"));
+    assert_eq!((diags[0].location.line, diags[0].location.column), (2, 10));
+}
+
+#[test]
+fn files_over_4_mib_are_refused() {
+    let big = "# padding\n".repeat(450_000);
+    let diags = load_bytes("big.yaml", big.as_bytes());
+    assert_eq!(diags.len(), 1);
+    assert!(diags[0].message.contains("4 MiB"), "{}", diags[0].message);
+}
+
+#[test]
+fn empty_documents_are_skipped_and_multi_document_files_load() {
+    let text = "---\n---\n# nothing\n---\napiVersion: warrant/v1\nkind: Target\nmetadata: {name: a}\nspec:\n  atlan: {baseUrl: 'http://localhost:9000'}\n---\n";
+    let m = manifest::load_str(Path::new("m.yaml"), text).expect("valid");
+    assert_eq!(m.targets.len(), 1);
+    assert_eq!(m.targets[0].location.line, 5);
+}
+
+#[test]
+fn missing_paths_and_empty_directories_are_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let diags =
+        manifest::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
+    assert_eq!(diags.len(), 2);
+    assert!(
+        diags
+            .iter()
+            .all(|d| d.location.line == 1 && d.location.column == 1)
+    );
+}
