@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::{DriftArgs, LiveArgs, Outcome, PlanArgs, PlanFormat};
-use crate::manifest::{Diagnostic, Severity};
+use crate::manifest::Diagnostic;
+pub(crate) use crate::manifest::load;
 use crate::plan::Plan;
 use crate::plan::gather::{Only, PlanError, make_plan, open_session};
 use crate::platform::ClientOptions;
@@ -108,22 +109,7 @@ fn report(e: &PlanError) -> Outcome {
 }
 
 pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    for d in diagnostics {
-        let severity = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        eprintln!(
-            "{}:{}:{}: {severity}: {}",
-            d.location.file.display(),
-            d.location.line,
-            d.location.column,
-            d.message
-        );
-        if let Some(h) = &d.hint {
-            eprintln!("  hint: {h}");
-        }
-    }
+    eprint!("{}", crate::manifest::render_text(diagnostics));
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
@@ -152,23 +138,4 @@ fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open {}", path.display()))?;
     file.write_all(markdown.as_bytes())
         .with_context(|| format!("cannot append to {}", path.display()))
-}
-
-// SHIM(manifest loading): `crate::manifest::load` is being written on another branch. This
-// stand-in only lets this branch compile; at merge, delete it and `use crate::manifest::load;`.
-pub(crate) fn load(paths: &[PathBuf]) -> Result<crate::manifest::Manifests, Vec<Diagnostic>> {
-    Err(paths
-        .iter()
-        .take(1)
-        .map(|p| Diagnostic {
-            location: crate::manifest::Location {
-                file: p.clone(),
-                line: 0,
-                column: 0,
-            },
-            severity: Severity::Error,
-            message: "manifest loading is not available in this build".into(),
-            hint: None,
-        })
-        .collect())
 }
