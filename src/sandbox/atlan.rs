@@ -198,10 +198,7 @@ async fn list_api_keys(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Re
 type ListParams = (Vec<(String, String)>, usize, usize);
 
 /// Parses `filter` (a JSON object of exact matches on `allowed` keys), `limit` and `offset`.
-fn list_params(
-    q: &[(String, String)],
-    allowed: &[&str],
-) -> Result<ListParams, Response> {
+fn list_params(q: &[(String, String)], allowed: &[&str]) -> Result<ListParams, Response> {
     let mut filter = Vec::new();
     if let Some(text) = query_value(q, "filter").filter(|s| !s.trim().is_empty()) {
         let value: Value = serde_json::from_str(text)
