@@ -1,7 +1,214 @@
-//! `warrant demo`.
+//! `warrant demo`: the whole story on the embedded sandbox, with no credentials and no network.
+//!
+//! Starts the sandbox seeded from `examples/sandbox/seed.yaml` (compiled in), writes the
+//! example manifests (compiled in) to a scratch directory, points their targets at the
+//! sandbox, and runs validate → plan → apply → plan again → drift through the same library
+//! calls the real commands use. Key sinks are redirected into the scratch directory, since a
+//! newcomer's machine has no `gh` and the demo must not write into the current directory.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::apply::{self, ApplyOptions, CancelFlag, PlainLines};
 use crate::cli::{DemoArgs, Outcome};
+use crate::manifest::{Manifests, ResourceSpec};
+use crate::plan::gather::{make_plan, open_session};
+use crate::platform::{ClientOptions, Credentials};
+use crate::sandbox::{self, Faults, Seed};
+use crate::secret::{KeySink, Secret};
+use crate::session::LiveOptions;
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`warrant demo` is not implemented yet")
+/// The example manifests, compiled in so the demo works from any directory.
+const MANIFESTS: &[(&str, &str)] = &[
+    (
+        "targets.yaml",
+        include_str!("../../examples/manifests/targets.yaml"),
+    ),
+    ("atlan.yaml", include_str!("../../examples/manifests/atlan.yaml")),
+    (
+        "connect.yaml",
+        include_str!("../../examples/manifests/connect.yaml"),
+    ),
+    ("mist.yaml", include_str!("../../examples/manifests/mist.yaml")),
+];
+
+pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let scratch = tempfile::Builder::new()
+        .prefix("warrant-demo-")
+        .tempdir()
+        .context("cannot create a scratch directory")?;
+    let dir = scratch.path().to_path_buf();
+    let seed = Seed::example();
+    let credentials = demo_credentials(&seed)?;
+    let sandbox = sandbox::start(seed, Faults::default())
+        .await
+        .context("cannot start the embedded sandbox")?;
+
+    heading("1. validate", "the example manifests, offline");
+    let manifest_dir = dir.join("manifests");
+    write_manifests(&manifest_dir)?;
+    let mut manifests = match crate::manifest::load(std::slice::from_ref(&manifest_dir)) {
+        Ok(m) => m,
+        Err(diagnostics) => {
+            super::plan::print_diagnostics(&diagnostics);
+            bail!("the embedded example manifests are invalid");
+        }
+    };
+    println!(
+        "{} targets and {} resources are valid.",
+        manifests.targets.len(),
+        manifests.resources.len()
+    );
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).context("cannot create the key directory")?;
+    redirect_key_sinks(&mut manifests, &keys);
+
+    let live = LiveOptions {
+        endpoints: BTreeMap::from([
+            ("atlan-prod".to_string(), sandbox.atlan.clone()),
+            ("connect-prod".to_string(), sandbox.connect.clone()),
+            ("mist-prod".to_string(), sandbox.mist.clone()),
+        ]),
+        credentials,
+        client: ClientOptions::default(),
+    };
+    let session = open_session(&manifests, &[], &live)?;
+
+    heading("2. plan", "what the pull request comment would show");
+    let plan = make_plan(&manifests, &[], &session).await?;
+    print!("{}", crate::render::text::plan(&plan, super::plan::use_color()));
+    let plan_file = dir.join("plan.json");
+    crate::plan::file::write(&plan_file, &plan)?;
+
+    heading("3. apply", "exactly the plan above, append-only, verified");
+    let options = ApplyOptions {
+        batch_size: 64,
+        max_changes: None,
+        key_dir: dir.clone(),
+        cancel: CancelFlag::default(),
+    };
+    let report = apply::apply_plan(&plan, &session, &options, &PlainLines::new(std::io::stdout()))
+        .await?;
+    println!("{}", report.summary_line());
+    let applied = report.outcome();
+
+    heading("4. plan again", "nothing left to do");
+    let again = make_plan(&manifests, &[], &session).await?;
+    print!("{}", crate::render::text::plan(&again, super::plan::use_color()));
+
+    heading("5. drift", "access that exists live but is not declared: reported, never removed");
+    print!("{}", crate::render::text::drift(&again, super::plan::use_color()));
+
+    let keys_written = std::fs::read_dir(&keys)
+        .map(|d| d.count())
+        .unwrap_or_default();
+    println!();
+    println!("What just happened:");
+    println!(
+        "  - warrant planned {} creates and {} updates against three simulated APIs, applied them",
+        plan.summary.create, plan.summary.update
+    );
+    println!(
+        "    without removing anything, and the second plan found nothing left to do."
+    );
+    println!(
+        "  - {keys_written} new Mist key(s) went only to their key sinks (files with mode 0600), never to this output."
+    );
+    println!(
+        "  - {} object(s) carry access nobody declared; warrant reports it and leaves it alone.",
+        again.summary.drift
+    );
+    println!();
+    println!("Try next:");
+    println!("  warrant validate examples/manifests");
+    println!("  warrant sandbox --seed examples/sandbox/seed.yaml   # then plan with --endpoint TARGET=URL");
+    println!("  warrant plan --help");
+    if args.keep {
+        let kept = scratch.keep();
+        println!("  (the demo's files are kept in {})", kept.display());
+    }
+    sandbox.shutdown().await;
+
+    let converged = !again.summary.has_changes() && again.summary.conflict == 0;
+    Ok(if applied == Outcome::Success && converged {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
+}
+
+fn heading(step: &str, what: &str) {
+    println!();
+    println!("== {step}: {what}");
+}
+
+fn write_manifests(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).context("cannot create the manifest directory")?;
+    for (name, text) in MANIFESTS {
+        std::fs::write(dir.join(name), text)
+            .with_context(|| format!("cannot write {name}"))?;
+    }
+    Ok(())
+}
+
+/// Every key sink becomes a file in the scratch directory.
+fn redirect_key_sinks(manifests: &mut Manifests, keys: &Path) {
+    for resource in &mut manifests.resources {
+        if let ResourceSpec::OrgApiToken(spec) = &mut resource.spec {
+            let file: PathBuf = keys.join(format!("{}.key", resource.name));
+            spec.key_sink = KeySink::File(file);
+        }
+    }
+}
+
+/// The credentials of warrant's own callers in the example seed (see examples/WORLD.md).
+fn demo_credentials(seed: &Seed) -> anyhow::Result<BTreeMap<String, Credentials>> {
+    let atlan = seed
+        .atlan
+        .callers
+        .first()
+        .context("the example seed has no Atlan caller")?;
+    let connect = seed
+        .connect
+        .tenants
+        .first()
+        .and_then(|t| t.clients.first())
+        .context("the example seed has no CONNECT client")?;
+    let mist = seed
+        .mist
+        .orgs
+        .first()
+        .and_then(|o| o.api_tokens.first())
+        .context("the example seed has no Mist token")?;
+    Ok(BTreeMap::from([
+        (
+            "atlan-prod".to_string(),
+            Credentials::Atlan {
+                api_key: Secret::new(atlan.api_key.clone()),
+            },
+        ),
+        (
+            "connect-prod".to_string(),
+            Credentials::Connect {
+                client_id: connect.client_id.clone(),
+                client_secret: Secret::new(connect.client_secret.clone()),
+            },
+        ),
+        (
+            "mist-prod".to_string(),
+            Credentials::Mist {
+                api_token: Secret::new(mist.key.clone()),
+            },
+        ),
+    ]))
 }
