@@ -64,6 +64,10 @@ pub fn schemas() -> Vec<(String, Value)> {
         "plan.schema.json".into(),
         schemars::schema_for!(crate::plan::Plan).to_value(),
     ));
+    out.push((
+        "sandbox-seed.schema.json".into(),
+        schemars::schema_for!(crate::sandbox::Seed).to_value(),
+    ));
     out
 }
 
