@@ -84,7 +84,7 @@ fn a_plan_file_of_another_format_version_is_refused_clearly() {
     let (code, _, stderr) = warrant(dir.path(), &[path.to_str().unwrap()]);
 
     assert_eq!(code, 1);
-    assert!(stderr.contains("format version 99"), "{stderr}");
+    assert!(stderr.contains("format_version 99"), "{stderr}");
     assert!(stderr.contains("make the plan again"), "{stderr}");
 }
 
