@@ -98,7 +98,15 @@ impl KeySink {
                 Ok(())
             }
             KeySink::Command(argv) => match argv.first() {
-                Some(program) if !program.is_empty() => Ok(()),
+                Some(program) if !program.is_empty() => {
+                    if program_exists(program, base_dir) {
+                        Ok(())
+                    } else {
+                        Err(SinkError(format!(
+                            "key sink program {program} is not found (not on PATH, or not a file)"
+                        )))
+                    }
+                }
                 _ => Err(SinkError("key sink command is empty".into())),
             },
         }
@@ -111,6 +119,17 @@ impl KeySink {
             KeySink::Command(argv) => run_command(argv, key, base_dir).await,
         }
     }
+}
+
+/// Whether `program` can be started: a path (relative to `base_dir`) to a file, or a name found
+/// in a `PATH` directory. Checked before a token is created, because a key that cannot be
+/// delivered is lost for good.
+fn program_exists(program: &str, base_dir: &Path) -> bool {
+    if program.contains('/') {
+        return base_dir.join(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 fn parent_dir(path: &Path) -> &Path {

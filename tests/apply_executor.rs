@@ -657,6 +657,25 @@ async fn a_token_whose_key_file_exists_is_not_created() {
 }
 
 #[tokio::test]
+async fn a_token_whose_sink_program_is_missing_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let missing = KeySink::Command(vec!["warrant-no-such-program-xyz".into(), "set".into()]);
+    let plan = make_plan(&fake, &[token("tok", &["read:org"], missing)]);
+
+    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+
+    let tok = object_report(&report, "tok");
+    assert_eq!(tok.status, Status::Failed);
+    assert!(
+        tok.error.as_deref().unwrap().contains("is not found"),
+        "{tok:?}"
+    );
+    assert!(fake.get("tok-remote").is_none());
+    assert_eq!(fake.world().writes, 0);
+}
+
+#[tokio::test]
 async fn a_failing_command_sink_is_reported_without_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
