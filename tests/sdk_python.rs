@@ -1,5 +1,6 @@
 //! The official Python SDKs work against the sandbox unchanged (issue 3): pyatlan looks up a
-//! token by name, reads a Connection by qualifiedName and saves it with an appended admin user;
+//! token by name (and by clientId and GUID), reads a Connection by qualifiedName, saves it with
+//! an appended admin user and saves it again as a no-op;
 //! mistapi lists, creates and gets org API tokens.
 //!
 //! The SDKs are pip-installed at pinned versions into a venv under `target/sdk-venv`, reused
@@ -353,6 +354,8 @@ fn pyatlan_finds_a_token_reads_a_connection_and_appends_an_admin() {
         "{result}"
     );
     assert_eq!(result["token"]["guid"], CI_PIPELINE_GUID, "{result}");
+    assert_eq!(result["byIdGuid"], CI_PIPELINE_GUID, "{result}");
+    assert_eq!(result["byGuidClientId"], CI_PIPELINE_CLIENT_ID, "{result}");
     let service_account = format!("service-account-{CI_PIPELINE_CLIENT_ID}");
     assert_eq!(result["serviceAccount"], service_account.as_str());
     assert_eq!(result["connection"]["guid"], BIGQUERY_GUID, "{result}");
@@ -370,6 +373,11 @@ fn pyatlan_finds_a_token_reads_a_connection_and_appends_an_admin() {
         serde_json::json!([BIGQUERY_GUID])
     );
     assert_eq!(result["mutation"]["created"], serde_json::json!([]));
+    assert_eq!(result["repeat"]["types"], serde_json::json!([]), "{result}");
+    assert_eq!(
+        result["repeat"]["guidAssignments"],
+        serde_json::json!([BIGQUERY_GUID])
+    );
 
     // What the sandbox holds now: the admin appended, nothing else lost or changed.
     let after = sb.state();
@@ -409,18 +417,22 @@ fn pyatlan_finds_a_token_reads_a_connection_and_appends_an_admin() {
 
     // The SDK reached the sandbox on the routes of contracts/atlan.md.
     let counts = sb.request_counts();
-    for route in [
-        "atlan GET /api/service/apikeys",
-        "atlan GET /api/meta/entity/uniqueAttribute/type/{type_name}",
-    ] {
-        assert_eq!(counts.get(route), Some(&1), "{route}: {counts:?}");
+    let expected = [
+        ("atlan GET /api/service/apikeys", 3),
+        (
+            "atlan GET /api/meta/entity/uniqueAttribute/type/{type_name}",
+            1,
+        ),
+    ];
+    for (route, n) in expected {
+        assert_eq!(counts.get(route), Some(&n), "{route}: {counts:?}");
     }
     let bulk: u64 = counts
         .iter()
         .filter(|(k, _)| k.starts_with("atlan POST /api/meta/entity/bulk"))
         .map(|(_, n)| n)
         .sum();
-    assert_eq!(bulk, 1, "{counts:?}");
+    assert_eq!(bulk, 2, "{counts:?}");
 }
 
 #[test]

@@ -1,9 +1,9 @@
 """Drives the official pyatlan SDK, unchanged, against the warrant sandbox's Atlan simulator.
 
 Run by tests/sdk_python.rs with the pinned venv's python. Inputs come from the environment:
-ATLAN_BASE_URL, ATLAN_API_KEY, TOKEN_NAME, CONNECTION_QN. It looks the token up by name, reads
-the Connection by qualifiedName, saves it with the token's service account appended to the
-admin users, and prints one line `SDK_RESULT <json>` on stdout for the Rust test to assert on. The API key
+ATLAN_BASE_URL, ATLAN_API_KEY, TOKEN_NAME, CONNECTION_QN. It looks the token up by name (and by
+clientId and GUID), reads the Connection by qualifiedName, saves it with the token's service
+account appended to the admin users, saves the same again (a no-op), and prints one line `SDK_RESULT <json>` on stdout for the Rust test to assert on. The API key
 is never printed.
 """
 
@@ -36,6 +36,9 @@ def main() -> int:
     if token is None:
         raise SystemExit(f"no API token named {os.environ['TOKEN_NAME']}")
     service_account = f"service-account-{token.client_id}"
+    # The other two lookups pyatlan offers (by clientId, and by GUID with sort=createdAt).
+    by_id = client.token.get_by_id(token.client_id)
+    by_guid = client.token.get_by_guid(token.guid)
 
     connection = client.asset.get_by_qualified_name(
         os.environ["CONNECTION_QN"], Connection
@@ -49,6 +52,11 @@ def main() -> int:
     updated = response.assets_updated(asset_type=Connection)
     created = response.assets_created(asset_type=Connection)
 
+    # Saving the same admins again changes nothing: the server answers without mutations.
+    again = connection.trim_to_required()
+    again.admin_users = set(admins_before) | {service_account}
+    repeat = client.asset.save(again)
+
     print(
         "SDK_RESULT "
         + json.dumps(
@@ -58,6 +66,8 @@ def main() -> int:
                     "clientId": token.client_id,
                     "guid": token.guid,
                 },
+                "byIdGuid": by_id.guid if by_id else None,
+                "byGuidClientId": by_guid.client_id if by_guid else None,
                 "serviceAccount": service_account,
                 "connection": {
                     "guid": connection.guid,
@@ -69,6 +79,10 @@ def main() -> int:
                     "updated": [a.guid for a in updated],
                     "created": [a.guid for a in created],
                     "types": mutation_types(response),
+                },
+                "repeat": {
+                    "types": mutation_types(repeat),
+                    "guidAssignments": sorted((repeat.guid_assignments or {}).values()),
                 },
             }
         )
