@@ -12,6 +12,7 @@
 //! - [`render`]: text, markdown and json renderings of a plan; decides nothing.
 //! - [`apply`]: executes a reviewed plan: re-read, re-diff, write the union, verify, report.
 //! - [`secret`]: a secret type that cannot be printed, and key sinks for new Mist keys.
+//! - [`export`]: manifests written from live state, to adopt warrant on an existing tenant.
 //! - [`sandbox`]: faithful local simulators of the three APIs, for the demo, tests and benchmarks.
 //! - [`session`]: one client per target, opened from settings, credentials and overrides.
 //! - [`cli`] and [`commands`]: argument parsing and the glue of each subcommand.
@@ -19,6 +20,7 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod export;
 pub mod manifest;
 pub mod model;
 pub mod plan;

@@ -10,6 +10,8 @@
 //!   other admin lists are never sent). Several connections go in one request; the server
 //!   treats a batch as all-or-nothing, so a refused batch is split in halves until the
 //!   refused connections are isolated.
+//! - `export` lists every active connection (the same paged search, without the name filter)
+//!   and the complete token list, and declares the API tokens among each one's admins.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -18,7 +20,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::manifest::{AtlanTarget, Resource, ResourceSpec, TokenRef};
+use crate::manifest::{AtlanTarget, ConnectionAdminsSpec, Resource, ResourceSpec, TokenRef};
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
     Values, WriteOp, WriteOutcome,
@@ -26,7 +28,9 @@ use crate::model::{
 use crate::platform::http::{
     ApiError, Auth, Failure, Http, Method, RateLimit, Request, Transient, plain_text,
 };
-use crate::platform::{ClientOptions, ErrorKind, PlatformError, RequestCounts};
+use crate::platform::{
+    ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
+};
 use crate::secret::Secret;
 
 /// Qualified names per search request. A `terms` query of 1,000 keywords is far inside
@@ -342,15 +346,7 @@ impl AtlanClient {
         let page = tokens.len();
         let remaining_pages = (total - page).div_ceil(page);
         if remaining_pages <= open.len() {
-            let offsets: Vec<usize> = (1..=remaining_pages).map(|p| p * page).collect();
-            let pages: Vec<TokenPage> = stream::iter(offsets)
-                .map(|o| self.token_page(o))
-                .buffered(self.parallelism())
-                .try_collect()
-                .await?;
-            for p in pages {
-                tokens.extend(p.records.unwrap_or_default());
-            }
+            tokens.extend(self.token_pages(page, total).await?);
             self.remember(&tokens);
             for r in refs {
                 result.insert(r.clone(), resolve_in(r, &tokens));
@@ -373,6 +369,54 @@ impl AtlanClient {
             }
         }
         Ok(result)
+    }
+
+    /// Every API token. The first page tells the total; the others are fetched at once. A
+    /// listing shorter than the total it announced fails, since a token missing from it could
+    /// be an admin exported as a human.
+    async fn all_tokens(&self) -> Result<Vec<ApiToken>, PlatformError> {
+        let first = self.token_page(0).await?;
+        let mut tokens = first.records.unwrap_or_default();
+        let Some(total) = first.total_record.map(|t| t as usize) else {
+            if tokens.len() >= TOKEN_PAGE {
+                return Err(self.http.error(
+                    ErrorKind::Malformed,
+                    "the API token list is a full page but does not say how many tokens there are",
+                ));
+            }
+            return Ok(tokens);
+        };
+        let page = tokens.len();
+        if page > 0 && page < total {
+            tokens.extend(self.token_pages(page, total).await?);
+        }
+        if tokens.len() < total {
+            return Err(self.http.error(
+                ErrorKind::Malformed,
+                format!(
+                    "the API token list reported {total} tokens but returned only {}",
+                    tokens.len()
+                ),
+            ));
+        }
+        Ok(tokens)
+    }
+
+    /// The tokens after the first page of `page` tokens, up to `total`, fetched in parallel.
+    async fn token_pages(&self, page: usize, total: usize) -> Result<Vec<ApiToken>, PlatformError> {
+        if page == 0 {
+            return Ok(Vec::new());
+        }
+        let offsets: Vec<usize> = (1..).map(|p| p * page).take_while(|o| *o < total).collect();
+        let pages: Vec<TokenPage> = stream::iter(offsets)
+            .map(|o| self.token_page(o))
+            .buffered(self.parallelism())
+            .try_collect()
+            .await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.records.unwrap_or_default())
+            .collect())
     }
 
     async fn token_page(&self, offset: usize) -> Result<TokenPage, PlatformError> {
@@ -471,6 +515,21 @@ impl AtlanClient {
     }
 
     async fn search_chunk(&self, names: &[String]) -> Result<Vec<Entity>, PlatformError> {
+        self.search_connections(Some(json!({"terms": {"qualifiedName": names}})))
+            .await
+    }
+
+    /// Every active connection (matching `filter` when given), paged with `from`/`size` in a
+    /// stable order (`__guid`). A page that ends the listing early fails the whole search.
+    async fn search_connections(
+        &self,
+        filter: Option<Value>,
+    ) -> Result<Vec<Entity>, PlatformError> {
+        let mut filters = vec![
+            json!({"term": {"__typeName.keyword": {"value": "Connection", "case_insensitive": false}}}),
+            json!({"term": {"__state": {"value": "ACTIVE", "case_insensitive": false}}}),
+        ];
+        filters.extend(filter);
         let mut all = Vec::new();
         let mut from = 0usize;
         loop {
@@ -480,11 +539,7 @@ impl AtlanClient {
                     "from": from,
                     "size": SEARCH_CHUNK,
                     "track_total_hits": true,
-                    "query": {"bool": {"filter": [
-                        {"term": {"__typeName.keyword": {"value": "Connection", "case_insensitive": false}}},
-                        {"term": {"__state": {"value": "ACTIVE", "case_insensitive": false}}},
-                        {"terms": {"qualifiedName": names}},
-                    ]}},
+                    "query": {"bool": {"filter": filters}},
                     "sort": [{"__guid": {"order": "asc"}}],
                 },
                 "requestMetadata": {"saveSearchLog": false},
@@ -595,6 +650,125 @@ impl AtlanClient {
                 format!("connection {qn}: {field} is not a list but {other}"),
             )),
         }
+    }
+
+    // ---------------------------------------------------------------- export
+
+    /// Every active connection with at least one API token among its `adminUsers`, as a
+    /// `ConnectionAdmins` spec naming those tokens: by display name when no other token has
+    /// it, else by GUID. Humans, groups and roles are not API tokens; the comment of each
+    /// document counts them so the adopter sees who else has access.
+    pub async fn export(&self) -> Result<Export, PlatformError> {
+        let (tokens, entities) =
+            futures::try_join!(self.all_tokens(), self.search_connections(None))?;
+        self.remember(&tokens);
+        let mut name_counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &tokens {
+            if let Some(n) = t.display_name() {
+                *name_counts.entry(n).or_default() += 1;
+            }
+        }
+        let by_username: BTreeMap<String, &ApiToken> = tokens
+            .iter()
+            .filter_map(|t| Some((t.username()?, t)))
+            .collect();
+
+        let mut by_name: BTreeMap<String, Vec<&Entity>> = BTreeMap::new();
+        for e in &entities {
+            if e.type_name.as_deref().is_some_and(|t| t != "Connection") {
+                continue;
+            }
+            if let Some(qn) = e.qualified_name() {
+                let list = by_name.entry(qn.to_string()).or_default();
+                if !list.iter().any(|x| x.guid == e.guid) {
+                    list.push(e);
+                }
+            }
+        }
+
+        let mut export = Export::default();
+        let mut without_tokens = 0usize;
+        for (qn, found) in &by_name {
+            let [entity] = found.as_slice() else {
+                export.notes.push(format!(
+                    "connection {qn} was left out: {} live connections have this qualifiedName",
+                    found.len()
+                ));
+                continue;
+            };
+            let guid = entity.guid.clone().unwrap_or_default();
+            let users = self.string_set(entity, ADMIN_USERS, qn)?;
+            let groups = self.string_set(entity, "adminGroups", qn)?;
+            let roles = self.string_set(entity, "adminRoles", qn)?;
+            let mut refs = BTreeSet::new();
+            let mut comments = Vec::new();
+            let mut humans = 0usize;
+            for user in &users {
+                let Some(token) = by_username.get(user) else {
+                    humans += 1;
+                    continue;
+                };
+                let name = token.display_name();
+                match (name, name.and_then(|n| name_counts.get(n)), &token.id) {
+                    (Some(n), Some(1), _) => {
+                        refs.insert(TokenRef::Name(n.to_string()));
+                    }
+                    (_, _, Some(id)) => {
+                        refs.insert(TokenRef::Guid(id.clone()));
+                        comments.push(match name {
+                            Some(n) => format!(
+                                "{id} is one of {} API tokens named {n:?}, so it is listed by guid",
+                                name_counts.get(n).copied().unwrap_or_default()
+                            ),
+                            None => format!("{id} is an API token without a display name"),
+                        });
+                    }
+                    (_, _, None) => {
+                        humans += 1;
+                        comments.push(format!(
+                            "{user} is an API token with neither a unique display name nor a guid; it cannot be declared"
+                        ));
+                    }
+                }
+            }
+            if refs.is_empty() {
+                without_tokens += 1;
+                continue;
+            }
+            let others = if humans + groups.len() + roles.len() == 0 {
+                "no other admins: this connection has no human, group or role admins".to_string()
+            } else {
+                format!(
+                    "also admins, not exported (they are not API tokens): {humans} user(s), {} group(s), {} role(s)",
+                    groups.len(),
+                    roles.len()
+                )
+            };
+            comments.insert(0, others);
+            let remote_name = entity
+                .attributes
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(qn)
+                .to_string();
+            export.objects.push(ExportedObject {
+                remote_name,
+                id: guid,
+                spec: ResourceSpec::ConnectionAdmins(ConnectionAdminsSpec {
+                    target: self.http.target().to_string(),
+                    connection: qn.clone(),
+                    api_tokens: refs.into_iter().collect(),
+                }),
+                comments,
+            });
+        }
+        if without_tokens > 0 {
+            export.notes.push(format!(
+                "{without_tokens} connection(s) with no API token among their admins were left out"
+            ));
+        }
+        Ok(export)
     }
 
     // ---------------------------------------------------------------- write

@@ -8,6 +8,8 @@
 //! `RoleTypeId` (their API names are not published), other roles by exact `Name`.
 //! Writes: `POST` creates (Name, RoleIds, Tags); `PUT` sends only `RoleIds` and/or `Tags`,
 //! which the server replaces wholesale, so each list is always fresh live ∪ additions.
+//! `export` lists roles and identities and writes each identity's roles back as names that
+//! `resolve` maps to exactly the same ids (or as `{id: …}` where no name does).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -17,13 +19,15 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::manifest::{ConnectTarget, Resource, ResourceSpec, RoleRef};
+use crate::manifest::{AutomationIdentitySpec, ConnectTarget, Resource, ResourceSpec, RoleRef};
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
     Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{ApiError, Auth, Http, Method, Request, Transient, plain_text};
-use crate::platform::{ClientOptions, ErrorKind, PlatformError, RequestCounts};
+use crate::platform::{
+    ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
+};
 use crate::secret::Secret;
 
 /// Items per page (the largest page the AVEVA samples use).
@@ -314,6 +318,62 @@ impl ConnectClient {
         })
     }
 
+    // ---------------------------------------------------------------- export
+
+    /// Every automation identity as an `AutomationIdentity` spec: its roles by name (built-in
+    /// roles by their canonical name) when that name resolves to exactly this role, else by
+    /// id; and its tags. Identities whose name is shared or missing cannot be declared and
+    /// are left out with a note.
+    pub async fn export(&self) -> Result<Export, PlatformError> {
+        let (roles, identities) = futures::try_join!(self.roles(), self.identities())?;
+        let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
+        let mut export = Export::default();
+        for i in &identities {
+            match i.name.as_deref().filter(|n| !n.is_empty()) {
+                Some(n) => by_name.entry(n).or_default().push(i),
+                None => export.notes.push(format!(
+                    "automation identity {} was left out: it has no name",
+                    i.id.as_deref().unwrap_or("(no id)")
+                )),
+            }
+        }
+        for (name, found) in by_name {
+            let [identity] = found.as_slice() else {
+                export.notes.push(format!(
+                    "automation identity {name} was left out: {} identities have this name",
+                    found.len()
+                ));
+                continue;
+            };
+            let live = self.live_object(identity)?;
+            let mut refs = BTreeSet::new();
+            let mut comments = Vec::new();
+            for id in &live.fields[ROLE_IDS] {
+                let (role, comment) = export_role(id, &roles);
+                refs.insert(role);
+                comments.extend(comment);
+            }
+            if refs.is_empty() {
+                export.notes.push(format!(
+                    "automation identity {name} was left out: it has no roles, and a manifest declares at least one"
+                ));
+                continue;
+            }
+            export.objects.push(ExportedObject {
+                remote_name: name.to_string(),
+                id: live.id.clone(),
+                spec: ResourceSpec::AutomationIdentity(AutomationIdentitySpec {
+                    target: self.http.target().to_string(),
+                    name: None,
+                    roles: refs.into_iter().collect(),
+                    tags: live.fields[TAGS].iter().cloned().collect(),
+                }),
+                comments,
+            });
+        }
+        Ok(export)
+    }
+
     // ---------------------------------------------------------------- write
 
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
@@ -485,6 +545,41 @@ impl ConnectClient {
                 .json()?;
             base = self.live_object(&fresh)?.fields;
         }
+    }
+}
+
+/// How a manifest names the role with this id: the name `resolve_role` maps back to exactly
+/// this id (the canonical name of a built-in role, else the role's own name), or `{id: …}`
+/// with a comment saying why.
+fn export_role(id: &str, roles: &[Role]) -> (RoleRef, Option<String>) {
+    let by_id = RoleRef::Id { id: id.to_string() };
+    let Some(role) = roles
+        .iter()
+        .find(|r| r.id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(id)))
+    else {
+        return (
+            by_id,
+            Some(format!("role {id} is not a role of the tenant")),
+        );
+    };
+    let builtin = role.role_type_id.as_deref().and_then(|t| {
+        BUILTIN_ROLES
+            .iter()
+            .find(|(_, x)| x.eq_ignore_ascii_case(t))
+            .map(|(n, _)| *n)
+    });
+    let Some(name) = builtin.or(role.name.as_deref()) else {
+        return (by_id, Some(format!("role {id} has no name")));
+    };
+    let by_name = RoleRef::Name(name.to_string());
+    match resolve_role(&by_name, roles) {
+        Ok((resolved, _)) if resolved.eq_ignore_ascii_case(id) => (by_name, None),
+        _ => (
+            by_id,
+            Some(format!(
+                "role {id} is {name:?}, a name that does not identify it uniquely in the tenant"
+            )),
+        ),
     }
 }
 

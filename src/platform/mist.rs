@@ -8,17 +8,22 @@
 //! returns the token's key once: it becomes a [`Secret`] in the write outcome and goes only to
 //! the manifest's key sink; the token is then read back to confirm its privileges. An update
 //! (`PUT`) sends the name and the full privilege list (the live privilege objects as they are,
-//! plus the new ones); `src_ips` is fixed at creation and never sent.
+//! plus the new ones); `src_ips` is fixed at creation and never sent. `export` writes every
+//! token of the org back as a manifest spec; its key cannot be read back, so the key sink is a
+//! placeholder the adopter sets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use futures::{StreamExt, stream};
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::manifest::{MistTarget, PrivilegeSpec, Resource, ResourceSpec};
+use crate::manifest::{
+    MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec,
+};
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
     Values, WriteOp, WriteOutcome,
@@ -26,8 +31,10 @@ use crate::model::{
 use crate::platform::http::{
     ApiError, Auth, Http, Method, RateLimit, Request, Response, Transient, plain_text,
 };
-use crate::platform::{ClientOptions, ErrorKind, PlatformError, RequestCounts};
-use crate::secret::Secret;
+use crate::platform::{
+    ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
+};
+use crate::secret::{KeySink, Secret};
 
 const PRIVILEGES: &str = "privileges";
 const SRC_IPS: &str = "srcIps";
@@ -306,6 +313,71 @@ impl MistClient {
         })
     }
 
+    // ---------------------------------------------------------------- export
+
+    /// Every org API token as an `OrgApiToken` spec with its privileges and source IPs. The key
+    /// of an existing token cannot be read back; the sink only matters if the token is ever
+    /// created again, so it is a placeholder. Tokens whose name is shared or missing, or with
+    /// no privilege a manifest can express, are left out with a note.
+    pub async fn export(&self) -> Result<Export, PlatformError> {
+        let tokens = self.list().await?;
+        let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
+        let mut export = Export::default();
+        for t in &tokens {
+            match t.name.as_deref().filter(|n| !n.is_empty()) {
+                Some(n) => by_name.entry(n).or_default().push(t),
+                None => export.notes.push(format!(
+                    "API token {} was left out: it has no name",
+                    t.id.as_deref().unwrap_or("(no id)")
+                )),
+            }
+        }
+        for (name, found) in by_name {
+            let [token] = found.as_slice() else {
+                export.notes.push(format!(
+                    "API token {name} was left out: {} tokens have this name",
+                    found.len()
+                ));
+                continue;
+            };
+            let live = self.live_object(token)?;
+            let mut privileges = BTreeSet::new();
+            let mut comments = vec![
+                "the key of an existing token cannot be read back: keySink is only used if this token is ever created again; set it before applying".to_string(),
+            ];
+            for raw in token.privileges.iter().flatten() {
+                match privilege_spec(raw) {
+                    Some(p) => {
+                        privileges.insert(p);
+                    }
+                    None => comments.push(format!(
+                        "privilege {} cannot be written in a manifest; it stays live and plan reports it as drift",
+                        Value::Object(raw.clone())
+                    )),
+                }
+            }
+            if privileges.is_empty() {
+                export.notes.push(format!(
+                    "API token {name} was left out: none of its privileges can be written in a manifest"
+                ));
+                continue;
+            }
+            export.objects.push(ExportedObject {
+                remote_name: name.to_string(),
+                id: live.id.clone(),
+                spec: ResourceSpec::OrgApiToken(OrgApiTokenSpec {
+                    target: self.http.target().to_string(),
+                    name: None,
+                    privileges: privileges.into_iter().collect(),
+                    src_ips: live.fields[SRC_IPS].iter().cloned().collect(),
+                    key_sink: KeySink::File(PathBuf::from(format!("CHANGE-ME/{name}.key"))),
+                }),
+                comments,
+            });
+        }
+        Ok(export)
+    }
+
     // ---------------------------------------------------------------- write
 
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
@@ -508,6 +580,25 @@ fn live_privilege(p: &Map<String, Value>) -> Option<String> {
     Some(match id {
         Some(id) => format!("{role}:{scope}:{}", id.to_ascii_lowercase()),
         None => format!("{role}:{scope}"),
+    })
+}
+
+/// The manifest form of a live privilege object; `None` for a role or scope the manifest
+/// format does not know, or a site/sitegroup scope without its id.
+fn privilege_spec(p: &Map<String, Value>) -> Option<PrivilegeSpec> {
+    let text = |k: &str| p.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let role: MistRole = serde_json::from_value(json!(text("role")?)).ok()?;
+    let scope: MistScope = serde_json::from_value(json!(text("scope")?)).ok()?;
+    let (site_id, sitegroup_id) = match scope {
+        MistScope::Site => (Some(text("site_id")?.to_string()), None),
+        MistScope::Sitegroup => (None, Some(text("sitegroup_id")?.to_string())),
+        MistScope::Org | MistScope::Orgsites => (None, None),
+    };
+    Some(PrivilegeSpec {
+        role,
+        scope,
+        site_id,
+        sitegroup_id,
     })
 }
 

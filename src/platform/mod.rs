@@ -9,7 +9,9 @@
 //!   [`DesiredObject`]s (with `problems` for what could not be resolved);
 //! - [`Client::read`]: read the live state of many objects in as few requests as the API
 //!   allows; any failed page fails the whole read, never "absent";
-//! - [`Client::write`]: perform append-only writes, each built by the applier from a fresh read.
+//! - [`Client::write`]: perform append-only writes, each built by the applier from a fresh read;
+//! - [`Client::export`] (`warrant export`): list every live object of the target as the
+//!   manifest spec that would declare it, for adopting warrant on an existing tenant.
 
 pub mod atlan;
 pub mod connect;
@@ -18,7 +20,7 @@ pub mod mist;
 
 use std::time::Duration;
 
-use crate::manifest::{Resource, Target, TargetPlatform};
+use crate::manifest::{Resource, ResourceSpec, Target, TargetPlatform};
 use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
 use crate::secret::Secret;
 
@@ -180,6 +182,29 @@ impl PlatformError {
     }
 }
 
+/// One live object written as the manifest spec that would declare it (`warrant export`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedObject {
+    /// The remote name (connection name, identity name, token name): where `metadata.name`
+    /// is derived from, and for identities and tokens the exact remote key.
+    pub remote_name: String,
+    /// The platform's id, which orders objects that share a remote name.
+    pub id: String,
+    /// The spec with `name` unset; for tokens the `keySink` is a placeholder the writer of the
+    /// manifest replaces.
+    pub spec: ResourceSpec,
+    /// Lines for a comment above the document: who else has access, what a manifest cannot say.
+    pub comments: Vec<String>,
+}
+
+/// Everything an export read from one target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Export {
+    pub objects: Vec<ExportedObject>,
+    /// Lines for the header comment: live objects left out, and why.
+    pub notes: Vec<String>,
+}
+
 /// A client for one Target. Its `Debug` shows the target and base URL, never a credential.
 #[derive(Debug)]
 pub struct Client {
@@ -270,6 +295,16 @@ impl Client {
             Inner::Atlan(c) => c.write(ops).await,
             Inner::Connect(c) => c.write(ops).await,
             Inner::Mist(c) => c.write(ops).await,
+        }
+    }
+
+    /// Every live object of the target as a manifest spec (`warrant export`). Reads the
+    /// complete lists; a failed page fails the export.
+    pub async fn export(&self) -> Result<Export, PlatformError> {
+        match &self.inner {
+            Inner::Atlan(c) => c.export().await,
+            Inner::Connect(c) => c.export().await,
+            Inner::Mist(c) => c.export().await,
         }
     }
 
