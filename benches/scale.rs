@@ -215,7 +215,7 @@ impl World {
     }
 
     fn mist_exists(&self, k: usize) -> bool {
-        k % 2 == 0
+        k.is_multiple_of(2)
     }
 
     fn created_mist_tokens(&self) -> usize {
@@ -799,7 +799,7 @@ fn naive_request_count(world: &World) -> u64 {
     let live = world.live_identities();
     let connect = 1
         + live.div_ceil(CONNECT_PAGE).max(1)
-        + if live % CONNECT_PAGE == 0 && live > 0 {
+        + if live.is_multiple_of(CONNECT_PAGE) && live > 0 {
             1
         } else {
             0
