@@ -823,3 +823,28 @@ async fn batches_read_and_write_once_each_and_count_requests() {
         report.summary_line()
     );
 }
+
+#[tokio::test]
+async fn large_plans_are_cut_into_at_most_eight_batches_per_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    let desired: Vec<_> = (0..100)
+        .map(|i| identity(&format!("id{i}"), &["r1"], &[]))
+        .collect();
+    let plan = make_plan(&fake, &desired);
+    let options = ApplyOptions {
+        batch_size: 2,
+        ..options(dir.path())
+    };
+
+    let (report, _) = run(&plan, &fake, &options).await;
+
+    assert_eq!(report.counts.get(&Status::Applied), Some(&100));
+    // 100 objects in batches of ceil(100 / 8) = 13: 8 batches, each one read before writing
+    // and one verifying read, instead of 50 batches of 2.
+    assert_eq!(
+        fake.world().reads,
+        2 * warrant::apply::MAX_BATCHES_PER_TARGET as u64
+    );
+    assert_eq!(fake.world().writes, 100);
+}

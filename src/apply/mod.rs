@@ -44,6 +44,10 @@ pub use report::{ApplyReport, ObjectReport, REPORT_VERSION, ReportOutcome, Statu
 /// How often a read-modify-write is redone when a concurrent write dropped something.
 pub const MAX_REDO: u32 = 3;
 
+/// At most this many batches per target: each batch re-reads its objects (a whole list on
+/// CONNECT and Mist) right before writing, so more batches means more full-list reads.
+pub const MAX_BATCHES_PER_TARGET: usize = 8;
+
 /// What the applier needs from live systems, per target.
 pub trait LiveSystem: Sync {
     /// The live state of these objects of `target`, one per object, same order. A failed read
@@ -317,7 +321,14 @@ async fn apply_target<S: LiveSystem>(
     progress: &dyn Progress,
 ) -> Vec<(usize, ObjectReport)> {
     let mut out = Vec::with_capacity(indices.len());
-    let mut batches = indices.chunks(options.batch_size.max(1));
+    // CONNECT and Mist can only be re-read as whole lists, so every batch costs a full list
+    // read: cap the number of batches per target so reads stay bounded as N grows, while
+    // small plans keep small batches (responsive progress and Ctrl-C).
+    let size = options
+        .batch_size
+        .max(indices.len().div_ceil(MAX_BATCHES_PER_TARGET))
+        .max(1);
+    let mut batches = indices.chunks(size);
     while let Some(batch) = batches.next() {
         if options.cancel.is_cancelled() {
             for &i in batch.iter().chain(batches.by_ref().flatten()) {
