@@ -26,12 +26,18 @@ const MANIFESTS: &[(&str, &str)] = &[
         "targets.yaml",
         include_str!("../../examples/manifests/targets.yaml"),
     ),
-    ("atlan.yaml", include_str!("../../examples/manifests/atlan.yaml")),
+    (
+        "atlan.yaml",
+        include_str!("../../examples/manifests/atlan.yaml"),
+    ),
     (
         "connect.yaml",
         include_str!("../../examples/manifests/connect.yaml"),
     ),
-    ("mist.yaml", include_str!("../../examples/manifests/mist.yaml")),
+    (
+        "mist.yaml",
+        include_str!("../../examples/manifests/mist.yaml"),
+    ),
 ];
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
@@ -86,7 +92,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
 
     heading("2. plan", "what the pull request comment would show");
     let plan = make_plan(&manifests, &[], &session).await?;
-    print!("{}", crate::render::text::plan(&plan, super::plan::use_color()));
+    print!(
+        "{}",
+        crate::render::text::plan(&plan, super::plan::use_color())
+    );
     let plan_file = dir.join("plan.json");
     crate::plan::file::write(&plan_file, &plan)?;
 
@@ -97,17 +106,31 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         key_dir: dir.clone(),
         cancel: CancelFlag::default(),
     };
-    let report = apply::apply_plan(&plan, &session, &options, &PlainLines::new(std::io::stdout()))
-        .await?;
+    let report = apply::apply_plan(
+        &plan,
+        &session,
+        &options,
+        &PlainLines::new(std::io::stdout()),
+    )
+    .await?;
     println!("{}", report.summary_line());
     let applied = report.outcome();
 
     heading("4. plan again", "nothing left to do");
     let again = make_plan(&manifests, &[], &session).await?;
-    print!("{}", crate::render::text::plan(&again, super::plan::use_color()));
+    print!(
+        "{}",
+        crate::render::text::plan(&again, super::plan::use_color())
+    );
 
-    heading("5. drift", "access that exists live but is not declared: reported, never removed");
-    print!("{}", crate::render::text::drift(&again, super::plan::use_color()));
+    heading(
+        "5. drift",
+        "access that exists live but is not declared: reported, never removed",
+    );
+    print!(
+        "{}",
+        crate::render::text::drift(&again, super::plan::use_color())
+    );
 
     let keys_written = std::fs::read_dir(&keys)
         .map(|d| d.count())
@@ -118,9 +141,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         "  - warrant planned {} creates and {} updates against three simulated APIs, applied them",
         plan.summary.create, plan.summary.update
     );
-    println!(
-        "    without removing anything, and the second plan found nothing left to do."
-    );
+    println!("    without removing anything, and the second plan found nothing left to do.");
     println!(
         "  - {keys_written} new Mist key(s) went only to their key sinks (files with mode 0600), never to this output."
     );
@@ -131,7 +152,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     println!();
     println!("Try next:");
     println!("  warrant validate examples/manifests");
-    println!("  warrant sandbox --seed examples/sandbox/seed.yaml   # then plan with --endpoint TARGET=URL");
+    println!(
+        "  warrant sandbox --seed examples/sandbox/seed.yaml   # then plan with --endpoint TARGET=URL"
+    );
     println!("  warrant plan --help");
     if args.keep {
         let kept = scratch.keep();
@@ -155,8 +178,7 @@ fn heading(step: &str, what: &str) {
 fn write_manifests(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).context("cannot create the manifest directory")?;
     for (name, text) in MANIFESTS {
-        std::fs::write(dir.join(name), text)
-            .with_context(|| format!("cannot write {name}"))?;
+        std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {name}"))?;
     }
     Ok(())
 }
