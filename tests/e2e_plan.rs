@@ -1,0 +1,905 @@
+//! `warrant plan` and `warrant drift` end to end against the sandbox over real HTTP.
+//!
+//! The example manifests are planned against the example seed through the real binary, and
+//! every rendering is compared with tests/golden/e2e_* after the per-run values (sandbox
+//! ports, creation time, git commit) are replaced by placeholders; regenerate with
+//! UPDATE_GOLDEN=1 after an intended change, then read the diff. Each conflict the planner
+//! knows is provoked with a small seed change and checked through the library, together with
+//! the promise that planning writes nothing. Failed reads must fail the plan (promise 5).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::golden;
+use warrant::manifest::{Manifests, load_str};
+use warrant::plan::gather::{PlanError, make_plan, open_session, targets_in_use};
+use warrant::plan::{Action, Change, Plan};
+use warrant::platform::{ClientOptions, Credentials};
+use warrant::sandbox::seed::{ConnectIdentity, ConnectRole, MistPlace, MistPrivilege, MistToken};
+use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
+use warrant::secret::Secret;
+use warrant::session::LiveOptions;
+
+/// The credentials of warrant's callers in the example seed (examples/WORLD.md), as the
+/// variables examples/manifests/targets.yaml names.
+const ENV: [(&str, &str); 4] = [
+    ("ATLAN_API_KEY", "sandbox-atlan-key-warrant-bot"),
+    ("CONNECT_CLIENT_ID", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f"),
+    ("CONNECT_CLIENT_SECRET", "sandbox-connect-secret-warrant"),
+    ("MIST_API_TOKEN", "SbxMistWarrantAdminKey0000000000000001"),
+];
+/// The Atlan caller who is not `$admin` and administers snowflake and bigquery only.
+const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
+const TARGETS_YAML: &str = include_str!("../examples/manifests/targets.yaml");
+
+/// Requests that only read, although they are POSTs.
+const READ_POSTS: [&str; 2] = [
+    "atlan POST /api/meta/search/indexsearch",
+    "connect POST /identity/connect/token",
+];
+
+/// A sandbox running on its own runtime, so the test thread can block on subprocesses.
+struct World {
+    sandbox: SandboxHandle,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn start(seed: Seed) -> World {
+        World::start_with(seed, Faults::default())
+    }
+
+    fn start_with(seed: Seed, faults: Faults) -> World {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = runtime.block_on(sandbox::start(seed, faults)).unwrap();
+        World { sandbox, runtime }
+    }
+
+    fn url(&self, target: &str) -> &str {
+        match target {
+            "atlan-prod" => &self.sandbox.atlan,
+            "connect-prod" => &self.sandbox.connect,
+            "mist-prod" => &self.sandbox.mist,
+            other => panic!("no sandbox for target {other}"),
+        }
+    }
+
+    /// `--endpoint` arguments for the three example targets.
+    fn endpoint_args(&self) -> Vec<String> {
+        ["atlan-prod", "connect-prod", "mist-prod"]
+            .iter()
+            .flat_map(|t| ["--endpoint".to_string(), format!("{t}={}", self.url(t))])
+            .collect()
+    }
+
+    /// Runs the binary in the repository root with the example credentials (overridden by
+    /// `env`) in its environment only.
+    fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+        command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .args(self.endpoint_args())
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_SHA")
+            .env_remove("GITHUB_STEP_SUMMARY");
+        for (k, v) in ENV.iter().chain(env) {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        };
+        assert_no_secret("stdout", &run.stdout);
+        assert_no_secret("stderr", &run.stderr);
+        run
+    }
+
+    /// The per-run values replaced by placeholders: sandbox URLs, creation time, git commit.
+    fn normalize(&self, text: &str) -> String {
+        let mut text = text
+            .replace(&self.sandbox.atlan, "<atlan-sandbox>")
+            .replace(&self.sandbox.connect, "<connect-sandbox>")
+            .replace(&self.sandbox.mist, "<mist-sandbox>");
+        text = text
+            .lines()
+            .map(|line| {
+                for key in ["created_at", "git_commit"] {
+                    let prefix = format!("\"{key}\": ");
+                    if let Some(at) = line.find(&prefix) {
+                        let comma = if line.ends_with(',') { "," } else { "" };
+                        return format!("{}{prefix}\"<{key}>\"{comma}", &line[..at]);
+                    }
+                }
+                line.to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        text.push('\n');
+        text
+    }
+
+    /// Requests the sandbox received that could have changed something.
+    fn writes(&self) -> Vec<String> {
+        self.sandbox
+            .request_counts()
+            .into_keys()
+            .filter(|k| {
+                let method = k.split(' ').nth(1).unwrap_or("");
+                !matches!(method, "GET" | "HEAD") && !READ_POSTS.contains(&k.as_str())
+            })
+            .collect()
+    }
+
+    /// Plans `resources` (YAML documents, added to the example targets) through the library,
+    /// with warrant's credentials unless `atlan_key` says otherwise.
+    fn plan(&self, resources: &str, atlan_key: &str) -> Result<Plan, PlanError> {
+        self.plan_with(resources, atlan_key, ClientOptions::default())
+    }
+
+    fn plan_with(
+        &self,
+        resources: &str,
+        atlan_key: &str,
+        client: ClientOptions,
+    ) -> Result<Plan, PlanError> {
+        let manifests = manifests(resources);
+        let in_use = targets_in_use(&manifests, &[]).unwrap();
+        let live = LiveOptions {
+            endpoints: in_use
+                .keys()
+                .map(|t| (t.clone(), self.url(t).to_string()))
+                .collect(),
+            credentials: credentials(atlan_key),
+            client,
+        };
+        let session = open_session(&manifests, &[], &live)?;
+        self.runtime.block_on(make_plan(&manifests, &[], &session))
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn manifests(resources: &str) -> Manifests {
+    let text = format!("{TARGETS_YAML}\n---\n{resources}");
+    load_str(Path::new("e2e.yaml"), &text).unwrap_or_else(|d| panic!("bad test manifests: {d:?}"))
+}
+
+fn credentials(atlan_key: &str) -> BTreeMap<String, Credentials> {
+    let value = |name: &str| ENV.iter().find(|(k, _)| *k == name).unwrap().1;
+    BTreeMap::from([
+        (
+            "atlan-prod".to_string(),
+            Credentials::Atlan {
+                api_key: Secret::new(atlan_key),
+            },
+        ),
+        (
+            "connect-prod".to_string(),
+            Credentials::Connect {
+                client_id: value("CONNECT_CLIENT_ID").to_string(),
+                client_secret: Secret::new(value("CONNECT_CLIENT_SECRET")),
+            },
+        ),
+        (
+            "mist-prod".to_string(),
+            Credentials::Mist {
+                api_token: Secret::new(value("MIST_API_TOKEN")),
+            },
+        ),
+    ])
+}
+
+/// Every credential of the example seed: Atlan API keys, CONNECT client secrets, Mist keys.
+fn seed_secrets() -> Vec<String> {
+    let seed = Seed::example();
+    let mut secrets: Vec<String> = seed
+        .atlan
+        .callers
+        .iter()
+        .map(|c| c.api_key.clone())
+        .collect();
+    for tenant in &seed.connect.tenants {
+        secrets.extend(tenant.clients.iter().map(|c| c.client_secret.clone()));
+    }
+    for org in &seed.mist.orgs {
+        secrets.extend(org.api_tokens.iter().map(|t| t.key.clone()));
+    }
+    assert!(secrets.len() >= 7, "the example seed lost its credentials");
+    secrets
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for (i, secret) in seed_secrets().iter().enumerate() {
+        // The panic names the secret by position only: a failing test must not print it.
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what} contains seed secret #{i}"
+        );
+    }
+}
+
+fn change<'p>(plan: &'p Plan, name: &str) -> &'p Change {
+    plan.changes
+        .iter()
+        .find(|c| c.address.name == name)
+        .unwrap_or_else(|| panic!("no change for {name} in {:#?}", plan.changes))
+}
+
+/// The one change of `name` is a conflict whose reason contains every one of `words`, and the
+/// sandbox saw no write.
+fn assert_conflict(world: &World, plan: &Plan, name: &str, words: &[&str]) {
+    let c = change(plan, name);
+    assert_eq!(c.action, Action::Conflict, "{c:#?}");
+    assert!(c.additions.is_empty(), "{c:#?}");
+    let reasons = c.reasons.join("\n");
+    for word in words {
+        assert!(reasons.contains(word), "{word:?} not in: {reasons}");
+    }
+    assert_eq!(plan.summary.conflict, 1, "{:#?}", plan.changes);
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
+
+/// The live objects of a sandbox state, without its bookkeeping (tokens issued, last use).
+fn live_objects(state: &serde_json::Value) -> serde_json::Value {
+    let each = |list: &serde_json::Value, f: &dyn Fn(&serde_json::Value) -> serde_json::Value| {
+        list.as_array()
+            .map(|items| items.iter().map(f).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let tokens = each(&state["mist"]["orgs"], &|org| {
+        each(&org["apiTokens"], &|t| {
+            serde_json::json!([t["id"], t["name"], t["privileges"], t["srcIps"]])
+        })
+        .into()
+    });
+    let objects = serde_json::json!({
+        "connections": state["atlan"]["connections"],
+        "identities": each(&state["connect"]["tenants"], &|t| t["automationIdentities"].clone()),
+        "tokens": tokens,
+    });
+    assert!(
+        objects["connections"].is_array(),
+        "unexpected sandbox state shape"
+    );
+    objects
+}
+
+fn example_plan_args(format: &str) -> Vec<&str> {
+    vec!["plan", "examples/manifests", "--format", format]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The examples, through the binary
+
+#[test]
+fn plan_of_the_examples_matches_golden_in_every_format() {
+    let world = World::start(Seed::example());
+    let before = live_objects(&world.sandbox.state());
+    for (format, file) in [
+        ("text", "e2e_plan.txt"),
+        ("markdown", "e2e_plan.md"),
+        ("json", "e2e_plan.json"),
+    ] {
+        let run = world.cli(&example_plan_args(format), &[]);
+        assert_eq!(run.code, 0, "{format}: {}", run.stderr);
+        golden(file, &world.normalize(&run.stdout));
+    }
+    assert_eq!(world.writes(), Vec::<String>::new());
+    assert_eq!(live_objects(&world.sandbox.state()), before);
+}
+
+#[test]
+fn changes_pending_exit_2_and_the_plan_file_is_readable_and_secret_free() {
+    let world = World::start(Seed::example());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    let out_arg = out.to_str().unwrap();
+
+    let run = world.cli(
+        &[
+            "plan",
+            "examples/manifests",
+            "--detailed-exitcode",
+            "--out",
+            out_arg,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("Saved the plan to"), "{}", run.stderr);
+
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_no_secret("the plan file", &text);
+    let plan = warrant::plan::file::read(&out).unwrap();
+    let s = plan.summary;
+    assert_eq!(
+        (s.create, s.update, s.no_op, s.conflict, s.drift),
+        (4, 3, 2, 0, 2)
+    );
+    assert_eq!(plan.changes.len(), 9);
+    // The plan records where it read from: the sandbox, not the manifests' baseUrl.
+    let recorded = serde_json::to_string(&plan.targets).unwrap();
+    assert!(recorded.contains(&world.sandbox.atlan), "{recorded}");
+    // The file is the JSON rendering on stdout, apart from the creation time.
+    let json = world.cli(&example_plan_args("json"), &[]);
+    assert_eq!(world.normalize(&json.stdout), world.normalize(&text));
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn no_changes_exit_0_even_with_detailed_exitcode() {
+    let world = World::start(Seed::example());
+    let run = world.cli(
+        &[
+            "plan",
+            "examples/manifests",
+            "--detailed-exitcode",
+            "--only",
+            "ConnectionAdmins/databricks-lakehouse",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+}
+
+#[test]
+fn drift_lists_the_undeclared_access_and_fails_only_when_asked() {
+    let world = World::start(Seed::example());
+    for (format, file) in [("text", "e2e_drift.txt"), ("json", "e2e_drift.json")] {
+        let run = world.cli(&["drift", "examples/manifests", "--format", format], &[]);
+        assert_eq!(run.code, 0, "{format}: {}", run.stderr);
+        for who in [
+            "legacy-etl",
+            "data-engineers",
+            "jsmith",
+            "bigquery-analytics",
+        ] {
+            assert!(run.stdout.contains(who), "{format}: {who} missing");
+        }
+        golden(file, &world.normalize(&run.stdout));
+    }
+    let json = world.cli(&["drift", "examples/manifests", "--format", "json"], &[]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let bigquery = value["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["address"]["name"] == "bigquery-analytics")
+        .unwrap();
+    assert_eq!(
+        bigquery["drift"]["adminGroups"],
+        serde_json::json!(["data-engineers"])
+    );
+    assert_eq!(
+        bigquery["drift"]["adminUsers"],
+        serde_json::json!([
+            "jsmith",
+            "service-account-apikey-6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d"
+        ])
+    );
+
+    let run = world.cli(&["drift", "examples/manifests", "--fail-on-drift"], &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    // Declared objects without drift do not fail the run.
+    let run = world.cli(
+        &[
+            "drift",
+            "examples/manifests",
+            "--fail-on-drift",
+            "--only",
+            "ConnectionAdmins/databricks-lakehouse",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn only_filters_restrict_the_plan_and_warn_in_every_format() {
+    let world = World::start(Seed::example());
+    for only in [
+        vec!["--only", "ConnectionAdmins/snowflake-prod"],
+        vec!["--only", "target=mist-prod"],
+        vec![
+            "--only",
+            "ConnectionAdmins/snowflake-prod",
+            "--only",
+            "target=mist-prod",
+        ],
+    ] {
+        let with = |format: &str| {
+            let mut args = example_plan_args(format);
+            args.extend(&only);
+            let run = world.cli(&args, &[]);
+            assert_eq!(run.code, 0, "{only:?} {format}: {}", run.stderr);
+            run.stdout
+        };
+        let filters: Vec<&str> = only.iter().copied().filter(|a| *a != "--only").collect();
+
+        let json: serde_json::Value = serde_json::from_str(&with("json")).unwrap();
+        assert_eq!(json["only"], serde_json::json!(filters));
+        let mut expected: Vec<&str> = Vec::new();
+        if filters.contains(&"ConnectionAdmins/snowflake-prod") {
+            expected.push("snowflake-prod");
+        }
+        if filters.contains(&"target=mist-prod") {
+            expected.extend(["installer-app", "monitoring-ro", "noc-automation"]);
+        }
+        let names: Vec<&str> = json["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["address"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, expected, "{only:?}");
+
+        let text = with("text");
+        assert!(
+            text.starts_with("Warning: partial plan, restricted by --only"),
+            "{text}"
+        );
+        for f in &filters {
+            assert!(text.lines().next().unwrap().contains(f), "{text}");
+        }
+        let markdown = with("markdown");
+        assert!(markdown.contains("[!WARNING]"), "{markdown}");
+        assert!(filters.iter().all(|f| markdown.contains(f)), "{markdown}");
+    }
+
+    let run = world.cli(
+        &["plan", "examples/manifests", "--only", "OrgApiToken/nope"],
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("--only OrgApiToken/nope matches no declared object"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let run = world.cli(&["plan", "examples/manifests", "--only", "Bogus/x"], &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("unknown kind"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts, each against a sandbox seeded to provoke it
+
+fn connection_admins(name: &str, connection: &str, tokens: &str) -> String {
+    format!(
+        "apiVersion: warrant/v1\nkind: ConnectionAdmins\nmetadata: {{name: {name}}}\nspec:\n  target: atlan-prod\n  connection: {connection}\n  apiTokens: {tokens}\n"
+    )
+}
+
+fn identity(name: &str, roles: &str) -> String {
+    format!(
+        "apiVersion: warrant/v1\nkind: AutomationIdentity\nmetadata: {{name: {name}}}\nspec:\n  target: connect-prod\n  roles: {roles}\n  tags: [managed-by:warrant]\n"
+    )
+}
+
+fn org_token(name: &str, privileges: &str, src_ips: &str) -> String {
+    format!(
+        "apiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: {name}}}\nspec:\n  target: mist-prod\n  privileges: {privileges}\n  srcIps: {src_ips}\n  keySink: {{file: keys/{name}.key}}\n"
+    )
+}
+
+#[test]
+fn a_missing_connection_is_a_conflict_never_a_create() {
+    let world = World::start(Seed::example());
+    let plan = world
+        .plan(
+            &connection_admins(
+                "redshift",
+                "default/redshift/1699999999",
+                "[{name: ci-pipeline}]",
+            ),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "redshift",
+        &[
+            "default/redshift/1699999999 not found",
+            "never creates connections",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_token_name_is_a_conflict() {
+    let world = World::start(Seed::example());
+    let plan = world
+        .plan(
+            &connection_admins(
+                "snowflake-prod",
+                "default/snowflake/1700000001",
+                "[{name: ci-pipeline}, {name: no-such-token}]",
+            ),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "snowflake-prod",
+        &["\"no-such-token\" not found"],
+    );
+}
+
+#[test]
+fn an_ambiguous_token_name_is_a_conflict_but_its_guid_is_fine() {
+    let world = World::start(Seed::example());
+    let plan = world
+        .plan(
+            &connection_admins(
+                "databricks-lakehouse",
+                "default/databricks/1700000003",
+                "[{name: shared-bot}]",
+            ),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "databricks-lakehouse",
+        &["ambiguous: 2 tokens named shared-bot", "use guid"],
+    );
+
+    let plan = world
+        .plan(
+            &connection_admins(
+                "databricks-lakehouse",
+                "default/databricks/1700000003",
+                "[{guid: 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}]",
+            ),
+            ENV[0].1,
+        )
+        .unwrap();
+    let c = change(&plan, "databricks-lakehouse");
+    assert_eq!(c.action, Action::Update, "{c:#?}");
+    assert_eq!(
+        c.additions["adminUsers"],
+        ["service-account-apikey-9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a".to_string()].into()
+    );
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn a_caller_who_is_not_admin_of_the_connection_gets_a_conflict_that_says_why() {
+    let world = World::start(Seed::example());
+    let databricks = connection_admins(
+        "databricks-lakehouse",
+        "default/databricks/1700000003",
+        "[{name: dbt-cloud}]",
+    );
+    let plan = world.plan(&databricks, JSMITH_KEY).unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "databricks-lakehouse",
+        &["(jsmith) is not an admin of connection default/databricks/1700000003"],
+    );
+    // jsmith administers snowflake, so the same kind of change there is fine.
+    let snowflake = connection_admins(
+        "snowflake-prod",
+        "default/snowflake/1700000001",
+        "[{name: dbt-cloud}]",
+    );
+    let plan = world.plan(&snowflake, JSMITH_KEY).unwrap();
+    assert_eq!(change(&plan, "snowflake-prod").action, Action::Update);
+
+    // The CLI exits 1 and shows the reason.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("{TARGETS_YAML}\n---\n{databricks}"),
+    )
+    .unwrap();
+    let mut args = vec!["plan", dir.path().to_str().unwrap()];
+    let endpoint = format!("atlan-prod={}", world.sandbox.atlan);
+    args.extend(["--endpoint", &endpoint]);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    let out = command
+        .args(&args)
+        .env("NO_COLOR", "1")
+        .env("ATLAN_API_KEY", JSMITH_KEY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("! ConnectionAdmins/databricks-lakehouse")
+            && stdout.contains("(jsmith) is not an admin of connection"),
+        "{stdout}"
+    );
+    assert_no_secret("stdout", &stdout);
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn two_live_identities_with_the_same_name_are_a_conflict() {
+    let mut seed = Seed::example();
+    let tenant = &mut seed.connect.tenants[0];
+    tenant.unique_identity_names = false;
+    let twin = ConnectIdentity {
+        id: "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f99".into(),
+        ..tenant.automation_identities[0].clone()
+    };
+    assert_eq!(twin.name, "asset-rule-runner");
+    tenant.automation_identities.push(twin);
+    let world = World::start(seed);
+    let plan = world
+        .plan(&identity("asset-rule-runner", "[Tenant Member]"), ENV[0].1)
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "asset-rule-runner",
+        &[
+            "asset-rule-runner matches 2 live objects",
+            "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f01",
+            "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f99",
+        ],
+    );
+}
+
+#[test]
+fn two_live_mist_tokens_with_the_same_name_are_a_conflict() {
+    let mut seed = Seed::example();
+    let org = &mut seed.mist.orgs[0];
+    let twin = MistToken {
+        id: "497f6eca-6276-4993-bfeb-53efbbba6f99".into(),
+        key: "SbxMistTwinKey000000000000000000000099".into(),
+        ..org.api_tokens[1].clone()
+    };
+    assert_eq!(twin.name, "monitoring-ro");
+    org.api_tokens.push(twin);
+    let world = World::start(seed);
+    let plan = world
+        .plan(
+            &org_token("monitoring-ro", "[{role: read, scope: org}]", "[]"),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "monitoring-ro",
+        &[
+            "monitoring-ro matches 2 live objects",
+            "497f6eca-6276-4993-bfeb-53efbbba6f99",
+        ],
+    );
+}
+
+#[test]
+fn more_than_ten_privileges_in_total_is_a_conflict() {
+    let site = |n: usize| format!("d96e3952-53e8-4266-959a-{n:012x}");
+    let mut seed = Seed::example();
+    let org = &mut seed.mist.orgs[0];
+    org.sites.extend((0..11).map(|n| MistPlace {
+        id: site(n),
+        name: format!("site-{n}"),
+    }));
+    // Six live privileges; the manifest adds five others: eleven in total.
+    let privilege = |n: usize| MistPrivilege {
+        role: "read".into(),
+        scope: "site".into(),
+        site_id: Some(site(n)),
+        sitegroup_id: None,
+        views: Vec::new(),
+    };
+    org.api_tokens[1].privileges = (0..6).map(privilege).collect();
+    let world = World::start(seed);
+    let declared: Vec<String> = (6..11)
+        .map(|n| format!("{{role: read, scope: site, siteId: {}}}", site(n)))
+        .collect();
+    let plan = world
+        .plan(
+            &org_token("monitoring-ro", &format!("[{}]", declared.join(", ")), "[]"),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "monitoring-ro",
+        &["privileges: adding 5 to the 6 live values would make 11, more than the 10 allowed"],
+    );
+}
+
+#[test]
+fn src_ips_that_differ_from_live_are_a_conflict() {
+    let world = World::start(Seed::example());
+    // old-script lives with write/site hq and srcIps 198.51.100.7.
+    let plan = world
+        .plan(
+            &org_token(
+                "old-script",
+                "[{role: write, scope: site, siteId: d96e3952-53e8-4266-959a-45acd55f5114}]",
+                "[198.51.100.8]",
+            ),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "old-script",
+        &[
+            "srcIps cannot change after creation",
+            "198.51.100.7",
+            "198.51.100.8",
+            "declare a new OrgApiToken under a new name",
+        ],
+    );
+}
+
+#[test]
+fn unknown_and_ambiguous_role_names_are_conflicts() {
+    let mut seed = Seed::example();
+    let tenant = &mut seed.connect.tenants[0];
+    for n in 1..=2 {
+        tenant.roles.push(ConnectRole {
+            id: format!("5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7d0{n}"),
+            name: "Auditor".into(),
+            description: String::new(),
+            role_scope: 1,
+            role_type_id: None,
+            community_id: None,
+        });
+    }
+    let world = World::start(seed);
+    let plan = world
+        .plan(
+            &identity("ingress-pipeline", "[Tenant Member, No Such Role]"),
+            ENV[0].1,
+        )
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "ingress-pipeline",
+        &["role \"No Such Role\" not found in the tenant"],
+    );
+    let plan = world
+        .plan(&identity("asset-rule-runner", "[Auditor]"), ENV[0].1)
+        .unwrap();
+    assert_conflict(
+        &world,
+        &plan,
+        "asset-rule-runner",
+        &[
+            "role name \"Auditor\" matches 2 roles",
+            "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7d01",
+            "use {id: …}",
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failed reads (promise 5)
+
+fn quick_retries() -> ClientOptions {
+    ClientOptions {
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(5),
+        max_attempts: 3,
+        ..ClientOptions::default()
+    }
+}
+
+fn example_resources() -> String {
+    ["atlan.yaml", "connect.yaml", "mist.yaml"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("examples/manifests")
+                    .join(f),
+            )
+            .unwrap()
+        })
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+#[test]
+fn a_read_that_keeps_failing_fails_the_plan() {
+    for platform in ["atlan", "connect", "mist"] {
+        let faults: Faults = format!("{platform}.p500=1.0,seed=1").parse().unwrap();
+        let world = World::start_with(Seed::example(), faults);
+        let err = world
+            .plan_with(&example_resources(), ENV[0].1, quick_retries())
+            .unwrap_err();
+        let PlanError::Platform(errors) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(errors.len(), 1, "{err}");
+        assert!(
+            errors[0].target.starts_with(platform) && errors[0].status == Some(500),
+            "{platform}: {err}"
+        );
+        assert_eq!(world.writes(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn intermittent_failures_either_fail_the_plan_or_give_the_same_plan() {
+    let clean = World::start(Seed::example())
+        .plan(&example_resources(), ENV[0].1)
+        .unwrap();
+    let expected: Vec<(String, Action)> = clean
+        .changes
+        .iter()
+        .map(|c| (c.address.short(), c.action))
+        .collect();
+    let mut planned = 0;
+    for seed in 0..8 {
+        let faults: Faults = format!("p500=0.3,p503=0.1,drop=0.05,seed={seed}")
+            .parse()
+            .unwrap();
+        let world = World::start_with(Seed::example(), faults);
+        match world.plan_with(&example_resources(), ENV[0].1, quick_retries()) {
+            Ok(plan) => {
+                planned += 1;
+                let actions: Vec<(String, Action)> = plan
+                    .changes
+                    .iter()
+                    .map(|c| (c.address.short(), c.action))
+                    .collect();
+                assert_eq!(actions, expected, "fault seed {seed}");
+                assert_eq!(plan.summary, clean.summary);
+            }
+            Err(PlanError::Platform(errors)) => assert!(!errors.is_empty()),
+            Err(e) => panic!("fault seed {seed}: {e}"),
+        }
+        assert_eq!(world.writes(), Vec::<String>::new());
+    }
+    println!("{planned} of 8 fault seeds planned through retries");
+}
+
+#[test]
+fn the_cli_exits_1_on_a_failed_read_and_shows_no_create() {
+    // A Retry-After beyond the client's cap fails at once, so the default retry policy of the
+    // binary costs no time here.
+    let faults: Faults = "mist.p429=1.0,mist.retry_after=100000,seed=1"
+        .parse()
+        .unwrap();
+    let world = World::start_with(Seed::example(), faults);
+    for format in ["text", "markdown", "json"] {
+        let run = world.cli(&example_plan_args(format), &[]);
+        assert_eq!(run.code, 1, "{format}: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{format}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("error: target mist-prod"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = world.cli(&["drift", "examples/manifests"], &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
