@@ -1,0 +1,443 @@
+//! Shared wiring of the end-to-end apply tests: a sandbox over real HTTP on loopback, manifests
+//! written to a scratch directory (the example world, or a larger generated one), a library
+//! session with explicit credentials, the `warrant` binary as a subprocess with credentials in
+//! its environment only, and the "nothing lost" check computed from `/_sandbox/state`.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use warrant::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Progress, Silent};
+use warrant::manifest::Manifests;
+use warrant::plan::Plan;
+use warrant::plan::gather::{make_plan, open_session};
+use warrant::platform::{ClientOptions, Credentials};
+use warrant::sandbox::seed::{AtlanConnection, ConnectIdentity, MistPrivilege, MistToken};
+use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
+use warrant::secret::Secret;
+use warrant::session::{LiveOptions, Session};
+
+pub const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
+pub const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
+pub const CONNECT_ID: &str = "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f";
+pub const CONNECT_SECRET: &str = "sandbox-connect-secret-warrant";
+pub const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
+pub const TENANT: &str = "7fc97c8b-8f60-4f29-af71-3178c414e7a0";
+pub const ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
+pub const HQ_SITE: &str = "d96e3952-53e8-4266-959a-45acd55f5114";
+pub const TENANT_MEMBER: &str = "9b1e2c3d-4f5a-4b6c-8d7e-0f1a2b3c4d04";
+pub const CI_PIPELINE: &str = "service-account-apikey-ac69de56-6529-4c8f-b53c-791cb5346308";
+pub const DBT_CLOUD: &str = "service-account-apikey-4e1f7a2b-9c3d-4b8e-a5f6-0d1c2b3a4e5f";
+pub const AIRFLOW: &str = "service-account-apikey-8d2c6b1a-3f4e-4a5b-9c6d-7e8f9a0b1c2d";
+
+/// The example manifests, with the `gh` command sink replaced by a file sink so the tests need
+/// no tool outside the repository.
+pub fn example_manifests() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/manifests");
+    ["targets.yaml", "atlan.yaml", "connect.yaml", "mist.yaml"]
+        .iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(root.join(name)).unwrap();
+            let text = text.replace(
+                "keySink:\n    command: [gh, secret, set, MIST_INSTALLER_KEY]",
+                "keySink: {file: keys/installer-app.key}",
+            );
+            (name.to_string(), text)
+        })
+        .collect()
+}
+
+/// A world larger than the example: the example seed plus `n` connections, `n` identities
+/// (half live, half to create) and `tokens` Mist tokens (half live, half to create), with
+/// manifests that add to every one of them. Rate limits are raised on both sides so neither
+/// the sandbox nor the client-side limiter decides the pace.
+pub struct Generated {
+    pub seed: Seed,
+    pub files: Vec<(String, String)>,
+}
+
+pub fn generated(connections: usize, identities: usize, tokens: usize) -> Generated {
+    let mut seed = Seed::example();
+    let mut atlan = String::new();
+    for i in 0..connections {
+        let qn = format!("default/gen/{:010}", 1_800_000_000u64 + i as u64);
+        seed.atlan.connections.push(AtlanConnection {
+            guid: format!("22222222-0000-4000-8000-{i:012}"),
+            qualified_name: qn.clone(),
+            name: format!("gen-{i}"),
+            connector_name: "snowflake".into(),
+            category: Some("warehouse".into()),
+            admin_users: vec![format!("owner-{i}"), CI_PIPELINE.into()],
+            admin_groups: vec![format!("team-{}", i % 5)],
+            admin_roles: Vec::new(),
+            created_by: "jsmith".into(),
+            updated_by: "jsmith".into(),
+            create_time: 1_700_000_000_000,
+            update_time: 1_700_000_000_000,
+            version: 1,
+        });
+        atlan.push_str(&format!(
+            "---\napiVersion: warrant/v1\nkind: ConnectionAdmins\nmetadata: {{name: gen-{i}}}\nspec:\n  target: atlan-prod\n  connection: {qn}\n  apiTokens:\n    - name: ci-pipeline\n    - name: dbt-cloud\n    - name: airflow-prod\n"
+        ));
+    }
+    let tenant = &mut seed.connect.tenants[0];
+    let mut connect = String::new();
+    for i in 0..identities {
+        if i % 2 == 0 {
+            tenant.automation_identities.push(ConnectIdentity {
+                id: format!("33333333-0000-4000-8000-{i:012}"),
+                name: format!("gen-identity-{i}"),
+                role_ids: vec![TENANT_MEMBER.into()],
+                tags: vec![format!("owner:{i}")],
+            });
+        }
+        connect.push_str(&format!(
+            "---\napiVersion: warrant/v1\nkind: AutomationIdentity\nmetadata: {{name: gen-identity-{i}}}\nspec:\n  target: connect-prod\n  roles: [Tenant Member, Asset Rule Runner]\n  tags: [managed-by:warrant, gen:{i}]\n"
+        ));
+    }
+    seed.mist.requests_per_hour = 10_000_000;
+    let org = &mut seed.mist.orgs[0];
+    let mut mist = String::new();
+    for i in 0..tokens {
+        if i % 2 == 0 {
+            org.api_tokens.push(MistToken {
+                id: format!("44444444-0000-4000-8000-{i:012}"),
+                name: format!("gen-token-{i}"),
+                key: format!("SbxMistGenKey{i:026}"),
+                privileges: vec![MistPrivilege {
+                    role: "read".into(),
+                    scope: "org".into(),
+                    site_id: None,
+                    sitegroup_id: None,
+                    views: Vec::new(),
+                }],
+                src_ips: Vec::new(),
+                created_by: Some("netops@acme.example".into()),
+                created_time: 1_699_000_000,
+                last_used: None,
+                requests_per_hour: None,
+            });
+        }
+        mist.push_str(&format!(
+            "---\napiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: gen-token-{i}}}\nspec:\n  target: mist-prod\n  privileges:\n    - {{role: read, scope: org}}\n    - {{role: write, scope: site, siteId: {HQ_SITE}}}\n  keySink: {{file: keys/gen-token-{i}.key}}\n"
+        ));
+    }
+    let targets = format!(
+        "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: atlan-prod}}\nspec:\n  atlan: {{baseUrl: https://acme.atlan.com, apiKeyEnv: ATLAN_API_KEY, requestsPerMinute: 10000000}}\n---\napiVersion: warrant/v1\nkind: Target\nmetadata: {{name: connect-prod}}\nspec:\n  connect: {{tenantId: {TENANT}}}\n---\napiVersion: warrant/v1\nkind: Target\nmetadata: {{name: mist-prod}}\nspec:\n  mist: {{cloud: global01, orgId: {ORG}, apiTokenEnv: MIST_API_TOKEN, requestsPerHour: 10000000}}\n"
+    );
+    Generated {
+        seed,
+        files: vec![
+            ("targets.yaml".into(), targets),
+            ("atlan.yaml".into(), atlan),
+            ("connect.yaml".into(), connect),
+            ("mist.yaml".into(), mist),
+        ],
+    }
+}
+
+/// One sandbox, one scratch directory with manifests and a `keys/` directory, and a session.
+pub struct World {
+    pub sandbox: SandboxHandle,
+    pub scratch: tempfile::TempDir,
+    pub manifests: Manifests,
+    pub live: LiveOptions,
+}
+
+/// Client options for tests: quick backoff so injected faults cost milliseconds, not seconds.
+pub fn quick_client() -> ClientOptions {
+    ClientOptions {
+        backoff_base: Duration::from_millis(5),
+        backoff_cap: Duration::from_millis(100),
+        max_attempts: 8,
+        request_timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    }
+}
+
+pub fn credentials(atlan_key: &str) -> BTreeMap<String, Credentials> {
+    BTreeMap::from([
+        (
+            "atlan-prod".to_string(),
+            Credentials::Atlan {
+                api_key: Secret::new(atlan_key),
+            },
+        ),
+        (
+            "connect-prod".to_string(),
+            Credentials::Connect {
+                client_id: CONNECT_ID.to_string(),
+                client_secret: Secret::new(CONNECT_SECRET),
+            },
+        ),
+        (
+            "mist-prod".to_string(),
+            Credentials::Mist {
+                api_token: Secret::new(MIST_KEY),
+            },
+        ),
+    ])
+}
+
+impl World {
+    pub async fn start(seed: Seed, files: &[(String, String)]) -> World {
+        let sandbox = sandbox::start(seed, Faults::default()).await.unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("manifests");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(scratch.path().join("keys")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let manifests = warrant::manifest::load(&[dir])
+            .unwrap_or_else(|d| panic!("test manifests are invalid: {d:?}"));
+        let live = LiveOptions {
+            endpoints: BTreeMap::from([
+                ("atlan-prod".to_string(), sandbox.atlan.clone()),
+                ("connect-prod".to_string(), sandbox.connect.clone()),
+                ("mist-prod".to_string(), sandbox.mist.clone()),
+            ]),
+            credentials: credentials(ATLAN_KEY),
+            client: quick_client(),
+        };
+        World {
+            sandbox,
+            scratch,
+            manifests,
+            live,
+        }
+    }
+
+    pub async fn example() -> World {
+        World::start(Seed::example(), &example_manifests()).await
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.scratch.path()
+    }
+
+    pub fn manifest_dir(&self) -> PathBuf {
+        self.dir().join("manifests")
+    }
+
+    pub fn keys(&self) -> PathBuf {
+        self.dir().join("keys")
+    }
+
+    /// A session whose Atlan credential is `atlan_key` (others as usual).
+    pub fn session_as(&self, atlan_key: &str) -> Session {
+        let live = LiveOptions {
+            credentials: credentials(atlan_key),
+            ..self.live.clone()
+        };
+        open_session(&self.manifests, &[], &live).unwrap()
+    }
+
+    pub fn session(&self) -> Session {
+        self.session_as(ATLAN_KEY)
+    }
+
+    pub async fn plan(&self, session: &Session) -> Plan {
+        make_plan(&self.manifests, &[], session).await.unwrap()
+    }
+
+    pub fn options(&self, batch_size: usize) -> ApplyOptions {
+        ApplyOptions {
+            batch_size,
+            max_changes: None,
+            key_dir: self.dir().to_path_buf(),
+            cancel: CancelFlag::default(),
+        }
+    }
+
+    pub async fn apply(&self, plan: &Plan, session: &Session) -> ApplyReport {
+        apply::apply_plan(plan, session, &self.options(64), &Silent)
+            .await
+            .unwrap()
+    }
+
+    pub async fn apply_with(
+        &self,
+        plan: &Plan,
+        session: &Session,
+        options: &ApplyOptions,
+        progress: &dyn Progress,
+    ) -> ApplyReport {
+        apply::apply_plan(plan, session, options, progress)
+            .await
+            .unwrap()
+    }
+
+    /// Runs `warrant ARGS` in the scratch directory with the sandbox credentials in the
+    /// subprocess's environment only.
+    pub fn warrant(&self, args: &[&str]) -> Output {
+        self.warrant_as(ATLAN_KEY, args)
+    }
+
+    pub fn warrant_as(&self, atlan_key: &str, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_warrant"))
+            .current_dir(self.dir())
+            .args(args)
+            .env("ATLAN_API_KEY", atlan_key)
+            .env("CONNECT_CLIENT_ID", CONNECT_ID)
+            .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
+            .env("MIST_API_TOKEN", MIST_KEY)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The `--endpoint` flags pointing every target at the sandbox.
+    pub fn endpoint_args(&self) -> Vec<String> {
+        self.live
+            .endpoints
+            .iter()
+            .flat_map(|(t, u)| ["--endpoint".to_string(), format!("{t}={u}")])
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Every access fact of a sandbox state, as strings: each object's existence and each member,
+/// group, role, role id, tag, privilege and source IP it holds. Append-only means the facts
+/// before an apply are a subset of the facts after it.
+pub fn facts(state: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let list = |v: &Value, key: &str| -> Vec<Value> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let text = |v: &Value, key: &str| -> String {
+        v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let atlan = &state["atlan"];
+    for t in list(atlan, "apiTokens") {
+        out.insert(format!("atlan token {}", text(&t, "guid")));
+    }
+    for c in list(atlan, "connections") {
+        let qn = text(&c, "qualifiedName");
+        out.insert(format!("atlan connection {qn}"));
+        for field in ["adminUsers", "adminGroups", "adminRoles"] {
+            for v in list(&c, field) {
+                out.insert(format!("atlan {qn} {field} {}", v.as_str().unwrap_or("")));
+            }
+        }
+    }
+    for t in list(&state["connect"], "tenants") {
+        let tid = text(&t, "id");
+        for r in list(&t, "roles") {
+            out.insert(format!("connect {tid} role {}", text(&r, "id")));
+        }
+        for i in list(&t, "automationIdentities") {
+            let id = text(&i, "id");
+            out.insert(format!("connect {tid} identity {id} {}", text(&i, "name")));
+            for field in ["roleIds", "tags"] {
+                for v in list(&i, field) {
+                    out.insert(format!(
+                        "connect {tid} identity {id} {field} {}",
+                        v.as_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    for o in list(&state["mist"], "orgs") {
+        let oid = text(&o, "id");
+        for t in list(&o, "apiTokens") {
+            let id = text(&t, "id");
+            out.insert(format!("mist {oid} token {id} {}", text(&t, "name")));
+            for p in list(&t, "privileges") {
+                out.insert(format!("mist {oid} token {id} privilege {p}"));
+            }
+            for ip in list(&t, "srcIps") {
+                out.insert(format!("mist {oid} token {id} srcIp {ip}"));
+            }
+        }
+    }
+    out
+}
+
+/// Panics with the lost facts when anything live in `before` is missing from `after`.
+pub fn assert_nothing_lost(before: &Value, after: &Value) {
+    let after = facts(after);
+    let lost: Vec<String> = facts(before)
+        .into_iter()
+        .filter(|f| !after.contains(f))
+        .collect();
+    assert!(lost.is_empty(), "live access was lost: {lost:#?}");
+}
+
+/// The numbered values the sandbox's foreign writer adds (Atlan `foreign-admin-N`, CONNECT
+/// tag `foreign:N`) must all still be present: 1..=highest seen, no gap. A gap is a foreign
+/// write that a later read-modify-write overwrote.
+pub fn foreign_gaps(state: &Value) -> Vec<String> {
+    let mut gaps = Vec::new();
+    for (prefix, label) in [
+        ("adminUsers foreign-admin-", "atlan foreign-admin-"),
+        ("tags foreign:", "connect tag foreign:"),
+    ] {
+        let seen: BTreeSet<u64> = facts(state)
+            .iter()
+            .filter_map(|f| f.split_once(prefix).and_then(|(_, n)| n.parse().ok()))
+            .collect();
+        if let Some(&max) = seen.iter().next_back() {
+            gaps.extend(
+                (1..=max)
+                    .filter(|n| !seen.contains(n))
+                    .map(|n| format!("{label}{n}")),
+            );
+        }
+    }
+    gaps
+}
+
+/// The JSON of one object in the sandbox state, found by a field's value anywhere in the tree.
+pub fn find_object<'a>(state: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
+    match state {
+        Value::Object(map) => {
+            if map.get(key).and_then(Value::as_str) == Some(value) {
+                return Some(state);
+            }
+            map.values().find_map(|v| find_object(v, key, value))
+        }
+        Value::Array(items) => items.iter().find_map(|v| find_object(v, key, value)),
+        _ => None,
+    }
+}
+
+/// A plan with nothing left to create or update and no conflict.
+pub fn assert_converged(plan: &Plan) {
+    let pending: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != warrant::plan::Action::NoOp)
+        .map(|c| format!("{} {:?} {:?}", c.address, c.action, c.reasons))
+        .collect();
+    assert!(pending.is_empty(), "the plan still has work: {pending:#?}");
+}
+
+/// Status of the object whose address name is `name`.
+pub fn status_of(report: &ApplyReport, name: &str) -> warrant::apply::Status {
+    report
+        .objects
+        .iter()
+        .find(|o| o.address.name == name)
+        .unwrap_or_else(|| panic!("{name} is not in the report"))
+        .status
+}
