@@ -4,6 +4,7 @@
 //!
 //! `cargo bench --bench scale` (all sizes), `cargo bench --bench scale -- --quick` (N = 1,000),
 //! `-- --n 1000,10000 --latency-ms 20 --plan-only-above 10000`.
+//! `--keep DIR` keeps each world (seed.yaml, manifests/) in DIR/nN, to profile one step by hand.
 //!
 //! For each N it writes a sandbox seed and manifests into a scratch directory, starts
 //! `warrant sandbox` as a separate process (so its memory is not counted) with a fixed latency
@@ -69,6 +70,9 @@ struct Options {
     apply_up_to: usize,
     /// Largest N at which the naive baseline is run rather than estimated.
     naive_up_to: usize,
+    /// Write each world (seed.yaml, manifests/) under this directory and keep it, to profile
+    /// a single step by hand (e.g. `heaptrack warrant plan manifests ...`).
+    keep: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -78,6 +82,7 @@ impl Options {
             latency_ms: 20,
             apply_up_to: usize::MAX,
             naive_up_to: 1_000,
+            keep: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -110,6 +115,7 @@ impl Options {
                         .parse()
                         .map_err(|e| format!("--naive-up-to: {e}"))?;
                 }
+                "--keep" => options.keep = Some(value("--keep")?.into()),
                 // cargo bench passes --bench to every bench binary.
                 "--bench" => {}
                 other => return Err(format!("unknown argument {other}")),
@@ -128,7 +134,7 @@ fn main() {
         Err(e) => {
             eprintln!("scale: {e}");
             eprintln!(
-                "usage: cargo bench --bench scale -- [--quick] [--n 1000,10000] [--latency-ms 20] [--plan-only-above N] [--naive-up-to N]"
+                "usage: cargo bench --bench scale -- [--quick] [--n 1000,10000] [--latency-ms 20] [--plan-only-above N] [--naive-up-to N] [--keep DIR]"
             );
             std::process::exit(2);
         }
@@ -561,7 +567,15 @@ async fn bench_size(
         .prefix("warrant-scale-")
         .tempdir()
         .map_err(|e| format!("cannot create a scratch directory: {e}"))?;
-    let dir = scratch.path();
+    let kept = options.keep.as_ref().map(|k| k.join(format!("n{n}")));
+    let dir = match &kept {
+        Some(k) => {
+            std::fs::create_dir_all(k)
+                .map_err(|e| format!("cannot create {}: {e}", k.display()))?;
+            k.as_path()
+        }
+        None => scratch.path(),
+    };
     write_world(&world, dir).map_err(|e| format!("cannot write the world: {e}"))?;
     println!();
     println!(
