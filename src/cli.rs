@@ -41,7 +41,10 @@ Examples:
   warrant drift manifests/ --fail-on-drift      # report undeclared access (exit 4)
 
 Exit codes: 0 success/no changes, 1 error, 2 changes pending (--detailed-exitcode),
-3 stale plan refused, 4 drift found (--fail-on-drift).";
+3 stale plan refused, 4 drift found (--fail-on-drift).
+
+Logging: WARRANT_LOG=debug writes each HTTP request (method, URL, status, time) to stderr;
+never a credential.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,7 +78,7 @@ pub enum Command {
     Drift(DriftArgs),
     /// Apply a reviewed plan file, or plan and apply manifests after confirmation.
     #[command(
-        after_help = "Examples:\n  warrant apply plan.json --report apply-report.json\n  warrant apply manifests/ --auto-approve"
+        after_help = "Examples:\n  warrant apply plan.json --report apply-report.json\n  warrant apply plan.json --manifests manifests/   # CI: refuse changed manifests\n  warrant apply manifests/                        # plan, show, ask for 'yes'\n  warrant apply manifests/ --auto-approve\n\nExit codes: 0 all applied, 1 any failure, conflict or Ctrl-C, 3 stale object refused (re-plan)."
     )]
     Apply(ApplyArgs),
     /// Write manifests from live state, to adopt warrant on an existing tenant.
