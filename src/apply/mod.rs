@@ -767,3 +767,77 @@ async fn deliver_key(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, CreateRule, DesiredField, FieldPolicy, Kind, LiveObject};
+
+    const DENIED: &str = "the credential (jsmith) is not an admin of connection c";
+
+    fn desired(max_items: Option<usize>) -> DesiredObject {
+        DesiredObject {
+            address: Address {
+                kind: Kind::ConnectionAdmins,
+                name: "c".into(),
+                target: "atlan".into(),
+                remote_key: "c".into(),
+            },
+            fields: BTreeMap::from([(
+                "adminUsers".into(),
+                DesiredField {
+                    policy: FieldPolicy::Append,
+                    values: ["a".to_string(), "b".to_string()].into(),
+                    max_items,
+                },
+            )]),
+            create: CreateRule::Never("connections are never created".into()),
+            labels: BTreeMap::new(),
+            problems: Vec::new(),
+            key_sink: None,
+        }
+    }
+
+    fn live(write_denied: Option<&str>) -> LiveState {
+        LiveState::Present {
+            object: LiveObject {
+                id: "guid".into(),
+                fields: BTreeMap::from([("adminUsers".into(), ["a".to_string()].into())]),
+                labels: BTreeMap::new(),
+                write_denied: write_denied.map(str::to_string),
+                extra: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_write_the_credential_is_denied_fails_with_the_reason() {
+        let planned = crate::plan::diff(&desired(None), &live(None));
+        assert_eq!(planned.action, Action::Update);
+        match decide(&planned, &live(Some(DENIED)), false) {
+            Decision::Fail(error) => assert_eq!(error, format!("not applied: {DENIED}")),
+            _ => panic!("expected a failure"),
+        }
+    }
+
+    #[test]
+    fn a_denied_write_with_another_conflict_stays_stale() {
+        let planned = crate::plan::diff(&desired(None), &live(None));
+        // Over the limit as well: live state is in the way, not only the permission.
+        let over_limit = desired(Some(1));
+        let planned = Change {
+            desired: over_limit,
+            ..planned
+        };
+        match decide(&planned, &live(Some(DENIED)), false) {
+            Decision::Stale(reasons) => {
+                assert!(
+                    reasons
+                        .iter()
+                        .any(|r| r.contains("more than the 1 allowed"))
+                )
+            }
+            _ => panic!("expected stale"),
+        }
+    }
+}
