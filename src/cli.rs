@@ -41,7 +41,10 @@ Examples:
   warrant drift manifests/ --fail-on-drift      # report undeclared access (exit 4)
 
 Exit codes: 0 success/no changes, 1 error, 2 changes pending (--detailed-exitcode),
-3 stale plan refused, 4 drift found (--fail-on-drift).";
+3 stale plan refused, 4 drift found (--fail-on-drift).
+
+Logging: WARRANT_LOG=debug writes each HTTP request (method, URL, status, time) to stderr;
+never a credential.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,7 +78,7 @@ pub enum Command {
     Drift(DriftArgs),
     /// Apply a reviewed plan file, or plan and apply manifests after confirmation.
     #[command(
-        after_help = "Examples:\n  warrant apply plan.json --report apply-report.json\n  warrant apply manifests/ --auto-approve"
+        after_help = "Examples:\n  warrant apply plan.json --report apply-report.json\n  warrant apply plan.json --manifests manifests/   # CI: refuse changed manifests\n  warrant apply manifests/                        # plan, show, ask for 'yes'\n  warrant apply manifests/ --auto-approve\n\nExit codes: 0 all applied, 1 any failure, conflict or Ctrl-C, 3 stale object refused (re-plan)."
     )]
     Apply(ApplyArgs),
     /// Write manifests from live state, to adopt warrant on an existing tenant.
@@ -236,9 +239,52 @@ pub struct DemoArgs {
     pub keep: bool,
 }
 
+/// The environment variable that turns on diagnostic logging on stderr.
+pub const LOG_ENV: &str = "WARRANT_LOG";
+
+/// Sends `tracing` events to stderr, filtered by `WARRANT_LOG` (unset: warnings only).
+///
+/// A bare level (`WARRANT_LOG=debug`) applies to warrant's own events only: the HTTP and TLS
+/// libraries underneath log frames and connection details at debug level, which is noise at
+/// best and a place for a credential to slip through at worst. Full `EnvFilter` directives
+/// (`WARRANT_LOG=warrant=debug,h2=trace`) are taken as written for whoever needs them.
+/// warrant's own events name the request (method and URL), status and timing, never a header
+/// or body, so no credential reaches the log.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+
+    let requested = std::env::var(LOG_ENV).unwrap_or_default();
+    let requested = requested.trim();
+    let directives = if requested.is_empty() {
+        "warrant=warn".to_string()
+    } else if requested.contains(['=', ',']) {
+        requested.to_string()
+    } else {
+        format!("warrant={requested}")
+    };
+    let filter = match EnvFilter::builder().parse(&directives) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!(
+                "warning: {LOG_ENV}={requested} is not a valid log filter ({e}); use a level such as debug, or directives such as warrant=debug. Logging stays at warnings."
+            );
+            EnvFilter::new("warrant=warn")
+        }
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Fails only when a subscriber is already set (a test harness); that one is kept.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .try_init();
+}
+
 /// Parse the arguments and run the command.
 pub fn run() -> Outcome {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Validate(a) => crate::commands::validate::run(a),
         Command::Schema(a) => crate::commands::schema::run(a),

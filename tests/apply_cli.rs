@@ -1,9 +1,20 @@
-//! `warrant apply PLANFILE` as a process: refusals before any request, the report file, and
-//! exit codes. (Runs that talk to platforms are tested against the sandbox elsewhere.)
+//! `warrant apply` as a process: refusals before any request, the report file, and exit
+//! codes; and against the sandbox over real HTTP, the `--manifests` digest check, the
+//! `--auto-approve` path and Ctrl-C (SIGINT) half way through a run.
+
+mod e2e_apply_support;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use e2e_apply_support::{
+    ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, Output, World, assert_nothing_lost, generated,
+};
+use warrant::apply::{ApplyReport, ReportOutcome, Status};
+use warrant::sandbox::Faults;
 
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveState,
@@ -153,4 +164,310 @@ fn manifests_without_a_terminal_or_auto_approve_are_refused() {
     let (code, _, stderr) = warrant(dir.path(), &["manifests"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("--auto-approve"), "{stderr}");
+}
+
+// ---- Against the sandbox, over real HTTP ----
+
+/// Runs `warrant ARGS` in the world's scratch directory, endpoints pointing at the sandbox
+/// and credentials in the subprocess environment only.
+fn warrant_live(world: &World, args: &[&str]) -> Output {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(world.endpoint_args());
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    world.warrant(&all)
+}
+
+fn credentialed(world: &World, args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    command
+        .current_dir(world.dir())
+        .args(args)
+        .args(world.endpoint_args())
+        .env("ATLAN_API_KEY", ATLAN_KEY)
+        .env("CONNECT_CLIENT_ID", CONNECT_ID)
+        .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
+        .env("MIST_API_TOKEN", MIST_KEY)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+fn read_report(world: &World, name: &str) -> ApplyReport {
+    let text = std::fs::read_to_string(world.dir().join(name))
+        .unwrap_or_else(|e| panic!("no report {name}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Asserts a fresh plan of the world's manifests has nothing to do (plan exit 0 with
+/// `--detailed-exitcode`).
+fn assert_plan_converged(world: &World) {
+    let out = warrant_live(world, &["plan", "manifests", "--detailed-exitcode"]);
+    assert_eq!(out.code, 0, "the plan still has changes: {out:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request() {
+    let world = World::example().await;
+    let out = warrant_live(&world, &["plan", "manifests", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+
+    let connect = world.manifest_dir().join("connect.yaml");
+    let original = std::fs::read_to_string(&connect).unwrap();
+    std::fs::write(
+        &connect,
+        format!(
+            "{original}\n---\napiVersion: warrant/v1\nkind: AutomationIdentity\nmetadata: {{name: added-after-review}}\nspec:\n  target: connect-prod\n  roles: [Tenant Member]\n"
+        ),
+    )
+    .unwrap();
+    let requests_before = world.sandbox.request_counts();
+    let state_before = world.sandbox.state();
+
+    let out = warrant_live(
+        &world,
+        &[
+            "apply",
+            "plan.json",
+            "--manifests",
+            "manifests",
+            "--report",
+            "report.json",
+        ],
+    );
+
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("error: the manifests changed since the plan was made"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("nothing was applied: make and review a new plan"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.sandbox.request_counts(), requests_before);
+    assert_eq!(world.sandbox.state(), state_before);
+    assert!(!world.dir().join("report.json").exists());
+
+    // The same check passes once the manifests are back to what was reviewed.
+    std::fs::write(&connect, original).unwrap();
+    let out = warrant_live(&world, &["apply", "plan.json", "--manifests", "manifests"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("Apply complete"), "{}", out.stdout);
+    assert_plan_converged(&world);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_manifests_with_auto_approve_shows_the_plan_applies_without_asking() {
+    let world = World::example().await;
+    let before = world.sandbox.state();
+
+    let out = warrant_live(
+        &world,
+        &[
+            "apply",
+            "manifests",
+            "--auto-approve",
+            "--report",
+            "report.json",
+        ],
+    );
+
+    assert_eq!(out.code, 0, "{out:#?}");
+    // The plan is shown first, then one line per object and the summary; no question.
+    let shown = out
+        .stdout
+        .find("ConnectionAdmins/snowflake-prod")
+        .expect("the plan is shown");
+    let summary = out.stdout.find("Apply complete").expect("a summary");
+    assert!(shown < summary, "{}", out.stdout);
+    assert!(!out.stdout.contains("Only 'yes'"), "{}", out.stdout);
+    let report = read_report(&world, "report.json");
+    assert_eq!(report.outcome, ReportOutcome::Success);
+    assert!(!report.interrupted);
+    assert!(
+        report.counts.get(&Status::Applied).copied().unwrap_or(0) >= 4,
+        "{:?}",
+        report.counts
+    );
+    assert_nothing_lost(&before, &world.sandbox.state());
+    assert_plan_converged(&world);
+}
+
+/// Ctrl-C as a user presses it: SIGINT to the process once the first objects are done.
+/// The batches in flight finish, nothing new starts, the report is written, exit 1; a second
+/// plan and apply converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_finishes_what_is_in_flight_writes_the_report_and_exits_1() {
+    let g = generated(24, 8, 4);
+    let world = World::start(g.seed, &g.files).await;
+    let before = world.sandbox.state();
+    let out = warrant_live(&world, &["plan", "manifests", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    // Slow enough that the run is still going when the signal arrives: one request at a time
+    // per target, 50 ms each, several batches per target.
+    world
+        .sandbox
+        .set_faults("latency=50ms".parse::<Faults>().unwrap());
+
+    let args: Vec<String> = [
+        "apply",
+        "plan.json",
+        "--parallelism",
+        "1",
+        "--report",
+        "report.json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut child = credentialed(&world, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    // The first finished object means the run (and its Ctrl-C handler) is under way.
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "the apply printed nothing");
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = wait_at_most(&mut child, Duration::from_secs(120));
+    let stderr = stderr_reader.join().unwrap();
+    let stdout = first + &rest;
+
+    assert_eq!(status.code(), Some(1), "{status:?}\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("interrupted: finishing the writes in flight, starting nothing new"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("Apply interrupted"), "{stdout}");
+    let report = read_report(&world, "report.json");
+    assert!(report.interrupted);
+    assert_eq!(report.outcome, ReportOutcome::Failure);
+    let count = |s: Status| report.counts.get(&s).copied().unwrap_or(0);
+    assert!(
+        count(Status::Applied) > 0 && count(Status::NotAttempted) > 0,
+        "{:?}",
+        report.counts
+    );
+    // Every object that was started finished: none failed half way.
+    assert_eq!(count(Status::Failed), 0, "{:#?}", report.objects);
+
+    world.sandbox.set_faults(Faults::default());
+    let out = warrant_live(&world, &["plan", "manifests", "--out", "plan2.json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let out = warrant_live(&world, &["apply", "plan2.json", "--report", "report2.json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let second = read_report(&world, "report2.json");
+    assert_eq!(
+        second.counts.get(&Status::Applied).copied().unwrap_or(0),
+        count(Status::NotAttempted),
+        "{:?}",
+        second.counts
+    );
+    assert_plan_converged(&world);
+    assert_nothing_lost(&before, &world.sandbox.state());
+}
+
+/// Waits for `child`, killing it and failing when it runs far longer than it ever should
+/// (a sanity bound so a hung apply fails the test instead of hanging it).
+fn wait_at_most(child: &mut std::process::Child, bound: Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > bound {
+            let _ = child.kill();
+            panic!("warrant apply still running after {bound:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-C after the last batch has started: every object still finishes and is applied, but
+/// the run was interrupted, so it must not exit 0 as if nobody had pressed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_after_the_last_batch_started_still_exits_1() {
+    let world = World::example().await;
+    // One batch per target (the example is small); 200 ms per request keeps them in flight.
+    world
+        .sandbox
+        .set_faults("latency=200ms".parse::<Faults>().unwrap());
+    let args: Vec<String> = [
+        "apply",
+        "manifests",
+        "--auto-approve",
+        "--report",
+        "report.json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut child = credentialed(&world, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // A Mist token create comes after the plan and the apply's own re-read: the run is well
+    // under way, every target's only batch has started, and the Mist write is in flight.
+    let started = std::time::Instant::now();
+    while !world
+        .sandbox
+        .request_counts()
+        .keys()
+        .any(|k| k.starts_with("mist POST"))
+    {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the apply ended before any Mist create: {status:?}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no Mist create seen"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wait_at_most(&mut child, Duration::from_secs(120));
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+
+    assert_eq!(status.code(), Some(1), "{status:?}\n{stdout}");
+    let report = read_report(&world, "report.json");
+    assert!(report.interrupted);
+    assert_eq!(report.outcome, ReportOutcome::Failure);
+    let count = |s: Status| report.counts.get(&s).copied().unwrap_or(0);
+    assert_eq!(count(Status::NotAttempted), 0, "{:?}", report.counts);
+    assert_eq!(count(Status::Failed), 0, "{:#?}", report.objects);
+    assert!(count(Status::Applied) >= 4, "{:?}", report.counts);
+    assert!(stdout.contains("Apply interrupted"), "{stdout}");
+
+    world.sandbox.set_faults(Faults::default());
+    assert_plan_converged(&world);
 }

@@ -249,21 +249,25 @@ async fn a_caller_who_is_not_admin_of_a_connection_plans_a_conflict_and_cannot_a
         .iter()
         .find(|o| o.address.name == "databricks-lakehouse")
         .unwrap();
-    // The fresh read sees the credential would be refused (the live object's write_denied),
-    // so the re-diff is a conflict and the object is refused as stale before any write: the
-    // design's "live state moved incompatibly", exit 3. A refused write would be exit 1.
-    assert_eq!(object.status, Status::Stale, "{object:#?}");
+    // The fresh read sees the credential would be refused (the live object's write_denied):
+    // live state did not move, the credential lacks the permission, so re-planning would not
+    // help. The object fails with the clear message before any write; exit 1, not 3.
+    assert_eq!(object.status, Status::Failed, "{object:#?}");
+    let error = object.error.as_deref().unwrap_or_default();
     assert!(
-        object.reasons.iter().any(|r| r.contains("admin")),
-        "{:?}",
-        object.reasons
+        error.contains("(jsmith) is not an admin of connection default/databricks/1700000003"),
+        "{object:#?}"
     );
-    assert_eq!(out.code, 3, "{out:#?}");
+    assert_eq!(out.code, 1, "{out:#?}");
     assert!(
-        out.stdout.contains("databricks-lakehouse"),
+        out.stdout.lines().any(
+            |l| l.starts_with("failed  ConnectionAdmins/databricks-lakehouse")
+                && l.contains("is not an admin of connection")
+        ),
         "{}",
         out.stdout
     );
+    assert_eq!(report.outcome, warrant::apply::ReportOutcome::Failure);
     assert_eq!(status_of(&report, "snowflake-prod"), Status::Applied);
     assert_eq!(status_of(&report, "bigquery-analytics"), Status::Applied);
 

@@ -13,7 +13,8 @@
 //! 1. the live object is read again and re-diffed with [`crate::plan::diff`];
 //! 2. the fresh additions must be a subset of the reviewed ones (a create only where a create
 //!    was reviewed), otherwise the object is refused as stale and left untouched; nothing left
-//!    to add is "already satisfied";
+//!    to add is "already satisfied"; an object the credential may not write (it can read it,
+//!    but e.g. is not an admin of the connection) fails with that reason, untouched;
 //! 3. the write is built as *fresh live ∪ additions* ([`WriteOp`] has no remove variant);
 //! 4. the result is verified: every addition present, nothing written missing. A concurrent
 //!    write that dropped something makes the read-modify-write run again, at most
@@ -21,7 +22,8 @@
 //!
 //! A key returned by a create goes straight to the object's [`crate::secret::KeySink`] and is
 //! dropped; it is never stored in the report. Cancelling (Ctrl-C) starts no new batch; the
-//! batches in flight finish, and the objects not started are reported as not attempted.
+//! batches in flight finish, the objects not started are reported as not attempted, and the
+//! run is a failure even when nothing was left to start.
 
 pub mod progress;
 pub mod report;
@@ -262,7 +264,8 @@ pub async fn apply_plan<S: LiveSystem>(
             })
         })
         .collect();
-    let outcome = ReportOutcome::of(&objects);
+    let interrupted = options.cancel.is_cancelled();
+    let outcome = ReportOutcome::of(&objects, interrupted);
     Ok(ApplyReport {
         report_version: REPORT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -271,7 +274,7 @@ pub async fn apply_plan<S: LiveSystem>(
         plan_desired_digest: plan.desired_digest.clone(),
         started_at,
         finished_at: now(),
-        interrupted: options.cancel.is_cancelled(),
+        interrupted,
         outcome,
         counts: ApplyReport::counts_of(&objects),
         objects,
@@ -608,7 +611,13 @@ fn decide(planned: &Change, state: &LiveState, created_by_us: bool) -> Decision 
     let fresh = crate::plan::diff(&planned.desired, state);
     let rebased = fresh.fingerprint != planned.fingerprint;
     match fresh.action {
-        Action::Conflict => Decision::Stale(fresh.reasons),
+        // The credential cannot write this object (e.g. not an admin of the Atlan connection):
+        // nothing about live state moved, so re-planning would not help. It is a failure with
+        // the platform's reason; the object is left untouched.
+        Action::Conflict => match denied_write(state, &fresh.reasons) {
+            Some(reason) => Decision::Fail(format!("not applied: {reason}")),
+            None => Decision::Stale(fresh.reasons),
+        },
         Action::NoOp => Decision::Satisfied,
         Action::Create => {
             if created_by_us {
@@ -677,6 +686,12 @@ fn decide(planned: &Change, state: &LiveState, created_by_us: bool) -> Decision 
             }
         }
     }
+}
+
+/// The reason when the only thing in the way is the credential's missing write permission.
+fn denied_write(state: &LiveState, reasons: &[String]) -> Option<String> {
+    let denied = state.object()?.write_denied.as_ref()?;
+    (reasons.len() == 1 && &reasons[0] == denied).then(|| denied.clone())
 }
 
 /// The fresh additions the plan did not review, as reasons; `None` when all were reviewed.
@@ -750,5 +765,79 @@ async fn deliver_key(
             "created, and the platform returned a key, but the object declares no keySink; the key was discarded".into(),
             todo(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, CreateRule, DesiredField, FieldPolicy, Kind, LiveObject};
+
+    const DENIED: &str = "the credential (jsmith) is not an admin of connection c";
+
+    fn desired(max_items: Option<usize>) -> DesiredObject {
+        DesiredObject {
+            address: Address {
+                kind: Kind::ConnectionAdmins,
+                name: "c".into(),
+                target: "atlan".into(),
+                remote_key: "c".into(),
+            },
+            fields: BTreeMap::from([(
+                "adminUsers".into(),
+                DesiredField {
+                    policy: FieldPolicy::Append,
+                    values: ["a".to_string(), "b".to_string()].into(),
+                    max_items,
+                },
+            )]),
+            create: CreateRule::Never("connections are never created".into()),
+            labels: BTreeMap::new(),
+            problems: Vec::new(),
+            key_sink: None,
+        }
+    }
+
+    fn live(write_denied: Option<&str>) -> LiveState {
+        LiveState::Present {
+            object: LiveObject {
+                id: "guid".into(),
+                fields: BTreeMap::from([("adminUsers".into(), ["a".to_string()].into())]),
+                labels: BTreeMap::new(),
+                write_denied: write_denied.map(str::to_string),
+                extra: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_write_the_credential_is_denied_fails_with_the_reason() {
+        let planned = crate::plan::diff(&desired(None), &live(None));
+        assert_eq!(planned.action, Action::Update);
+        match decide(&planned, &live(Some(DENIED)), false) {
+            Decision::Fail(error) => assert_eq!(error, format!("not applied: {DENIED}")),
+            _ => panic!("expected a failure"),
+        }
+    }
+
+    #[test]
+    fn a_denied_write_with_another_conflict_stays_stale() {
+        let planned = crate::plan::diff(&desired(None), &live(None));
+        // Over the limit as well: live state is in the way, not only the permission.
+        let over_limit = desired(Some(1));
+        let planned = Change {
+            desired: over_limit,
+            ..planned
+        };
+        match decide(&planned, &live(Some(DENIED)), false) {
+            Decision::Stale(reasons) => {
+                assert!(
+                    reasons
+                        .iter()
+                        .any(|r| r.contains("more than the 1 allowed"))
+                )
+            }
+            _ => panic!("expected stale"),
+        }
     }
 }

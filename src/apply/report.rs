@@ -167,7 +167,7 @@ pub struct ApplyReport {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub finished_at: String,
-    /// The run was stopped (Ctrl-C) before every object was started.
+    /// The run was stopped by Ctrl-C (objects not started by then are not attempted).
     pub interrupted: bool,
     pub outcome: ReportOutcome,
     /// Objects per status.
@@ -186,16 +186,23 @@ pub enum ReportOutcome {
     Success,
     /// Some objects were refused as stale; nothing failed.
     Stale,
-    /// Something failed, was a conflict in the plan, or was not attempted.
+    /// Something failed, was a conflict in the plan, or was not attempted; or the run was
+    /// interrupted.
     Failure,
 }
 
 impl ReportOutcome {
-    /// Decides the outcome from the statuses: any failure, conflict or unattempted object is a
-    /// failure (exit 1); otherwise any stale object makes it stale (exit 3).
-    pub fn of(objects: &[ObjectReport]) -> ReportOutcome {
+    /// Decides the outcome: an interrupted run, or any failure, conflict or unattempted object
+    /// is a failure (exit 1); otherwise any stale object makes it stale (exit 3). An interrupted
+    /// run fails even when the interrupt came after the last batch had started: whoever pressed
+    /// Ctrl-C must not read the run as a clean success.
+    pub fn of(objects: &[ObjectReport], interrupted: bool) -> ReportOutcome {
         let has = |s: Status| objects.iter().any(|o| o.status == s);
-        if has(Status::Failed) || has(Status::ConflictSkipped) || has(Status::NotAttempted) {
+        if interrupted
+            || has(Status::Failed)
+            || has(Status::ConflictSkipped)
+            || has(Status::NotAttempted)
+        {
             ReportOutcome::Failure
         } else if has(Status::Stale) {
             ReportOutcome::Stale
