@@ -865,7 +865,7 @@ fn src_ips_that_differ_from_live_are_a_conflict() {
         "old-script",
         &[
             "src_ips cannot change after creation; declare a new token under a new name",
-            "live: [198.51.100.7], declared: [198.51.100.8]",
+            "(live srcIps: [198.51.100.7], declared: [198.51.100.8])",
         ],
     );
     // The live address the manifests do not declare is access they do not describe: drift.

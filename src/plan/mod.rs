@@ -217,7 +217,7 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
             FieldPolicy::Immutable => {
                 if live != &field.values {
                     change.reasons.push(format!(
-                        "{} cannot change after creation; declare a new {} under a new name (live: [{}], declared: [{}])",
+                        "{} cannot change after creation; declare a new {} under a new name (live {name}: [{}], declared: [{}])",
                         snake_case(name),
                         noun(desired.address.kind),
                         join(live),
