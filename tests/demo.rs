@@ -3,11 +3,13 @@
 //! seed's credentials nor the Mist keys created during the demo.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use warrant::sandbox::Seed;
 
 #[test]
 fn demo_runs_the_whole_story_and_prints_no_secret() {
+    let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_warrant"))
         .args(["demo", "--keep"])
         .env_remove("ATLAN_API_KEY")
@@ -17,12 +19,19 @@ fn demo_runs_the_whole_story_and_prints_no_secret() {
         .env("NO_COLOR", "1")
         .output()
         .expect("run warrant demo");
+    // Issue 7: the demo finishes in under 10 s. A generous sanity bound, not a benchmark (it
+    // normally takes well under a second, in a debug build too).
+    let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "demo failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "the demo took {elapsed:?}, more than 10 s"
     );
 
     // The first plan: the example world needs 4 creates and 3 updates, with drift on 2 objects.

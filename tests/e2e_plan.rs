@@ -342,6 +342,85 @@ fn changes_pending_exit_2_and_the_plan_file_is_readable_and_secret_free() {
 }
 
 #[test]
+fn the_plan_file_records_github_sha_and_matches_the_committed_schema() {
+    let world = World::start(Seed::example());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let run = world.cli(
+        &["plan", "examples/manifests", "--out", out.to_str().unwrap()],
+        &[("GITHUB_SHA", sha)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["git_commit"], serde_json::json!(sha));
+    assert_eq!(
+        warrant::plan::file::read(&out)
+            .unwrap()
+            .git_commit
+            .as_deref(),
+        Some(sha)
+    );
+
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("schemas/plan.schema.json").unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema is not vacuous: a plan without its changes, or with an unknown action, fails.
+    let mut broken = value.clone();
+    broken.as_object_mut().unwrap().remove("changes");
+    assert!(!validator.is_valid(&broken));
+    let mut broken = value.clone();
+    broken["changes"][0]["action"] = serde_json::json!("delete");
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn step_summary_appends_the_markdown_plan_on_every_run() {
+    let world = World::start(Seed::example());
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let env = [("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+    let markdown = world.cli(&example_plan_args("markdown"), &[]);
+    assert_eq!(markdown.code, 0, "{}", markdown.stderr);
+    assert!(markdown.stdout.contains("<details>"), "{}", markdown.stdout);
+
+    // Text on stdout, markdown appended to the summary, whatever --format says.
+    let mut args = example_plan_args("text");
+    args.push("--step-summary");
+    let first = world.cli(&args, &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(!first.stdout.contains("<details>"), "{}", first.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        format!("earlier step\n{}", markdown.stdout)
+    );
+    let second = world.cli(&args, &env);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        format!("earlier step\n{}{}", markdown.stdout, markdown.stdout)
+    );
+
+    // Outside GitHub Actions the flag is a clear error, not a silent no-op.
+    let run = world.cli(&args, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--step-summary needs GITHUB_STEP_SUMMARY"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn no_changes_exit_0_even_with_detailed_exitcode() {
     let world = World::start(Seed::example());
     let run = world.cli(
@@ -394,6 +473,32 @@ fn drift_lists_the_undeclared_access_and_fails_only_when_asked() {
         ])
     );
 
+    assert!(
+        !json.stderr.contains("partial plan"),
+        "no warning without --only: {}",
+        json.stderr
+    );
+    let partial = world.cli(
+        &[
+            "drift",
+            "examples/manifests",
+            "--format",
+            "json",
+            "--only",
+            "target=atlan-prod",
+        ],
+        &[],
+    );
+    assert_eq!(partial.code, 0, "{}", partial.stderr);
+    assert!(
+        partial.stderr.contains(
+            "Warning: partial plan, restricted by --only target=atlan-prod; objects outside the filter were not read or diffed."
+        ),
+        "{}",
+        partial.stderr
+    );
+    serde_json::from_str::<serde_json::Value>(&partial.stdout).expect("stdout is only JSON");
+
     let run = world.cli(&["drift", "examples/manifests", "--fail-on-drift"], &[]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     // Declared objects without drift do not fail the run.
@@ -424,17 +529,28 @@ fn only_filters_restrict_the_plan_and_warn_in_every_format() {
             "target=mist-prod",
         ],
     ] {
-        let with = |format: &str| {
+        let run_with = |format: &str| {
             let mut args = example_plan_args(format);
             args.extend(&only);
             let run = world.cli(&args, &[]);
             assert_eq!(run.code, 0, "{only:?} {format}: {}", run.stderr);
-            run.stdout
+            run
         };
+        let with = |format: &str| run_with(format).stdout;
         let filters: Vec<&str> = only.iter().copied().filter(|a| *a != "--only").collect();
 
-        let json: serde_json::Value = serde_json::from_str(&with("json")).unwrap();
+        let json_run = run_with("json");
+        let json: serde_json::Value = serde_json::from_str(&json_run.stdout).unwrap();
         assert_eq!(json["only"], serde_json::json!(filters));
+        // JSON on stdout stays pure JSON; the person watching is warned on stderr.
+        assert!(
+            json_run
+                .stderr
+                .contains("Warning: partial plan, restricted by --only"),
+            "{}",
+            json_run.stderr
+        );
+        assert!(filters.iter().all(|f| json_run.stderr.contains(f)));
         let mut expected: Vec<&str> = Vec::new();
         if filters.contains(&"ConnectionAdmins/snowflake-prod") {
             expected.push("snowflake-prod");
@@ -748,11 +864,19 @@ fn src_ips_that_differ_from_live_are_a_conflict() {
         &plan,
         "old-script",
         &[
-            "srcIps cannot change after creation",
-            "198.51.100.7",
-            "198.51.100.8",
-            "declare a new OrgApiToken under a new name",
+            "src_ips cannot change after creation; declare a new token under a new name",
+            "(live srcIps: [198.51.100.7], declared: [198.51.100.8])",
         ],
+    );
+    // The live address the manifests do not declare is access they do not describe: drift.
+    let token = change(&plan, "old-script");
+    assert_eq!(
+        token
+            .drift
+            .get("srcIps")
+            .map(|v| v.iter().map(String::as_str).collect::<Vec<_>>()),
+        Some(vec!["198.51.100.7"]),
+        "{token:#?}"
     );
 }
 

@@ -1,6 +1,7 @@
 //! `warrant plan` and `warrant drift`: load the manifests, make the plan through
 //! `crate::plan::gather`, save it, render it, and choose the exit code.
 
+use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         PlanFormat::Markdown => crate::render::markdown::plan(&plan, &markdown),
         PlanFormat::Json => crate::render::json::plan(&plan),
     };
+    warn_partial_json(&plan, args.format);
     print(&rendered)?;
     if args.step_summary {
         append_step_summary(&crate::render::markdown::plan(&plan, &markdown))?;
@@ -56,6 +58,7 @@ pub fn run_drift(args: DriftArgs) -> anyhow::Result<Outcome> {
         PlanFormat::Markdown => crate::render::markdown::drift(&plan, &MarkdownOptions::default()),
         PlanFormat::Json => crate::render::json::drift(&plan),
     };
+    warn_partial_json(&plan, args.format);
     print(&rendered)?;
     Ok(if plan.summary.drift > 0 && args.fail_on_drift {
         Outcome::DriftFound
@@ -112,10 +115,28 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     eprint!("{}", crate::manifest::render_text(diagnostics));
 }
 
+/// The text and markdown renderings open with the `--only` warning; JSON is for machines and
+/// only records the filters, so the person watching the job is told on stderr.
+fn warn_partial_json(plan: &Plan, format: PlanFormat) {
+    if format == PlanFormat::Json
+        && let Some(warning) = crate::render::only_warning(plan)
+    {
+        eprintln!("{warning}");
+    }
+}
+
 /// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
 pub(crate) fn use_color() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && std::io::stdout().is_terminal()
+    color_wanted(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+/// The rule of [`use_color`], apart from the process state it reads, so it can be tested.
+fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
+    let no_color = no_color.is_some_and(|v| !v.is_empty());
+    !no_color && is_terminal
 }
 
 fn print(text: &str) -> anyhow::Result<()> {
@@ -138,4 +159,25 @@ fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open {}", path.display()))?;
     file.write_all(markdown.as_bytes())
         .with_context(|| format!("cannot append to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::color_wanted;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_a_non_empty_no_color() {
+        assert!(color_wanted(None, true));
+        assert!(!color_wanted(None, false));
+        assert!(!color_wanted(Some(OsStr::new("1")), true));
+        assert!(
+            !color_wanted(Some(OsStr::new("0")), true),
+            "any value counts"
+        );
+        assert!(!color_wanted(Some(OsStr::new("1")), false));
+        // https://no-color.org: an empty NO_COLOR does not disable colour.
+        assert!(color_wanted(Some(OsStr::new("")), true));
+        assert!(!color_wanted(Some(OsStr::new("")), false));
+    }
 }

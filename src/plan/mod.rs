@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::TargetPlatform;
 use crate::model::{
-    Address, CreateRule, DesiredObject, FieldName, FieldPolicy, LiveObject, LiveState, Values,
+    Address, CreateRule, DesiredObject, FieldName, FieldPolicy, Kind, LiveObject, LiveState, Values,
 };
 use crate::platform::RequestCounts;
 
@@ -217,10 +217,11 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
             FieldPolicy::Immutable => {
                 if live != &field.values {
                     change.reasons.push(format!(
-                        "{name} cannot change after creation (live: [{}], declared: [{}]); declare a new {} under a new name",
+                        "{} cannot change after creation; declare a new {} under a new name (live {name}: [{}], declared: [{}])",
+                        snake_case(name),
+                        noun(desired.address.kind),
                         join(live),
                         join(&field.values),
-                        desired.address.kind
                     ));
                 }
             }
@@ -228,13 +229,12 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
     }
 
     // Drift: every live value a managed field does not declare, and every value of the
-    // fields the manifests do not manage at all.
+    // fields the manifests do not manage at all. Immutable fields too: a live srcIps the
+    // manifests do not declare is access they do not describe, even though the conflict above
+    // already says the field cannot be brought in line.
     for (name, live) in &object.fields {
         let extra: Values = match desired.fields.get(name) {
-            Some(field) if field.policy == FieldPolicy::Append => {
-                live.difference(&field.values).cloned().collect()
-            }
-            Some(_) => Values::new(),
+            Some(field) => live.difference(&field.values).cloned().collect(),
             None => live.clone(),
         };
         if !extra.is_empty() {
@@ -248,6 +248,30 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
         } else {
             change.action = Action::Update;
         }
+    }
+}
+
+/// How an immutable-field conflict names the field: in snake_case, the spelling the API
+/// documentation readers will search for uses (`srcIps` is documented as `src_ips`).
+fn snake_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 4);
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What a reader calls an object of this kind in a sentence.
+fn noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::ConnectionAdmins => "connection admin list",
+        Kind::AutomationIdentity => "identity",
+        Kind::OrgApiToken => "token",
     }
 }
 
