@@ -73,10 +73,19 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(to_json(plan).as_bytes()).map_err(io)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    // Streamed: a plan of 100,000 objects is a few hundred MB of JSON, never held whole.
+    let mut out = std::io::BufWriter::new(tmp);
+    write_json(&mut out, plan).map_err(io)?;
+    let tmp = out.into_inner().map_err(|e| io(e.into_error()))?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
+}
+
+/// Writes exactly the bytes of [`to_json`] to `out`.
+pub fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, plan).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 /// Reads and checks a plan file.

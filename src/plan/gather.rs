@@ -32,7 +32,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{Change, Plan, PlanMeta, diff};
+use super::{Change, Plan, PlanMeta, diff_owned};
 use crate::manifest::{Manifests, Resource, ResourceSpec, TargetPlatform};
 use crate::model::{DesiredObject, Kind, LiveState};
 use crate::platform::{Client, ErrorKind, PlatformError, RequestCounts};
@@ -274,7 +274,11 @@ pub async fn make_plan_with<R: LiveReader>(
     });
     let results = futures::future::join_all(runs).await;
 
-    let mut changes = Vec::new();
+    let total = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(_, c, _)| c.len()))
+        .sum();
+    let mut changes = Vec::with_capacity(total);
     let mut requests = BTreeMap::new();
     let mut errors = Vec::new();
     for result in results {
@@ -325,7 +329,11 @@ async fn plan_target<R: LiveReader>(
     if live.len() != desired.len() {
         return Err(count_mismatch(target, "read", desired.len(), live.len()));
     }
-    Ok(desired.iter().zip(&live).map(|(d, l)| diff(d, l)).collect())
+    Ok(desired
+        .into_iter()
+        .zip(&live)
+        .map(|(d, l)| diff_owned(d, l))
+        .collect())
 }
 
 fn count_mismatch(target: &str, step: &str, asked: usize, got: usize) -> PlatformError {
@@ -389,25 +397,38 @@ pub fn effective_target(platform: &TargetPlatform, endpoint: Option<&str>) -> Ta
 /// list items, or reformatting YAML, leaves it unchanged; `apply --manifests` compares it.
 /// It covers all manifests, whatever `--only` selected.
 pub fn desired_digest(manifests: &Manifests) -> String {
-    let mut targets: Vec<(&str, serde_json::Value)> = manifests
+    let mut targets: Vec<(&str, &TargetPlatform)> = manifests
         .targets
         .iter()
-        .map(|t| (t.name.as_str(), to_value(&t.platform)))
+        .map(|t| (t.name.as_str(), &t.platform))
         .collect();
     targets.sort_by(|a, b| a.0.cmp(b.0));
-    let mut resources: Vec<(Kind, &str, serde_json::Value)> = manifests
+    let mut resources: Vec<(Kind, &str, CanonicalSpec)> = manifests
         .resources
         .iter()
-        .map(|r| (r.kind(), r.name.as_str(), canonical_spec(&r.spec)))
+        .map(|r| (r.kind(), r.name.as_str(), CanonicalSpec(&r.spec)))
         .collect();
     resources.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let canonical = serde_json::json!({
-        "targets": targets,
-        "resources": resources,
-    });
+    // Streamed into the hash: the canonical text of 100,000 resources is never held whole.
+    // Same bytes as the earlier `{"targets": [...], "resources": [...]}` value.
+    #[derive(serde::Serialize)]
+    struct Canonical<'a> {
+        targets: Vec<(&'a str, &'a TargetPlatform)>,
+        resources: Vec<(Kind, &'a str, CanonicalSpec<'a>)>,
+    }
     let mut h = Sha256::new();
-    h.update(canonical.to_string().as_bytes());
+    // Writing into a hash cannot fail, and plain manifest data always serializes.
+    let _ = serde_json::to_writer(&mut h, &Canonical { targets, resources });
     format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Serializes as [`canonical_spec`], one resource at a time.
+struct CanonicalSpec<'a>(&'a ResourceSpec);
+
+impl serde::Serialize for CanonicalSpec<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        canonical_spec(self.0).serialize(serializer)
+    }
 }
 
 /// The spec with its set-like lists sorted and deduplicated. Not every list is a set: a key

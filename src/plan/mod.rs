@@ -114,7 +114,27 @@ impl Change {
 
 /// The one function that decides: diff a desired object against its live state.
 pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
-    let mut labels = desired.labels.clone();
+    diff_owned(desired.clone(), live)
+}
+
+/// [`diff`] taking the desired object by value, so the change can keep it without a copy:
+/// planning 100,000 objects would otherwise hold every desired object twice at its peak.
+pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
+    // The change gets `desired` at the end; until then it holds an empty stand-in (no
+    // allocation) so the decisions below can borrow `desired` while filling `change`.
+    let stand_in = DesiredObject {
+        address: Address {
+            kind: desired.address.kind,
+            name: String::new(),
+            target: String::new(),
+            remote_key: String::new(),
+        },
+        fields: BTreeMap::new(),
+        create: CreateRule::Allowed,
+        labels: BTreeMap::new(),
+        problems: Vec::new(),
+        key_sink: None,
+    };
     let mut change = Change {
         address: desired.address.clone(),
         action: Action::NoOp,
@@ -123,8 +143,8 @@ pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
         drift: BTreeMap::new(),
         reasons: desired.problems.clone(),
         live_id: None,
-        fingerprint: fingerprint(desired, live),
-        desired: desired.clone(),
+        fingerprint: fingerprint(&desired, live),
+        desired: stand_in,
         labels: BTreeMap::new(),
     };
 
@@ -157,8 +177,7 @@ pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
             }
         },
         LiveState::Present { object } => {
-            diff_present(desired, object, &mut change);
-            labels.extend(object.labels.clone());
+            diff_present(&desired, object, &mut change);
         }
     }
 
@@ -174,10 +193,20 @@ pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
         .chain(desired.fields.values().map(|f| &f.values))
         .flatten()
         .collect();
-    change.labels = labels
-        .into_iter()
+    // Live labels win over desired ones for the same value (later entries replace earlier).
+    let live_labels = match live {
+        LiveState::Present { object } => Some(&object.labels),
+        _ => None,
+    };
+    let labels = desired
+        .labels
+        .iter()
+        .chain(live_labels.into_iter().flatten())
         .filter(|(k, _)| mentioned.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    change.labels = labels;
+    change.desired = desired;
     change
 }
 
