@@ -424,9 +424,7 @@ pub fn foreign_gaps(state: &Value) -> Vec<String> {
 
 /// How many foreign writes the Mist sandbox recorded (those that changed a token).
 pub fn mist_foreign_writes(state: &Value) -> usize {
-    state["mist"]["foreignAdded"]
-        .as_array()
-        .map_or(0, Vec::len)
+    state["mist"]["foreignAdded"].as_array().map_or(0, Vec::len)
 }
 
 /// The JSON of one object in the sandbox state, found by a field's value anywhere in the tree.
