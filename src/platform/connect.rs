@@ -494,11 +494,19 @@ impl ConnectClient {
         let path = format!("{}/AutomationIdentities/{}", self.tenant_path, live.id);
         let route = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
         let additions = additions(live, fields);
-        if additions.values().all(Values::is_empty) {
+        if additions.is_empty() {
             return Err(self.http.error(
                 ErrorKind::Other,
                 format!("{address}: nothing to write (only roleIds and tags can change)"),
             ));
+        }
+        if additions.values().all(Values::is_empty) {
+            // Everything asked for was already there when read; reading it back verifies.
+            return Ok(WriteOutcome {
+                after: None,
+                created_id: None,
+                secret: None,
+            });
         }
         let context = |mut error: PlatformError| {
             error.message = format!(

@@ -533,9 +533,12 @@ impl MistClient {
             })
             .collect::<Result<_, _>>()?;
         if additions.is_empty() {
-            return Err(self
-                .http
-                .error(ErrorKind::Other, format!("{address}: no privilege to add")));
+            // Everything asked for was already there when read; reading it back verifies.
+            return Ok(WriteOutcome {
+                after: None,
+                created_id: None,
+                secret: None,
+            });
         }
         let context = |mut error: PlatformError| {
             error.message = format!(
