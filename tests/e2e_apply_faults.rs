@@ -1,7 +1,8 @@
 //! End to end under faults, on a world larger than the example (50 connections, 50
-//! identities, 20 Mist tokens): 5xx, 429 with Retry-After, dropped connections and a foreign
-//! writer; and runs stopped half way. Each time, running plan and apply again converges and
-//! nothing that was live is lost.
+//! identities, 20 Mist tokens): 5xx, bursts of 429 with Retry-After, dropped connections and a
+//! foreign writer; and runs stopped half way. Under faults the one apply finishes the job (a
+//! second has nothing to do); after a stopped run, running plan and apply again converges.
+//! Either way nothing that was live is lost.
 
 mod e2e_apply_support;
 
@@ -12,7 +13,12 @@ use e2e_apply_support::*;
 use warrant::apply::{ObjectReport, Progress, Silent, Status};
 use warrant::sandbox::Faults;
 
-const FAULTS: &str = "p500=0.05,p503=0.05,p429=0.05,retry_after=1,drop=0.05,foreign=0.2,seed=";
+/// Every fifth request fails (a 429 starting a burst of three), every fifth brings a foreign
+/// write. The sandbox never acts on a request it fails, and a client makes 8 attempts, so an
+/// operation fails only after 8 failed attempts in a row: about 0.2^6 per request even when a
+/// burst takes two of them, far below one in a run of a few hundred requests.
+const FAULTS: &str =
+    "p500=0.05,p503=0.05,p429=0.05,retry_after=1,burst429=3,drop=0.05,foreign=0.2,seed=";
 
 async fn big_world() -> World {
     let g = generated(50, 50, 20);
@@ -61,32 +67,37 @@ async fn apply_under_faults(seed: u64) -> Vec<String> {
         let faulted = world.sandbox.state();
         let foreign = faulted["foreignWrites"].as_u64().unwrap_or(0);
         assert!(foreign > 0, "the foreign writer never ran");
+        let requests: Vec<String> = report
+            .requests
+            .iter()
+            .map(|(target, counts)| format!("{target}={}", counts.total))
+            .collect();
         eprintln!(
-            "seed {seed}: {:?}, {foreign} foreign writes, retries {}",
+            "seed {seed}: {:?}, {foreign} foreign writes ({} on Mist), retries {}, requests {}",
             report.counts,
-            report.objects.iter().map(|o| o.retries).sum::<u32>()
+            mist_foreign_writes(&faulted),
+            report.objects.iter().map(|o| o.retries).sum::<u32>(),
+            requests.join(" ")
         );
-        // A failure under faults is allowed (retries can run out); a stale object is not
-        // expected, since the foreign writer only adds.
+        // Retries absorb every fault (see FAULTS), and the foreign writer only adds, so
+        // nothing fails and nothing is stale.
         for o in &report.objects {
             assert!(
                 matches!(
                     o.status,
-                    Status::Applied
-                        | Status::Rebased
-                        | Status::AlreadySatisfied
-                        | Status::NoOp
-                        | Status::Failed
+                    Status::Applied | Status::Rebased | Status::AlreadySatisfied | Status::NoOp
                 ),
-                "{} {:?} {:?}",
+                "{} {:?} {:?} {:?}",
                 o.address,
                 o.status,
-                o.reasons
+                o.reasons,
+                o.error
             );
         }
+        assert!(faulted_429s(&world).await >= 3, "no 429 burst was injected");
 
         let rounds = converge(&world, 3).await;
-        assert!(rounds <= 1, "took {rounds} more applies");
+        assert_eq!(rounds, 0, "a second apply still had work");
         let after = world.sandbox.state();
         assert_nothing_lost(&before, &after);
         assert_nothing_lost(&faulted, &after);
@@ -112,6 +123,22 @@ async fn apply_under_faults(seed: u64) -> Vec<String> {
     }
 }
 
+/// 429s the sandbox injected so far, from its request log.
+async fn faulted_429s(world: &World) -> usize {
+    let requests: serde_json::Value =
+        reqwest::get(format!("{}/_sandbox/requests", world.sandbox.atlan))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    requests["log"].as_array().map_or(0, |log| {
+        log.iter()
+            .filter(|e| e["fault"].as_str() == Some("status 429"))
+            .count()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_faults_apply_converges_and_loses_nothing_that_was_live() {
     for seed in [1, 2] {
@@ -120,11 +147,15 @@ async fn under_faults_apply_converges_and_loses_nothing_that_was_live() {
 }
 
 /// The platforms offer no conditional write (no ETag, version or If-Match on any of the
-/// three), so a foreign write landing between the applier's read and its write of the same
-/// object is overwritten: the sandbox's foreign writer hits exactly that window. Shown here,
-/// not yet solved; run with `--ignored` to see how many are lost.
+/// three), so the clients only narrow the window: CONNECT and Mist read the one object right
+/// before each PUT, Atlan writes right after the applier's read (a batch that waited reads
+/// again). The sandbox's foreign writer fires when any request arrives, so one arriving
+/// between that read and our write (our own PUT, or a concurrent request of the same run)
+/// and landing on the same object is still overwritten: rarely, and depending on how
+/// concurrent requests interleave, so this does not pass deterministically. Run with
+/// `--ignored --nocapture` to see how many are lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known limitation: read-modify-write without conditional writes loses racing foreign writes"]
+#[ignore = "known limitation: without conditional writes a foreign write racing our write of the same object is lost"]
 async fn foreign_writes_racing_a_read_modify_write_are_not_lost() {
     let gaps = apply_under_faults(1).await;
     assert!(gaps.is_empty(), "foreign writes were overwritten: {gaps:?}");

@@ -638,7 +638,14 @@ async fn mist_reads_creates_with_a_secret_key_and_appends_privileges() {
         .write(vec![update(&desired[0], &live[0]), create(&desired[1])])
         .await;
     let updated = results[0].as_ref().expect("update");
-    assert!(updated.after.is_none());
+    // The sandbox answers the PUT with the token, which serves as the read-back.
+    assert_eq!(
+        updated
+            .after
+            .as_ref()
+            .map(|a| a.fields["privileges"].clone()),
+        Some(values(&["read:org", &format!("write:site:{SITE}")]))
+    );
     let created = results[1].as_ref().expect("create");
     let key = created.secret.as_ref().expect("the key");
     assert!(key.expose().len() >= 8);

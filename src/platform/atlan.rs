@@ -9,7 +9,9 @@
 //!   qualifiedName, name and adminUsers (the server replaces each list it is sent, so the
 //!   other admin lists are never sent). Several connections go in one request; the server
 //!   treats a batch as all-or-nothing, so a refused batch is split in halves until the
-//!   refused connections are isolated.
+//!   refused connections are isolated. There is no conditional write: a batch that waits
+//!   behind others, or is retried, reads its connections again and is rebuilt as that fresh
+//!   read ∪ the additions.
 //! - `export` lists every active connection (the same paged search, without the name filter)
 //!   and the complete token list, and declares the API tokens among each one's admins.
 
@@ -211,7 +213,11 @@ struct Pending {
     index: usize,
     qualified_name: String,
     name: String,
+    /// The body's list: the last read of the connection ∪ `additions`.
     admin_users: Values,
+    /// What this update adds to the applier's read; a re-read rebuilds `admin_users` from
+    /// these, so an admin removed meanwhile is not written back.
+    additions: Values,
     placeholder: String,
 }
 
@@ -793,7 +799,7 @@ impl AtlanClient {
                     live,
                     fields,
                 } => {
-                    let Some(additions) = fields.get(ADMIN_USERS) else {
+                    let Some(wanted) = fields.get(ADMIN_USERS) else {
                         results[index] = Some(Err(self.http.error(
                             ErrorKind::Other,
                             format!("{address}: only adminUsers can be written"),
@@ -807,22 +813,32 @@ impl AtlanClient {
                         )));
                         continue;
                     };
-                    let mut admin_users = live.fields.get(ADMIN_USERS).cloned().unwrap_or_default();
+                    let had = live.fields.get(ADMIN_USERS).cloned().unwrap_or_default();
+                    let additions: Values = wanted.difference(&had).cloned().collect();
+                    let mut admin_users = had;
                     admin_users.extend(additions.iter().cloned());
                     pending.push(Pending {
                         index,
                         qualified_name: address.remote_key.clone(),
                         name: name.clone(),
                         admin_users,
+                        additions,
                         placeholder: placeholder_guid(),
                     });
                 }
             }
         }
         let batches: Vec<Vec<Pending>> = pending.chunks(WRITE_BATCH).map(<[_]>::to_vec).collect();
+        // There is no conditional write, so a batch's body should be built from a read as
+        // recent as possible. The first `parallelism` batches start at once, right after the
+        // applier's read; a later one waits for an earlier one to finish (at least one bulk
+        // round trip, many on large plans), so it reads its connections again first: one
+        // search per 20 connections, only on plans of more than `parallelism` batches.
+        let wave = self.parallelism();
         let done: Vec<Vec<(usize, Result<WriteOutcome, PlatformError>)>> = stream::iter(batches)
-            .map(|b| self.write_batch(b))
-            .buffer_unordered(self.parallelism())
+            .enumerate()
+            .map(|(i, b)| self.write_waiting_batch(b, i >= wave))
+            .buffer_unordered(wave)
             .collect()
             .await;
         for (index, r) in done.into_iter().flatten() {
@@ -838,8 +854,25 @@ impl AtlanClient {
             .collect()
     }
 
+    /// Writes one batch, first re-reading its connections when it `waited` behind others.
+    async fn write_waiting_batch(
+        &self,
+        mut batch: Vec<Pending>,
+        waited: bool,
+    ) -> Vec<(usize, Result<WriteOutcome, PlatformError>)> {
+        if !waited {
+            return self.write_batch(batch).await;
+        }
+        let mut done = match self.refresh(&mut batch).await {
+            Ok(vanished) => vanished,
+            Err(e) => return batch.iter().map(|p| (p.index, Err(e.clone()))).collect(),
+        };
+        done.extend(self.write_batch(batch).await);
+        done
+    }
+
     /// Writes one batch. A transient failure is retried after re-reading the connections (so
-    /// the body is rebuilt as fresh live ∪ requested); a refused batch is split in halves.
+    /// the body is rebuilt as fresh live ∪ additions); a refused batch is split in halves.
     fn write_batch(
         &self,
         mut batch: Vec<Pending>,
@@ -887,8 +920,9 @@ impl AtlanClient {
         })
     }
 
-    /// Re-reads the batch's connections and rebuilds each body as fresh live ∪ requested.
-    /// Connections that disappeared are taken out of the batch and returned as errors.
+    /// Re-reads the batch's connections (one search) and rebuilds each body as fresh live ∪
+    /// additions. Connections that disappeared are taken out of the batch and returned as
+    /// errors.
     async fn refresh(
         &self,
         batch: &mut Vec<Pending>,
@@ -898,26 +932,33 @@ impl AtlanClient {
         let mut vanished = Vec::new();
         let mut kept = Vec::new();
         for mut p in batch.drain(..) {
-            match fresh.get(&p.qualified_name).map(Vec::as_slice) {
-                Some([entity]) => {
-                    p.admin_users
-                        .extend(self.string_set(entity, ADMIN_USERS, &p.qualified_name)?);
+            let entity = match fresh.get(&p.qualified_name).map(Vec::as_slice) {
+                Some([entity]) => entity,
+                _ => {
+                    vanished.push((
+                        p.index,
+                        Err(self.http.error(
+                            ErrorKind::NotFound,
+                            format!(
+                                "connection {} is gone or ambiguous when read again right before writing; nothing was written",
+                                p.qualified_name
+                            ),
+                        )),
+                    ));
+                    continue;
+                }
+            };
+            match self.string_set(entity, ADMIN_USERS, &p.qualified_name) {
+                Ok(users) => {
+                    p.admin_users = users;
+                    p.admin_users.extend(p.additions.iter().cloned());
                     if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
                         p.name = name.to_string();
                     }
                     p.placeholder = placeholder_guid();
                     kept.push(p);
                 }
-                _ => vanished.push((
-                    p.index,
-                    Err(self.http.error(
-                        ErrorKind::NotFound,
-                        format!(
-                            "connection {} is gone or ambiguous after a failed write; nothing was written",
-                            p.qualified_name
-                        ),
-                    )),
-                )),
+                Err(e) => vanished.push((p.index, Err(e))),
             }
         }
         *batch = kept;

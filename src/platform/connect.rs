@@ -6,8 +6,9 @@
 //! `count=1000`; there is no filter by name, so one listing serves every identity of a plan.
 //! Role names in manifests are resolved to the tenant's role ids: built-in roles by their
 //! `RoleTypeId` (their API names are not published), other roles by exact `Name`.
-//! Writes: `POST` creates (Name, RoleIds, Tags); `PUT` sends only `RoleIds` and/or `Tags`,
-//! which the server replaces wholesale, so each list is always fresh live ∪ additions.
+//! Writes: `POST` creates (Name, RoleIds, Tags). `PUT` replaces each list it is sent and
+//! keeps null ones, so an update first `GET`s the one identity and sends only the lists that
+//! gain values, as that fresh read ∪ additions, and null for the rest.
 //! `export` lists roles and identities and writes each identity's roles back as names that
 //! `resolve` maps to exactly the same ids (or as `{id: …}` where no name does).
 
@@ -479,8 +480,11 @@ impl ConnectClient {
             .collect())
     }
 
-    /// Updates the listed fields with `PUT`. A failed attempt is retried by reading the
-    /// identity again and rebuilding each list as fresh live ∪ requested.
+    /// Updates the listed fields with `PUT`. CONNECT has no conditional write, so the window
+    /// in which a concurrent change can be overwritten is kept to one round trip: each attempt
+    /// first reads this identity alone, then sends only the lists that gain values, each as
+    /// that fresh read ∪ the additions (never values the batch read saw but which are gone
+    /// now); the other list is sent as null, which CONNECT leaves unchanged (§3).
     async fn update(
         &self,
         address: &Address,
@@ -489,24 +493,39 @@ impl ConnectClient {
     ) -> Result<WriteOutcome, PlatformError> {
         let path = format!("{}/AutomationIdentities/{}", self.tenant_path, live.id);
         let route = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
-        let mut base = live.fields.clone();
+        let additions = additions(live, fields);
+        if additions.is_empty() {
+            return Err(self.http.error(
+                ErrorKind::Other,
+                format!("{address}: nothing to write (only roleIds and tags can change)"),
+            ));
+        }
+        if additions.values().all(Values::is_empty) {
+            // Everything asked for was already there when read; reading it back verifies.
+            return Ok(WriteOutcome {
+                after: None,
+                created_id: None,
+                secret: None,
+            });
+        }
+        let context = |mut error: PlatformError| {
+            error.message = format!(
+                "updating automation identity {}: {}",
+                address.remote_key, error.message
+            );
+            error
+        };
         let mut backoff = self.http.backoff();
         loop {
-            let mut body = Map::new();
-            for (field, key) in [(ROLE_IDS, "RoleIds"), (TAGS, "Tags")] {
-                if let Some(add) = fields.get(field) {
-                    let mut values = base.get(field).cloned().unwrap_or_default();
-                    values.extend(add.iter().cloned());
-                    body.insert(key.to_string(), json!(values));
-                }
-            }
-            if body.is_empty() {
-                return Err(self.http.error(
-                    ErrorKind::Other,
-                    format!("{address}: nothing to write (only roleIds and tags can change)"),
-                ));
-            }
-            let request = Request::new(Method::PUT, route, path.clone()).json(Value::Object(body));
+            let fresh: Identity = self
+                .http
+                .call(&Request::get(route, path.clone()))
+                .await
+                .and_then(|r| r.json())
+                .map_err(context)?;
+            let fresh = self.live_object(&fresh)?.fields;
+            let request = Request::new(Method::PUT, route, path.clone())
+                .json(update_body(&fresh, &additions));
             let failure = match self.http.send(&request).await {
                 Ok(response) => {
                     let after = match response.json::<Option<Identity>>()? {
@@ -524,28 +543,54 @@ impl ConnectClient {
                 Err(f) => f,
             };
             if failure.transient == Transient::No {
-                let mut error = failure.error;
+                let mut error = context(failure.error);
                 if error.status == Some(403) {
                     error.hint = Some(
                         "a caller who is not a Tenant Administrator must hold every role of the identity and every role it adds; a Tenant Administrator must apply this"
                             .into(),
                     );
                 }
-                error.message = format!(
-                    "updating automation identity {}: {}",
-                    address.remote_key, error.message
-                );
                 return Err(error);
             }
-            backoff.wait(failure).await?;
-            let fresh: Identity = self
-                .http
-                .call(&Request::get(route, path.clone()))
-                .await?
-                .json()?;
-            base = self.live_object(&fresh)?.fields;
+            backoff.wait(failure).await.map_err(context)?;
         }
     }
+}
+
+/// Per list (`roleIds`, `tags`), the values the applier's write adds to what it read: its
+/// fields are *read ∪ additions*, and only the additions may be written over a fresher read.
+fn additions(live: &LiveObject, fields: &BTreeMap<String, Values>) -> BTreeMap<String, Values> {
+    [ROLE_IDS, TAGS]
+        .into_iter()
+        .filter_map(|field| {
+            let wanted = fields.get(field)?;
+            let had = live.fields.get(field);
+            let new = wanted
+                .iter()
+                .filter(|v| !had.is_some_and(|h| h.contains(*v)))
+                .cloned()
+                .collect();
+            Some((field.to_string(), new))
+        })
+        .collect()
+}
+
+/// The `PUT` body: each list with additions as fresh ∪ additions, every other list null so
+/// the server keeps it as it is at that moment.
+fn update_body(fresh: &BTreeMap<String, Values>, additions: &BTreeMap<String, Values>) -> Value {
+    let mut body = Map::new();
+    for (field, key) in [(ROLE_IDS, "RoleIds"), (TAGS, "Tags")] {
+        let value = match additions.get(field).filter(|a| !a.is_empty()) {
+            Some(add) => {
+                let mut values = fresh.get(field).cloned().unwrap_or_default();
+                values.extend(add.iter().cloned());
+                json!(values)
+            }
+            None => Value::Null,
+        };
+        body.insert(key.to_string(), value);
+    }
+    Value::Object(body)
 }
 
 /// How a manifest names the role with this id: the name `resolve_role` maps back to exactly
@@ -619,5 +664,57 @@ fn resolve_role(role: &RoleRef, roles: &[Role]) -> Result<(String, String), Stri
                 )),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(xs: &[&str]) -> Values {
+        xs.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn live(roles: &[&str], tags: &[&str]) -> LiveObject {
+        LiveObject {
+            id: "i".into(),
+            fields: BTreeMap::from([
+                (ROLE_IDS.to_string(), values(roles)),
+                (TAGS.to_string(), values(tags)),
+            ]),
+            labels: BTreeMap::new(),
+            write_denied: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn an_update_adding_only_a_role_leaves_tags_to_the_server() {
+        let read = live(&["member", "viewer"], &["a"]);
+        let fields = BTreeMap::from([(
+            ROLE_IDS.to_string(),
+            values(&["member", "viewer", "runner"]),
+        )]);
+        let add = additions(&read, &fields);
+        assert_eq!(add[ROLE_IDS], values(&["runner"]));
+        // Since the read, someone removed viewer, added steward and changed the tags.
+        let fresh = live(&["member", "steward"], &["b"]).fields;
+        let body = update_body(&fresh, &add);
+        assert_eq!(body["Tags"], Value::Null);
+        assert_eq!(body["RoleIds"], json!(["member", "runner", "steward"]));
+    }
+
+    #[test]
+    fn both_lists_gain_their_own_additions_over_the_fresh_read() {
+        let read = live(&["member"], &["a"]);
+        let fields = BTreeMap::from([
+            (ROLE_IDS.to_string(), values(&["member", "runner"])),
+            (TAGS.to_string(), values(&["a", "managed"])),
+        ]);
+        let add = additions(&read, &fields);
+        let fresh = live(&["member"], &["a", "foreign:1"]).fields;
+        let body = update_body(&fresh, &add);
+        assert_eq!(body["RoleIds"], json!(["member", "runner"]));
+        assert_eq!(body["Tags"], json!(["a", "foreign:1", "managed"]));
     }
 }

@@ -7,8 +7,9 @@
 //! `X-Page-*` headers when the server sends them) and matched by name. A create (`POST`)
 //! returns the token's key once: it becomes a [`Secret`] in the write outcome and goes only to
 //! the manifest's key sink; the token is then read back to confirm its privileges. An update
-//! (`PUT`) sends the name and the full privilege list (the live privilege objects as they are,
-//! plus the new ones); `src_ips` is fixed at creation and never sent. `export` writes every
+//! first `GET`s the one token, then `PUT`s the name and the full privilege list (the privilege
+//! objects of that fresh read as they are, plus the new ones); `src_ips` is fixed at creation
+//! and never sent. `export` writes every
 //! token of the org back as a manifest spec; its key cannot be read back, so the key sink is a
 //! placeholder the adopter sets.
 
@@ -501,8 +502,13 @@ impl MistClient {
         })
     }
 
-    /// Sends name and privileges: the live privilege objects unchanged, plus new ones. A
-    /// failed attempt is retried after reading the token again.
+    /// Adds privileges with `PUT`. Mist has no conditional write and replaces the privilege
+    /// list it is sent, so the window in which a concurrent change can be overwritten is kept
+    /// to one round trip: each attempt first reads this token alone and sends its privilege
+    /// objects as they are at that moment (every attribute, such as `views`, kept) plus the
+    /// additions, never privileges the batch read saw but which are gone now. `src_ips` is
+    /// not sent (absent keys are kept); `name`, the schema's one required field, is sent as
+    /// it is. When the response carries the token, it is the read-back.
     async fn update(
         &self,
         address: &Address,
@@ -515,30 +521,52 @@ impl MistClient {
                 format!("{address}: only privileges can change after creation"),
             ));
         };
-        let mut base: Vec<Map<String, Value>> = live
-            .extra
-            .get(RAW_PRIVILEGES)
-            .and_then(|raw| serde_json::from_str(raw).ok())
-            .unwrap_or_default();
+        let had = live.fields.get(PRIVILEGES);
+        let additions: Vec<Map<String, Value>> = wanted
+            .iter()
+            .filter(|p| !had.is_some_and(|h| h.contains(*p)))
+            .map(|p| {
+                privilege_object(p).ok_or_else(|| {
+                    self.http
+                        .error(ErrorKind::Other, format!("invalid privilege value {p:?}"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        if additions.is_empty() {
+            // Everything asked for was already there when read; reading it back verifies.
+            return Ok(WriteOutcome {
+                after: None,
+                created_id: None,
+                secret: None,
+            });
+        }
+        let context = |mut error: PlatformError| {
+            error.message = format!(
+                "updating API token {}: {}",
+                address.remote_key, error.message
+            );
+            error
+        };
         let mut backoff = self.http.backoff();
         loop {
-            let mut privileges = base.clone();
-            let present: Values = base.iter().filter_map(live_privilege).collect();
-            for p in wanted.iter().filter(|p| !present.contains(*p)) {
-                let Some(object) = privilege_object(p) else {
-                    return Err(self
-                        .http
-                        .error(ErrorKind::Other, format!("invalid privilege value {p:?}")));
-                };
-                privileges.push(object);
-            }
-            let body = json!({ "name": address.remote_key, "privileges": privileges });
+            let fresh = self.get(&live.id).await.map_err(context)?;
+            let body = json!({
+                "name": address.remote_key,
+                "privileges": with_additions(fresh.privileges.unwrap_or_default(), &additions),
+            });
             let request =
                 Request::new(Method::PUT, ITEM_ROUTE, self.item_path(&live.id)).json(body);
             let failure = match self.http.send(&request).await {
-                Ok(_) => {
+                Ok(response) => {
+                    // The current spec defines no PUT body, older ones the token: use it when
+                    // it is there, otherwise the applier reads the token back.
+                    let after = response
+                        .json::<ApiToken>()
+                        .ok()
+                        .filter(|t| t.id.is_some() && t.privileges.is_some())
+                        .and_then(|t| self.live_object(&t).ok());
                     return Ok(WriteOutcome {
-                        after: None,
+                        after,
                         created_id: None,
                         secret: None,
                     });
@@ -546,11 +574,7 @@ impl MistClient {
                 Err(f) => f,
             };
             if failure.transient == Transient::No {
-                let mut error = failure.error;
-                error.message = format!(
-                    "updating API token {}: {}",
-                    address.remote_key, error.message
-                );
+                let mut error = context(failure.error);
                 if error.status == Some(403) {
                     error.hint = Some(
                         "the org token warrant uses needs the write or admin role on the org"
@@ -559,10 +583,26 @@ impl MistClient {
                 }
                 return Err(error);
             }
-            backoff.wait(failure).await?;
-            base = self.get(&live.id).await?.privileges.unwrap_or_default();
+            backoff.wait(failure).await.map_err(context)?;
         }
     }
+}
+
+/// The privilege list of a `PUT`: the fresh privilege objects unchanged, then each addition
+/// not already among them.
+fn with_additions(
+    fresh: Vec<Map<String, Value>>,
+    additions: &[Map<String, Value>],
+) -> Vec<Map<String, Value>> {
+    let present: Values = fresh.iter().filter_map(live_privilege).collect();
+    let mut out = fresh;
+    out.extend(
+        additions
+            .iter()
+            .filter(|a| live_privilege(a).is_none_or(|c| !present.contains(&c)))
+            .cloned(),
+    );
+    out
 }
 
 /// The next `(page, limit)` when the response says there is one.
@@ -707,5 +747,22 @@ mod tests {
         }
         assert_eq!(privilege_object("read"), None);
         assert_eq!(privilege_object("read:org:extra"), None);
+    }
+
+    #[test]
+    fn a_put_keeps_the_fresh_privileges_as_they_are_and_adds_only_what_is_missing() {
+        let object = |v: Value| v.as_object().cloned().unwrap();
+        let fresh = vec![
+            object(json!({"role": "read", "scope": "org", "views": ["reporting"]})),
+            object(json!({"role": "write", "scope": "site", "site_id": "S1"})),
+        ];
+        let additions = vec![
+            privilege_object("write:site:s1").unwrap(),
+            privilege_object("admin:org").unwrap(),
+        ];
+        let sent = with_additions(fresh.clone(), &additions);
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[..2], fresh[..]);
+        assert_eq!(live_privilege(&sent[2]).as_deref(), Some("admin:org"));
     }
 }

@@ -28,6 +28,10 @@ pub struct FaultSpec {
     pub p429: f64,
     /// `Retry-After` seconds sent with injected 429s.
     pub retry_after: u64,
+    /// Length of a 429 burst: once a 429 is injected, the next `burst429 - 1` requests of the
+    /// platform get 429 too (whatever else they would have got), the way a real rate limiter
+    /// refuses everything until its window turns. 1 = single 429s.
+    pub burst429: u64,
     /// Probability of closing the connection without any response.
     pub drop: f64,
     /// Probability that a foreign writer changes a random live object before the request.
@@ -47,6 +51,7 @@ impl Default for FaultSpec {
             p408: 0.0,
             p429: 0.0,
             retry_after: 1,
+            burst429: 1,
             drop: 0.0,
             foreign: 0.0,
             seed: None,
@@ -57,8 +62,8 @@ impl Default for FaultSpec {
 /// The faults of the whole sandbox, one spec per platform.
 ///
 /// Parsed from a comma-separated spec such as
-/// `latency=20ms,jitter=5ms,p500=0.05,p429=0.02,retry_after=1,drop=0.01,foreign=0.2,seed=7`.
-/// A key prefixed with `atlan.`, `connect.` or `mist.` applies to that platform only and wins
+/// `latency=20ms,jitter=5ms,p500=0.05,p429=0.02,retry_after=1,burst429=3,drop=0.01,foreign=0.2,seed=7`.
+/// `burst429=N` (N ≥ 1) makes every injected 429 the first of N in a row. A key prefixed with `atlan.`, `connect.` or `mist.` applies to that platform only and wins
 /// over the unprefixed key, whatever the order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
@@ -186,13 +191,23 @@ fn set_key(spec: &mut FaultSpec, key: &str, value: &str) -> Result<(), SandboxEr
         "p408" => spec.p408 = probability(value)?,
         "p429" => spec.p429 = probability(value)?,
         "retry_after" => spec.retry_after = integer(value)?,
+        "burst429" => {
+            spec.burst429 = match integer(value)? {
+                0 => {
+                    return Err(SandboxError::Faults(format!(
+                        "{key}={value}: a burst is at least 1 request long"
+                    )));
+                }
+                n => n,
+            }
+        }
         "drop" => spec.drop = probability(value)?,
         "foreign" => spec.foreign = probability(value)?,
         "seed" => spec.seed = Some(integer(value)?),
         other => {
             return Err(SandboxError::Faults(format!(
                 "unknown fault key `{other}` (known: latency, jitter, p500, p502, p503, p408, \
-                 p429, retry_after, drop, foreign, seed)"
+                 p429, retry_after, burst429, drop, foreign, seed)"
             )));
         }
     }
@@ -203,7 +218,7 @@ impl fmt::Display for FaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "latency={}ms,jitter={}ms,p500={},p502={},p503={},p408={},p429={},retry_after={},drop={},foreign={}",
+            "latency={}ms,jitter={}ms,p500={},p502={},p503={},p408={},p429={},retry_after={},burst429={},drop={},foreign={}",
             self.latency.as_millis(),
             self.jitter.as_millis(),
             self.p500,
@@ -212,6 +227,7 @@ impl fmt::Display for FaultSpec {
             self.p408,
             self.p429,
             self.retry_after,
+            self.burst429,
             self.drop,
             self.foreign
         )?;
@@ -246,6 +262,8 @@ pub(crate) enum Outcome {
 pub(crate) struct Roller {
     spec: FaultSpec,
     rng: StdRng,
+    /// Requests still to be refused with 429 in the current burst.
+    burst_left: u64,
 }
 
 impl Roller {
@@ -254,7 +272,11 @@ impl Roller {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::seed_from_u64(rand::random()),
         };
-        Roller { spec, rng }
+        Roller {
+            spec,
+            rng,
+            burst_left: 0,
+        }
     }
 
     pub fn spec(&self) -> &FaultSpec {
@@ -270,6 +292,15 @@ impl Roller {
         let foreign_seed: u64 = self.rng.random();
         let s = &self.spec;
         let delay = s.latency + s.jitter.mul_f64(jitter);
+        let too_many = status(429, Some(s.retry_after));
+        if self.burst_left > 0 {
+            self.burst_left -= 1;
+            return Decision {
+                delay,
+                outcome: too_many,
+                foreign: (foreign < s.foreign).then_some(foreign_seed),
+            };
+        }
         let mut edge = 0.0;
         let mut outcome = Outcome::Serve;
         for (p, candidate) in [
@@ -278,13 +309,16 @@ impl Roller {
             (s.p502, status(502, None)),
             (s.p503, status(503, None)),
             (s.p408, status(408, None)),
-            (s.p429, status(429, Some(s.retry_after))),
+            (s.p429, too_many),
         ] {
             edge += p;
             if p > 0.0 && fault < edge {
                 outcome = candidate;
                 break;
             }
+        }
+        if outcome == too_many {
+            self.burst_left = s.burst429.saturating_sub(1);
         }
         Decision {
             delay,
@@ -349,5 +383,52 @@ mod tests {
         assert_eq!(xs, ys);
         assert!(xs.iter().any(|d| d.outcome == Outcome::Drop));
         assert!(xs.iter().any(|d| d.outcome == Outcome::Serve));
+    }
+
+    #[test]
+    fn a_429_burst_refuses_the_next_requests_too_then_ends() {
+        let spec: Faults = "p429=0.1,retry_after=2,burst429=4,seed=9".parse().unwrap();
+        let mut roller = Roller::new(spec.mist);
+        let outcomes: Vec<Outcome> = (0..400).map(|_| roller.roll().outcome).collect();
+        let too_many = status(429, Some(2));
+        let mut runs = Vec::new();
+        let mut run = 0;
+        for o in &outcomes {
+            if *o == too_many {
+                run += 1;
+            } else {
+                if run > 0 {
+                    runs.push(run);
+                }
+                run = 0;
+            }
+        }
+        assert!(runs.len() >= 3, "{runs:?}");
+        // Back-to-back bursts join, so a run is a whole number of bursts.
+        assert!(runs.iter().all(|r| r % 4 == 0), "{runs:?}");
+        assert!(outcomes.contains(&Outcome::Serve));
+    }
+
+    #[test]
+    fn a_burst_keeps_the_sequence_reproducible_and_shows_in_the_spec() {
+        let spec: Faults = "p429=0.2,burst429=3,foreign=0.3,seed=5".parse().unwrap();
+        let (mut a, mut b) = (
+            Roller::new(spec.atlan.clone()),
+            Roller::new(spec.atlan.clone()),
+        );
+        let xs: Vec<_> = (0..200).map(|_| a.roll()).collect();
+        let ys: Vec<_> = (0..200).map(|_| b.roll()).collect();
+        assert_eq!(xs, ys);
+        // Foreign writes keep being drawn during a burst.
+        assert!(
+            xs.iter()
+                .any(|d| d.outcome != Outcome::Serve && d.foreign.is_some())
+        );
+        let shown = spec.atlan.to_string();
+        assert!(shown.contains("burst429=3"), "{shown}");
+        let again: Faults = shown.parse().unwrap();
+        assert_eq!(again.atlan, spec.atlan);
+        assert!("burst429=0".parse::<Faults>().is_err());
+        assert_eq!(Faults::default().mist.burst429, 1);
     }
 }

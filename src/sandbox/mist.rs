@@ -48,6 +48,9 @@ pub(crate) struct Mist {
     seed: MistSeed,
     /// Per key: (hour number since the epoch, requests in that hour).
     usage: std::collections::HashMap<String, (i64, u32)>,
+    /// What the foreign writer added, as (org id, token id, privilege): Mist privileges carry
+    /// no number, so tests need this record to tell whether a later write overwrote one.
+    foreign_added: Vec<(String, String, MistPrivilege)>,
 }
 
 impl Platform for Mist {
@@ -58,6 +61,7 @@ impl Platform for Mist {
         Mist {
             seed: seed.clone(),
             usage: Default::default(),
+            foreign_added: Vec::new(),
         }
     }
 
@@ -87,6 +91,9 @@ impl Platform for Mist {
             "requestsPerHour": self.seed.requests_per_hour,
             "omitPrivilegesOnCreate": self.seed.omit_privileges_on_create,
             "orgs": orgs,
+            "foreignAdded": self.foreign_added.iter().map(|(org, token, privilege)| {
+                json!({"orgId": org, "tokenId": token, "privilege": privilege})
+            }).collect::<Vec<_>>(),
         })
     }
 
@@ -119,6 +126,8 @@ impl Platform for Mist {
         };
         let token = &mut org.api_tokens[i];
         if token.privileges.len() < 10 && !token.privileges.contains(&privilege) {
+            self.foreign_added
+                .push((org.id.clone(), token.id.clone(), privilege.clone()));
             token.privileges.push(privilege);
         }
     }

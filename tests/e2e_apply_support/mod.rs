@@ -383,16 +383,19 @@ pub fn assert_nothing_lost(before: &Value, after: &Value) {
     assert!(lost.is_empty(), "live access was lost: {lost:#?}");
 }
 
-/// The numbered values the sandbox's foreign writer adds (Atlan `foreign-admin-N`, CONNECT
-/// tag `foreign:N`) must all still be present: 1..=highest seen, no gap. A gap is a foreign
-/// write that a later read-modify-write overwrote.
+/// What the sandbox's foreign writers added that is no longer live: the numbered values of
+/// Atlan (`foreign-admin-N`) and CONNECT (tag `foreign:N`) must be present for 1..=highest
+/// seen, with no gap; the Mist privileges the sandbox recorded under `mist.foreignAdded`
+/// must each still be on their token. Anything missing is a foreign write that a later
+/// read-modify-write overwrote.
 pub fn foreign_gaps(state: &Value) -> Vec<String> {
     let mut gaps = Vec::new();
+    let facts = facts(state);
     for (prefix, label) in [
         ("adminUsers foreign-admin-", "atlan foreign-admin-"),
         ("tags foreign:", "connect tag foreign:"),
     ] {
-        let seen: BTreeSet<u64> = facts(state)
+        let seen: BTreeSet<u64> = facts
             .iter()
             .filter_map(|f| f.split_once(prefix).and_then(|(_, n)| n.parse().ok()))
             .collect();
@@ -404,7 +407,24 @@ pub fn foreign_gaps(state: &Value) -> Vec<String> {
             );
         }
     }
+    let added = state["mist"]["foreignAdded"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for a in added {
+        let text = |k: &str| a[k].as_str().unwrap_or("").to_string();
+        let (org, token) = (text("orgId"), text("tokenId"));
+        let fact = format!("mist {org} token {token} privilege {}", a["privilege"]);
+        if !facts.contains(&fact) {
+            gaps.push(format!("mist token {token} privilege {}", a["privilege"]));
+        }
+    }
     gaps
+}
+
+/// How many foreign writes the Mist sandbox recorded (those that changed a token).
+pub fn mist_foreign_writes(state: &Value) -> usize {
+    state["mist"]["foreignAdded"].as_array().map_or(0, Vec::len)
 }
 
 /// The JSON of one object in the sandbox state, found by a field's value anywhere in the tree.
