@@ -11,7 +11,8 @@
 //! `role:scope[:id]`, a CIDR). What a human wrote in the manifest is kept beside the value in
 //! `labels`, so renderers can say `ci-pipeline (service-account-apikey-…)`.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod compact;
+
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -91,8 +92,7 @@ impl fmt::Display for Address {
 /// `privileges`, `srcIps`, and observed-only fields such as `adminGroups`).
 pub type FieldName = String;
 
-/// A set of canonical values. Ordered, so every output is deterministic.
-pub type Values = BTreeSet<String>;
+pub use compact::{SmallMap, Values};
 
 /// How the planner may change a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -129,11 +129,11 @@ pub enum CreateRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DesiredObject {
     pub address: Address,
-    pub fields: BTreeMap<FieldName, DesiredField>,
+    pub fields: SmallMap<DesiredField>,
     pub create: CreateRule,
     /// Canonical value → what the manifest said (token display name, role name), for output.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub labels: SmallMap<String>,
     /// Resolution failures (token not found, ambiguous role name…). Any problem makes the
     /// change a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -150,17 +150,17 @@ pub struct LiveObject {
     pub id: String,
     /// Every access-granting field, managed or not. Fields the manifest does not declare
     /// (such as a connection's `adminGroups`) are reported entirely as drift.
-    pub fields: BTreeMap<FieldName, Values>,
+    pub fields: SmallMap<Values>,
     /// Canonical value → human label for live values (e.g. a token's display name).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub labels: SmallMap<String>,
     /// Set when the credential in use can read this object but would be refused a write
     /// (e.g. not an admin of the Atlan connection). Only matters when there is something to add.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_denied: Option<String>,
     /// Platform-private attributes needed to write the object (e.g. the connection's `name`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub extra: SmallMap<String>,
 }
 
 /// The live side of one address.
@@ -193,7 +193,7 @@ pub enum WriteOp {
     /// Create the object with these values for every field.
     Create {
         desired: DesiredObject,
-        fields: BTreeMap<FieldName, Values>,
+        fields: SmallMap<Values>,
     },
     /// Set each listed field to exactly `values`, which the applier built as
     /// *fresh live ∪ additions* from a read made immediately before. Fields not listed are
@@ -201,7 +201,7 @@ pub enum WriteOp {
     Update {
         address: Address,
         live: LiveObject,
-        fields: BTreeMap<FieldName, Values>,
+        fields: SmallMap<Values>,
     },
 }
 

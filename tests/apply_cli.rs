@@ -17,7 +17,7 @@ use warrant::apply::{ApplyReport, ReportOutcome, Status};
 use warrant::sandbox::Faults;
 
 use warrant::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveState,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveState, SmallMap,
 };
 use warrant::plan::{FORMAT_VERSION, Plan, Summary, diff};
 
@@ -29,7 +29,7 @@ fn desired(name: &str, create: CreateRule) -> DesiredObject {
             target: "nowhere".into(),
             remote_key: name.into(),
         },
-        fields: BTreeMap::from([(
+        fields: SmallMap::from([(
             "roleIds".into(),
             DesiredField {
                 policy: FieldPolicy::Append,
@@ -38,7 +38,7 @@ fn desired(name: &str, create: CreateRule) -> DesiredObject {
             },
         )]),
         create,
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
     }

@@ -11,7 +11,7 @@ use warrant::apply::{
 use warrant::cli::Outcome;
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    Values, WriteOp, WriteOutcome,
+    SmallMap, Values, WriteOp, WriteOutcome,
 };
 use warrant::plan::{Action, FORMAT_VERSION, Plan, Summary, diff};
 use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
@@ -153,9 +153,9 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
             let object = LiveObject {
                 id: format!("new-{}", w.next_id),
                 fields,
-                labels: BTreeMap::new(),
+                labels: SmallMap::new(),
                 write_denied: None,
-                extra: BTreeMap::new(),
+                extra: SmallMap::new(),
             };
             w.objects.insert(key, object.clone());
             let secret =
@@ -219,9 +219,9 @@ fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
 fn connection(name: &str, users: &[&str]) -> DesiredObject {
     DesiredObject {
         address: address(Kind::ConnectionAdmins, name),
-        fields: BTreeMap::from([("adminUsers".into(), append(users, None))]),
+        fields: SmallMap::from([("adminUsers".into(), append(users, None))]),
         create: CreateRule::Never("connection not found".into()),
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
     }
@@ -230,12 +230,12 @@ fn connection(name: &str, users: &[&str]) -> DesiredObject {
 fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
     DesiredObject {
         address: address(Kind::AutomationIdentity, name),
-        fields: BTreeMap::from([
+        fields: SmallMap::from([
             ("roleIds".into(), append(roles, None)),
             ("tags".into(), append(tags, None)),
         ]),
         create: CreateRule::Allowed,
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
     }
@@ -244,7 +244,7 @@ fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
 fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
     DesiredObject {
         address: address(Kind::OrgApiToken, name),
-        fields: BTreeMap::from([
+        fields: SmallMap::from([
             ("privileges".into(), append(privileges, Some(10))),
             (
                 "srcIps".into(),
@@ -256,7 +256,7 @@ fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
             ),
         ]),
         create: CreateRule::Allowed,
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: Some(sink),
     }
@@ -269,9 +269,9 @@ fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
             .iter()
             .map(|(f, vs)| (f.to_string(), values(vs)))
             .collect(),
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         write_denied: None,
-        extra: BTreeMap::new(),
+        extra: SmallMap::new(),
     }
 }
 

@@ -5,13 +5,12 @@
 
 mod e2e_apply_support;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
 use e2e_apply_support::*;
 use serde_json::Value;
 use warrant::apply::{ApplyReport, Status};
-use warrant::model::{Kind, LiveState, WriteOp};
+use warrant::model::{Kind, LiveState, SmallMap, WriteOp};
 use warrant::plan::{Action, Plan};
 
 fn count(plan: &Plan, kind: Kind, action: Action) -> usize {
@@ -87,13 +86,13 @@ async fn change_live_behind_the_plans_back(world: &World, plan: &Plan) {
         let op = WriteOp::Update {
             address: desired.address.clone(),
             live: object.clone(),
-            fields: BTreeMap::from([("adminUsers".to_string(), users)]),
+            fields: SmallMap::from([("adminUsers".to_string(), users)]),
         };
         atlan.write(vec![op]).await.remove(0).unwrap();
     }
 
     let noc = change(plan, "noc-automation").desired.clone();
-    let mut fields: BTreeMap<String, _> = noc
+    let mut fields: SmallMap<_> = noc
         .fields
         .iter()
         .map(|(k, f)| (k.clone(), f.values.clone()))

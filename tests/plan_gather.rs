@@ -8,7 +8,7 @@ use warrant::manifest::{
     AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, Location, Manifests, MistTarget,
     Resource, ResourceSpec, RoleRef, Target, TargetPlatform, TokenRef,
 };
-use warrant::model::{CreateRule, DesiredField, DesiredObject, FieldPolicy, LiveState};
+use warrant::model::{CreateRule, DesiredField, DesiredObject, FieldPolicy, LiveState, SmallMap};
 use warrant::plan::gather::{LiveReader, Only, PlanError, desired_digest, make_plan_with};
 use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
 
@@ -103,7 +103,7 @@ impl LiveReader for Fake {
             .iter()
             .map(|r| DesiredObject {
                 address: r.address(),
-                fields: BTreeMap::from([(
+                fields: SmallMap::from([(
                     "f".to_string(),
                     DesiredField {
                         policy: FieldPolicy::Append,
@@ -112,7 +112,7 @@ impl LiveReader for Fake {
                     },
                 )]),
                 create: CreateRule::Allowed,
-                labels: BTreeMap::new(),
+                labels: SmallMap::new(),
                 problems: vec![],
                 key_sink: None,
             })

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use warrant::manifest::load;
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    Values,
+    SmallMap, Values,
 };
 use warrant::plan::gather::{make_plan, open_session};
 use warrant::plan::{Action, Change, Plan, PlanMeta, diff};
@@ -29,6 +29,7 @@ fn value_set() -> impl Strategy<Value = Values> {
             .prop_map(String::from),
         0..6,
     )
+    .prop_map(Values::from)
 }
 
 fn desired_field() -> impl Strategy<Value = DesiredField> {
@@ -69,7 +70,7 @@ fn desired_object(index: usize) -> impl Strategy<Value = DesiredObject> {
                     .flat_map(|f| f.values.iter())
                     .map(|v| (v.clone(), format!("label of {v}")))
                     .collect(),
-                fields,
+                fields: fields.into(),
                 create: if never {
                     CreateRule::Never("never created".into())
                 } else {
@@ -98,10 +99,10 @@ fn live_state() -> impl Strategy<Value = LiveState> {
         6 => (fields, prop::bool::weighted(0.15)).prop_map(|(fields, denied)| LiveState::Present {
             object: LiveObject {
                 id: "live-id".into(),
-                fields,
-                labels: BTreeMap::new(),
+                fields: fields.into(),
+                labels: SmallMap::new(),
                 write_denied: denied.then(|| "the caller is not an admin of this connection".to_string()),
-                extra: BTreeMap::new(),
+                extra: SmallMap::new(),
             },
         }),
     ]
@@ -121,10 +122,10 @@ fn applied(change: &Change, live: &LiveState) -> LiveState {
         LiveState::Present { object } => object.clone(),
         _ => LiveObject {
             id: "created".into(),
-            fields: BTreeMap::new(),
-            labels: BTreeMap::new(),
+            fields: SmallMap::new(),
+            labels: SmallMap::new(),
             write_denied: None,
-            extra: BTreeMap::new(),
+            extra: SmallMap::new(),
         },
     };
     for (field, add) in &change.additions {

@@ -57,7 +57,7 @@ fn update(object: &DesiredObject, live: &LiveObject, add: &[(&str, &[&str])]) ->
     let fields = add
         .iter()
         .map(|(field, values)| {
-            let mut union: Values = live.fields.get(*field).cloned().unwrap_or_default();
+            let mut union: Values = live.fields.get(field).cloned().unwrap_or_default();
             union.extend(values.iter().map(|v| v.to_string()));
             (field.to_string(), union)
         })

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::model::{DesiredObject, FieldName, LiveState, Values, WriteOp, WriteOutcome};
+use crate::model::{DesiredObject, LiveState, SmallMap, Values, WriteOp, WriteOutcome};
 use crate::plan::{Action, Change, FORMAT_VERSION, Plan};
 use crate::platform::{ErrorKind, PlatformError, RequestCounts};
 use crate::secret::Secret;
@@ -394,7 +394,7 @@ impl<'a> Slot<'a> {
 /// A write built for one object, and what must be live after it.
 struct Pending {
     slot: usize,
-    expected: BTreeMap<FieldName, Values>,
+    expected: SmallMap<Values>,
 }
 
 /// Re-read, decide, write, verify, and redo what a concurrent writer dropped.
@@ -600,7 +600,7 @@ enum Decision {
     Fail(String),
     Write {
         op: Box<WriteOp>,
-        additions: BTreeMap<FieldName, Values>,
+        additions: SmallMap<Values>,
         rebased: bool,
     },
 }
@@ -695,10 +695,7 @@ fn denied_write(state: &LiveState, reasons: &[String]) -> Option<String> {
 }
 
 /// The fresh additions the plan did not review, as reasons; `None` when all were reviewed.
-fn unreviewed(
-    fresh: &BTreeMap<FieldName, Values>,
-    planned: &BTreeMap<FieldName, Values>,
-) -> Option<Vec<String>> {
+fn unreviewed(fresh: &SmallMap<Values>, planned: &SmallMap<Values>) -> Option<Vec<String>> {
     let empty = Values::new();
     let reasons: Vec<String> = fresh
         .iter()
@@ -717,7 +714,7 @@ fn unreviewed(
 }
 
 /// What of `expected` is not live in `after`, described; `None` when everything is there.
-fn missing(expected: &BTreeMap<FieldName, Values>, after: &LiveState) -> Option<String> {
+fn missing(expected: &SmallMap<Values>, after: &LiveState) -> Option<String> {
     let Some(object) = after.object() else {
         return Some("the whole object".into());
     };
@@ -783,7 +780,7 @@ mod tests {
                 target: "atlan".into(),
                 remote_key: "c".into(),
             },
-            fields: BTreeMap::from([(
+            fields: SmallMap::from([(
                 "adminUsers".into(),
                 DesiredField {
                     policy: FieldPolicy::Append,
@@ -792,7 +789,7 @@ mod tests {
                 },
             )]),
             create: CreateRule::Never("connections are never created".into()),
-            labels: BTreeMap::new(),
+            labels: SmallMap::new(),
             problems: Vec::new(),
             key_sink: None,
         }
@@ -802,10 +799,10 @@ mod tests {
         LiveState::Present {
             object: LiveObject {
                 id: "guid".into(),
-                fields: BTreeMap::from([("adminUsers".into(), ["a".to_string()].into())]),
-                labels: BTreeMap::new(),
+                fields: SmallMap::from([("adminUsers".into(), ["a".to_string()].into())]),
+                labels: SmallMap::new(),
                 write_denied: write_denied.map(str::to_string),
-                extra: BTreeMap::new(),
+                extra: SmallMap::new(),
             },
         }
     }

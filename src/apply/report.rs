@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Outcome;
-use crate::model::{Address, FieldName, Values};
+use crate::model::{Address, SmallMap, Values};
 use crate::plan::Action;
 use crate::platform::RequestCounts;
 
@@ -78,8 +78,8 @@ pub struct ObjectReport {
     pub planned: Action,
     pub status: Status,
     /// Values written, per field (for a create: every value it was created with).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub added: BTreeMap<FieldName, Values>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub added: SmallMap<Values>,
     /// The live object's id, or the id of the object created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -107,7 +107,7 @@ impl ObjectReport {
             address,
             planned,
             status,
-            added: BTreeMap::new(),
+            added: SmallMap::new(),
             id: None,
             retries: 0,
             error: None,

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::TargetPlatform;
 use crate::model::{
-    Address, CreateRule, DesiredObject, FieldName, FieldPolicy, Kind, LiveObject, LiveState, Values,
+    Address, CreateRule, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState, SmallMap, Values,
 };
 use crate::platform::RequestCounts;
 
@@ -71,14 +71,14 @@ pub struct Change {
     pub address: Address,
     pub action: Action,
     /// Values to add, per field (for a create: every desired value). Empty for no-op/conflict.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub additions: BTreeMap<FieldName, Values>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub additions: SmallMap<Values>,
     /// Live values of every field before the change (empty when absent).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub before: BTreeMap<FieldName, Values>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub before: SmallMap<Values>,
     /// Live values not declared by the manifests: reported, never removed.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub drift: BTreeMap<FieldName, Values>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub drift: SmallMap<Values>,
     /// Why the change is a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
@@ -90,8 +90,8 @@ pub struct Change {
     /// The resolved desired object; apply re-diffs fresh live state against it.
     pub desired: DesiredObject,
     /// Canonical value → human label, for desired and live values alike.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub labels: SmallMap<String>,
 }
 
 impl Change {
@@ -100,7 +100,7 @@ impl Change {
     }
 
     /// The value sets after the change: `before ∪ additions` for every field.
-    pub fn after(&self) -> BTreeMap<FieldName, Values> {
+    pub fn after(&self) -> SmallMap<Values> {
         let mut after = self.before.clone();
         for (field, add) in &self.additions {
             after
@@ -129,23 +129,23 @@ pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
             target: String::new(),
             remote_key: String::new(),
         },
-        fields: BTreeMap::new(),
+        fields: SmallMap::new(),
         create: CreateRule::Allowed,
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
     };
     let mut change = Change {
         address: desired.address.clone(),
         action: Action::NoOp,
-        additions: BTreeMap::new(),
-        before: BTreeMap::new(),
-        drift: BTreeMap::new(),
+        additions: SmallMap::new(),
+        before: SmallMap::new(),
+        drift: SmallMap::new(),
         reasons: desired.problems.clone(),
         live_id: None,
         fingerprint: fingerprint(&desired, live),
         desired: stand_in,
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
     };
 
     match live {

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::manifest::{AtlanTarget, ConnectionAdminsSpec, Resource, ResourceSpec, TokenRef};
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    Values, WriteOp, WriteOutcome,
+    SmallMap, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
     ApiError, Auth, Failure, Http, Method, RateLimit, Request, Transient, plain_text,
@@ -297,7 +297,7 @@ impl AtlanClient {
                     target: self.http.target().to_string(),
                     remote_key: spec.connection.clone(),
                 },
-                fields: BTreeMap::from([(
+                fields: SmallMap::from([(
                     ADMIN_USERS.to_string(),
                     DesiredField {
                         policy: FieldPolicy::Append,
@@ -309,7 +309,7 @@ impl AtlanClient {
                     "connection {} not found; warrant never creates connections",
                     spec.connection
                 )),
-                labels,
+                labels: labels.into(),
                 problems,
                 key_sink: None,
             });
@@ -605,7 +605,7 @@ impl AtlanClient {
                 .http
                 .error(ErrorKind::Malformed, format!("connection {qn} has no guid")));
         };
-        let mut fields = BTreeMap::new();
+        let mut fields = SmallMap::new();
         for field in ADMIN_FIELDS {
             fields.insert(field.to_string(), self.string_set(entity, field, &qn)?);
         }
@@ -624,7 +624,7 @@ impl AtlanClient {
             .iter()
             .filter_map(|u| labels.get(u).map(|l| (u.clone(), l.clone())))
             .collect();
-        let mut extra = BTreeMap::from([("guid".to_string(), guid.clone())]);
+        let mut extra = SmallMap::from([("guid".to_string(), guid.clone())]);
         if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
             extra.insert("name".to_string(), name.to_string());
         }

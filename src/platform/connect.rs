@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::manifest::{AutomationIdentitySpec, ConnectTarget, Resource, ResourceSpec, RoleRef};
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    Values, WriteOp, WriteOutcome,
+    SmallMap, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{ApiError, Auth, Http, Method, Request, Transient, plain_text};
 use crate::platform::{
@@ -240,12 +240,12 @@ impl ConnectClient {
                     target: self.http.target().to_string(),
                     remote_key: spec.name.clone().unwrap_or_else(|| r.name.clone()),
                 },
-                fields: BTreeMap::from([
+                fields: SmallMap::from([
                     (ROLE_IDS.to_string(), field(role_ids)),
                     (TAGS.to_string(), field(spec.tags.iter().cloned().collect())),
                 ]),
                 create: CreateRule::Allowed,
-                labels,
+                labels: labels.into(),
                 problems,
                 key_sink: None,
             });
@@ -306,7 +306,7 @@ impl ConnectClient {
             .collect();
         Ok(LiveObject {
             id,
-            fields: BTreeMap::from([
+            fields: SmallMap::from([
                 (ROLE_IDS.to_string(), role_ids),
                 (
                     TAGS.to_string(),
@@ -315,7 +315,7 @@ impl ConnectClient {
             ]),
             labels,
             write_denied: None,
-            extra: BTreeMap::new(),
+            extra: SmallMap::new(),
         })
     }
 
@@ -401,7 +401,7 @@ impl ConnectClient {
     async fn create(
         &self,
         name: &str,
-        fields: &BTreeMap<String, Values>,
+        fields: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
         let body = json!({
             "Name": name,
@@ -489,7 +489,7 @@ impl ConnectClient {
         &self,
         address: &Address,
         live: &LiveObject,
-        fields: &BTreeMap<String, Values>,
+        fields: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
         let path = format!("{}/AutomationIdentities/{}", self.tenant_path, live.id);
         let route = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
@@ -559,7 +559,7 @@ impl ConnectClient {
 
 /// Per list (`roleIds`, `tags`), the values the applier's write adds to what it read: its
 /// fields are *read ∪ additions*, and only the additions may be written over a fresher read.
-fn additions(live: &LiveObject, fields: &BTreeMap<String, Values>) -> BTreeMap<String, Values> {
+fn additions(live: &LiveObject, fields: &SmallMap<Values>) -> SmallMap<Values> {
     [ROLE_IDS, TAGS]
         .into_iter()
         .filter_map(|field| {
@@ -567,7 +567,7 @@ fn additions(live: &LiveObject, fields: &BTreeMap<String, Values>) -> BTreeMap<S
             let had = live.fields.get(field);
             let new = wanted
                 .iter()
-                .filter(|v| !had.is_some_and(|h| h.contains(*v)))
+                .filter(|v| !had.is_some_and(|h| h.contains(v)))
                 .cloned()
                 .collect();
             Some((field.to_string(), new))
@@ -577,7 +577,7 @@ fn additions(live: &LiveObject, fields: &BTreeMap<String, Values>) -> BTreeMap<S
 
 /// The `PUT` body: each list with additions as fresh ∪ additions, every other list null so
 /// the server keeps it as it is at that moment.
-fn update_body(fresh: &BTreeMap<String, Values>, additions: &BTreeMap<String, Values>) -> Value {
+fn update_body(fresh: &SmallMap<Values>, additions: &SmallMap<Values>) -> Value {
     let mut body = Map::new();
     for (field, key) in [(ROLE_IDS, "RoleIds"), (TAGS, "Tags")] {
         let value = match additions.get(field).filter(|a| !a.is_empty()) {
@@ -678,20 +678,20 @@ mod tests {
     fn live(roles: &[&str], tags: &[&str]) -> LiveObject {
         LiveObject {
             id: "i".into(),
-            fields: BTreeMap::from([
+            fields: SmallMap::from([
                 (ROLE_IDS.to_string(), values(roles)),
                 (TAGS.to_string(), values(tags)),
             ]),
-            labels: BTreeMap::new(),
+            labels: SmallMap::new(),
             write_denied: None,
-            extra: BTreeMap::new(),
+            extra: SmallMap::new(),
         }
     }
 
     #[test]
     fn an_update_adding_only_a_role_leaves_tags_to_the_server() {
         let read = live(&["member", "viewer"], &["a"]);
-        let fields = BTreeMap::from([(
+        let fields = SmallMap::from([(
             ROLE_IDS.to_string(),
             values(&["member", "viewer", "runner"]),
         )]);
@@ -707,7 +707,7 @@ mod tests {
     #[test]
     fn both_lists_gain_their_own_additions_over_the_fresh_read() {
         let read = live(&["member"], &["a"]);
-        let fields = BTreeMap::from([
+        let fields = SmallMap::from([
             (ROLE_IDS.to_string(), values(&["member", "runner"])),
             (TAGS.to_string(), values(&["a", "managed"])),
         ]);

@@ -27,7 +27,7 @@ use crate::manifest::{
 };
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    Values, WriteOp, WriteOutcome,
+    SmallMap, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
     ApiError, Auth, Http, Method, RateLimit, Request, Response, Transient, plain_text,
@@ -185,7 +185,7 @@ impl MistClient {
                         target: self.http.target().to_string(),
                         remote_key: spec.name.clone().unwrap_or_else(|| r.name.clone()),
                     },
-                    fields: BTreeMap::from([
+                    fields: SmallMap::from([
                         (
                             PRIVILEGES.to_string(),
                             DesiredField {
@@ -204,7 +204,7 @@ impl MistClient {
                         ),
                     ]),
                     create: CreateRule::Allowed,
-                    labels: BTreeMap::new(),
+                    labels: SmallMap::new(),
                     problems,
                     key_sink: Some(spec.key_sink.clone()),
                 })
@@ -301,13 +301,13 @@ impl MistClient {
             .collect();
         Ok(LiveObject {
             id,
-            fields: BTreeMap::from([
+            fields: SmallMap::from([
                 (PRIVILEGES.to_string(), privileges),
                 (SRC_IPS.to_string(), src_ips),
             ]),
-            labels: BTreeMap::new(),
+            labels: SmallMap::new(),
             write_denied: None,
-            extra: BTreeMap::from([(
+            extra: SmallMap::from([(
                 RAW_PRIVILEGES.to_string(),
                 Value::Array(raw.into_iter().map(Value::Object).collect()).to_string(),
             )]),
@@ -406,7 +406,7 @@ impl MistClient {
     async fn create(
         &self,
         name: &str,
-        fields: &BTreeMap<String, Values>,
+        fields: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
         let privileges: Vec<Value> = fields
             .get(PRIVILEGES)
@@ -513,7 +513,7 @@ impl MistClient {
         &self,
         address: &Address,
         live: &LiveObject,
-        fields: &BTreeMap<String, Values>,
+        fields: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
         let Some(wanted) = fields.get(PRIVILEGES) else {
             return Err(self.http.error(
@@ -524,7 +524,7 @@ impl MistClient {
         let had = live.fields.get(PRIVILEGES);
         let additions: Vec<Map<String, Value>> = wanted
             .iter()
-            .filter(|p| !had.is_some_and(|h| h.contains(*p)))
+            .filter(|p| !had.is_some_and(|h| h.contains(p)))
             .map(|p| {
                 privilege_object(p).ok_or_else(|| {
                     self.http

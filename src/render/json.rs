@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Address, FieldName, Values};
+use crate::model::{Address, SmallMap, Values};
 use crate::plan::Plan;
 use crate::platform::RequestCounts;
 
@@ -38,7 +38,7 @@ pub struct DriftEntry<'a> {
     pub address: &'a Address,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_id: Option<&'a str>,
-    pub drift: &'a BTreeMap<FieldName, Values>,
+    pub drift: &'a SmallMap<Values>,
     /// Labels of the drift values that have one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<&'a str, &'a str>,

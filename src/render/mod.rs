@@ -10,13 +10,12 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
 use crate::manifest::TargetPlatform;
-use crate::model::Values;
+use crate::model::{SmallMap, Values};
 use crate::plan::{Action, Change, Plan};
 
 /// The symbol of an action, Terraform-like; no-ops have none (they are summarized).
@@ -34,7 +33,7 @@ pub const DRIFT_SYMBOL: &str = "?";
 
 /// A value as people read it: `label (value)` when the manifests or the platform gave it a
 /// different name, with control characters escaped so one value is always one line.
-pub fn display_value(value: &str, labels: &BTreeMap<String, String>) -> String {
+pub fn display_value(value: &str, labels: &SmallMap<String>) -> String {
     match labels.get(value) {
         Some(label) if label != value => format!("{} ({})", escape(label), escape(value)),
         _ => escape(value),

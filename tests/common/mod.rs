@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use warrant::manifest::{AtlanTarget, ConnectTarget, MistTarget, TargetPlatform};
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    Values,
+    SmallMap, Values,
 };
 use warrant::plan::{Plan, PlanMeta, diff};
 use warrant::platform::RequestCounts;
@@ -42,7 +42,7 @@ pub fn desired(address: Address, fields: Vec<(&str, DesiredField)>) -> DesiredOb
             .map(|(k, f)| (k.to_string(), f))
             .collect(),
         create: CreateRule::Allowed,
-        labels: BTreeMap::new(),
+        labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
     }
@@ -56,9 +56,9 @@ pub fn live(id: &str, fields: Vec<(&str, &[&str])>) -> LiveState {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), values(v)))
                 .collect(),
-            labels: BTreeMap::new(),
+            labels: SmallMap::new(),
             write_denied: None,
-            extra: BTreeMap::new(),
+            extra: SmallMap::new(),
         },
     }
 }
