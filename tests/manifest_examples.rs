@@ -95,6 +95,7 @@ fn the_schema_rejects_what_validate_rejects_by_shape() {
         "target-two-platforms",
         "key-sink-both",
         "privilege-unknown-role",
+        "list-entries-unknown-fields",
     ] {
         let path = PathBuf::from(format!("examples/invalid/{name}.yaml"));
         let docs = yaml_documents(&path);

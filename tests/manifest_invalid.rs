@@ -63,6 +63,41 @@ fn every_invalid_example_gives_exactly_its_expected_diagnostics() {
 }
 
 #[test]
+fn every_diagnostic_of_every_invalid_example_has_a_hint() {
+    let mut missing = Vec::new();
+    for file in invalid_files() {
+        let diags = manifest::load(std::slice::from_ref(&file)).unwrap_err();
+        for d in diags {
+            if d.hint.as_deref().is_none_or(|h| h.trim().is_empty()) {
+                missing.push(format!(
+                    "{}:{}:{} {}",
+                    file.display(),
+                    d.location.line,
+                    d.location.column,
+                    d.message
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no hint:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn file_level_refusals_have_hints_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let diags =
+        manifest::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
+    let big = "# padding\n".repeat(450_000);
+    let diags = diags
+        .into_iter()
+        .chain(load_bytes("big.yaml", big.as_bytes()))
+        .chain(load_bytes("latin1.yaml", b"kind: Caf\xe9\n"));
+    for d in diags {
+        assert!(d.hint.is_some(), "no hint: {}", d.message);
+    }
+}
+
+#[test]
 fn all_invalid_examples_at_once_report_every_file() {
     let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
     let mut files: Vec<&Path> = diags.iter().map(|d| d.location.file.as_path()).collect();

@@ -111,7 +111,7 @@ impl Validator {
                     "a manifest document must be a mapping with apiVersion, kind, metadata and spec, found {}",
                     root.type_name()
                 ),
-                None,
+                Some("start each document with `apiVersion: warrant/v1` and `kind:` at the left margin; separate documents with `---`".into()),
             );
             return;
         };
@@ -131,7 +131,9 @@ impl Validator {
                 file,
                 v.pos,
                 format!("unsupported apiVersion, expected \"{API_VERSION}\""),
-                None,
+                Some(format!(
+                    "write `apiVersion: {API_VERSION}`, the only version there is"
+                )),
             ),
         }
         let kind = match root.get("kind") {
@@ -153,7 +155,10 @@ impl Validator {
                             v.text().unwrap_or_default(),
                             quoted(KINDS)
                         ),
-                        None,
+                        Some(match v.text().and_then(|k| de::closest(k, KINDS)) {
+                            Some(kind) => format!("did you mean \"{kind}\"?"),
+                            None => "kinds are case-sensitive and written in full".into(),
+                        }),
                     );
                     return;
                 }
@@ -212,7 +217,7 @@ impl Validator {
             doc.error(
                 &[K("metadata"), K("name")],
                 "metadata.name must not be empty".into(),
-                None,
+                Some("give the document a name, unique among documents of its kind".into()),
             );
         }
         let mut errors = std::mem::take(&mut doc.errors);
@@ -618,7 +623,11 @@ impl Doc<'_> {
 
     fn base_url(&mut self, path: &[Seg], value: &str) {
         match reqwest::Url::parse(value) {
-            Err(e) => self.error(path, format!("baseUrl is not a valid URL: {e}"), None),
+            Err(e) => self.error(
+                path,
+                format!("baseUrl is not a valid URL: {e}"),
+                Some("write the full URL with its scheme, like https://host.example.com".into()),
+            ),
             Ok(url) => {
                 let host = url.host_str().unwrap_or_default();
                 let loopback = host.eq_ignore_ascii_case("localhost")
@@ -628,7 +637,11 @@ impl Doc<'_> {
                         .parse::<IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback());
                 if host.is_empty() {
-                    self.error(path, "baseUrl has no host".into(), None);
+                    self.error(
+                        path,
+                        "baseUrl has no host".into(),
+                        Some("like https://host.example.com".into()),
+                    );
                 } else if url.scheme() == "http" && !loopback {
                     self.error(
                         path,
@@ -636,7 +649,11 @@ impl Doc<'_> {
                         Some("credentials would cross the network unencrypted".into()),
                     );
                 } else if url.scheme() != "https" && url.scheme() != "http" {
-                    self.error(path, "baseUrl must be an https URL".into(), None);
+                    self.error(
+                        path,
+                        "baseUrl must be an https URL".into(),
+                        Some("like https://host.example.com".into()),
+                    );
                 }
             }
         }
@@ -655,13 +672,22 @@ impl Doc<'_> {
 
     fn non_empty(&mut self, path: &[Seg], field: &str, value: &str) {
         if value.trim().is_empty() {
-            self.error(path, format!("{field} must not be empty"), None);
+            let hint = match field {
+                "target" => "name a Target document (its metadata.name)".to_string(),
+                "name" => "write a name, or remove the field to use metadata.name".to_string(),
+                _ => format!("write the {field}, or remove the empty entry"),
+            };
+            self.error(path, format!("{field} must not be empty"), Some(hint));
         }
     }
 
     fn positive(&mut self, path: &[Seg], field: &str, value: u32) {
         if value == 0 {
-            self.error(path, format!("{field} must be greater than 0"), None);
+            self.error(
+                path,
+                format!("{field} must be greater than 0"),
+                Some(format!("remove {field} to use the default limit")),
+            );
         }
     }
 
@@ -674,7 +700,9 @@ impl Doc<'_> {
                 self.error(
                     &[K("spec"), K(list), I(i)],
                     format!("duplicate {what} in {list} (also at line {first_line})"),
-                    None,
+                    Some(format!(
+                        "remove the repeated {what}: listing it twice means the same as once"
+                    )),
                 );
             } else {
                 seen.push((item, i));
@@ -725,12 +753,14 @@ impl Doc<'_> {
                 (Some(_), Some(_)) => self.error(
                     &p("baseUrl"),
                     "a mist Target takes either cloud or baseUrl, not both".into(),
-                    None,
+                    Some(
+                        "keep `cloud` for a Mist cloud, or `baseUrl` for any other endpoint".into(),
+                    ),
                 ),
                 (None, None) => self.error(
                     &[K("spec"), K("mist")],
                     "a mist Target needs cloud (e.g. global01) or baseUrl".into(),
-                    None,
+                    Some("add the cloud your organization lives in, e.g. `cloud: global01`".into()),
                 ),
             }
             self.uuid(&p("orgId"), "orgId", &m.org_id);
@@ -756,7 +786,9 @@ impl Doc<'_> {
             self.error(
                 &[K("spec")],
                 "a Target needs exactly one of \"atlan\", \"connect\", \"mist\"".into(),
-                None,
+                Some(
+                    "add e.g. `atlan: {baseUrl: https://<tenant>.atlan.com}` under `spec:`".into(),
+                ),
             );
         }
         if self.error_count() > before {
@@ -836,7 +868,12 @@ impl Doc<'_> {
             self.error(
                 &[K("spec"), K("privileges")],
                 format!("privileges must list 1 to 10 entries, found {count}"),
-                None,
+                Some(if count == 0 {
+                    "add one, e.g. `- {role: read, scope: org}`".into()
+                } else {
+                    "a Mist token holds at most 10 privileges; split them over several tokens"
+                        .into()
+                }),
             );
         }
         for (i, p) in spec.privileges.iter().enumerate() {
@@ -852,7 +889,7 @@ impl Doc<'_> {
                 (Some(_), false) => self.error(
                     &path("siteId"),
                     "siteId is only allowed with scope site".into(),
-                    None,
+                    Some("remove siteId, or write `scope: site`".into()),
                 ),
                 (Some(id), true) => self.uuid(&path("siteId"), "siteId", id),
                 (None, false) => {}
@@ -866,7 +903,7 @@ impl Doc<'_> {
                 (Some(_), false) => self.error(
                     &path("sitegroupId"),
                     "sitegroupId is only allowed with scope sitegroup".into(),
-                    None,
+                    Some("remove sitegroupId, or write `scope: sitegroup`".into()),
                 ),
                 (Some(id), true) => self.uuid(&path("sitegroupId"), "sitegroupId", id),
                 (None, false) => {}
@@ -880,7 +917,7 @@ impl Doc<'_> {
                     "srcIps may list at most 10 entries, found {}",
                     spec.src_ips.len()
                 ),
-                None,
+                Some("Mist accepts at most 10; cover neighbouring addresses with one CIDR".into()),
             );
         }
         let mut nets = Vec::new();
@@ -898,7 +935,10 @@ impl Doc<'_> {
             KeySink::File(path) if path.as_os_str().is_empty() => self.error(
                 &[K("spec"), K("keySink"), K("file")],
                 "keySink file must be a path".into(),
-                None,
+                Some(
+                    "like `{file: keys/ci-token.key}` (relative to the manifest's directory)"
+                        .into(),
+                ),
             ),
             KeySink::Command(argv) if argv.first().is_none_or(|a| a.trim().is_empty()) => self
                 .error(
