@@ -114,6 +114,10 @@ fn literal_secrets_are_never_echoed() {
         "s3cr3t-value",
         "hunter2",
         "Xk29s-LqpP0a9zzq.1",
+        "Mq7vT0kEnL1t3ralZ9",
+        "Cl13ntS3cr3tL1teral",
+        "Pa55w0rdInUrl",
+        "Ap1T0kenAsUser",
     ];
     let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
     let rendered = format!(
@@ -130,6 +134,66 @@ fn literal_secrets_are_never_echoed() {
         rendered.contains("`clientSecretEnv`"),
         "hint names the Env field"
     );
+    assert!(
+        rendered.contains("`apiTokenEnv`"),
+        "hint names the Env field"
+    );
+}
+
+/// Every credential-like key is refused, in any spelling, wherever it appears; the
+/// diagnostic names the key and the `…Env` field to use, never the value.
+#[test]
+fn every_credential_key_is_a_literal_secret() {
+    let cases = [
+        ("apiKey", "apiKeyEnv"),
+        ("api_key", "apiKeyEnv"),
+        ("token", "apiTokenEnv"),
+        ("apiToken", "apiTokenEnv"),
+        ("access-token", "apiTokenEnv"),
+        ("secret", "clientSecretEnv"),
+        ("clientSecret", "clientSecretEnv"),
+        ("Password", "an `…Env` field"),
+    ];
+    for (key, env) in cases {
+        let text = format!(
+            "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: t}}\nspec:\n  atlan:\n    baseUrl: https://acme.atlan.com\n    {key}: V4lueN0tToEcho\n"
+        );
+        let diags = manifest::load_str(Path::new("t.yaml"), &text).unwrap_err();
+        assert_eq!(diags.len(), 1, "{key}: {diags:?}");
+        let d = &diags[0];
+        assert_eq!(
+            d.message,
+            format!("literal secret in field \"{key}\": credentials never belong in a manifest")
+        );
+        assert_eq!((d.location.line, d.location.column), (7, 5), "{key}");
+        let hint = d.hint.as_deref().expect("hint");
+        assert!(hint.contains(env), "{key}: {hint}");
+        assert!(!format!("{d:?}").contains("V4lueN0tToEcho"), "{key} echoed");
+    }
+}
+
+#[test]
+fn a_url_with_user_info_is_a_literal_secret_and_is_not_echoed() {
+    for url in [
+        "https://admin:hunter2@acme.atlan.com",
+        "https://hunter2@acme.atlan.com",
+        "http://admin:hunter2@localhost:9000",
+    ] {
+        let text = format!(
+            "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: t}}\nspec:\n  atlan: {{baseUrl: '{url}'}}\n"
+        );
+        let diags = manifest::load_str(Path::new("t.yaml"), &text).unwrap_err();
+        assert_eq!(diags.len(), 1, "{url}: {diags:?}");
+        assert!(diags[0].message.starts_with("literal secret in baseUrl"));
+        let rendered = format!(
+            "{}{}{}{diags:?}",
+            manifest::render_text(&diags),
+            manifest::render_json(&diags),
+            manifest::render_github(&diags)
+        );
+        assert!(!rendered.contains("hunter2"), "{url} echoed: {rendered}");
+        assert!(!rendered.contains("admin"), "{url} echoed: {rendered}");
+    }
 }
 
 fn load_bytes(name: &str, bytes: &[u8]) -> Vec<Diagnostic> {

@@ -636,6 +636,14 @@ impl Doc<'_> {
                         .trim_end_matches(']')
                         .parse::<IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback());
+                if !url.username().is_empty() || url.password().is_some() {
+                    // Never echo the URL: its user part is the secret.
+                    self.error(
+                        path,
+                        "literal secret in baseUrl: credentials (user:password@) never belong in a manifest".into(),
+                        Some("remove the user and password from the URL; warrant reads credentials from the environment variables named on the Target; rotate the secret if this file was ever committed".into()),
+                    );
+                }
                 if host.is_empty() {
                     self.error(
                         path,
