@@ -30,6 +30,10 @@ fn examples_load_with_defaults_applied() {
         panic!("mist-prod is a mist Target");
     };
     assert_eq!(mist.requests_per_hour, 5000);
+    assert_eq!(atlan.api_key_env, "ATLAN_API_KEY");
+    assert_eq!(connect.client_id_env, "CONNECT_CLIENT_ID");
+    assert_eq!(connect.client_secret_env, "CONNECT_CLIENT_SECRET");
+    assert_eq!(mist.api_token_env, "MIST_API_TOKEN");
     let runner = m
         .resources
         .iter()
@@ -40,6 +44,45 @@ fn examples_load_with_defaults_applied() {
     let first = &m.resources[0];
     assert!(first.location.file.ends_with("atlan.yaml"));
     assert_eq!((first.location.line, first.location.column), (3, 1));
+}
+
+/// The examples name every environment variable explicitly; these Targets leave them out.
+#[test]
+fn omitted_target_fields_take_their_documented_defaults() {
+    let text = "\
+apiVersion: warrant/v1
+kind: Target
+metadata: {name: a}
+spec: {atlan: {baseUrl: https://acme.atlan.com}}
+---
+apiVersion: warrant/v1
+kind: Target
+metadata: {name: c}
+spec: {connect: {tenantId: 7fc97c8b-8f60-4f29-af71-3178c414e7a0}}
+---
+apiVersion: warrant/v1
+kind: Target
+metadata: {name: m}
+spec: {mist: {cloud: global01, orgId: a40f5d1f-d889-42e9-94ea-b9b33585fc6b}}
+";
+    let m = manifest::load_str(std::path::Path::new("t.yaml"), text).expect("valid");
+    let Some(TargetPlatform::Atlan(atlan)) = m.target("a").map(|t| &t.platform) else {
+        panic!("a is an atlan Target");
+    };
+    assert_eq!(atlan.api_key_env, "ATLAN_API_KEY");
+    assert_eq!(atlan.requests_per_minute, 1800);
+    let Some(TargetPlatform::Connect(connect)) = m.target("c").map(|t| &t.platform) else {
+        panic!("c is a connect Target");
+    };
+    assert_eq!(connect.base_url, "https://uswe.datahub.connect.aveva.com");
+    assert_eq!(connect.client_id_env, "CONNECT_CLIENT_ID");
+    assert_eq!(connect.client_secret_env, "CONNECT_CLIENT_SECRET");
+    let Some(TargetPlatform::Mist(mist)) = m.target("m").map(|t| &t.platform) else {
+        panic!("m is a mist Target");
+    };
+    assert_eq!(mist.api_token_env, "MIST_API_TOKEN");
+    assert_eq!(mist.requests_per_hour, 5000);
+    assert_eq!(mist.base_url, None);
 }
 
 #[test]
@@ -95,6 +138,7 @@ fn the_schema_rejects_what_validate_rejects_by_shape() {
         "target-two-platforms",
         "key-sink-both",
         "privilege-unknown-role",
+        "list-entries-unknown-fields",
     ] {
         let path = PathBuf::from(format!("examples/invalid/{name}.yaml"));
         let docs = yaml_documents(&path);

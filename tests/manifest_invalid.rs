@@ -63,6 +63,41 @@ fn every_invalid_example_gives_exactly_its_expected_diagnostics() {
 }
 
 #[test]
+fn every_diagnostic_of_every_invalid_example_has_a_hint() {
+    let mut missing = Vec::new();
+    for file in invalid_files() {
+        let diags = manifest::load(std::slice::from_ref(&file)).unwrap_err();
+        for d in diags {
+            if d.hint.as_deref().is_none_or(|h| h.trim().is_empty()) {
+                missing.push(format!(
+                    "{}:{}:{} {}",
+                    file.display(),
+                    d.location.line,
+                    d.location.column,
+                    d.message
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no hint:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn file_level_refusals_have_hints_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let diags =
+        manifest::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
+    let big = "# padding\n".repeat(450_000);
+    let diags = diags
+        .into_iter()
+        .chain(load_bytes("big.yaml", big.as_bytes()))
+        .chain(load_bytes("latin1.yaml", b"kind: Caf\xe9\n"));
+    for d in diags {
+        assert!(d.hint.is_some(), "no hint: {}", d.message);
+    }
+}
+
+#[test]
 fn all_invalid_examples_at_once_report_every_file() {
     let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
     let mut files: Vec<&Path> = diags.iter().map(|d| d.location.file.as_path()).collect();
@@ -79,6 +114,10 @@ fn literal_secrets_are_never_echoed() {
         "s3cr3t-value",
         "hunter2",
         "Xk29s-LqpP0a9zzq.1",
+        "Mq7vT0kEnL1t3ralZ9",
+        "Cl13ntS3cr3tL1teral",
+        "Pa55w0rdInUrl",
+        "Ap1T0kenAsUser",
     ];
     let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
     let rendered = format!(
@@ -95,6 +134,66 @@ fn literal_secrets_are_never_echoed() {
         rendered.contains("`clientSecretEnv`"),
         "hint names the Env field"
     );
+    assert!(
+        rendered.contains("`apiTokenEnv`"),
+        "hint names the Env field"
+    );
+}
+
+/// Every credential-like key is refused, in any spelling, wherever it appears; the
+/// diagnostic names the key and the `…Env` field to use, never the value.
+#[test]
+fn every_credential_key_is_a_literal_secret() {
+    let cases = [
+        ("apiKey", "apiKeyEnv"),
+        ("api_key", "apiKeyEnv"),
+        ("token", "apiTokenEnv"),
+        ("apiToken", "apiTokenEnv"),
+        ("access-token", "apiTokenEnv"),
+        ("secret", "clientSecretEnv"),
+        ("clientSecret", "clientSecretEnv"),
+        ("Password", "an `…Env` field"),
+    ];
+    for (key, env) in cases {
+        let text = format!(
+            "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: t}}\nspec:\n  atlan:\n    baseUrl: https://acme.atlan.com\n    {key}: V4lueN0tToEcho\n"
+        );
+        let diags = manifest::load_str(Path::new("t.yaml"), &text).unwrap_err();
+        assert_eq!(diags.len(), 1, "{key}: {diags:?}");
+        let d = &diags[0];
+        assert_eq!(
+            d.message,
+            format!("literal secret in field \"{key}\": credentials never belong in a manifest")
+        );
+        assert_eq!((d.location.line, d.location.column), (7, 5), "{key}");
+        let hint = d.hint.as_deref().expect("hint");
+        assert!(hint.contains(env), "{key}: {hint}");
+        assert!(!format!("{d:?}").contains("V4lueN0tToEcho"), "{key} echoed");
+    }
+}
+
+#[test]
+fn a_url_with_user_info_is_a_literal_secret_and_is_not_echoed() {
+    for url in [
+        "https://admin:hunter2@acme.atlan.com",
+        "https://hunter2@acme.atlan.com",
+        "http://admin:hunter2@localhost:9000",
+    ] {
+        let text = format!(
+            "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: t}}\nspec:\n  atlan: {{baseUrl: '{url}'}}\n"
+        );
+        let diags = manifest::load_str(Path::new("t.yaml"), &text).unwrap_err();
+        assert_eq!(diags.len(), 1, "{url}: {diags:?}");
+        assert!(diags[0].message.starts_with("literal secret in baseUrl"));
+        let rendered = format!(
+            "{}{}{}{diags:?}",
+            manifest::render_text(&diags),
+            manifest::render_json(&diags),
+            manifest::render_github(&diags)
+        );
+        assert!(!rendered.contains("hunter2"), "{url} echoed: {rendered}");
+        assert!(!rendered.contains("admin"), "{url} echoed: {rendered}");
+    }
 }
 
 fn load_bytes(name: &str, bytes: &[u8]) -> Vec<Diagnostic> {

@@ -1,7 +1,9 @@
 //! `warrant validate`: load and check manifests, report every problem, exit 0 or 1.
 //!
 //! Human output goes to stderr like a compiler's; `--format json` puts a JSON array of the
-//! diagnostics on stdout; under GitHub Actions, workflow-command annotations are printed too.
+//! diagnostics on stdout; under GitHub Actions, workflow-command annotations are printed too —
+//! on stdout in text mode, on stderr in JSON mode so stdout stays one JSON document (GitHub
+//! reads workflow commands from both streams).
 
 use crate::cli::{DiagnosticFormat, Outcome, ValidateArgs};
 use crate::manifest::{self, Diagnostic};
@@ -22,7 +24,11 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
         DiagnosticFormat::Text => eprint!("{}", manifest::render_text(diagnostics)),
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        print!("{}", manifest::render_github(diagnostics));
+        let annotations = manifest::render_github(diagnostics);
+        match args.format {
+            DiagnosticFormat::Json => eprint!("{annotations}"),
+            DiagnosticFormat::Text => print!("{annotations}"),
+        }
     }
     match result {
         Ok(m) => {

@@ -35,19 +35,10 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        let message = msg.to_string().replace('`', "\"");
-        let hint = message
-            .starts_with("data did not match any variant of untagged enum RoleRef")
-            .then(|| "a role is a role name or {id: <UUID>}".to_string());
-        let message = if hint.is_some() {
-            "invalid role".to_string()
-        } else {
-            message
-        };
         DeError {
             pos: None,
-            message,
-            hint,
+            message: msg.to_string().replace('`', "\""),
+            hint: Some("see the field's description in schemas/".into()),
         }
     }
 
@@ -59,25 +50,80 @@ impl de::Error for DeError {
             de::Unexpected::Float(_) => "a number".to_string(),
             other => other.to_string(),
         };
+        let expected = exp.to_string();
+        let hint = match (unexp, expected.as_str()) {
+            (de::Unexpected::Str(_), "u32") => "write a whole number without quotes".to_string(),
+            (_, "u32") => "write a whole number".to_string(),
+            (de::Unexpected::Seq | de::Unexpected::Map, _) => {
+                format!("write {expected} here, not {found}")
+            }
+            _ => format!("write {expected} here"),
+        };
         DeError {
             pos: None,
-            message: format!("expected {exp}, found {found}"),
-            hint: None,
+            message: format!("expected {expected}, found {found}"),
+            hint: Some(hint),
         }
     }
 
     fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        let found = match unexp {
-            de::Unexpected::Signed(v) => v.to_string(),
-            de::Unexpected::Unsigned(v) => v.to_string(),
-            _ => "this value".to_string(),
+        let (found, hint) = match unexp {
+            de::Unexpected::Signed(v) if v < 0 => {
+                (v.to_string(), "write a positive whole number".to_string())
+            }
+            de::Unexpected::Signed(v) => (v.to_string(), "the number is too large".to_string()),
+            de::Unexpected::Unsigned(v) => (v.to_string(), "the number is too large".to_string()),
+            _ => (
+                "this value".to_string(),
+                "see the field's description in schemas/".to_string(),
+            ),
         };
         DeError {
             pos: None,
             message: format!("invalid value {found}, expected {exp}"),
-            hint: None,
+            hint: Some(hint),
         }
     }
+
+    // Reached only where serde's own map handling runs (`RoleRef`'s `{id: …}`); mappings of
+    // structs are checked for unknown fields by `deserialize_struct`.
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        if secret_key_replacement(field).is_some() {
+            return literal_secret_named(field, None);
+        }
+        unknown_field_named(field, expected, None)
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        DeError {
+            pos: None,
+            message: format!("missing field \"{field}\""),
+            hint: Some(format!("add `{field}:` to this mapping")),
+        }
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        let hint = match closest(variant, expected) {
+            Some(c) => format!("did you mean \"{c}\"?"),
+            None => format!("use one of {}", quoted(expected)),
+        };
+        DeError {
+            pos: None,
+            message: format!(
+                "unknown variant \"{variant}\", expected one of {}",
+                quoted(expected)
+            ),
+            hint: Some(hint),
+        }
+    }
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl DeError {
@@ -127,7 +173,10 @@ pub fn secret_key_replacement(key: &str) -> Option<&'static str> {
 
 /// The diagnostic for a key that holds a literal credential. Names the key, never the value.
 pub fn literal_secret_error(key: &Node) -> DeError {
-    let name = key.text().unwrap_or_default();
+    literal_secret_named(key.text().unwrap_or_default(), Some(key.pos))
+}
+
+fn literal_secret_named(name: &str, pos: Option<Pos>) -> DeError {
     let env = secret_key_replacement(name).unwrap_or("an `…Env` field");
     let field = if env.starts_with("an ") {
         env.to_string()
@@ -135,7 +184,7 @@ pub fn literal_secret_error(key: &Node) -> DeError {
         format!("`{env}`")
     };
     DeError {
-        pos: Some(key.pos),
+        pos,
         message: format!(
             "literal secret in field \"{name}\": credentials never belong in a manifest"
         ),
@@ -150,20 +199,25 @@ fn unknown_field_error(key: &Node, expected: &[&str]) -> DeError {
     if secret_key_replacement(name).is_some() {
         return literal_secret_error(key);
     }
-    let list = expected
-        .iter()
-        .map(|f| format!("\"{f}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    unknown_field_named(name, expected, Some(key.pos))
+}
+
+fn unknown_field_named(name: &str, expected: &[&str], pos: Option<Pos>) -> DeError {
+    let list = quoted(expected);
     DeError {
-        pos: Some(key.pos),
+        pos,
         message: format!("unknown field \"{name}\", expected one of {list}"),
-        hint: closest(name, expected).map(|c| format!("did you mean \"{c}\"?")),
+        hint: Some(match closest(name, expected) {
+            Some(c) => format!("did you mean \"{c}\"?"),
+            None => {
+                "remove it, or check its indentation: it may belong to another mapping".to_string()
+            }
+        }),
     }
 }
 
 /// The expected name closest to a misspelt one, if it is close enough to be a likely typo.
-fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_lowercase();
     expected
         .iter()
@@ -206,11 +260,16 @@ impl<'a, 'u> NodeDeserializer<'a, 'u> {
         DeError {
             pos: Some(self.node.pos),
             message: format!("expected {expected}, found {}", self.node.type_name()),
-            hint: matches!(
-                self.node.resolve(),
-                Some(Resolved::Int(_) | Resolved::Float(_) | Resolved::Bool(_))
-            )
-            .then(|| "quote the value to make it a string".to_string()),
+            hint: Some(match (&self.node.value, self.node.resolve()) {
+                (_, Some(Resolved::Int(_) | Resolved::Float(_) | Resolved::Bool(_)))
+                    if expected == "a string" =>
+                {
+                    "quote the value to make it a string".to_string()
+                }
+                (Value::Seq(_), _) => format!("write {expected} here, not a list"),
+                (Value::Map(_), _) => format!("write {expected} here, not a mapping"),
+                _ => format!("write {expected} here"),
+            }),
         }
     }
 
@@ -368,7 +427,12 @@ impl<'a> de::Deserializer<'a> for NodeDeserializer<'a, '_> {
                         "expected exactly one of {list}, found {}",
                         describe_keys(self.node)
                     ),
-                    hint: None,
+                    hint: Some(match &self.node.value {
+                        Value::Map(entries) if entries.len() > 1 => {
+                            "keep exactly one of the fields".to_string()
+                        }
+                        _ => format!("write a mapping with one of {list}"),
+                    }),
                 });
             }
         };

@@ -126,10 +126,10 @@ pub struct AutomationIdentitySpec {
 }
 
 /// A CONNECT role, by name or by id.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(untagged)]
+// Deserialized by hand: a derived untagged enum would silently ignore unknown keys in
+// `{id: …}` and could only say "did not match any variant" about any mistake.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum RoleRef {
     /// A role name (built-in roles are matched by their role type).
     Name(String),
@@ -138,6 +138,37 @@ pub enum RoleRef {
         /// Role id (UUID).
         id: String,
     },
+}
+
+impl<'de> Deserialize<'de> for RoleRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RoleRefVisitor)
+    }
+}
+
+struct RoleRefVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RoleRefVisitor {
+    type Value = RoleRef;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a role name or {id: <UUID>}")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<RoleRef, E> {
+        Ok(RoleRef::Name(name.to_string()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RoleRef, A::Error> {
+        /// `{id: …}` and nothing else.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ById {
+            id: String,
+        }
+        let ById { id } = ById::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(RoleRef::Id { id })
+    }
 }
 
 /// `kind: OrgApiToken`: an org API token of a Mist organization.
@@ -217,4 +248,30 @@ fn default_mist_token_env() -> String {
 }
 fn default_mist_rph() -> u32 {
     5000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_refs_round_trip_through_json_and_refuse_unknown_keys() {
+        let roles = vec![
+            RoleRef::Name("Tenant Member".into()),
+            RoleRef::Id {
+                id: "0b4f2b8e-3a55-4c34-9d0e-6a3c1f6f7a21".into(),
+            },
+        ];
+        let text = serde_json::to_string(&roles).expect("serializes");
+        assert_eq!(
+            text,
+            r#"["Tenant Member",{"id":"0b4f2b8e-3a55-4c34-9d0e-6a3c1f6f7a21"}]"#
+        );
+        let back: Vec<RoleRef> = serde_json::from_str(&text).expect("deserializes");
+        assert_eq!(back, roles);
+        let err = serde_json::from_str::<RoleRef>(r#"{"id":"x","bogus":1}"#).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        assert!(serde_json::from_str::<RoleRef>("{}").is_err());
+        assert!(serde_json::from_str::<RoleRef>("7").is_err());
+    }
 }

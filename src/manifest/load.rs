@@ -51,7 +51,7 @@ fn load_text(validator: &mut Validator, file: &Path, text: &str) {
     }
 }
 
-fn file_error(file: &Path, pos: Pos, message: String) -> Diagnostic {
+fn file_error(file: &Path, pos: Pos, message: String, hint: &str) -> Diagnostic {
     Diagnostic {
         location: Location {
             file: file.to_path_buf(),
@@ -60,7 +60,7 @@ fn file_error(file: &Path, pos: Pos, message: String) -> Diagnostic {
         },
         severity: Severity::Error,
         message,
-        hint: None,
+        hint: Some(hint.into()),
     }
 }
 
@@ -78,11 +78,17 @@ fn collect_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pa
                         path,
                         START,
                         "no *.yaml or *.yml manifest files in this directory".into(),
+                        "pass the directory that holds the manifests, or the files themselves",
                     ));
                 }
             }
             Ok(_) => files.push(path.clone()),
-            Err(e) => diagnostics.push(file_error(path, START, format!("cannot read: {e}"))),
+            Err(e) => diagnostics.push(file_error(
+                path,
+                START,
+                format!("cannot read: {e}"),
+                "check that the path exists and is readable",
+            )),
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -100,6 +106,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>)
                 dir,
                 START,
                 format!("cannot read directory: {e}"),
+                "check that the path exists and is readable",
             ));
             return;
         }
@@ -138,19 +145,30 @@ fn read_text(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
                     "file is {} bytes, larger than the {MAX_FILE_BYTES} bytes (4 MiB) a manifest may have",
                     meta.len()
                 ),
+                "split the documents over several files",
             ));
             return None;
         }
         Ok(_) => {}
         Err(e) => {
-            diagnostics.push(file_error(file, START, format!("cannot read: {e}")));
+            diagnostics.push(file_error(
+                file,
+                START,
+                format!("cannot read: {e}"),
+                "check that the path exists and is readable",
+            ));
             return None;
         }
     }
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(e) => {
-            diagnostics.push(file_error(file, START, format!("cannot read: {e}")));
+            diagnostics.push(file_error(
+                file,
+                START,
+                format!("cannot read: {e}"),
+                "check that the path exists and is readable",
+            ));
             return None;
         }
     };
@@ -167,6 +185,7 @@ fn read_text(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
                 file,
                 Pos { line, column },
                 "file is not valid UTF-8".into(),
+                "save the file as UTF-8",
             ));
             None
         }

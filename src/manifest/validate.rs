@@ -16,11 +16,10 @@ use ipnet::IpNet;
 
 use super::de::{self, DeError};
 use super::kinds::*;
-use super::yaml::{Node, Pos, Value};
+use super::yaml::{Node, Pos, Resolved, Value};
 use super::{
     Diagnostic, Location, Manifests, Resource, ResourceSpec, Severity, Target, TargetPlatform,
 };
-use crate::model::Kind;
 use crate::platform::mist::{CLOUDS, cloud_base_url};
 use crate::secret::KeySink;
 
@@ -42,12 +41,25 @@ enum Seg<'s> {
 }
 use Seg::{I, K};
 
-/// Where a validated document's names were written, for the rules across documents.
+/// Where a document's names were written, for the rules across documents.
 struct Placed {
     kind: &'static str,
+    /// `metadata.name`.
+    name: String,
     name_at: Location,
-    target_at: Option<Location>,
-    key_at: Option<Location>,
+    /// A resource's `spec.target`.
+    target: Option<(String, Location)>,
+    /// A resource's remote key (connection, identity name, token name) and where it is written.
+    key: Option<(String, Location)>,
+}
+
+/// A Target document as the rule "targets exist" sees it.
+struct DefinedTarget {
+    name: String,
+    /// `None` when the Target has errors of its own: it exists, but which platform it means
+    /// is not known, so resources using it are not checked against it.
+    platform: Option<&'static str>,
+    location: Location,
 }
 
 /// Collects documents and diagnostics; `finish` runs the rules across documents.
@@ -55,9 +67,10 @@ struct Placed {
 pub struct Validator {
     diagnostics: Vec<Diagnostic>,
     manifests: Manifests,
-    /// Parallel to `manifests.targets` then `manifests.resources`.
-    target_places: Vec<Placed>,
-    resource_places: Vec<Placed>,
+    /// Every document whose `metadata.name` is readable, valid or not, in input order.
+    places: Vec<Placed>,
+    /// Every Target document whose `metadata.name` is readable, valid or not.
+    targets: Vec<DefinedTarget>,
 }
 
 fn location(file: &Path, pos: Pos) -> Location {
@@ -98,7 +111,7 @@ impl Validator {
                     "a manifest document must be a mapping with apiVersion, kind, metadata and spec, found {}",
                     root.type_name()
                 ),
-                None,
+                Some("start each document with `apiVersion: warrant/v1` and `kind:` at the left margin; separate documents with `---`".into()),
             );
             return;
         };
@@ -118,7 +131,9 @@ impl Validator {
                 file,
                 v.pos,
                 format!("unsupported apiVersion, expected \"{API_VERSION}\""),
-                None,
+                Some(format!(
+                    "write `apiVersion: {API_VERSION}`, the only version there is"
+                )),
             ),
         }
         let kind = match root.get("kind") {
@@ -140,7 +155,10 @@ impl Validator {
                             v.text().unwrap_or_default(),
                             quoted(KINDS)
                         ),
-                        None,
+                        Some(match v.text().and_then(|k| de::closest(k, KINDS)) {
+                            Some(kind) => format!("did you mean \"{kind}\"?"),
+                            None => "kinds are case-sensitive and written in full".into(),
+                        }),
                     );
                     return;
                 }
@@ -163,6 +181,7 @@ impl Validator {
         let Some(spec_node) = root.get("spec") else {
             self.missing(file, root, "spec", "add the `spec:` of the document");
             self.flush_unknown(file, unknown);
+            self.record(file, root, kind, None);
             return;
         };
         let mut doc = Doc {
@@ -198,7 +217,7 @@ impl Validator {
             doc.error(
                 &[K("metadata"), K("name")],
                 "metadata.name must not be empty".into(),
-                None,
+                Some("give the document a name, unique among documents of its kind".into()),
             );
         }
         let mut errors = std::mem::take(&mut doc.errors);
@@ -211,58 +230,97 @@ impl Validator {
                 None
             }
         };
-        let (Some(parsed), Some(metadata)) = (parsed, metadata) else {
+        let valid = self.diagnostics.len() == errors_before;
+        let (Some(parsed), Some(metadata), true) = (parsed, metadata, valid) else {
+            self.record(file, root, kind, None);
             return;
         };
-        if self.diagnostics.len() > errors_before {
-            return;
+        let location = location(file, root.pos);
+        match parsed {
+            Parsed::Target(platform) => {
+                self.record(file, root, kind, Some(platform_of(&platform)));
+                self.manifests.targets.push(Target {
+                    name: metadata.name,
+                    platform,
+                    location,
+                });
+            }
+            Parsed::Resource(spec) => {
+                self.record(file, root, kind, None);
+                self.manifests.resources.push(Resource {
+                    name: metadata.name,
+                    spec,
+                    location,
+                });
+            }
         }
+    }
+
+    /// Records where a document's names are, for the rules across documents, reading them
+    /// from the YAML tree so that a document with other errors still takes part: its
+    /// duplicates and missing targets are reported in the same run. A name that is not a
+    /// non-empty string has its own error and is left out. `platform` is the platform of a
+    /// valid Target; a Target without one is defined but invalid.
+    fn record(
+        &mut self,
+        file: &Path,
+        root: &Node,
+        kind: &'static str,
+        platform: Option<&'static str>,
+    ) {
         let doc = Doc {
             file,
             root,
             errors: Vec::new(),
         };
-        let name_at = doc.loc(&[K("metadata"), K("name")]);
-        let target_at = Some(doc.loc(&[K("spec"), K("target")]));
-        let loc = location(file, root.pos);
-        match parsed {
-            Parsed::Target(platform) => {
-                self.manifests.targets.push(Target {
-                    name: metadata.name,
-                    platform,
-                    location: loc,
-                });
-                self.target_places.push(Placed {
-                    kind,
-                    name_at,
-                    target_at: None,
-                    key_at: None,
-                });
+        let text_at = |path: &[Seg]| -> Option<(String, Location)> {
+            let mut node = root;
+            for seg in path {
+                let K(key) = seg else { return None };
+                node = node.get(key)?;
             }
-            Parsed::Resource(spec) => {
-                let key_at = Some(match &spec {
-                    ResourceSpec::ConnectionAdmins(_) => doc.loc(&[K("spec"), K("connection")]),
-                    ResourceSpec::AutomationIdentity(s) if s.name.is_some() => {
-                        doc.loc(&[K("spec"), K("name")])
-                    }
-                    ResourceSpec::OrgApiToken(s) if s.name.is_some() => {
-                        doc.loc(&[K("spec"), K("name")])
-                    }
-                    _ => name_at.clone(),
-                });
-                self.manifests.resources.push(Resource {
-                    name: metadata.name,
-                    spec,
-                    location: loc,
-                });
-                self.resource_places.push(Placed {
-                    kind,
-                    name_at,
-                    target_at,
-                    key_at,
-                });
+            match node.resolve() {
+                Some(Resolved::Str(s)) if !s.trim().is_empty() => {
+                    Some((s.to_string(), doc.loc(path)))
+                }
+                _ => None,
             }
+        };
+        let Some((name, name_at)) = text_at(&[K("metadata"), K("name")]) else {
+            return;
+        };
+        if kind == "Target" {
+            self.targets.push(DefinedTarget {
+                name: name.clone(),
+                platform,
+                location: location(file, root.pos),
+            });
+            self.places.push(Placed {
+                kind,
+                name,
+                name_at,
+                target: None,
+                key: None,
+            });
+            return;
         }
+        let target = text_at(&[K("spec"), K("target")]);
+        let key = match kind {
+            "ConnectionAdmins" => text_at(&[K("spec"), K("connection")]),
+            // `spec.name` defaults to `metadata.name`; one that is present but unreadable
+            // has its own error.
+            _ => match root.get("spec").and_then(|s| s.get("name")) {
+                Some(_) => text_at(&[K("spec"), K("name")]),
+                None => Some((name.clone(), name_at.clone())),
+            },
+        };
+        self.places.push(Placed {
+            kind,
+            name,
+            name_at,
+            target,
+            key,
+        });
     }
 
     fn missing(&mut self, file: &Path, node: &Node, field: &str, hint: &str) {
@@ -318,34 +376,22 @@ impl Validator {
 
     fn unique_names(&mut self) {
         let mut first: HashMap<(&str, &str), &Location> = HashMap::new();
-        let names = self
-            .manifests
-            .targets
-            .iter()
-            .map(|t| &t.name)
-            .zip(&self.target_places)
-            .chain(
-                self.manifests
-                    .resources
-                    .iter()
-                    .map(|r| &r.name)
-                    .zip(&self.resource_places),
-            );
         let mut found = Vec::new();
-        for (name, place) in names {
-            match first.get(&(place.kind, name.as_str())) {
+        for place in &self.places {
+            match first.get(&(place.kind, place.name.as_str())) {
                 Some(earlier) => found.push(Diagnostic {
                     location: place.name_at.clone(),
                     severity: Severity::Error,
                     message: format!(
-                        "duplicate {} name \"{name}\", already defined at {}",
+                        "duplicate {} name \"{}\", already defined at {}",
                         place.kind,
+                        place.name,
                         at(earlier)
                     ),
                     hint: Some("metadata.name must be unique among documents of a kind".into()),
                 }),
                 None => {
-                    first.insert((place.kind, name), &place.name_at);
+                    first.insert((place.kind, &place.name), &place.name_at);
                 }
             }
         }
@@ -353,62 +399,86 @@ impl Validator {
     }
 
     fn one_document_per_remote_object(&mut self) {
-        let mut first: HashMap<(Kind, &str, &str), (&str, &Location)> = HashMap::new();
+        let mut first: HashMap<(&str, &str, String), (&Placed, &str, &Location)> = HashMap::new();
         let mut found = Vec::new();
-        for (resource, place) in self.manifests.resources.iter().zip(&self.resource_places) {
-            let key = (resource.kind(), resource.target(), resource.remote_key());
-            let Some(key_at) = &place.key_at else {
+        for place in &self.places {
+            let (Some((target, _)), Some((key, key_at))) = (&place.target, &place.key) else {
                 continue;
             };
-            match first.get(&key) {
-                Some((other, other_at)) => {
-                    let what = match resource.spec {
-                        ResourceSpec::ConnectionAdmins(_) => "connection",
-                        ResourceSpec::AutomationIdentity(_) => "automation identity",
-                        ResourceSpec::OrgApiToken(_) => "org API token",
-                    };
-                    found.push(Diagnostic {
-                        location: key_at.clone(),
-                        severity: Severity::Error,
-                        message: format!(
-                            "{} \"{}\" manages the same {what} \"{}\" of target \"{}\" as {} \"{other}\" at {}",
-                            place.kind,
-                            resource.name,
-                            resource.remote_key(),
-                            resource.target(),
-                            place.kind,
-                            at(other_at)
-                        ),
-                        hint: Some("merge the two documents into one".into()),
-                    });
-                }
-                None => {
-                    first.insert(key, (&resource.name, key_at));
-                }
-            }
+            let compared = match place.kind {
+                "AutomationIdentity" => connect_identity_name_key(key),
+                _ => key.clone(),
+            };
+            let Some((other, other_key, other_at)) =
+                first.get(&(place.kind, target, compared.clone()))
+            else {
+                first.insert((place.kind, target, compared), (place, key, key_at));
+                continue;
+            };
+            let what = match place.kind {
+                "ConnectionAdmins" => "connection",
+                "AutomationIdentity" => "automation identity",
+                _ => "org API token",
+            };
+            let (message, hint) = if key == other_key {
+                (
+                    format!(
+                        "{} \"{}\" manages the same {what} \"{key}\" of target \"{target}\" as {} \"{}\" at {}",
+                        place.kind,
+                        place.name,
+                        other.kind,
+                        other.name,
+                        at(other_at)
+                    ),
+                    "merge the two documents into one".to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        "{} \"{}\" manages {what} \"{key}\" of target \"{target}\", the same identity as \"{other_key}\" of {} \"{}\" at {}: CONNECT compares identity names case-insensitively",
+                        place.kind,
+                        place.name,
+                        other.kind,
+                        other.name,
+                        at(other_at)
+                    ),
+                    "merge the two documents into one, or give the identities names that differ by more than case".to_string(),
+                )
+            };
+            found.push(Diagnostic {
+                location: key_at.clone(),
+                severity: Severity::Error,
+                message,
+                hint: Some(hint),
+            });
         }
         self.diagnostics.extend(found);
     }
 
     fn targets_exist(&mut self) {
+        let mut defined: HashMap<&str, &DefinedTarget> = HashMap::new();
+        for t in &self.targets {
+            defined.entry(&t.name).or_insert(t);
+        }
         let mut found = Vec::new();
-        for (resource, place) in self.manifests.resources.iter().zip(&self.resource_places) {
-            let Some(target_at) = &place.target_at else {
+        for place in &self.places {
+            let Some((name, target_at)) = &place.target else {
                 continue;
             };
-            let (wanted, platform_name) = match resource.spec {
-                ResourceSpec::ConnectionAdmins(_) => ("atlan", "an atlan"),
-                ResourceSpec::AutomationIdentity(_) => ("connect", "a connect"),
-                ResourceSpec::OrgApiToken(_) => ("mist", "a mist"),
+            let (wanted, platform_name) = match place.kind {
+                "ConnectionAdmins" => ("atlan", "an atlan"),
+                "AutomationIdentity" => ("connect", "a connect"),
+                _ => ("mist", "a mist"),
             };
-            let name = resource.target();
-            match self.manifests.target(name) {
+            match defined
+                .get(name.as_str())
+                .map(|t| (t.platform, &t.location))
+            {
                 None => {
                     let known: Vec<&str> = self
-                        .manifests
                         .targets
                         .iter()
-                        .filter(|t| platform_of(&t.platform) == wanted)
+                        .filter(|t| t.platform == Some(wanted))
                         .map(|t| t.name.as_str())
                         .collect();
                     found.push(Diagnostic {
@@ -422,16 +492,19 @@ impl Validator {
                         }),
                     });
                 }
-                Some(target) if platform_of(&target.platform) != wanted => {
+                // The Target has errors of its own, reported there; which platform it means
+                // is unknown, so there is nothing more to say here.
+                Some((None, _)) => {}
+                Some((Some(platform), target_location)) if platform != wanted => {
                     found.push(Diagnostic {
                         location: target_at.clone(),
                         severity: Severity::Error,
                         message: format!(
                             "target \"{name}\" is {} Target, but {} needs {platform_name} Target",
-                            article(platform_of(&target.platform)),
+                            article(platform),
                             place.kind
                         ),
-                        hint: Some(format!("target defined at {}", at(&target.location))),
+                        hint: Some(format!("target defined at {}", at(target_location))),
                     });
                 }
                 Some(_) => {}
@@ -439,6 +512,12 @@ impl Validator {
         }
         self.diagnostics.extend(found);
     }
+}
+
+/// CONNECT (and the sandbox, when it enforces unique names) compares automation identity
+/// names case-insensitively, so two names differing only in case are one remote identity.
+fn connect_identity_name_key(name: &str) -> String {
+    name.to_lowercase()
 }
 
 fn unknown_envelope_field(key: &Node) -> DeError {
@@ -544,7 +623,11 @@ impl Doc<'_> {
 
     fn base_url(&mut self, path: &[Seg], value: &str) {
         match reqwest::Url::parse(value) {
-            Err(e) => self.error(path, format!("baseUrl is not a valid URL: {e}"), None),
+            Err(e) => self.error(
+                path,
+                format!("baseUrl is not a valid URL: {e}"),
+                Some("write the full URL with its scheme, like https://host.example.com".into()),
+            ),
             Ok(url) => {
                 let host = url.host_str().unwrap_or_default();
                 let loopback = host.eq_ignore_ascii_case("localhost")
@@ -553,8 +636,20 @@ impl Doc<'_> {
                         .trim_end_matches(']')
                         .parse::<IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback());
+                if !url.username().is_empty() || url.password().is_some() {
+                    // Never echo the URL: its user part is the secret.
+                    self.error(
+                        path,
+                        "literal secret in baseUrl: credentials (user:password@) never belong in a manifest".into(),
+                        Some("remove the user and password from the URL; warrant reads credentials from the environment variables named on the Target; rotate the secret if this file was ever committed".into()),
+                    );
+                }
                 if host.is_empty() {
-                    self.error(path, "baseUrl has no host".into(), None);
+                    self.error(
+                        path,
+                        "baseUrl has no host".into(),
+                        Some("like https://host.example.com".into()),
+                    );
                 } else if url.scheme() == "http" && !loopback {
                     self.error(
                         path,
@@ -562,7 +657,11 @@ impl Doc<'_> {
                         Some("credentials would cross the network unencrypted".into()),
                     );
                 } else if url.scheme() != "https" && url.scheme() != "http" {
-                    self.error(path, "baseUrl must be an https URL".into(), None);
+                    self.error(
+                        path,
+                        "baseUrl must be an https URL".into(),
+                        Some("like https://host.example.com".into()),
+                    );
                 }
             }
         }
@@ -581,13 +680,22 @@ impl Doc<'_> {
 
     fn non_empty(&mut self, path: &[Seg], field: &str, value: &str) {
         if value.trim().is_empty() {
-            self.error(path, format!("{field} must not be empty"), None);
+            let hint = match field {
+                "target" => "name a Target document (its metadata.name)".to_string(),
+                "name" => "write a name, or remove the field to use metadata.name".to_string(),
+                _ => format!("write the {field}, or remove the empty entry"),
+            };
+            self.error(path, format!("{field} must not be empty"), Some(hint));
         }
     }
 
     fn positive(&mut self, path: &[Seg], field: &str, value: u32) {
         if value == 0 {
-            self.error(path, format!("{field} must be greater than 0"), None);
+            self.error(
+                path,
+                format!("{field} must be greater than 0"),
+                Some(format!("remove {field} to use the default limit")),
+            );
         }
     }
 
@@ -600,7 +708,9 @@ impl Doc<'_> {
                 self.error(
                     &[K("spec"), K(list), I(i)],
                     format!("duplicate {what} in {list} (also at line {first_line})"),
-                    None,
+                    Some(format!(
+                        "remove the repeated {what}: listing it twice means the same as once"
+                    )),
                 );
             } else {
                 seen.push((item, i));
@@ -651,12 +761,14 @@ impl Doc<'_> {
                 (Some(_), Some(_)) => self.error(
                     &p("baseUrl"),
                     "a mist Target takes either cloud or baseUrl, not both".into(),
-                    None,
+                    Some(
+                        "keep `cloud` for a Mist cloud, or `baseUrl` for any other endpoint".into(),
+                    ),
                 ),
                 (None, None) => self.error(
                     &[K("spec"), K("mist")],
                     "a mist Target needs cloud (e.g. global01) or baseUrl".into(),
-                    None,
+                    Some("add the cloud your organization lives in, e.g. `cloud: global01`".into()),
                 ),
             }
             self.uuid(&p("orgId"), "orgId", &m.org_id);
@@ -682,7 +794,9 @@ impl Doc<'_> {
             self.error(
                 &[K("spec")],
                 "a Target needs exactly one of \"atlan\", \"connect\", \"mist\"".into(),
-                None,
+                Some(
+                    "add e.g. `atlan: {baseUrl: https://<tenant>.atlan.com}` under `spec:`".into(),
+                ),
             );
         }
         if self.error_count() > before {
@@ -762,7 +876,12 @@ impl Doc<'_> {
             self.error(
                 &[K("spec"), K("privileges")],
                 format!("privileges must list 1 to 10 entries, found {count}"),
-                None,
+                Some(if count == 0 {
+                    "add one, e.g. `- {role: read, scope: org}`".into()
+                } else {
+                    "a Mist token holds at most 10 privileges; split them over several tokens"
+                        .into()
+                }),
             );
         }
         for (i, p) in spec.privileges.iter().enumerate() {
@@ -778,7 +897,7 @@ impl Doc<'_> {
                 (Some(_), false) => self.error(
                     &path("siteId"),
                     "siteId is only allowed with scope site".into(),
-                    None,
+                    Some("remove siteId, or write `scope: site`".into()),
                 ),
                 (Some(id), true) => self.uuid(&path("siteId"), "siteId", id),
                 (None, false) => {}
@@ -792,7 +911,7 @@ impl Doc<'_> {
                 (Some(_), false) => self.error(
                     &path("sitegroupId"),
                     "sitegroupId is only allowed with scope sitegroup".into(),
-                    None,
+                    Some("remove sitegroupId, or write `scope: sitegroup`".into()),
                 ),
                 (Some(id), true) => self.uuid(&path("sitegroupId"), "sitegroupId", id),
                 (None, false) => {}
@@ -806,7 +925,7 @@ impl Doc<'_> {
                     "srcIps may list at most 10 entries, found {}",
                     spec.src_ips.len()
                 ),
-                None,
+                Some("Mist accepts at most 10; cover neighbouring addresses with one CIDR".into()),
             );
         }
         let mut nets = Vec::new();
@@ -824,7 +943,10 @@ impl Doc<'_> {
             KeySink::File(path) if path.as_os_str().is_empty() => self.error(
                 &[K("spec"), K("keySink"), K("file")],
                 "keySink file must be a path".into(),
-                None,
+                Some(
+                    "like `{file: keys/ci-token.key}` (relative to the manifest's directory)"
+                        .into(),
+                ),
             ),
             KeySink::Command(argv) if argv.first().is_none_or(|a| a.trim().is_empty()) => self
                 .error(

@@ -197,7 +197,9 @@ pub fn parse_stream(text: &str) -> (Vec<Document>, Vec<YamlError>) {
                         column: marker.col() + 1,
                     },
                     message: format!("YAML syntax error: {}", e.info()),
-                    hint: None,
+                    hint: Some(
+                        "check the indentation here and above, and that every quote and bracket is closed".into(),
+                    ),
                 });
                 break;
             }
@@ -260,7 +262,7 @@ impl Builder {
                 self.errors.push(YamlError {
                     pos,
                     message: format!("nesting deeper than {MAX_DEPTH} levels"),
-                    hint: None,
+                    hint: Some("no manifest needs this depth; check the indentation".into()),
                 });
                 return Err(Abort);
             }
@@ -299,7 +301,7 @@ impl Builder {
                     self.errors.push(YamlError {
                         pos,
                         message: "alias to an unknown anchor".into(),
-                        hint: None,
+                        hint: Some("define the anchor (`&name`) before using it (`*name`)".into()),
                     });
                     return Err(Abort);
                 };
@@ -339,7 +341,7 @@ impl Builder {
                         self.errors.push(YamlError {
                             pos: node.pos,
                             message: "a mapping key must be a scalar".into(),
-                            hint: None,
+                            hint: Some("keys are plain names such as `target`".into()),
                         });
                     }
                     *pending = Some(node);
