@@ -29,13 +29,21 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         max_bytes: args.max_bytes,
         full_plan_link: args.full_plan_link.clone(),
     };
-    let rendered = match args.format {
-        PlanFormat::Text => crate::render::text::plan(&plan, use_color()),
-        PlanFormat::Markdown => crate::render::markdown::plan(&plan, &markdown),
-        PlanFormat::Json => crate::render::json::plan(&plan),
-    };
     warn_partial_json(&plan, args.format);
-    print(&rendered)?;
+    // Text and JSON grow with the plan, so they are streamed; markdown has a size budget.
+    match args.format {
+        PlanFormat::Text => {
+            let color = use_color();
+            print_with(|out| crate::render::text::write_plan(out, &plan, color))?
+        }
+        PlanFormat::Markdown => print(&crate::render::markdown::plan(&plan, &markdown))?,
+        PlanFormat::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            crate::plan::file::write_json(&mut out, &plan)
+                .and_then(|_| out.flush())
+                .context("cannot write to stdout")?
+        }
+    }
     if args.step_summary {
         append_step_summary(&crate::render::markdown::plan(&plan, &markdown))?;
     }
@@ -53,13 +61,18 @@ pub fn run_drift(args: DriftArgs) -> anyhow::Result<Outcome> {
         Ok(plan) => plan,
         Err(outcome) => return Ok(outcome),
     };
-    let rendered = match args.format {
-        PlanFormat::Text => crate::render::text::drift(&plan, use_color()),
-        PlanFormat::Markdown => crate::render::markdown::drift(&plan, &MarkdownOptions::default()),
-        PlanFormat::Json => crate::render::json::drift(&plan),
-    };
     warn_partial_json(&plan, args.format);
-    print(&rendered)?;
+    match args.format {
+        PlanFormat::Text => {
+            let color = use_color();
+            print_with(|out| crate::render::text::write_drift(out, &plan, color))?
+        }
+        PlanFormat::Markdown => print(&crate::render::markdown::drift(
+            &plan,
+            &MarkdownOptions::default(),
+        ))?,
+        PlanFormat::Json => print(&crate::render::json::drift(&plan))?,
+    }
     Ok(if plan.summary.drift > 0 && args.fail_on_drift {
         Outcome::DriftFound
     } else {
@@ -137,6 +150,41 @@ pub(crate) fn use_color() -> bool {
 fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
     let no_color = no_color.is_some_and(|v| !v.is_empty());
     !no_color && is_terminal
+}
+
+/// Streams a renderer's output to stdout through a buffer.
+fn print_with(
+    render: impl FnOnce(
+        &mut IoText<std::io::BufWriter<std::io::StdoutLock<'static>>>,
+    ) -> std::fmt::Result,
+) -> anyhow::Result<()> {
+    let mut out = IoText {
+        inner: std::io::BufWriter::new(std::io::stdout().lock()),
+        error: None,
+    };
+    let rendered = render(&mut out);
+    let result = match (rendered, out.error.take()) {
+        (_, Some(e)) => Err(e),
+        (Err(_), None) => Err(std::io::Error::other("formatting failed")),
+        (Ok(()), None) => out.inner.flush(),
+    };
+    result.context("cannot write to stdout")
+}
+
+/// A `fmt::Write` over an `io::Write`, so text renderers can stream; keeps the I/O error
+/// that `fmt::Error` cannot carry.
+struct IoText<W: Write> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> std::fmt::Write for IoText<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.inner.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
 }
 
 fn print(text: &str) -> anyhow::Result<()> {

@@ -274,17 +274,24 @@ pub async fn make_plan_with<R: LiveReader>(
     });
     let results = futures::future::join_all(runs).await;
 
-    let total = results
+    let total: usize = results
         .iter()
         .map(|r| r.as_ref().map_or(0, |(_, c, _)| c.len()))
         .sum();
-    let mut changes = Vec::with_capacity(total);
+    // Grow one target's changes into the whole list rather than copying every target's into
+    // a new one: at 100,000 objects that copy would briefly hold all changes twice.
+    let mut changes: Vec<Change> = Vec::new();
     let mut requests = BTreeMap::new();
     let mut errors = Vec::new();
     for result in results {
         match result {
             Ok((target, c, used)) => {
-                changes.extend(c);
+                if changes.is_empty() {
+                    changes = c;
+                    changes.reserve_exact(total - changes.len());
+                } else {
+                    changes.extend(c);
+                }
                 requests.insert(target, used);
             }
             Err(e) => errors.push(e),

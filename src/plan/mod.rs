@@ -355,7 +355,13 @@ impl Plan {
         mut changes: Vec<Change>,
         requests: BTreeMap<String, RequestCounts>,
     ) -> Plan {
-        changes.sort_by(|a, b| order_key(&a.address).cmp(&order_key(&b.address)));
+        // Unstable: it needs no buffer of half the changes. Ties (none in a valid plan, since
+        // names are unique per kind) fall back to the whole address, so order stays total.
+        changes.sort_unstable_by(|a, b| {
+            order_key(&a.address)
+                .cmp(&order_key(&b.address))
+                .then_with(|| a.address.cmp(&b.address))
+        });
         let summary = Summary::of(&changes);
         Plan {
             format_version: FORMAT_VERSION,

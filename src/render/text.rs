@@ -7,6 +7,8 @@ use super::{
     DRIFT_SYMBOL, by_target, change_lines, change_title, drift_lines, drift_summary_line,
     only_warning, summary_line, target_counts, target_heading,
 };
+use std::fmt;
+
 use crate::plan::{Action, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -44,71 +46,82 @@ impl Paint {
 
 /// The plan as a terminal shows it.
 pub fn plan(plan: &Plan, color: bool) -> String {
-    let p = Paint { color };
     let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_plan(&mut out, plan, color);
+    out
+}
+
+/// [`plan`], written piece by piece to `out`: `warrant plan` streams it to stdout, so a plan
+/// of 100,000 objects is never held as one string.
+pub fn write_plan(out: &mut impl fmt::Write, plan: &Plan, color: bool) -> fmt::Result {
+    let p = Paint { color };
     if let Some(w) = only_warning(plan) {
-        out.push_str(&p.paint(YELLOW, &w));
-        out.push_str("\n\n");
+        out.write_str(&p.paint(YELLOW, &w))?;
+        out.write_str("\n\n")?;
     }
     for (target, changes) in by_target(plan) {
-        out.push_str(&p.paint(BOLD, &target_heading(plan, target)));
-        out.push_str(&format!(": {}\n", target_counts(&changes)));
+        out.write_str(&p.paint(BOLD, &target_heading(plan, target)))?;
+        writeln!(out, ": {}", target_counts(&changes))?;
         for change in changes.iter().filter(|c| c.action != Action::NoOp) {
             for line in change_lines(change) {
-                out.push_str(&p.line("  ", &line));
+                out.write_str(&p.line("  ", &line))?;
             }
         }
-        out.push('\n');
+        out.write_char('\n')?;
     }
-    out.push_str(&drift_section(plan, &p));
-    out.push_str(&p.paint(BOLD, &summary_line(plan)));
-    out.push('\n');
-    out
+    write_drift_section(out, plan, &p)?;
+    out.write_str(&p.paint(BOLD, &summary_line(plan)))?;
+    out.write_char('\n')
 }
 
 /// Only the undeclared access, for `warrant drift`.
 pub fn drift(plan: &Plan, color: bool) -> String {
-    let p = Paint { color };
     let mut out = String::new();
-    if let Some(w) = only_warning(plan) {
-        out.push_str(&p.paint(YELLOW, &w));
-        out.push_str("\n\n");
-    }
-    out.push_str(&drift_section(plan, &p));
-    out.push_str(&p.paint(BOLD, &drift_summary_line(plan)));
-    out.push('\n');
+    // Writing into a String cannot fail.
+    let _ = write_drift(&mut out, plan, color);
     out
 }
 
-fn drift_section(plan: &Plan, p: &Paint) -> String {
-    let mut out = String::new();
-    if plan.summary.drift == 0 {
-        return out;
+/// [`drift`], written piece by piece to `out`.
+pub fn write_drift(out: &mut impl fmt::Write, plan: &Plan, color: bool) -> fmt::Result {
+    let p = Paint { color };
+    if let Some(w) = only_warning(plan) {
+        out.write_str(&p.paint(YELLOW, &w))?;
+        out.write_str("\n\n")?;
     }
-    out.push_str(&p.paint(
+    write_drift_section(out, plan, &p)?;
+    out.write_str(&p.paint(BOLD, &drift_summary_line(plan)))?;
+    out.write_char('\n')
+}
+
+fn write_drift_section(out: &mut impl fmt::Write, plan: &Plan, p: &Paint) -> fmt::Result {
+    if plan.summary.drift == 0 {
+        return Ok(());
+    }
+    out.write_str(&p.paint(
         BOLD,
         "Undeclared access (live, not in the manifests; reported, not removed):",
-    ));
-    out.push('\n');
+    ))?;
+    out.write_char('\n')?;
     for (target, changes) in by_target(plan) {
         let drifting: Vec<_> = changes.into_iter().filter(|c| c.has_drift()).collect();
         if drifting.is_empty() {
             continue;
         }
-        out.push_str(&format!("  {}\n", p.paint(BOLD, target)));
+        writeln!(out, "  {}", p.paint(BOLD, target))?;
         for change in drifting {
-            out.push_str(&p.line(
+            out.write_str(&p.line(
                 "    ",
                 &format!(
                     "{DRIFT_SYMBOL} {}  undeclared, not removed",
                     change_title(change)
                 ),
-            ));
+            ))?;
             for line in drift_lines(change) {
-                out.push_str(&p.line("    ", &line));
+                out.write_str(&p.line("    ", &line))?;
             }
         }
     }
-    out.push('\n');
-    out
+    out.write_char('\n')
 }
