@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench scale` (all sizes), `cargo bench --bench scale -- --quick` (N = 1,000),
 //! `-- --n 1000,10000 --latency-ms 20 --plan-only-above 10000`.
+//! `--mix 1000,1000,100` runs one world where 1,000 connections gain admins and 1,000
+//! identities and 100 Mist tokens are created, instead of the sizes.
 //! `--keep DIR` keeps each world (seed.yaml, manifests/) in DIR/nN, to profile one step by hand.
 //!
 //! For each N it writes a sandbox seed and manifests into a scratch directory, starts
@@ -73,6 +75,9 @@ struct Options {
     /// Write each world (seed.yaml, manifests/) under this directory and keep it, to profile
     /// a single step by hand (e.g. `heaptrack warrant plan manifests ...`).
     keep: Option<std::path::PathBuf>,
+    /// `--mix C,I,M`: instead of the sizes, one world where C connections each gain admins,
+    /// I identities and M Mist tokens are all created (the apply workload of issue 6).
+    mix: Option<[usize; 3]>,
 }
 
 impl Options {
@@ -83,6 +88,7 @@ impl Options {
             apply_up_to: usize::MAX,
             naive_up_to: 1_000,
             keep: None,
+            mix: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -116,6 +122,17 @@ impl Options {
                         .map_err(|e| format!("--naive-up-to: {e}"))?;
                 }
                 "--keep" => options.keep = Some(value("--keep")?.into()),
+                "--mix" => {
+                    let parts: Vec<usize> = value("--mix")?
+                        .split(',')
+                        .map(|s| s.trim().replace('_', "").parse::<usize>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| format!("--mix: {e}"))?;
+                    let [c, i, m] = parts[..] else {
+                        return Err("--mix takes three counts: connections,identities,mist".into());
+                    };
+                    options.mix = Some([c, i, m]);
+                }
                 // cargo bench passes --bench to every bench binary.
                 "--bench" => {}
                 other => return Err(format!("unknown argument {other}")),
@@ -134,7 +151,7 @@ fn main() {
         Err(e) => {
             eprintln!("scale: {e}");
             eprintln!(
-                "usage: cargo bench --bench scale -- [--quick] [--n 1000,10000] [--latency-ms 20] [--plan-only-above N] [--naive-up-to N] [--keep DIR]"
+                "usage: cargo bench --bench scale -- [--quick] [--n 1000,10000] [--latency-ms 20] [--plan-only-above N] [--naive-up-to N] [--keep DIR] [--mix C,I,M]"
             );
             std::process::exit(2);
         }
@@ -149,8 +166,13 @@ fn main() {
     );
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    for &n in &options.sizes {
-        match runtime.block_on(bench_size(n, &options, &mut rows, &mut notes)) {
+    let worlds: Vec<World> = match options.mix {
+        Some([c, i, m]) => vec![World::mix(c, i, m)],
+        None => options.sizes.iter().map(|&n| World::new(n)).collect(),
+    };
+    for world in worlds {
+        let n = world.n;
+        match runtime.block_on(bench_size(world, &options, &mut rows, &mut notes)) {
             Ok(()) => {}
             Err(e) => {
                 eprintln!("scale: N = {n}: {e}");
@@ -176,9 +198,24 @@ struct World {
     api_tokens: usize,
     identities: usize,
     mist_tokens: usize,
+    /// Every declared object needs a write and nothing to create exists (`--mix`).
+    all_change: bool,
 }
 
 impl World {
+    /// `connections` connections that each gain two admins, `identities` identities and
+    /// `mist_tokens` Mist tokens to create.
+    fn mix(connections: usize, identities: usize, mist_tokens: usize) -> World {
+        World {
+            n: connections + identities + mist_tokens,
+            connections,
+            api_tokens: (connections / 10).max(30),
+            identities,
+            mist_tokens,
+            all_change: true,
+        }
+    }
+
     fn new(n: usize) -> World {
         let mist_tokens = (n / 3).min(MIST_CAP);
         let connections = (n - mist_tokens) / 2;
@@ -188,6 +225,7 @@ impl World {
             api_tokens: (connections / 10).max(30),
             identities: n - mist_tokens - connections,
             mist_tokens,
+            all_change: false,
         }
     }
 
@@ -198,16 +236,18 @@ impl World {
     }
 
     fn connection_changes(&self, i: usize) -> bool {
-        i % 2 == 1
+        self.all_change || i % 2 == 1
     }
 
     fn changed_connections(&self) -> usize {
-        self.connections / 2
+        (0..self.connections)
+            .filter(|&i| self.connection_changes(i))
+            .count()
     }
 
     /// Whether identity `j` exists live.
     fn identity_exists(&self, j: usize) -> bool {
-        j % 4 != 3
+        !self.all_change && j % 4 != 3
     }
 
     fn live_identities(&self) -> usize {
@@ -217,11 +257,20 @@ impl World {
     }
 
     fn changed_identities(&self) -> usize {
-        (0..self.identities).filter(|j| j % 2 == 1).count()
+        (0..self.identities)
+            .filter(|&j| !self.identity_exists(j) || j % 4 == 1)
+            .count()
+    }
+
+    /// Identities that exist and gain a tag: apply reads each one right before its PUT.
+    fn updated_identities(&self) -> usize {
+        (0..self.identities)
+            .filter(|&j| self.identity_exists(j) && j % 4 == 1)
+            .count()
     }
 
     fn mist_exists(&self, k: usize) -> bool {
-        k.is_multiple_of(2)
+        !self.all_change && k.is_multiple_of(2)
     }
 
     fn created_mist_tokens(&self) -> usize {
@@ -557,12 +606,12 @@ struct Row {
 }
 
 async fn bench_size(
-    n: usize,
+    world: World,
     options: &Options,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
-    let world = World::new(n);
+    let n = world.n;
     let scratch = tempfile::Builder::new()
         .prefix("warrant-scale-")
         .tempdir()
@@ -664,6 +713,12 @@ async fn bench_size(
         });
         report_row(rows.last());
         print_endpoints(&used);
+        if world.updated_identities() > 0 {
+            notes.push(format!(
+                "N = {n}: apply reads each CONNECT identity it updates right before its PUT, to keep the window in which a foreign write could be overwritten to one round trip: {} GETs not counted in the lower bound",
+                world.updated_identities()
+            ));
+        }
         Some((requests, run.wall))
     } else {
         notes.push(format!(
