@@ -26,6 +26,9 @@ struct World {
     next_id: u64,
     reads: u64,
     writes: u64,
+    /// Objects one write request carries (0 means 1), and the ops of each write call.
+    objects_per_write: usize,
+    write_calls: Vec<usize>,
     /// Remote keys whose writes are refused.
     refuse_writes: BTreeSet<String>,
     fail_reads: bool,
@@ -116,6 +119,7 @@ impl LiveSystem for Fake {
         ops: Vec<WriteOp>,
     ) -> impl Future<Output = Vec<Result<WriteOutcome, PlatformError>>> + Send {
         let mut w = self.world();
+        w.write_calls.push(ops.len());
         let results: Vec<_> = ops
             .into_iter()
             .map(|op| write_one(&mut w, target, op))
@@ -130,6 +134,10 @@ impl LiveSystem for Fake {
             by_endpoint: BTreeMap::from([("read".into(), w.reads), ("write".into(), w.writes)]),
         };
         BTreeMap::from([(TARGET.to_string(), counts)])
+    }
+
+    fn objects_per_write(&self, _target: &str) -> usize {
+        self.world().objects_per_write.max(1)
     }
 }
 
@@ -847,4 +855,26 @@ async fn large_plans_are_cut_into_at_most_eight_batches_per_target() {
         2 * warrant::apply::MAX_BATCHES_PER_TARGET as u64
     );
     assert_eq!(fake.world().writes, 100);
+}
+
+#[tokio::test]
+async fn batches_are_whole_multiples_of_what_one_write_request_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.world().objects_per_write = 20;
+    let desired: Vec<_> = (0..100)
+        .map(|i| identity(&format!("id{i}"), &["r1"], &[]))
+        .collect();
+    let plan = make_plan(&fake, &desired);
+    let options = ApplyOptions {
+        batch_size: 2,
+        ..options(dir.path())
+    };
+
+    let (report, _) = run(&plan, &fake, &options).await;
+
+    assert_eq!(report.counts.get(&Status::Applied), Some(&100));
+    // Batches of ceil(100 / 8) = 13 would send 8 bulk requests of 13 where 5 full ones of
+    // 20 do: the batch size is rounded up to a whole number of requests.
+    assert_eq!(fake.world().write_calls, vec![20; 5]);
 }

@@ -69,6 +69,12 @@ pub trait LiveSystem: Sync {
 
     /// Requests made so far, per target.
     fn request_counts(&self) -> BTreeMap<String, RequestCounts>;
+
+    /// How many objects of `target` one write request carries (see
+    /// `Client::objects_per_write`); batches are sized in multiples of it.
+    fn objects_per_write(&self, _target: &str) -> usize {
+        1
+    }
 }
 
 impl LiveSystem for Session {
@@ -96,6 +102,10 @@ impl LiveSystem for Session {
 
     fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
         Session::request_counts(self)
+    }
+
+    fn objects_per_write(&self, target: &str) -> usize {
+        self.client(target).map_or(1, |c| c.objects_per_write())
     }
 }
 
@@ -330,7 +340,8 @@ async fn apply_target<S: LiveSystem>(
     let size = options
         .batch_size
         .max(indices.len().div_ceil(MAX_BATCHES_PER_TARGET))
-        .max(1);
+        .max(1)
+        .next_multiple_of(live.objects_per_write(target).max(1));
     let mut batches = indices.chunks(size);
     while let Some(batch) = batches.next() {
         if options.cancel.is_cancelled() {

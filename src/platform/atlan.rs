@@ -44,7 +44,7 @@ const TOKEN_PAGE: usize = 500;
 /// Records asked for in a lookup by display name: two are enough to detect a duplicate.
 const TOKEN_LOOKUP_LIMIT: usize = 5;
 /// Connections per `entity/bulk` request.
-const WRITE_BATCH: usize = 20;
+pub(crate) const WRITE_BATCH: usize = 20;
 
 const ADMIN_USERS: &str = "adminUsers";
 const ADMIN_FIELDS: [&str; 3] = ["adminUsers", "adminGroups", "adminRoles"];

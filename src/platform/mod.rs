@@ -288,6 +288,16 @@ impl Client {
         }
     }
 
+    /// How many objects one write request can carry (Atlan's bulk endpoint takes several
+    /// connections; the others write one object per request). The applier sizes its batches
+    /// in multiples of it, so no request goes out half empty.
+    pub fn objects_per_write(&self) -> usize {
+        match &self.inner {
+            Inner::Atlan(_) => atlan::WRITE_BATCH,
+            Inner::Connect(_) | Inner::Mist(_) => 1,
+        }
+    }
+
     /// Perform these writes (batched where the API allows; failures isolated per object).
     /// One result per op, same order.
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
