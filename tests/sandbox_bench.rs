@@ -261,10 +261,7 @@ fn memory_with_100k_seeded_objects() {
 }
 
 /// Mean time per request over `n` sequential requests built by `request(i)`.
-async fn per_request(
-    n: usize,
-    request: impl Fn(usize) -> reqwest::RequestBuilder,
-) -> Duration {
+async fn per_request(n: usize, request: impl Fn(usize) -> reqwest::RequestBuilder) -> Duration {
     let started = Instant::now();
     for i in 0..n {
         let r = request(i).send().await.unwrap();

@@ -448,3 +448,157 @@ fn get_state_blocking(base: &str) -> Value {
             .unwrap()
     })
 }
+
+/// Each platform's error body: Atlas `{errorCode, errorMessage}`, CONNECT ErrorResponse with
+/// `Operation-Id`, Mist `{detail}`.
+fn assert_platform_shape(
+    platform: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+) {
+    match platform {
+        "atlan" => {
+            assert_eq!(
+                body["errorCode"],
+                format!("ATLAS-{status}-00-001"),
+                "{body}"
+            );
+            assert!(
+                body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
+        }
+        "connect" => {
+            for key in ["OperationId", "Error", "Reason", "Resolution"] {
+                assert!(body[key].is_string(), "{key} missing: {body}");
+            }
+            assert_eq!(
+                headers["operation-id"].to_str().unwrap(),
+                body["OperationId"].as_str().unwrap()
+            );
+        }
+        _ => assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_in_each_platforms_shape_and_counted() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let cases = [
+        (
+            "atlan",
+            reqwest::Method::PUT,
+            format!("{}/api/service/whoami", sb.atlan),
+            "atlan PUT /api/service/whoami",
+            "GET",
+        ),
+        (
+            "connect",
+            reqwest::Method::DELETE,
+            format!(
+                "{}/api/v1/Tenants/{TENANT}/Roles/{TENANT_MEMBER}",
+                sb.connect
+            ),
+            "connect DELETE /api/v1/Tenants/{tenant_id}/Roles/{role_id}",
+            "GET",
+        ),
+        (
+            "mist",
+            reqwest::Method::PATCH,
+            format!("{}/api/v1/orgs/{ORG}/apitokens", sb.mist),
+            "mist PATCH /api/v1/orgs/{org_id}/apitokens",
+            "POST",
+        ),
+    ];
+    for (platform, method, url, route, allowed) in cases {
+        let r = client
+            .request(method.clone(), url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{platform}");
+        let headers = r.headers().clone();
+        assert!(
+            headers["allow"].to_str().unwrap().contains(allowed),
+            "{platform}: {headers:?}"
+        );
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_platform_shape(platform, 405, &headers, &body);
+        assert!(body.to_string().contains(method.as_str()), "{body}");
+        assert_eq!(sb.request_counts().get(route), Some(&1), "{platform}");
+    }
+    let log: Value = client
+        .get(format!("{}/_sandbox/requests", sb.mist))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&Value> = log["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["status"])
+        .collect();
+    assert_eq!(statuses, [&json!(405), &json!(405), &json!(405)]);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_in_each_platforms_shape_and_counted() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let token = connect_token(&sb).await;
+    let client = reqwest::Client::new();
+    // A valid JSON document of 3 MB, over the 2 MB limit.
+    let big = json!({"padding": "x".repeat(3 << 20)}).to_string();
+    let cases = [
+        (
+            "atlan",
+            client
+                .post(format!("{}/api/meta/search/indexsearch", sb.atlan))
+                .bearer_auth(ATLAN_KEY),
+            "atlan POST /api/meta/search/indexsearch",
+        ),
+        (
+            "connect",
+            client
+                .post(format!(
+                    "{}/api/v1/Tenants/{TENANT}/AutomationIdentities",
+                    sb.connect
+                ))
+                .bearer_auth(&token),
+            "connect POST /api/v1/Tenants/{tenant_id}/AutomationIdentities",
+        ),
+        (
+            "mist",
+            client
+                .post(format!("{}/api/v1/orgs/{ORG}/apitokens", sb.mist))
+                .header("Authorization", format!("Token {MIST_KEY}")),
+            "mist POST /api/v1/orgs/{org_id}/apitokens",
+        ),
+    ];
+    for (platform, request, route) in cases {
+        let r = request
+            .header("Content-Type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{platform}");
+        let headers = r.headers().clone();
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_platform_shape(platform, 413, &headers, &body);
+        assert!(body.to_string().contains("too large"), "{body}");
+        assert_eq!(sb.request_counts().get(route), Some(&1), "{platform}");
+    }
+}

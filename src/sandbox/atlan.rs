@@ -102,6 +102,14 @@ impl Platform for Atlan {
         )
     }
 
+    fn error(status: StatusCode, message: &str) -> Response {
+        atlas_error(
+            status,
+            &format!("ATLAS-{}-00-001", status.as_u16()),
+            message,
+        )
+    }
+
     fn routes() -> Router<Arc<Sim<Atlan>>> {
         Router::new()
             .route("/api/service/apikeys", get(list_api_keys))
@@ -633,10 +641,7 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
                 .filter(|c| matches(&clause, c))
                 .collect()
         }
-        None => connections
-            .iter()
-            .filter(|c| matches(&clause, c))
-            .collect(),
+        None => connections.iter().filter(|c| matches(&clause, c)).collect(),
     };
     sort_hits(&mut hits, dsl.get("sort"));
     let page: Vec<Value> = hits

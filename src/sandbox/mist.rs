@@ -153,6 +153,10 @@ impl Platform for Mist {
         detail_response(StatusCode::NOT_FOUND, "Not found.")
     }
 
+    fn error(status: StatusCode, message: &str) -> Response {
+        detail_response(status, message)
+    }
+
     fn routes() -> Router<Arc<Sim<Mist>>> {
         Router::new()
             .route("/api/v1/self", get(get_self))
