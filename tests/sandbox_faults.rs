@@ -602,3 +602,76 @@ async fn a_body_over_the_limit_is_413_in_each_platforms_shape_and_counted() {
         assert_eq!(sb.request_counts().get(route), Some(&1), "{platform}");
     }
 }
+
+/// Ports the OS calls free now: bound to port 0, then released for the sandbox to take.
+fn free_ports(host: &str, n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind((host, 0)).unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+#[test]
+fn warrant_sandbox_listens_on_the_given_host_and_ports_and_stops_on_sigint() {
+    // Any 127.x address is loopback on Linux; 127.0.0.2 tells --host apart from the default.
+    let host = "127.0.0.2";
+    let ports = free_ports(host, 3);
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sandbox/seed.yaml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(["sandbox", "--seed", seed, "--host", host])
+        .args(["--atlan-port", &ports[0].to_string()])
+        .args(["--connect-port", &ports[1].to_string()])
+        .args(["--mist-port", &ports[2].to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let urls: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        urls,
+        json!({
+            "atlan": format!("http://{host}:{}", ports[0]),
+            "connect": format!("http://{host}:{}", ports[1]),
+            "mist": format!("http://{host}:{}", ports[2]),
+        })
+    );
+    for platform in ["atlan", "connect", "mist"] {
+        let state = get_state_blocking(urls[platform].as_str().unwrap());
+        assert!(state["mist"]["orgs"].is_array(), "{platform}");
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // Nothing but the one line was ever printed.
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "", "stdout after the first line");
+}
+
+#[test]
+fn warrant_sandbox_reports_a_port_in_use() {
+    let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sandbox/seed.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(["sandbox", "--seed", seed, "--mist-port", &port])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no URL line when it cannot listen");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mist") && stderr.contains(&port),
+        "{stderr}"
+    );
+}
