@@ -675,3 +675,40 @@ fn warrant_sandbox_reports_a_port_in_use() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_undecodable_path_is_400_in_each_platforms_shape() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let token = connect_token(&sb).await;
+    let client = reqwest::Client::new();
+    // %FF is not UTF-8, so the path parameter cannot be read as text.
+    let cases = [
+        (
+            "atlan",
+            client
+                .get(format!("{}/api/meta/entity/guid/%FF", sb.atlan))
+                .bearer_auth(ATLAN_KEY),
+        ),
+        (
+            "connect",
+            client
+                .get(format!("{}/api/v1/Tenants/%FF/Roles", sb.connect))
+                .bearer_auth(&token),
+        ),
+        (
+            "mist",
+            client
+                .get(format!("{}/api/v1/orgs/%FF/apitokens", sb.mist))
+                .header("Authorization", format!("Token {MIST_KEY}")),
+        ),
+    ];
+    for (platform, request) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 400, "{platform}");
+        let headers = r.headers().clone();
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_platform_shape(platform, 400, &headers, &body);
+    }
+}
