@@ -23,6 +23,8 @@ const ATLAN_ADMIN_KEY: &str = "atlan-admin-key-Zq81";
 const ATLAN_LIMITED_KEY: &str = "atlan-limited-key-Pw42";
 const CONNECT_SECRET: &str = "connect-secret-Hk77";
 const CONNECT_SHORT_SECRET: &str = "connect-short-secret-Lm09";
+/// A Tenant Member, not an administrator: bound by the role-subset rule.
+const CONNECT_MEMBER_SECRET: &str = "connect-member-secret-Jj55";
 const MIST_KEY: &str = "mistOrgKey0123456789abcdefWXYZ";
 const SEEDED_MIST_KEY: &str = "mistSeededKeyAAAABBBBCCCCDDDD";
 
@@ -60,6 +62,7 @@ connect:
       clients:
         - {clientId: warrant-client, clientSecret: connect-secret-Hk77, roleIds: [aaaaaaaa-0000-4000-8000-000000000001, aaaaaaaa-0000-4000-8000-000000000002]}
         - {clientId: short-client, clientSecret: connect-short-secret-Lm09, roleIds: [aaaaaaaa-0000-4000-8000-000000000001], tokenLifetimeSeconds: 2}
+        - {clientId: member-client, clientSecret: connect-member-secret-Jj55, roleIds: [aaaaaaaa-0000-4000-8000-000000000002]}
 mist:
   orgs:
     - id: a40f5d1f-d889-42e9-94ea-b9b33585fc6b
@@ -78,6 +81,7 @@ const ALL_SECRETS: &[&str] = &[
     ATLAN_LIMITED_KEY,
     CONNECT_SECRET,
     CONNECT_SHORT_SECRET,
+    CONNECT_MEMBER_SECRET,
     MIST_KEY,
     SEEDED_MIST_KEY,
 ];
@@ -92,7 +96,10 @@ fn options() -> ClientOptions {
 }
 
 async fn start(faults: &str) -> SandboxHandle {
-    let seed = Seed::from_yaml(SEED).expect("test seed");
+    start_seed(Seed::from_yaml(SEED).expect("test seed"), faults).await
+}
+
+async fn start_seed(seed: Seed, faults: &str) -> SandboxHandle {
     let faults: Faults = faults.parse().expect("fault spec");
     sandbox::start(seed, faults).await.expect("sandbox starts")
 }
@@ -146,6 +153,10 @@ fn connect(sb: &SandboxHandle, client_id: &str, secret: &str) -> Client {
 }
 
 fn mist(sb: &SandboxHandle, key: &str) -> Client {
+    mist_with(sb, key, &options())
+}
+
+fn mist_with(sb: &SandboxHandle, key: &str, options: &ClientOptions) -> Client {
     let t = target(
         "mist-prod",
         TargetPlatform::Mist(MistTarget {
@@ -159,7 +170,7 @@ fn mist(sb: &SandboxHandle, key: &str) -> Client {
     let creds = Credentials::Mist {
         api_token: Secret::new(key),
     };
-    Client::new(&t, Some(&sb.mist), creds, &options()).expect("client")
+    Client::new(&t, Some(&sb.mist), creds, options).expect("client")
 }
 
 fn admins(name: &str, connection: &str, tokens: Vec<TokenRef>) -> Resource {
@@ -680,7 +691,9 @@ async fn mist_errors_carry_the_detail() {
     let error = client.read(&[]).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Credentials);
     assert_eq!(error.status, Some(401));
-    assert!(!error.message.is_empty());
+    // The sandbox's DRF body is {"detail": "Invalid token."}: its text reaches the error.
+    assert!(error.message.contains("Invalid token."), "{error}");
+    assert!(error.to_string().contains("Invalid token."), "{error}");
 }
 
 // ---------------------------------------------------------------------------------- faults
@@ -845,4 +858,279 @@ async fn no_secret_appears_in_any_printed_form() {
     assert!(shown.contains("warrant-client"));
     assert_no_secret(&shown);
     let _ = BTreeMap::<String, String>::new();
+}
+
+// ---------------------------------------------------------------------------------- more paths
+
+/// The test seed with `n` more Atlan API tokens `bulk-<i>` (GUID `22222222-…-<i>`), created
+/// after the seeded ones.
+fn seed_with_atlan_tokens(n: usize) -> Seed {
+    let mut seed = Seed::from_yaml(SEED).expect("test seed");
+    seed.atlan
+        .api_tokens
+        .extend((0..n).map(|i| warrant::sandbox::seed::AtlanApiToken {
+            guid: format!("22222222-0000-0000-0000-{i:012}"),
+            client_id: format!("apikey-bulk-{i}"),
+            display_name: format!("bulk-{i}"),
+            description: String::new(),
+            created_at: 100 + i as i64,
+            created_by: "jsmith".into(),
+            lifespan_seconds: 3600,
+        }));
+    seed
+}
+
+#[tokio::test]
+async fn atlan_resolves_tokens_by_lookup_when_the_list_is_long() {
+    // 2,000 tokens: the first page (500) leaves 3 pages; two references it does not settle
+    // cost 2 filtered lookups, fewer than the 3 pages, so the client looks them up.
+    let sb = start_seed(seed_with_atlan_tokens(1996), "").await;
+    let client = atlan(&sb, ATLAN_ADMIN_KEY);
+    let resources = [
+        admins(
+            "late-by-name",
+            "default/snowflake/1",
+            vec![TokenRef::Name("bulk-1800".into())],
+        ),
+        admins(
+            "late-by-guid-and-early",
+            "default/bigquery/2",
+            vec![
+                TokenRef::Guid("22222222-0000-0000-0000-000000001900".into()),
+                // On the first page: settled without a lookup.
+                TokenRef::Guid("11111111-0000-0000-0000-000000000002".into()),
+            ],
+        ),
+    ];
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let desired = client.resolve(&refs).await.expect("resolve");
+    assert!(desired.iter().all(|d| d.problems.is_empty()), "{desired:?}");
+    assert_eq!(
+        desired[0].fields["adminUsers"].values,
+        values(&["service-account-apikey-bulk-1800"])
+    );
+    assert_eq!(
+        desired[1].fields["adminUsers"].values,
+        values(&[
+            "service-account-apikey-bulk-1900",
+            "service-account-apikey-dbt"
+        ])
+    );
+    assert_eq!(
+        desired[0].labels["service-account-apikey-bulk-1800"],
+        "bulk-1800"
+    );
+    let counts = client.request_counts();
+    assert_eq!(
+        counts.by_endpoint["GET /api/service/apikeys"], 3,
+        "{counts:?}"
+    );
+    assert_eq!(counts.total, 3);
+    assert_eq!(sb.request_counts()["atlan GET /api/service/apikeys"], 3);
+}
+
+#[tokio::test]
+async fn mist_reads_every_token_across_x_page_pages() {
+    let mut seed = Seed::from_yaml(SEED).expect("test seed");
+    let org = &mut seed.mist.orgs[0];
+    org.api_tokens
+        .extend((0..6).map(|i| warrant::sandbox::seed::MistToken {
+            id: format!("00000000-0000-0000-0000-0000000001{i:02}"),
+            name: format!("bulk-{i}"),
+            key: format!("mistBulkKey{i:020}"),
+            privileges: vec![warrant::sandbox::seed::MistPrivilege {
+                role: "read".into(),
+                scope: "org".into(),
+                site_id: None,
+                sitegroup_id: None,
+                views: Vec::new(),
+            }],
+            src_ips: Vec::new(),
+            created_by: None,
+            created_time: 0,
+            last_used: None,
+            requests_per_hour: None,
+        }));
+    // 10 tokens, 3 per page: 4 pages; the twins straddle pages 1 and 2.
+    seed.mist.page_limit = Some(3);
+    let sb = start_seed(seed, "").await;
+    let client = mist(&sb, MIST_KEY);
+    let read_org = || vec![privilege(MistRole::Read, MistScope::Org, None)];
+    let resources = [
+        token("monitoring-ro", read_org(), &[]),
+        token("twin", read_org(), &[]),
+        token("bulk-5", read_org(), &[]),
+        token("bulk-6", read_org(), &[]),
+    ];
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let desired = client.resolve(&refs).await.expect("resolve");
+    let live = client.read(&desired).await.expect("read");
+    assert_eq!(present(&live[0]).id, "00000000-0000-0000-0000-0000000000bb");
+    match &live[1] {
+        LiveState::Ambiguous { ids } => assert_eq!(
+            ids,
+            &[
+                "00000000-0000-0000-0000-0000000000cc".to_string(),
+                "00000000-0000-0000-0000-0000000000dd".to_string()
+            ]
+        ),
+        other => panic!("twin: {other:?}"),
+    }
+    // On the last page.
+    assert_eq!(present(&live[2]).id, "00000000-0000-0000-0000-000000000105");
+    assert_eq!(
+        present(&live[2]).fields["privileges"],
+        values(&["read:org"])
+    );
+    assert_eq!(live[3], LiveState::Absent);
+    let counts = client.request_counts();
+    assert_eq!(counts.total, 4, "{counts:?}");
+    assert_eq!(
+        sb.request_counts()["mist GET /api/v1/orgs/{org_id}/apitokens"],
+        4
+    );
+}
+
+#[tokio::test]
+async fn connect_a_refused_update_is_forbidden_with_the_operation_id_and_a_hint() {
+    let sb = start("").await;
+    let client = connect(&sb, "member-client", CONNECT_MEMBER_SECRET);
+    let resources = [identity(
+        "asset-rule-runner",
+        vec![
+            RoleRef::Name("Tenant Member".into()),
+            RoleRef::Name("Asset Rule Runner".into()),
+        ],
+        &[],
+    )];
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let desired = client.resolve(&refs).await.expect("resolve");
+    let live = client.read(&desired).await.expect("read");
+    let results = client.write(vec![update(&desired[0], &live[0])]).await;
+    let error = results[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Forbidden);
+    assert_eq!(error.status, Some(403));
+    let code = error.code.as_deref().expect("the OperationId");
+    assert!(uuid::Uuid::parse_str(code).is_ok(), "{code}");
+    assert!(
+        error
+            .message
+            .contains("A non-administrator caller must have all roles"),
+        "{error}"
+    );
+    let hint = error.hint.as_deref().expect("a hint");
+    assert!(
+        hint.contains("a Tenant Administrator must apply this"),
+        "{hint}"
+    );
+    let text = error.to_string();
+    assert!(text.starts_with("target connect-prod: "), "{text}");
+    assert!(text.contains(&format!("(HTTP 403, {code})")), "{text}");
+    // Refused once, not retried, nothing changed.
+    assert_eq!(
+        sb.request_counts()["connect PUT /api/v1/Tenants/{tenant_id}/AutomationIdentities/{id}"],
+        1
+    );
+    let roles = &sb.state()["connect"]["tenants"][0]["automationIdentities"][0]["roleIds"];
+    assert_eq!(
+        roles,
+        &serde_json::json!(["aaaaaaaa-0000-4000-8000-000000000002"])
+    );
+}
+
+#[tokio::test]
+async fn mist_a_refused_update_is_forbidden_with_the_detail_and_a_hint() {
+    let sb = start("").await;
+    // monitoring-ro's own key: read on the org, so it may list but not write.
+    let client = mist(&sb, SEEDED_MIST_KEY);
+    let resources = [token(
+        "monitoring-ro",
+        vec![
+            privilege(MistRole::Read, MistScope::Org, None),
+            privilege(MistRole::Write, MistScope::Site, Some(SITE)),
+        ],
+        &["63.3.56.0/24", "63.3.55.4"],
+    )];
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let desired = client.resolve(&refs).await.expect("resolve");
+    let live = client.read(&desired).await.expect("read");
+    let results = client.write(vec![update(&desired[0], &live[0])]).await;
+    let error = results[0].as_ref().unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Forbidden);
+    assert_eq!(error.status, Some(403));
+    assert!(
+        error
+            .message
+            .contains("You do not have permission to perform this action."),
+        "{error}"
+    );
+    let hint = error.hint.as_deref().expect("a hint");
+    assert!(hint.contains("write or admin role"), "{hint}");
+    assert_no_secret(&format!("{error} {error:?}"));
+    assert_eq!(
+        sb.request_counts()["mist PUT /api/v1/orgs/{org_id}/apitokens/{apitoken_id}"],
+        1
+    );
+    let state = sb.state();
+    let privileges = &state["mist"]["orgs"][0]["apiTokens"][1]["privileges"];
+    assert_eq!(privileges.as_array().map(Vec::len), Some(1), "{privileges}");
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_is_retried_then_reported() {
+    // Every Mist reply takes 2 s; the client waits 100 ms per attempt.
+    let sb = start("mist.latency=2s").await;
+    let options = ClientOptions {
+        request_timeout: Duration::from_millis(100),
+        max_attempts: 3,
+        ..options()
+    };
+    let client = mist_with(&sb, MIST_KEY, &options);
+    let error = client.read(&[]).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Unavailable);
+    let text = error.to_string();
+    assert!(text.starts_with("target mist-prod: GET "), "{text}");
+    assert!(text.contains("/apitokens"), "{text}");
+    assert!(text.contains("timed out"), "{text}");
+    assert!(text.contains("gave up after 3 attempts"), "{text}");
+    assert_eq!(client.request_counts().total, 3);
+    assert_no_secret(&format!("{text} {error:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reports_a_missing_credential_before_any_request() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .expect("sandbox starts");
+    let endpoints = [
+        ("atlan-prod", sb.atlan.clone()),
+        ("connect-prod", sb.connect.clone()),
+        ("mist-prod", sb.mist.clone()),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"));
+        command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["plan", "examples/manifests"])
+            .env("NO_COLOR", "1")
+            .env("ATLAN_API_KEY", "sandbox-atlan-key-warrant-bot")
+            .env("CONNECT_CLIENT_ID", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f")
+            .env("CONNECT_CLIENT_SECRET", "sandbox-connect-secret-warrant")
+            .env_remove("MIST_API_TOKEN");
+        for (t, url) in &endpoints {
+            command.args(["--endpoint", &format!("{t}={url}")]);
+        }
+        command.output().expect("warrant runs")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("MIST_API_TOKEN"), "{stderr}");
+    assert!(stderr.contains("mist-prod"), "{stderr}");
+    assert!(
+        sb.request_counts().is_empty(),
+        "requests were made: {:?}",
+        sb.request_counts()
+    );
 }

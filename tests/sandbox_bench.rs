@@ -5,7 +5,10 @@
 //! ```
 //!
 //! - requests per second for `GET AutomationIdentities` over a tenant of 10,000 identities;
-//! - memory (VmHWM, VmRSS) of a `warrant sandbox` process seeded with 100,000 objects.
+//! - memory (VmHWM, VmRSS) of a `warrant sandbox` process seeded with 100,000 objects;
+//! - time per request of the handlers a plan of 100,000 objects hits hardest: indexsearch of
+//!   1,000 qualified names over 49,500 connections, AutomationIdentities pages of 1,000 over
+//!   49,500 identities, and apikeys pages of 500.
 
 use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
@@ -255,4 +258,82 @@ fn memory_with_100k_seeded_objects() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// Mean time per request over `n` sequential requests built by `request(i)`.
+async fn per_request(n: usize, request: impl Fn(usize) -> reqwest::RequestBuilder) -> Duration {
+    let started = Instant::now();
+    for i in 0..n {
+        let r = request(i).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        r.bytes().await.unwrap();
+    }
+    started.elapsed() / n as u32
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run with -- --ignored --nocapture"]
+async fn plan_scale_handler_costs() {
+    const N: usize = 49_500;
+    let mut seed = big_seed(4 * N);
+    seed.atlan.api_tokens.truncate(N / 10);
+    seed.mist.orgs[0].api_tokens.truncate(10);
+    let sb = sandbox::start(seed, Faults::default()).await.unwrap();
+    let client = reqwest::Client::new();
+    let search = per_request(50, |page| {
+        let names: Vec<String> = (page * 990..page * 990 + 1000)
+            .map(|i| format!("default/snowflake/{}", 1_800_000_000 + i))
+            .collect();
+        client
+            .post(format!("{}/api/meta/search/indexsearch", sb.atlan))
+            .bearer_auth("sandbox-atlan-key-warrant-bot")
+            .json(&serde_json::json!({
+                "attributes": ["adminUsers", "adminGroups", "adminRoles"],
+                "dsl": {
+                    "from": 0, "size": 1000, "track_total_hits": true,
+                    "query": {"bool": {"filter": [
+                        {"term": {"__typeName.keyword": {"value": "Connection", "case_insensitive": false}}},
+                        {"term": {"__state": {"value": "ACTIVE", "case_insensitive": false}}},
+                        {"terms": {"qualifiedName": names}},
+                    ]}},
+                    "sort": [{"__guid": {"order": "asc"}}],
+                },
+            }))
+    })
+    .await;
+    println!("indexsearch, 1000 terms over {N} connections: {search:?} per request");
+    let tokens = per_request(10, |page| {
+        client
+            .get(format!("{}/api/service/apikeys", sb.atlan))
+            .bearer_auth("sandbox-atlan-key-warrant-bot")
+            .query(&[("limit", "500"), ("sort", "createdAt"), ("count", "true")])
+            .query(&[("offset", page * 500)])
+    })
+    .await;
+    println!("apikeys, page of 500 of {}: {tokens:?} per request", N / 10);
+    let token_body: Value = client
+        .post(format!("{}/identity/connect/token", sb.connect))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f"),
+            ("client_secret", "sandbox-connect-secret-warrant"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token_body["access_token"].as_str().unwrap().to_string();
+    let identities = per_request(50, |page| {
+        client
+            .get(format!(
+                "{}/api/v1/Tenants/{TENANT}/AutomationIdentities",
+                sb.connect
+            ))
+            .bearer_auth(&token)
+            .query(&[("skip", page * 1000), ("count", 1000)])
+    })
+    .await;
+    println!("AutomationIdentities, page of 1000 of {N}: {identities:?} per request");
 }

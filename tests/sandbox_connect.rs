@@ -476,3 +476,47 @@ async fn get_head_delete_one_identity() {
     .await;
     assert_eq!(c.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn head_of_one_role_says_whether_it_exists() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let t = token(&sb, ADMIN_ID, ADMIN_SECRET).await;
+    let roles = format!("{}/api/v1/Tenants/{TENANT}/Roles", sb.connect);
+    let c = call(
+        Method::HEAD,
+        format!("{roles}/{REPORT_PUBLISHER}"),
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::OK);
+    assert!(c.raw.is_empty());
+    assert!(c.headers.contains_key("operation-id"));
+    // Ids match case-insensitively, as on GET.
+    let upper = REPORT_PUBLISHER.to_uppercase();
+    let c = call(Method::HEAD, format!("{roles}/{upper}"), &t, None).await;
+    assert_eq!(c.status, StatusCode::OK);
+    let c = call(
+        Method::HEAD,
+        format!("{roles}/00000000-0000-4000-8000-000000000000"),
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::NOT_FOUND);
+    assert!(c.headers.contains_key("operation-id"));
+    let c = call(
+        Method::HEAD,
+        format!("{roles}/{REPORT_PUBLISHER}"),
+        "bogus",
+        None,
+    )
+    .await;
+    assert_eq!(c.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        sb.request_counts()["connect HEAD /api/v1/Tenants/{tenant_id}/Roles/{role_id}"],
+        4
+    );
+}

@@ -448,3 +448,267 @@ fn get_state_blocking(base: &str) -> Value {
             .unwrap()
     })
 }
+
+/// Each platform's error body: Atlas `{errorCode, errorMessage}`, CONNECT ErrorResponse with
+/// `Operation-Id`, Mist `{detail}`.
+fn assert_platform_shape(
+    platform: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+) {
+    match platform {
+        "atlan" => {
+            assert_eq!(
+                body["errorCode"],
+                format!("ATLAS-{status}-00-001"),
+                "{body}"
+            );
+            assert!(
+                body["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
+        }
+        "connect" => {
+            for key in ["OperationId", "Error", "Reason", "Resolution"] {
+                assert!(body[key].is_string(), "{key} missing: {body}");
+            }
+            assert_eq!(
+                headers["operation-id"].to_str().unwrap(),
+                body["OperationId"].as_str().unwrap()
+            );
+        }
+        _ => assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_in_each_platforms_shape_and_counted() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let cases = [
+        (
+            "atlan",
+            reqwest::Method::PUT,
+            format!("{}/api/service/whoami", sb.atlan),
+            "atlan PUT /api/service/whoami",
+            "GET",
+        ),
+        (
+            "connect",
+            reqwest::Method::DELETE,
+            format!(
+                "{}/api/v1/Tenants/{TENANT}/Roles/{TENANT_MEMBER}",
+                sb.connect
+            ),
+            "connect DELETE /api/v1/Tenants/{tenant_id}/Roles/{role_id}",
+            "GET",
+        ),
+        (
+            "mist",
+            reqwest::Method::PATCH,
+            format!("{}/api/v1/orgs/{ORG}/apitokens", sb.mist),
+            "mist PATCH /api/v1/orgs/{org_id}/apitokens",
+            "POST",
+        ),
+    ];
+    for (platform, method, url, route, allowed) in cases {
+        let r = client
+            .request(method.clone(), url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{platform}");
+        let headers = r.headers().clone();
+        assert!(
+            headers["allow"].to_str().unwrap().contains(allowed),
+            "{platform}: {headers:?}"
+        );
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_platform_shape(platform, 405, &headers, &body);
+        assert!(body.to_string().contains(method.as_str()), "{body}");
+        assert_eq!(sb.request_counts().get(route), Some(&1), "{platform}");
+    }
+    let log: Value = client
+        .get(format!("{}/_sandbox/requests", sb.mist))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&Value> = log["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["status"])
+        .collect();
+    assert_eq!(statuses, [&json!(405), &json!(405), &json!(405)]);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_in_each_platforms_shape_and_counted() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let token = connect_token(&sb).await;
+    let client = reqwest::Client::new();
+    // A valid JSON document of 3 MB, over the 2 MB limit.
+    let big = json!({"padding": "x".repeat(3 << 20)}).to_string();
+    let cases = [
+        (
+            "atlan",
+            client
+                .post(format!("{}/api/meta/search/indexsearch", sb.atlan))
+                .bearer_auth(ATLAN_KEY),
+            "atlan POST /api/meta/search/indexsearch",
+        ),
+        (
+            "connect",
+            client
+                .post(format!(
+                    "{}/api/v1/Tenants/{TENANT}/AutomationIdentities",
+                    sb.connect
+                ))
+                .bearer_auth(&token),
+            "connect POST /api/v1/Tenants/{tenant_id}/AutomationIdentities",
+        ),
+        (
+            "mist",
+            client
+                .post(format!("{}/api/v1/orgs/{ORG}/apitokens", sb.mist))
+                .header("Authorization", format!("Token {MIST_KEY}")),
+            "mist POST /api/v1/orgs/{org_id}/apitokens",
+        ),
+    ];
+    for (platform, request, route) in cases {
+        let r = request
+            .header("Content-Type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{platform}");
+        let headers = r.headers().clone();
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_platform_shape(platform, 413, &headers, &body);
+        assert!(body.to_string().contains("too large"), "{body}");
+        assert_eq!(sb.request_counts().get(route), Some(&1), "{platform}");
+    }
+}
+
+/// Ports the OS calls free now: bound to port 0, then released for the sandbox to take.
+fn free_ports(host: &str, n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind((host, 0)).unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+#[test]
+fn warrant_sandbox_listens_on_the_given_host_and_ports_and_stops_on_sigint() {
+    // Any 127.x address is loopback on Linux; 127.0.0.2 tells --host apart from the default.
+    let host = "127.0.0.2";
+    let ports = free_ports(host, 3);
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sandbox/seed.yaml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(["sandbox", "--seed", seed, "--host", host])
+        .args(["--atlan-port", &ports[0].to_string()])
+        .args(["--connect-port", &ports[1].to_string()])
+        .args(["--mist-port", &ports[2].to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let urls: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        urls,
+        json!({
+            "atlan": format!("http://{host}:{}", ports[0]),
+            "connect": format!("http://{host}:{}", ports[1]),
+            "mist": format!("http://{host}:{}", ports[2]),
+        })
+    );
+    for platform in ["atlan", "connect", "mist"] {
+        let state = get_state_blocking(urls[platform].as_str().unwrap());
+        assert!(state["mist"]["orgs"].is_array(), "{platform}");
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // Nothing but the one line was ever printed.
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "", "stdout after the first line");
+}
+
+#[test]
+fn warrant_sandbox_reports_a_port_in_use() {
+    let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sandbox/seed.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(["sandbox", "--seed", seed, "--mist-port", &port])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no URL line when it cannot listen");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mist") && stderr.contains(&port),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_undecodable_path_is_400_in_each_platforms_shape() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    let token = connect_token(&sb).await;
+    let client = reqwest::Client::new();
+    // %FF is not UTF-8, so the path parameter cannot be read as text.
+    let cases = [
+        (
+            "atlan",
+            client
+                .get(format!("{}/api/meta/entity/guid/%FF", sb.atlan))
+                .bearer_auth(ATLAN_KEY),
+        ),
+        (
+            "connect",
+            client
+                .get(format!("{}/api/v1/Tenants/%FF/Roles", sb.connect))
+                .bearer_auth(&token),
+        ),
+        (
+            "mist",
+            client
+                .get(format!("{}/api/v1/orgs/%FF/apitokens", sb.mist))
+                .header("Authorization", format!("Token {MIST_KEY}")),
+        ),
+    ];
+    for (platform, request) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 400, "{platform}");
+        let headers = r.headers().clone();
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_platform_shape(platform, 400, &headers, &body);
+    }
+}

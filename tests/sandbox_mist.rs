@@ -412,3 +412,37 @@ async fn hourly_limit_per_token() {
     let c = call(Method::GET, tokens(&sb), Some(ADMIN_KEY), None).await;
     assert_eq!(c.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_seeded_page_limit_pages_the_list_unasked() {
+    let mut seed = Seed::example();
+    seed.mist.page_limit = Some(2);
+    let sb = sandbox::start(seed, Faults::default()).await.unwrap();
+    let c = call(Method::GET, tokens(&sb), Some(READ_KEY), None).await;
+    assert_eq!(c.status, StatusCode::OK);
+    assert_eq!(c.body.as_array().unwrap().len(), 2);
+    assert_eq!(c.headers["x-page-total"], "3");
+    assert_eq!(c.headers["x-page-limit"], "2");
+    assert_eq!(c.headers["x-page-page"], "1");
+    let c = call(
+        Method::GET,
+        format!("{}?limit=2&page=2", tokens(&sb)),
+        Some(READ_KEY),
+        None,
+    )
+    .await;
+    let last = c.body.as_array().unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0]["src_ips"], json!(["198.51.100.7"]));
+    // A limit asked for wins over the seeded one.
+    let c = call(
+        Method::GET,
+        format!("{}?limit=10", tokens(&sb)),
+        Some(READ_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(c.body.as_array().unwrap().len(), 3);
+    assert_eq!(c.headers["x-page-limit"], "10");
+    assert_eq!(sb.state()["mist"]["pageLimit"], 2);
+}

@@ -5,7 +5,7 @@
 //! Auth is `Authorization: Bearer <apiKey>` of a seeded caller; anything else is 401.
 //! Errors use the Atlas body `{"errorCode", "errorMessage"}`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
@@ -25,6 +25,11 @@ type AtlanSim = State<Arc<Sim<Atlan>>>;
 
 pub(crate) struct Atlan {
     data: AtlanSeed,
+    /// qualifiedName → index in `data.connections`. A plan searches 1,000 names at a time
+    /// among tens of thousands of connections; scanning them all per request made the
+    /// sandbox, not warrant, the cost of a large plan. Connections are never removed, so an
+    /// index stays valid; a create adds its entry.
+    by_qualified_name: HashMap<String, usize>,
     foreign_seq: u64,
 }
 
@@ -33,8 +38,15 @@ impl Platform for Atlan {
     type Seed = AtlanSeed;
 
     fn from_seed(seed: &AtlanSeed) -> Atlan {
+        let by_qualified_name = seed
+            .connections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.qualified_name.clone(), i))
+            .collect();
         Atlan {
             data: seed.clone(),
+            by_qualified_name,
             foreign_seq: 0,
         }
     }
@@ -87,6 +99,14 @@ impl Platform for Atlan {
             StatusCode::NOT_FOUND,
             "ATLAS-404-00-001",
             "The requested resource does not exist",
+        )
+    }
+
+    fn error(status: StatusCode, message: &str) -> Response {
+        atlas_error(
+            status,
+            &format!("ATLAS-{}-00-001", status.as_u16()),
+            message,
         )
     }
 
@@ -369,14 +389,9 @@ async fn get_by_unique_attribute(
         return bad_request("Unique attribute attr:qualifiedName is required");
     };
     let found = (type_name == "Connection")
-        .then(|| {
-            state
-                .data
-                .connections
-                .iter()
-                .find(|c| c.qualified_name == qn)
-        })
-        .flatten();
+        .then(|| state.by_qualified_name.get(qn))
+        .flatten()
+        .map(|&i| &state.data.connections[i]);
     match found {
         Some(c) => {
             let mut entity = entity_json(c, None);
@@ -424,7 +439,7 @@ enum Clause {
     All,
     Term {
         field: String,
-        values: Vec<String>,
+        values: HashSet<String>,
         case_insensitive: bool,
     },
     Bool {
@@ -461,7 +476,7 @@ fn parse_clause(v: &Value) -> Result<Clause, String> {
             };
             Ok(Clause::Term {
                 field: field.clone(),
-                values: vec![value],
+                values: HashSet::from([value]),
                 case_insensitive: ci,
             })
         }
@@ -503,16 +518,31 @@ fn parse_clause(v: &Value) -> Result<Clause, String> {
     }
 }
 
-fn field_value(c: &AtlanConnection, field: &str) -> Option<String> {
+fn field_value<'a>(c: &'a AtlanConnection, field: &str) -> Option<&'a str> {
     Some(match field {
-        "qualifiedName" => c.qualified_name.clone(),
-        "name" | "name.keyword" => c.name.clone(),
-        "__typeName.keyword" | "__typeName" => "Connection".to_string(),
-        "__state" => "ACTIVE".to_string(),
-        "__guid" => c.guid.clone(),
-        "connectorName" => c.connector_name.clone(),
+        "qualifiedName" => &c.qualified_name,
+        "name" | "name.keyword" => &c.name,
+        "__typeName.keyword" | "__typeName" => "Connection",
+        "__state" => "ACTIVE",
+        "__guid" => &c.guid,
+        "connectorName" => &c.connector_name,
         _ => return None,
     })
+}
+
+/// The qualified names a clause restricts the hits to, when it does (a `term`/`terms` on
+/// qualifiedName, alone or among the `must`/`filter` clauses of a bool), so a search can
+/// look them up instead of testing every connection.
+fn qualified_names(clause: &Clause) -> Option<&HashSet<String>> {
+    match clause {
+        Clause::Term {
+            field,
+            values,
+            case_insensitive: false,
+        } if field == "qualifiedName" => Some(values),
+        Clause::Bool { must, .. } => must.iter().find_map(qualified_names),
+        _ => None,
+    }
 }
 
 fn matches(clause: &Clause, c: &AtlanConnection) -> bool {
@@ -529,19 +559,17 @@ fn matches(clause: &Clause, c: &AtlanConnection) -> bool {
                 "adminRoles" => Some(&c.admin_roles),
                 _ => None,
             };
-            let candidates: Vec<String> = match admin_list {
-                Some(list) => list.clone(),
-                None => field_value(c, field).into_iter().collect(),
+            let matches_one = |have: &str| {
+                if *case_insensitive {
+                    values.iter().any(|want| have.eq_ignore_ascii_case(want))
+                } else {
+                    values.contains(have)
+                }
             };
-            candidates.iter().any(|have| {
-                values.iter().any(|want| {
-                    if *case_insensitive {
-                        have.eq_ignore_ascii_case(want)
-                    } else {
-                        have == want
-                    }
-                })
-            })
+            match admin_list {
+                Some(list) => list.iter().any(|have| matches_one(have)),
+                None => field_value(c, field).is_some_and(matches_one),
+            }
         }
         Clause::Bool {
             must,
@@ -598,12 +626,23 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
                 .collect()
         })
         .unwrap_or_default();
-    let mut hits: Vec<&AtlanConnection> = state
-        .data
-        .connections
-        .iter()
-        .filter(|c| matches(&clause, c))
-        .collect();
+    let connections = &state.data.connections;
+    let mut hits: Vec<&AtlanConnection> = match qualified_names(&clause) {
+        Some(names) => {
+            // Seed (creation) order, as a full scan would give.
+            let mut found: Vec<usize> = names
+                .iter()
+                .filter_map(|n| state.by_qualified_name.get(n).copied())
+                .collect();
+            found.sort_unstable();
+            found
+                .into_iter()
+                .map(|i| &connections[i])
+                .filter(|c| matches(&clause, c))
+                .collect()
+        }
+        None => connections.iter().filter(|c| matches(&clause, c)).collect(),
+    };
     sort_hits(&mut hits, dsl.get("sort"));
     let page: Vec<Value> = hits
         .iter()
@@ -645,13 +684,13 @@ fn sort_hits(hits: &mut [&AtlanConnection], sort: Option<&Value>) {
             match field.as_str() {
                 "__timestamp" | "createTime" => Some(format!("{:020}", c.create_time)),
                 "__modificationTimestamp" | "updateTime" => Some(format!("{:020}", c.update_time)),
-                f => field_value(c, f),
+                f => field_value(c, f).map(str::to_string),
             }
         };
         if hits.first().and_then(key).is_none() {
             continue;
         }
-        hits.sort_by_key(|c| key(c));
+        hits.sort_by_cached_key(|c| key(c));
         if desc {
             hits.reverse();
         }
@@ -774,11 +813,7 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
             Ok(r) => r,
             Err(r) => return r,
         };
-        let existing = state
-            .data
-            .connections
-            .iter()
-            .position(|c| c.qualified_name == req.qualified_name);
+        let existing = state.by_qualified_name.get(&req.qualified_name).copied();
         match existing {
             Some(idx) => {
                 let current = &state.data.connections[idx];
@@ -904,6 +939,10 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
             }
             None => {
                 created.push(header);
+                let index = state.data.connections.len();
+                state
+                    .by_qualified_name
+                    .insert(conn.qualified_name.clone(), index);
                 state.data.connections.push(conn);
             }
         }

@@ -128,6 +128,16 @@ impl Platform for Connect {
         )
     }
 
+    fn error(status: StatusCode, message: &str) -> Response {
+        error(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            message,
+            "Correct the request and try again.",
+            Value::Null,
+        )
+    }
+
     fn routes() -> Router<Arc<Sim<Connect>>> {
         Router::new()
             .route("/identity/.well-known/openid-configuration", get(discovery))

@@ -386,6 +386,24 @@ mod tests {
     }
 
     #[test]
+    fn jitter_adds_a_varying_delay_within_its_bound() {
+        let spec: Faults = "latency=10ms,jitter=50ms,seed=11".parse().unwrap();
+        let mut roller = Roller::new(spec.connect);
+        let delays: Vec<Duration> = (0..200).map(|_| roller.roll().delay).collect();
+        let (low, high) = (Duration::from_millis(10), Duration::from_millis(60));
+        assert!(
+            delays.iter().all(|d| (low..=high).contains(d)),
+            "{delays:?}"
+        );
+        // Spread over the range, not one fixed value.
+        assert!(delays.iter().any(|d| *d < Duration::from_millis(20)));
+        assert!(delays.iter().any(|d| *d > Duration::from_millis(50)));
+        let without: Faults = "latency=10ms,seed=11".parse().unwrap();
+        let mut fixed = Roller::new(without.connect);
+        assert!((0..50).all(|_| fixed.roll().delay == low));
+    }
+
+    #[test]
     fn a_429_burst_refuses_the_next_requests_too_then_ends() {
         let spec: Faults = "p429=0.1,retry_after=2,burst429=4,seed=9".parse().unwrap();
         let mut roller = Roller::new(spec.mist);

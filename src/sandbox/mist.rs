@@ -90,6 +90,7 @@ impl Platform for Mist {
         json!({
             "requestsPerHour": self.seed.requests_per_hour,
             "omitPrivilegesOnCreate": self.seed.omit_privileges_on_create,
+            "pageLimit": self.seed.page_limit,
             "orgs": orgs,
             "foreignAdded": self.foreign_added.iter().map(|(org, token, privilege)| {
                 json!({"orgId": org, "tokenId": token, "privilege": privilege})
@@ -151,6 +152,10 @@ impl Platform for Mist {
 
     fn not_found() -> Response {
         detail_response(StatusCode::NOT_FOUND, "Not found.")
+    }
+
+    fn error(status: StatusCode, message: &str) -> Response {
+        detail_response(status, message)
     }
 
     fn routes() -> Router<Arc<Sim<Mist>>> {
@@ -557,7 +562,8 @@ const X_PAGE_PAGE: HeaderName = HeaderName::from_static("x-page-page");
 const X_PAGE_TOTAL: HeaderName = HeaderName::from_static("x-page-total");
 
 /// `GET /api/v1/orgs/{org_id}/apitokens`: all tokens, unless paging is asked for with
-/// `X-Page-Limit`/`X-Page-Page` headers or `limit`/`page` query parameters.
+/// `X-Page-Limit`/`X-Page-Page` headers or `limit`/`page` query parameters, or the seed's
+/// `pageLimit` pages it by default.
 async fn list_tokens(
     State(sim): MistSim,
     Path(org_id): Path<String>,
@@ -577,7 +583,8 @@ async fn list_tokens(
             .map(str::to_string)
             .or_else(|| query_value(&q, query).map(str::to_string))
     };
-    let limit = param(&X_PAGE_LIMIT, "limit");
+    let limit = param(&X_PAGE_LIMIT, "limit")
+        .or_else(|| state.seed.page_limit.map(|n| n.max(1).to_string()));
     let page = param(&X_PAGE_PAGE, "page");
     let org = &state.seed.orgs[org];
     let all: Vec<&MistToken> = org.api_tokens.iter().collect();

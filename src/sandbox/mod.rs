@@ -230,6 +230,9 @@ pub(crate) trait Platform: Sized + Send + 'static {
     fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response;
     /// The platform's own 404 for a path it does not serve.
     fn not_found() -> Response;
+    /// The platform's own error body for a status the HTTP layer decided (a method the route
+    /// does not have, a body over the size limit).
+    fn error(status: StatusCode, message: &str) -> Response;
     fn routes() -> Router<Arc<Sim<Self>>>;
     fn canonical_path(_path: &str) -> Option<String> {
         None
@@ -316,7 +319,10 @@ async fn fault_layer<P: Platform>(
         lock(&sim.log).foreign_writes += 1;
     }
     let (response, fault) = match decision.outcome {
-        Outcome::Serve => (next.run(req).await, None),
+        Outcome::Serve => (
+            in_platform_shape::<P>(&method, next.run(req).await).await,
+            None,
+        ),
         Outcome::Drop => {
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.extensions_mut().insert(DropConnection);
@@ -342,6 +348,44 @@ async fn fault_layer<P: Platform>(
         fault,
     );
     response
+}
+
+/// The largest request body a simulator reads (axum's default); a larger one is 413.
+const BODY_LIMIT: &str = "2 MB";
+
+/// axum answers a method the route lacks with an empty 405, a body over the limit with a
+/// plain-text 413, and a path it cannot decode with a plain-text 400; a real API answers in
+/// its own error shape, which clients parse. Handlers only ever answer JSON (or nothing), so
+/// an empty 405 and any plain-text error come from axum.
+async fn in_platform_shape<P: Platform>(method: &Method, response: Response) -> Response {
+    let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!("Method \"{method}\" not allowed."),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("Request body too large (the limit is {BODY_LIMIT}).")
+        }
+        s if s.is_client_error() && plain_text => {
+            let (_, body) = response.into_parts();
+            let text = axum::body::to_bytes(body, 64 * 1024)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_default();
+            return P::error(status, &text);
+        }
+        _ => return response,
+    };
+    let mut shaped = P::error(status, &message);
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        shaped
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    shaped
 }
 
 async fn unmatched<P: Platform>(State(sim): State<Arc<Sim<P>>>, req: Request) -> Response {

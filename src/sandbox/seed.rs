@@ -350,6 +350,11 @@ pub struct MistSeed {
     /// Leave `privileges` out of the create response, as the real service may.
     #[serde(default)]
     pub omit_privileges_on_create: bool,
+    /// Page the API token list with this many tokens per page even when the request does not
+    /// ask for paging, with `X-Page-Total/Limit/Page` response headers (contracts/mist.md
+    /// allows it; whether the real list pages is unknown). Unset: one array, unless asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_limit: Option<u32>,
     #[serde(default)]
     pub orgs: Vec<MistOrg>,
 }
@@ -359,6 +364,7 @@ impl Default for MistSeed {
         MistSeed {
             requests_per_hour: default_requests_per_hour(),
             omit_privileges_on_create: false,
+            page_limit: None,
             orgs: Vec::new(),
         }
     }
