@@ -302,13 +302,17 @@ async fn apply_manifests_with_auto_approve_shows_the_plan_applies_without_asking
 /// plan and apply converge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_finishes_what_is_in_flight_writes_the_report_and_exits_1() {
-    let g = generated(24, 8, 4);
+    // 24 identities are three CONNECT batches of 8 (at --parallelism 1), about a second each at
+    // 50 ms per request, so whichever target finishes an object first, later CONNECT batches
+    // are still waiting when the signal arrives. (Atlan's 24 connections are only two batches:
+    // batches are whole bulk requests of 20.)
+    let g = generated(24, 24, 4);
     let world = World::start(g.seed, &g.files).await;
     let before = world.sandbox.state();
     let out = warrant_live(&world, &["plan", "manifests", "--out", "plan.json"]);
     assert_eq!(out.code, 0, "{out:#?}");
     // Slow enough that the run is still going when the signal arrives: one request at a time
-    // per target, 50 ms each, several batches per target.
+    // per target, 50 ms each.
     world
         .sandbox
         .set_faults("latency=50ms".parse::<Faults>().unwrap());
