@@ -214,6 +214,18 @@ impl WriteOp {
     }
 }
 
+impl WriteOutcome {
+    /// Nothing was written because every value asked for was already live when read; the
+    /// applier's read-back verifies it like any other write.
+    pub fn already_there() -> WriteOutcome {
+        WriteOutcome {
+            after: None,
+            created_id: None,
+            secret: None,
+        }
+    }
+}
+
 /// What a successful write returned.
 #[derive(Debug)]
 pub struct WriteOutcome {

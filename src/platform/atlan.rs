@@ -1042,7 +1042,7 @@ impl AtlanClient {
                     .into(),
             );
         } else {
-            error.message = format!("updating connection {qualified_name}: {}", error.message);
+            error = error.context(format_args!("updating connection {qualified_name}"));
         }
         error
     }

@@ -501,19 +501,13 @@ impl ConnectClient {
             ));
         }
         if additions.values().all(Values::is_empty) {
-            // Everything asked for was already there when read; reading it back verifies.
-            return Ok(WriteOutcome {
-                after: None,
-                created_id: None,
-                secret: None,
-            });
+            return Ok(WriteOutcome::already_there());
         }
-        let context = |mut error: PlatformError| {
-            error.message = format!(
-                "updating automation identity {}: {}",
-                address.remote_key, error.message
-            );
-            error
+        let context = |error: PlatformError| {
+            error.context(format_args!(
+                "updating automation identity {}",
+                address.remote_key
+            ))
         };
         let mut backoff = self.http.backoff();
         loop {

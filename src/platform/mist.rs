@@ -533,19 +533,10 @@ impl MistClient {
             })
             .collect::<Result<_, _>>()?;
         if additions.is_empty() {
-            // Everything asked for was already there when read; reading it back verifies.
-            return Ok(WriteOutcome {
-                after: None,
-                created_id: None,
-                secret: None,
-            });
+            return Ok(WriteOutcome::already_there());
         }
-        let context = |mut error: PlatformError| {
-            error.message = format!(
-                "updating API token {}: {}",
-                address.remote_key, error.message
-            );
-            error
+        let context = |error: PlatformError| {
+            error.context(format_args!("updating API token {}", address.remote_key))
         };
         let mut backoff = self.http.backoff();
         loop {

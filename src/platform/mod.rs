@@ -152,6 +152,12 @@ impl PlatformError {
         }
     }
 
+    /// Prefixes the message with what was being done (`updating API token X: …`).
+    pub fn context(mut self, doing: impl std::fmt::Display) -> PlatformError {
+        self.message = format!("{doing}: {}", self.message);
+        self
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> PlatformError {
         self.hint = Some(hint.into());
         self
