@@ -336,10 +336,12 @@ async fn plan_target<R: LiveReader>(
     if live.len() != desired.len() {
         return Err(count_mismatch(target, "read", desired.len(), live.len()));
     }
+    // Both consumed: each live object is freed as soon as its change exists, so a target's
+    // live state and its changes are not all held at once.
     Ok(desired
         .into_iter()
-        .zip(&live)
-        .map(|(d, l)| diff_owned(d, l))
+        .zip(live)
+        .map(|(d, l)| diff_owned(d, &l))
         .collect())
 }
 

@@ -117,7 +117,58 @@ struct Entity {
     #[serde(default)]
     guid: Option<String>,
     #[serde(default)]
-    attributes: serde_json::Map<String, Value>,
+    attributes: Attributes,
+}
+
+/// The attributes of an entity that warrant uses; any other attribute in a response is
+/// skipped while parsing, so reading 100,000 connections does not hold what it never reads.
+#[derive(Debug, Clone, Default)]
+struct Attributes(SmallMap<Value>);
+
+/// What [`Attributes`] keeps.
+const KEPT_ATTRIBUTES: [&str; 5] = [
+    "qualifiedName",
+    "name",
+    "adminUsers",
+    "adminGroups",
+    "adminRoles",
+];
+
+impl Attributes {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Attributes, D::Error> {
+        struct Kept;
+        impl<'de> serde::de::Visitor<'de> for Kept {
+            type Value = Attributes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attributes object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Attributes, A::Error> {
+                let mut kept = SmallMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if KEPT_ATTRIBUTES.contains(&key.as_str()) {
+                        kept.insert(key, map.next_value::<Value>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Attributes(kept))
+            }
+        }
+        deserializer.deserialize_map(Kept)
+    }
 }
 
 impl Entity {
@@ -992,7 +1043,7 @@ impl AtlanClient {
                 let result = if let Some(e) = find(&["UPDATE", "PARTIAL_UPDATE"], qn) {
                     let after = ADMIN_FIELDS
                         .iter()
-                        .all(|f| e.attributes.contains_key(*f))
+                        .all(|f| e.attributes.contains_key(f))
                         .then(|| self.live_object(&e, &None, &BTreeMap::new()).ok())
                         .flatten();
                     Ok(WriteOutcome {
