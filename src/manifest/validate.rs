@@ -406,7 +406,7 @@ impl Validator {
                 continue;
             };
             let compared = match place.kind {
-                "AutomationIdentity" => connect_identity_name_key(key),
+                "AutomationIdentity" => crate::platform::connect::identity_name_key(key),
                 _ => key.clone(),
             };
             let Some((other, other_key, other_at)) =
@@ -512,12 +512,6 @@ impl Validator {
         }
         self.diagnostics.extend(found);
     }
-}
-
-/// CONNECT (and the sandbox, when it enforces unique names) compares automation identity
-/// names case-insensitively, so two names differing only in case are one remote identity.
-fn connect_identity_name_key(name: &str) -> String {
-    name.to_lowercase()
 }
 
 fn unknown_envelope_field(key: &Node) -> DeError {

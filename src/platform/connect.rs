@@ -60,6 +60,14 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
     ("Community Member", "f79a55da-7c76-4600-a809-0f62ca9971d9"),
 ];
 
+/// The form in which two automation identity names are the same identity. The contract does
+/// not say whether CONNECT's "Already exists" (409) on create ignores case; warrant assumes it
+/// does, as the sandbox does, so `validate` refuses two documents whose names differ only in
+/// case (contracts/connect.md §7, gap 1).
+pub fn identity_name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 pub struct ConnectClient {
     http: Http,
     tenant_path: String,
