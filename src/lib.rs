@@ -5,7 +5,8 @@
 //! - [`manifest`]: load YAML manifests (files, multi-document, source locations), deserialize
 //!   them into the kinds of `manifest::kinds`, validate, and report every problem at once.
 //! - [`model`]: the vocabulary shared by everything below — objects with set-valued fields,
-//!   field policies, live state, write operations (which have no remove variant).
+//!   field policies, live state, write operations (which have no remove variant); its small
+//!   sorted-vector collections (`Values`, `SmallMap`) keep plans of 100,000 objects compact.
 //! - [`platform`]: one client per platform (Atlan, AVEVA CONNECT, Juniper Mist) over one HTTP
 //!   layer; resolves names to ids, reads live state in batches, performs append-only writes.
 //! - [`plan`]: the pure diff of desired against live, the `Plan` data and its versioned file.
