@@ -4,7 +4,7 @@
 //! [`Change`], records the action, the additions per field, the live values before, the drift
 //! (live values the manifests do not declare) and a fingerprint of the live managed fields.
 //! A [`Plan`] wraps the changes with what `apply` needs to check it is still valid; it is
-//! written as versioned JSON by [`file`] and rendered by `crate::render`, which never decides
+//! written as versioned JSON by [`file`](mod@file) and rendered by `crate::render`, which never decides
 //! anything. [`gather`] is the I/O around the diff: it resolves and reads live state through a
 //! `crate::session::Session` and assembles the `Plan`.
 

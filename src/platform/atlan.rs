@@ -3,7 +3,7 @@
 //! - `resolve` turns the API tokens a `ConnectionAdmins` document names (display name or GUID)
 //!   into their usernames `service-account-<clientId>`, through `/api/service/apikeys`.
 //! - `read` fetches every referenced connection through `/api/meta/search/indexsearch` with a
-//!   `terms` query on qualifiedName (chunks of [`SEARCH_CHUNK`], paged), plus
+//!   `terms` query on qualifiedName (chunks of `SEARCH_CHUNK`, paged), plus
 //!   `/api/service/whoami` once, so the plan can predict a refused write.
 //! - `write` updates connections through `POST /api/meta/entity/bulk`, sending only typeName,
 //!   qualifiedName, name and adminUsers (the server replaces each list it is sent, so the
