@@ -137,9 +137,14 @@ async fn apply_with_interrupts(
 }
 
 fn write_report(path: &Path, report: &ApplyReport) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(report).context("cannot serialise the report")?;
-    std::fs::write(path, json + "\n")
-        .with_context(|| format!("cannot write the report {}", path.display()))
+    // Streamed: a report of 100,000 objects is tens of MB of JSON.
+    let write = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+    write().with_context(|| format!("cannot write the report {}", path.display()))
 }
 
 /// A single path that is a file, not YAML, and holds a JSON object with `format_version` is a
@@ -155,8 +160,16 @@ fn plan_file_argument(paths: &[PathBuf]) -> anyhow::Result<Option<(PathBuf, Stri
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(value) if value.get("format_version").is_some() => Ok(Some((path.clone(), text))),
+    // Look only for the key (the rest is skipped, not built): plan files grow to hundreds of MB.
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        format_version: Option<serde::de::IgnoredAny>,
+    }
+    let is_json_object = text.trim_start().starts_with('{');
+    match serde_json::from_str::<Marker>(&text) {
+        Ok(Marker {
+            format_version: Some(_),
+        }) if is_json_object => Ok(Some((path.clone(), text))),
         _ => bail!(
             "{} is neither a manifest (.yaml, .yml) nor a plan file (JSON with format_version, from `warrant plan --out`)",
             path.display()

@@ -106,8 +106,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanFileError> {
         line: e.line(),
         column: e.column(),
     };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
-    let version = value.get("format_version");
+    // Only the two version fields first (everything else is skipped, not built): a plan of
+    // 100,000 objects as a generic JSON tree would take several times the file's size.
+    #[derive(serde::Deserialize)]
+    struct Versions {
+        format_version: Option<serde_json::Value>,
+        warrant_version: Option<serde_json::Value>,
+    }
+    let versions: Versions = serde_json::from_str(text).map_err(malformed)?;
+    let version = versions.format_version.as_ref();
     if version.and_then(|v| v.as_u64()) != Some(u64::from(FORMAT_VERSION)) {
         return Err(PlanFileError::UnsupportedFormat {
             path: path.to_path_buf(),
@@ -116,7 +123,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanFileError> {
         });
     }
     let ours = env!("CARGO_PKG_VERSION");
-    match value.get("warrant_version").and_then(|v| v.as_str()) {
+    match versions.warrant_version.as_ref().and_then(|v| v.as_str()) {
         Some(v) if v == ours => {}
         other => {
             return Err(PlanFileError::VersionMismatch {
