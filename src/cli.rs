@@ -271,8 +271,10 @@ pub fn init_logging() {
             EnvFilter::new("warrant=warn")
         }
     };
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let color = crate::commands::plan::color_wanted(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     // Fails only when a subscriber is already set (a test harness); that one is kept.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

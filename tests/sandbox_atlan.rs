@@ -464,3 +464,59 @@ async fn bulk_by_a_connection_admin_and_other_lists_untouched() {
     assert_eq!(conn["adminUsers"], json!(["jsmith", DBT_CLOUD]));
     assert_eq!(conn["adminGroups"], json!(["data-engineers"]));
 }
+
+/// A connection created through bulk is found afterwards by both lookups warrant uses, which
+/// go through the simulator's qualifiedName index.
+#[tokio::test]
+async fn a_connection_created_by_bulk_is_found_by_unique_attribute_and_search() {
+    let sb = sandbox::start(Seed::example(), Faults::default())
+        .await
+        .unwrap();
+    const NEW: &str = "default/postgres/1700000099";
+    let mut body = save_body(NEW, "postgres-new", &["jsmith"]);
+    body["entities"][0]["attributes"]["connectorName"] = json!("postgres");
+    let (s, response) = post(
+        format!("{}/api/meta/entity/bulk", sb.atlan),
+        ADMIN_KEY,
+        &body,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{response}");
+    assert_eq!(
+        response["mutatedEntities"]["CREATE"][0]["attributes"]["qualifiedName"], NEW,
+        "{response}"
+    );
+
+    let (s, found) = get(
+        format!(
+            "{}/api/meta/entity/uniqueAttribute/type/Connection?attr:qualifiedName={NEW}",
+            sb.atlan
+        ),
+        ADMIN_KEY,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{found}");
+    assert_eq!(found["entity"]["attributes"]["qualifiedName"], NEW);
+
+    let search = json!({
+        "attributes": ["adminUsers"],
+        "dsl": {"from": 0, "size": 10, "query": {"bool": {"filter": [
+            {"terms": {"qualifiedName": [NEW, SNOWFLAKE]}}
+        ]}}}
+    });
+    let (s, hits) = post(
+        format!("{}/api/meta/search/indexsearch", sb.atlan),
+        ADMIN_KEY,
+        &search,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{hits}");
+    let mut names: Vec<&str> = hits["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["attributes"]["qualifiedName"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, [NEW, SNOWFLAKE]);
+}

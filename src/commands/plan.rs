@@ -146,8 +146,9 @@ pub(crate) fn use_color() -> bool {
     )
 }
 
-/// The rule of [`use_color`], apart from the process state it reads, so it can be tested.
-fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
+/// The rule of [`use_color`], apart from the process state it reads, so it can be tested
+/// (and applied to stderr by the logger).
+pub(crate) fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
     let no_color = no_color.is_some_and(|v| !v.is_empty());
     !no_color && is_terminal
 }

@@ -51,6 +51,16 @@ fn load_text(validator: &mut Validator, file: &Path, text: &str) {
     }
 }
 
+/// A file or path that could not be read.
+fn unreadable(path: &Path, e: &std::io::Error) -> Diagnostic {
+    file_error(
+        path,
+        START,
+        format!("cannot read: {e}"),
+        "check that the path exists and is readable",
+    )
+}
+
 fn file_error(file: &Path, pos: Pos, message: String, hint: &str) -> Diagnostic {
     Diagnostic {
         location: Location {
@@ -83,12 +93,7 @@ fn collect_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pa
                 }
             }
             Ok(_) => files.push(path.clone()),
-            Err(e) => diagnostics.push(file_error(
-                path,
-                START,
-                format!("cannot read: {e}"),
-                "check that the path exists and is readable",
-            )),
+            Err(e) => diagnostics.push(unreadable(path, &e)),
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -151,24 +156,14 @@ fn read_text(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
         }
         Ok(_) => {}
         Err(e) => {
-            diagnostics.push(file_error(
-                file,
-                START,
-                format!("cannot read: {e}"),
-                "check that the path exists and is readable",
-            ));
+            diagnostics.push(unreadable(file, &e));
             return None;
         }
     }
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(e) => {
-            diagnostics.push(file_error(
-                file,
-                START,
-                format!("cannot read: {e}"),
-                "check that the path exists and is readable",
-            ));
+            diagnostics.push(unreadable(file, &e));
             return None;
         }
     };

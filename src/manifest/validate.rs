@@ -435,7 +435,7 @@ impl Validator {
             } else {
                 (
                     format!(
-                        "{} \"{}\" manages {what} \"{key}\" of target \"{target}\", the same identity as \"{other_key}\" of {} \"{}\" at {}: CONNECT compares identity names case-insensitively",
+                        "{} \"{}\" manages {what} \"{key}\" of target \"{target}\", the same identity as \"{other_key}\" of {} \"{}\" at {}: names differing only in case are taken as one identity",
                         place.kind,
                         place.name,
                         other.kind,

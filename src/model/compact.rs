@@ -55,30 +55,9 @@ impl Values {
         }
     }
 
-    /// Removes `value`; false when it was not there.
-    pub fn remove(&mut self, value: &str) -> bool {
-        match self.position(value) {
-            Ok(at) => {
-                self.0.remove(at);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
     /// The values of `self` that are not in `other`, in order.
     pub fn difference<'a>(&'a self, other: &'a Values) -> impl Iterator<Item = &'a String> + 'a {
         self.0.iter().filter(move |v| !other.contains(v))
-    }
-
-    /// The values in both, in order.
-    pub fn intersection<'a>(&'a self, other: &'a Values) -> impl Iterator<Item = &'a String> + 'a {
-        self.0.iter().filter(move |v| other.contains(v))
-    }
-
-    /// The values in either, in order.
-    pub fn union<'a>(&'a self, other: &'a Values) -> impl Iterator<Item = &'a String> + 'a {
-        self.0.iter().chain(other.difference(self))
     }
 
     pub fn is_subset(&self, other: &Values) -> bool {
@@ -87,14 +66,6 @@ impl Values {
 
     pub fn is_superset(&self, other: &Values) -> bool {
         other.is_subset(self)
-    }
-
-    pub fn first(&self) -> Option<&String> {
-        self.0.first()
-    }
-
-    pub fn retain(&mut self, keep: impl FnMut(&String) -> bool) {
-        self.0.retain(keep);
     }
 
     fn position(&self, value: &str) -> Result<usize, usize> {
@@ -130,12 +101,6 @@ impl<'a> FromIterator<&'a str> for Values {
 
 impl<const N: usize> From<[String; N]> for Values {
     fn from(values: [String; N]) -> Values {
-        values.into_iter().collect()
-    }
-}
-
-impl<const N: usize> From<[&str; N]> for Values {
-    fn from(values: [&str; N]) -> Values {
         values.into_iter().collect()
     }
 }
@@ -262,18 +227,8 @@ impl<V> SmallMap<V> {
         Entry { map: self, key }
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut V) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v));
-    }
-
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &V)> + ExactSizeIterator {
         self.0.iter().map(|(k, v)| (k, v))
-    }
-
-    pub fn iter_mut(
-        &mut self,
-    ) -> impl DoubleEndedIterator<Item = (&String, &mut V)> + ExactSizeIterator {
-        self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
@@ -282,10 +237,6 @@ impl<V> SmallMap<V> {
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
         self.0.iter().map(|(_, v)| v)
-    }
-
-    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
-        self.0.iter_mut().map(|(_, v)| v)
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
@@ -323,10 +274,6 @@ impl<'a, V> Entry<'a, V> {
             }
         };
         &mut self.map.0[at].1
-    }
-
-    pub fn or_insert(self, value: V) -> &'a mut V {
-        self.or_insert_with(|| value)
     }
 
     pub fn or_default(self) -> &'a mut V
@@ -442,9 +389,6 @@ mod tests {
             let (sa, sb): (BTreeSet<String>, BTreeSet<String>) = (a.iter().cloned().collect(), b.iter().cloned().collect());
             prop_assert_eq!(va.iter().collect::<Vec<_>>(), sa.iter().collect::<Vec<_>>());
             prop_assert_eq!(va.difference(&vb).collect::<Vec<_>>(), sa.difference(&sb).collect::<Vec<_>>());
-            prop_assert_eq!(va.intersection(&vb).collect::<Vec<_>>(), sa.intersection(&sb).collect::<Vec<_>>());
-            let union: BTreeSet<&String> = va.union(&vb).collect();
-            prop_assert_eq!(union, sa.union(&sb).collect::<BTreeSet<_>>());
             prop_assert_eq!(va.is_subset(&vb), sa.is_subset(&sb));
             prop_assert_eq!(serde_json::to_string(&va).unwrap(), serde_json::to_string(&sa).unwrap());
             let mut grown = va.clone();

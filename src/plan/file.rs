@@ -54,11 +54,13 @@ pub enum PlanFileError {
 /// The plan file's content: pretty JSON with a final newline. Field order is the declaration
 /// order of the types and every map is ordered, so equal plans give equal bytes.
 pub fn to_json(plan: &Plan) -> String {
-    // Serializing plain data with string keys cannot fail; fall back to an empty object
-    // rather than panicking should that ever change.
-    let mut text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string());
-    text.push('\n');
-    text
+    let mut bytes = Vec::new();
+    // Writing plain data with string keys into memory cannot fail, and serde_json writes UTF-8;
+    // fall back to an empty object rather than panicking should that ever change.
+    match write_json(&mut bytes, plan) {
+        Ok(()) => String::from_utf8(bytes).unwrap_or_else(|_| "{}\n".to_string()),
+        Err(_) => "{}\n".to_string(),
+    }
 }
 
 /// Writes the plan file atomically (a temporary file in the same directory, then a rename), so

@@ -41,9 +41,6 @@ const PRIVILEGES: &str = "privileges";
 const SRC_IPS: &str = "srcIps";
 /// Mist allows at most 10 privileges per token.
 const MAX_PRIVILEGES: usize = 10;
-/// `LiveObject.extra` key holding the live privilege objects as JSON, so an update keeps
-/// every attribute of them (such as `views`) exactly as it is.
-const RAW_PRIVILEGES: &str = "privileges_json";
 const LIST_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens";
 const ITEM_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens/{apitoken_id}";
 
@@ -278,9 +275,10 @@ impl MistClient {
                 format!("API token {name:?} has no id"),
             ));
         };
-        let raw = token.privileges.clone().unwrap_or_default();
-        let privileges = raw
+        let privileges = token
+            .privileges
             .iter()
+            .flatten()
             .map(|p| {
                 live_privilege(p).ok_or_else(|| {
                     self.http.error(
@@ -307,10 +305,7 @@ impl MistClient {
             ]),
             labels: SmallMap::new(),
             write_denied: None,
-            extra: SmallMap::from([(
-                RAW_PRIVILEGES.to_string(),
-                Value::Array(raw.into_iter().map(Value::Object).collect()).to_string(),
-            )]),
+            extra: SmallMap::new(),
         })
     }
 

@@ -359,11 +359,15 @@ const BODY_LIMIT: &str = "2 MB";
 /// an empty 405 and any plain-text error come from axum.
 async fn in_platform_shape<P: Platform>(method: &Method, response: Response) -> Response {
     let status = response.status();
-    let plain_text = response
+    let content_type = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/plain"));
+        .and_then(|v| v.to_str().ok());
+    let plain_text = content_type.is_some_and(|v| v.starts_with("text/plain"));
+    // A handler's own JSON error is already in the platform's shape.
+    if content_type.is_some_and(|v| v.contains("json")) {
+        return response;
+    }
     let message = match status {
         StatusCode::METHOD_NOT_ALLOWED => format!("Method \"{method}\" not allowed."),
         StatusCode::PAYLOAD_TOO_LARGE => {
