@@ -6,7 +6,7 @@
 //! name), a placeholder key sink for Mist tokens, comments that tell the adopter what the
 //! manifests cannot say, and YAML rendered by serde from the same types the loader reads, so
 //! the output is exactly the manifest format. Planning the output against the same live state
-//! shows no changes (tests/export_roundtrip.rs).
+//! shows no changes (tests/it/export_roundtrip.rs).
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -1,6 +1,6 @@
 """Drives the official pyatlan SDK, unchanged, against the warrant sandbox's Atlan simulator.
 
-Run by tests/sdk_python.rs with the pinned venv's python. Inputs come from the environment:
+Run by tests/it/sdk_python.rs with the pinned venv's python. Inputs come from the environment:
 ATLAN_BASE_URL, ATLAN_API_KEY, TOKEN_NAME, CONNECTION_QN. It looks the token up by name (and by
 clientId and GUID), reads the Connection by qualifiedName, saves it with the token's service
 account appended to the admin users, saves the same again (a no-op), and prints one line `SDK_RESULT <json>` on stdout for the Rust test to assert on. The API key

@@ -1,6 +1,6 @@
 """Drives the official mistapi SDK, unchanged, against the warrant sandbox's Mist simulator.
 
-Run by tests/sdk_python.rs with the pinned venv's python. Inputs come from the environment:
+Run by tests/it/sdk_python.rs with the pinned venv's python. Inputs come from the environment:
 SANDBOX_MIST_URL (like http://127.0.0.1:PORT), MIST_SANDBOX_TOKEN, MIST_ORG_ID, NEW_TOKEN_NAME.
 
 mistapi has no setting for a custom host or scheme: `APISession(host=...)` accepts only the

@@ -3,11 +3,9 @@
 //! rebased or refused as stale (exit 3, object untouched); a caller that is not an admin of a
 //! connection; file and command key sinks, with the key kept out of every output.
 
-mod e2e_apply_support;
-
 use std::os::unix::fs::PermissionsExt;
 
-use e2e_apply_support::*;
+use crate::e2e_apply_support::*;
 use serde_json::Value;
 use warrant::apply::{ApplyReport, Status};
 use warrant::model::{Kind, LiveState, SmallMap, WriteOp};

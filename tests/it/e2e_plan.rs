@@ -7,14 +7,12 @@
 //! knows is provoked with a small seed change and checked through the library, together with
 //! the promise that planning writes nothing. Failed reads must fail the plan (promise 5).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::golden;
+use crate::common::golden;
 use warrant::manifest::{Manifests, load_str};
 use warrant::plan::gather::{PlanError, make_plan, open_session, targets_in_use};
 use warrant::plan::{Action, Change, Plan};
@@ -34,7 +32,7 @@ const ENV: [(&str, &str); 4] = [
 ];
 /// The Atlan caller who is not `$admin` and administers snowflake and bigquery only.
 const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
-const TARGETS_YAML: &str = include_str!("../examples/manifests/targets.yaml");
+const TARGETS_YAML: &str = include_str!("../../examples/manifests/targets.yaml");
 
 /// Requests that only read, although they are POSTs.
 const READ_POSTS: [&str; 2] = [

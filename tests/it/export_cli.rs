@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use warrant::sandbox::{self, Faults, Seed};
 
-const TARGETS: &str = include_str!("../examples/manifests/targets.yaml");
+const TARGETS: &str = include_str!("../../examples/manifests/targets.yaml");
 
 /// Every credential and key in the seed: none may appear in any output.
 fn secrets(seed: &Seed) -> Vec<String> {

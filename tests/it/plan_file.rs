@@ -1,7 +1,7 @@
 //! The plan file: round trip, refusals of other formats and versions, clear errors on
 //! malformed files.
 
-mod common;
+use crate::common;
 
 use warrant::plan::file::{PlanFileError, parse, read, to_json, write};
 

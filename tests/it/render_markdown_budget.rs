@@ -2,9 +2,9 @@
 //! UTF-8 with multibyte labels intact, every fence and `<details>` closed, and a notice of
 //! what was left out and where the full plan is.
 
-mod common;
+use crate::common;
 
-use common::{acme_meta, address, append, desired, live};
+use crate::common::{acme_meta, address, append, desired, live};
 use warrant::model::{Kind, LiveState};
 use warrant::plan::{Plan, diff};
 use warrant::render::markdown::{MarkdownOptions, plan as markdown};

@@ -18,7 +18,7 @@ use warrant::sandbox::{self, FaultSpec, Faults, Seed};
 use warrant::secret::Secret;
 use warrant::session::{LiveOptions, Session};
 
-const TARGETS: &str = include_str!("../examples/manifests/targets.yaml");
+const TARGETS: &str = include_str!("../../examples/manifests/targets.yaml");
 const NOW: &str = "2030-01-02T03:04:05Z";
 
 /// warrant's own credentials in a seed (the first caller of each platform).

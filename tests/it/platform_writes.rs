@@ -4,11 +4,9 @@
 //! write, from that read ∪ the additions only. Here another writer changes the object between
 //! the applier's read and the client's write, and the result must keep that change.
 
-mod e2e_apply_support;
-
 use std::collections::BTreeMap;
 
-use e2e_apply_support::*;
+use crate::e2e_apply_support::*;
 use serde_json::{Value, json};
 use warrant::model::{DesiredObject, LiveObject, LiveState, Values, WriteOp};
 use warrant::plan::gather::open_session;

@@ -4,12 +4,10 @@
 //! second has nothing to do); after a stopped run, running plan and apply again converges.
 //! Either way nothing that was live is lost.
 
-mod e2e_apply_support;
-
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use e2e_apply_support::*;
+use crate::e2e_apply_support::*;
 use warrant::apply::{ObjectReport, Progress, Silent, Status};
 use warrant::sandbox::Faults;
 

@@ -2,15 +2,13 @@
 //! codes; and against the sandbox over real HTTP, the `--manifests` digest check, the
 //! `--auto-approve` path and Ctrl-C (SIGINT) half way through a run.
 
-mod e2e_apply_support;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use e2e_apply_support::{
+use crate::e2e_apply_support::{
     ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, Output, World, assert_nothing_lost, generated,
 };
 use warrant::apply::{ApplyReport, ReportOutcome, Status};

@@ -1,7 +1,7 @@
 //! Measurements of the sandbox, printed, never asserted on time (run them on purpose):
 //!
 //! ```sh
-//! cargo test --release --test sandbox_bench -- --ignored --nocapture
+//! cargo test --release --test it -- --ignored sandbox_bench --nocapture
 //! ```
 //!
 //! - requests per second for `GET AutomationIdentities` over a tenant of 10,000 identities;

@@ -1,0 +1,37 @@
+//! The one integration-test binary (as in cargo's own testsuite): every module below talks to
+//! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
+//! `common` and `e2e_apply_support` are the shared harness.
+
+mod apply_cli;
+mod apply_executor;
+mod apply_sink;
+mod ci_recipe;
+mod common;
+mod demo;
+mod e2e_apply;
+mod e2e_apply_faults;
+mod e2e_apply_support;
+mod e2e_plan;
+mod export_cli;
+mod export_roundtrip;
+mod help;
+mod logging;
+mod manifest_examples;
+mod manifest_invalid;
+mod manifest_proptest;
+mod plan_file;
+mod plan_gather;
+mod plan_props;
+mod platform_clients;
+mod platform_http;
+mod platform_writes;
+mod render_golden;
+mod render_markdown_budget;
+mod sandbox_atlan;
+mod sandbox_bench;
+mod sandbox_connect;
+mod sandbox_faults;
+mod sandbox_mist;
+mod sandbox_seed;
+mod sdk_python;
+mod validate_cli;
