@@ -1,6 +1,7 @@
 //! The one integration-test binary (as in cargo's own testsuite): every module below talks to
 //! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
-//! `common` and `e2e_apply_support` are the shared harness.
+//! `common` and `e2e_apply_support` are the shared harness; `tools` runs external programs and
+//! installs the ones a new machine lacks under `target/`.
 
 mod apply_cli;
 mod apply_executor;
@@ -34,4 +35,5 @@ mod sandbox_faults;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
+mod tools;
 mod validate_cli;
