@@ -16,6 +16,7 @@ mod e2e_plan;
 mod export_cli;
 mod export_roundtrip;
 mod help;
+mod install_script;
 mod logging;
 mod manifest_examples;
 mod manifest_invalid;
