@@ -21,6 +21,7 @@ mod logging;
 mod manifest_examples;
 mod manifest_invalid;
 mod manifest_proptest;
+mod plan_artifact_provenance;
 mod plan_file;
 mod plan_gather;
 mod plan_props;
