@@ -31,7 +31,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every asset the release workflow publishes, by (uname -s, uname -m) of the machine that
 /// installs it.
-const ASSETS: [(&str, &str, &str); 4] = [
+pub const ASSETS: [(&str, &str, &str); 4] = [
     ("Linux", "x86_64", "warrant-x86_64-unknown-linux-musl"),
     ("Linux", "aarch64", "warrant-aarch64-unknown-linux-musl"),
     ("Darwin", "x86_64", "warrant-x86_64-apple-darwin"),
