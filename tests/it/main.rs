@@ -3,6 +3,7 @@
 //! `common` and `e2e_apply_support` are the shared harness; `tools` runs external programs and
 //! installs the ones a new machine lacks under `target/`.
 
+mod actionlint;
 mod apply_cli;
 mod apply_executor;
 mod apply_sink;
@@ -38,5 +39,6 @@ mod sandbox_faults;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
+mod shellcheck;
 mod tools;
 mod validate_cli;
