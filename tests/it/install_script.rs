@@ -770,3 +770,34 @@ fn the_action_installs_through_the_script_and_puts_warrant_on_path() {
     );
     assert_eq!(release.requests().len(), 3);
 }
+
+#[test]
+fn the_readmes_install_line_works_as_written() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let line = readme
+        .lines()
+        .take(30)
+        .find(|l| l.starts_with("curl ") && l.contains("scripts/install.sh"))
+        .expect("a one-line install near the top of the README");
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        line.contains(&format!("/warrant/{version}/scripts/install.sh")),
+        "the script is fetched at the version it installs: {line}"
+    );
+    let (_, command) = line.split_once(" && ").expect("download && run");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[..2], ["sh", "install.sh"], "{command}");
+
+    // The same arguments, with the placeholder checksum filled in, against a fake release.
+    let asset = this_machines_asset();
+    let release = Release::serve(&[(format!("/{version}/{asset}"), FAKE_WARRANT)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bin");
+    let sum = sha256(FAKE_WARRANT);
+    let mut args: Vec<&str> = words[2..]
+        .iter()
+        .map(|w| if *w == "SHA256" { sum.as_str() } else { w })
+        .collect();
+    args.extend(["--base-url", &release.url, "--dir", dir.to_str().unwrap()]);
+    assert_installed(&install(&args), &dir);
+}
