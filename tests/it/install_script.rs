@@ -191,7 +191,7 @@ fn assert_installed(out: &Output, dir: &Path) -> PathBuf {
     assert_eq!(listing(dir), ["warrant"], "only warrant is left in {dir:?}");
     let mode = std::fs::metadata(&target).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
-    let ran = run(&mut Command::new(&target).arg("--version"), TIMEOUT).unwrap();
+    let ran = run(Command::new(&target).arg("--version"), TIMEOUT).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&ran.stdout),
         "warrant 9.9.9 (fake release)\n"
