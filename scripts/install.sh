@@ -199,20 +199,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 say "downloading $url"
+status=0
 if [ $downloader = curl ]; then
-	if curl --fail --silent --show-error --location --proto "$curl_protocols" \
+	curl --fail --silent --show-error --location --proto "$curl_protocols" \
 		--retry 3 --connect-timeout 30 --max-time 900 --max-filesize 536870912 \
-		--output "$partial" "$url"; then
-		status=0
-	else
-		status=$?
-	fi
+		--output "$partial" "$url" || status=$?
 else
-	if wget --quiet --tries=3 --timeout=30 --output-document="$partial" "$url"; then
-		status=0
-	else
-		status=$?
-	fi
+	wget --quiet --tries=3 --timeout=30 --output-document="$partial" "$url" || status=$?
 fi
 [ "$status" -eq 0 ] || fail "cannot download $url ($downloader exit $status): is $asset an asset of release $version? Nothing was installed."
 

@@ -132,6 +132,26 @@ fn install_with(shell: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     run(&mut cmd, TIMEOUT).unwrap_or_else(|e| panic!("{shell} {SCRIPT}: {e}"))
 }
 
+/// `--base-url BASE --version VERSION --checksum CHECKSUM --dir DIR`.
+fn release_args<'a>(
+    base: &'a str,
+    version: &'a str,
+    checksum: &'a str,
+    dir: &'a Path,
+) -> [&'a str; 8] {
+    let dir = dir.to_str().unwrap();
+    [
+        "--base-url",
+        base,
+        "--version",
+        version,
+        "--checksum",
+        checksum,
+        "--dir",
+        dir,
+    ]
+}
+
 fn install(args: &[&str]) -> Output {
     install_with("sh", args, &[])
 }
@@ -210,20 +230,7 @@ fn a_good_checksum_installs_a_binary_that_runs_under_dash_and_bash() {
     for shell in ["sh", "bash"] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("bin");
-        let out = install_with(
-            shell,
-            &[
-                "--base-url",
-                &release.url,
-                "--version",
-                VERSION,
-                "--checksum",
-                &sum,
-                "--dir",
-                dir.to_str().unwrap(),
-            ],
-            &[],
-        );
+        let out = install_with(shell, &release_args(&release.url, VERSION, &sum, &dir), &[]);
         assert_installed(&out, &dir);
         assert!(stderr(&out).contains(&format!("sha256 {sum}")), "{shell}");
     }
@@ -242,16 +249,7 @@ fn a_bad_checksum_is_refused_and_installs_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bin");
     let sum = sha256(FAKE_WARRANT);
-    let out = install(&[
-        "--base-url",
-        &release.url,
-        "--version",
-        VERSION,
-        "--checksum",
-        &sum,
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let out = install(&release_args(&release.url, VERSION, &sum, &dir));
     assert_refused(
         &out,
         &dir,
@@ -261,16 +259,7 @@ fn a_bad_checksum_is_refused_and_installs_nothing() {
 
     // Over an earlier install: that warrant stays as it was.
     std::fs::write(dir.join("warrant"), b"earlier warrant").unwrap();
-    let out = install(&[
-        "--base-url",
-        &release.url,
-        "--version",
-        VERSION,
-        "--checksum",
-        &sum,
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let out = install(&release_args(&release.url, VERSION, &sum, &dir));
     assert!(!out.status.success(), "{}", tail(&out));
     assert_eq!(listing(&dir), ["warrant"]);
     assert_eq!(
@@ -284,16 +273,12 @@ fn a_missing_asset_fails_clearly_and_installs_nothing() {
     let release = Release::with_assets(&[(this_machines_asset(), FAKE_WARRANT)]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bin");
-    let out = install(&[
-        "--base-url",
+    let out = install(&release_args(
         &release.url,
-        "--version",
         "v9.9.8",
-        "--checksum",
         &sha256(FAKE_WARRANT),
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+        &dir,
+    ));
     let url = format!("{}/v9.9.8/{}", release.url, this_machines_asset());
     assert_refused(
         &out,
@@ -342,18 +327,7 @@ fn sha256sums_lines_pick_this_machines_asset() {
             }
         })
         .collect();
-    let args = |checksum: &str| {
-        install(&[
-            "--base-url",
-            &release.url,
-            "--version",
-            VERSION,
-            "--checksum",
-            checksum,
-            "--dir",
-            dir.to_str().unwrap(),
-        ])
-    };
+    let args = |checksum: &str| install(&release_args(&release.url, VERSION, checksum, &dir));
     assert_installed(&args(&sums), &dir);
     std::fs::remove_file(dir.join("warrant")).unwrap();
 
@@ -380,16 +354,7 @@ fn a_verified_binary_that_does_not_run_here_is_not_installed() {
     let release = Release::with_assets(&[(asset, foreign)]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bin");
-    let out = install(&[
-        "--base-url",
-        &release.url,
-        "--version",
-        VERSION,
-        "--checksum",
-        &sha256(foreign),
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let out = install(&release_args(&release.url, VERSION, &sha256(foreign), &dir));
     assert_refused(
         &out,
         &dir,
@@ -404,16 +369,7 @@ fn versions_and_repositories_that_could_leave_the_release_are_refused() {
     let dir = tmp.path().join("bin");
     let sum = sha256(FAKE_WARRANT);
     for version in ["latest", "v1/../../evil", "v1.0.0?x=1", "", "v1.0.0#"] {
-        let out = install(&[
-            "--base-url",
-            &release.url,
-            "--version",
-            version,
-            "--checksum",
-            &sum,
-            "--dir",
-            dir.to_str().unwrap(),
-        ]);
+        let out = install(&release_args(&release.url, version, &sum, &dir));
         assert_refused(&out, &dir, &["version"]);
     }
     for repo in [
@@ -436,16 +392,7 @@ fn versions_and_repositories_that_could_leave_the_release_are_refused() {
         ]);
         assert_refused(&out, &dir, &["repository"]);
     }
-    let out = install(&[
-        "--base-url",
-        "ftp://127.0.0.1/",
-        "--version",
-        VERSION,
-        "--checksum",
-        &sum,
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let out = install(&release_args("ftp://127.0.0.1/", VERSION, &sum, &dir));
     assert_refused(&out, &dir, &["neither https:// nor http://"]);
     assert_eq!(release.requests(), Vec::<String>::new());
 }
@@ -509,16 +456,7 @@ fn the_asset_follows_the_os_and_architecture_uname_reports() {
         let before = release.requests().len();
         let out = install_with(
             "sh",
-            &[
-                "--base-url",
-                &release.url,
-                "--version",
-                VERSION,
-                "--checksum",
-                &sum,
-                "--dir",
-                dir.to_str().unwrap(),
-            ],
+            &release_args(&release.url, VERSION, &sum, &dir),
             &[("PATH", &path)],
         );
         match expected {
@@ -559,16 +497,7 @@ fn only_curl_or_only_wget_and_either_hasher_suffice() {
         let before = release.requests().len();
         let out = install_with(
             "sh",
-            &[
-                "--base-url",
-                &release.url,
-                "--version",
-                VERSION,
-                "--checksum",
-                &sum,
-                "--dir",
-                dir.to_str().unwrap(),
-            ],
+            &release_args(&release.url, VERSION, &sum, &dir),
             &[("PATH", &path)],
         );
         assert_installed(&out, &dir);
@@ -591,16 +520,7 @@ fn only_curl_or_only_wget_and_either_hasher_suffice() {
         let before = release.requests().len();
         let out = install_with(
             "sh",
-            &[
-                "--base-url",
-                &release.url,
-                "--version",
-                VERSION,
-                "--checksum",
-                &sum,
-                "--dir",
-                dir.to_str().unwrap(),
-            ],
+            &release_args(&release.url, VERSION, &sum, &dir),
             &[("PATH", &path)],
         );
         assert!(!out.status.success());

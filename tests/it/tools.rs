@@ -65,6 +65,39 @@ pub fn find_python(min: (u32, u32)) -> Result<String, String> {
     ))
 }
 
+/// `python -m pip install REQUIREMENTS`, into the directory `into` (pip's `--target`) or else
+/// into that python's own environment (a venv). A failure carries pip's last lines.
+pub fn pip_install(
+    python: &Path,
+    into: Option<&Path>,
+    requirements: &[String],
+) -> Result<(), String> {
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]);
+    if let Some(dir) = into {
+        cmd.arg("--target").arg(dir);
+    }
+    let installed = run(cmd.args(requirements), Duration::from_secs(600))
+        .map_err(|e| format!("pip install: {e}"))?;
+    if installed.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pip install {} failed (is PyPI reachable?):\n{}",
+            requirements.join(" "),
+            tail(&installed)
+        ))
+    }
+}
+
 /// Runs `cmd` to completion with no input, killing it after `timeout`. Output is drained on
 /// threads so a chatty child (pip, npm) cannot block on a full pipe.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
