@@ -1,7 +1,9 @@
 //! The one integration-test binary (as in cargo's own testsuite): every module below talks to
 //! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
-//! `common` and `e2e_apply_support` are the shared harness.
+//! `common` and `e2e_apply_support` are the shared harness; `tools` runs external programs and
+//! installs the ones a new machine lacks under `target/`.
 
+mod actionlint;
 mod apply_cli;
 mod apply_executor;
 mod apply_sink;
@@ -15,16 +17,19 @@ mod e2e_plan;
 mod export_cli;
 mod export_roundtrip;
 mod help;
+mod install_script;
 mod logging;
 mod manifest_examples;
 mod manifest_invalid;
 mod manifest_proptest;
+mod plan_artifact_provenance;
 mod plan_file;
 mod plan_gather;
 mod plan_props;
 mod platform_clients;
 mod platform_http;
 mod platform_writes;
+mod release_workflow;
 mod render_golden;
 mod render_markdown_budget;
 mod sandbox_atlan;
@@ -34,4 +39,6 @@ mod sandbox_faults;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
+mod shellcheck;
+mod tools;
 mod validate_cli;

@@ -11,14 +11,15 @@
 //! failed install, fails the test with the reason: it never passes without running the SDKs.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
+
+use crate::tools::{find_python, lock_tool, pip_install, run, tail, target_dir};
 
 /// The SDK versions under test. Changing one rebuilds the venv on the next run.
 const PYATLAN: &str = "11.6.0";
@@ -26,7 +27,6 @@ const MISTAPI: &str = "0.64.1";
 /// mistapi 0.64 needs Python 3.10 (pyatlan 11.6 needs 3.9.1).
 const MIN_PYTHON: (u32, u32) = (3, 10);
 
-const PIP_TIMEOUT: Duration = Duration::from_secs(600);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 // The example world (examples/WORLD.md).
@@ -50,12 +50,6 @@ fn venv_python() -> &'static Path {
     }
 }
 
-fn target_dir() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is `<target>/tmp`, so this follows CARGO_TARGET_DIR too.
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().map(Path::to_path_buf).unwrap_or(tmp)
-}
-
 fn python_in(venv: &Path) -> PathBuf {
     if cfg!(windows) {
         venv.join("Scripts").join("python.exe")
@@ -65,23 +59,16 @@ fn python_in(venv: &Path) -> PathBuf {
 }
 
 fn prepare_venv() -> Result<PathBuf, String> {
-    let target = target_dir();
-    let venv = target.join("sdk-venv");
+    let venv = target_dir().join("sdk-venv");
     let python = python_in(&venv);
-    std::fs::create_dir_all(&target).map_err(|e| format!("cannot create {target:?}: {e}"))?;
-    // Another `cargo test` process may be building the same venv.
-    let lock_path = target.join("sdk-venv.lock");
-    let lock = std::fs::File::create(&lock_path)
-        .map_err(|e| format!("cannot create {lock_path:?}: {e}"))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {lock_path:?}: {e}"))?;
+    let _lock = lock_tool("sdk-venv")?;
 
     if installed_versions(&python).as_deref() == Some(&format!("{PYATLAN} {MISTAPI}")) {
         eprintln!("sdk_python: reusing {venv:?} (pyatlan {PYATLAN}, mistapi {MISTAPI})");
         return Ok(python);
     }
 
-    let base = find_python()?;
+    let base = find_python(MIN_PYTHON)?;
     eprintln!("sdk_python: creating {venv:?} with {base}");
     let created = run(
         Command::new(&base)
@@ -100,28 +87,11 @@ fn prepare_venv() -> Result<PathBuf, String> {
         "sdk_python: pip install pyatlan=={PYATLAN} mistapi=={MISTAPI} (about a minute on a fresh venv)"
     );
     let started = Instant::now();
-    let installed = run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--progress-bar",
-                "off",
-            ])
-            .arg(format!("pyatlan=={PYATLAN}"))
-            .arg(format!("mistapi=={MISTAPI}")),
-        PIP_TIMEOUT,
-    )
-    .map_err(|e| format!("pip install: {e}"))?;
-    if !installed.status.success() {
-        return Err(format!(
-            "pip install of pyatlan=={PYATLAN} mistapi=={MISTAPI} failed (is PyPI reachable?):\n{}",
-            tail(&installed)
-        ));
-    }
+    pip_install(
+        &python,
+        None,
+        &[format!("pyatlan=={PYATLAN}"), format!("mistapi=={MISTAPI}")],
+    )?;
     eprintln!(
         "sdk_python: installed in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -151,98 +121,6 @@ fn installed_versions(python: &Path) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// A Python >= MIN_PYTHON on PATH (or `WARRANT_TEST_PYTHON`), with pip's venv support.
-fn find_python() -> Result<String, String> {
-    let candidates: Vec<String> = match std::env::var("WARRANT_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => vec![p],
-        _ => vec!["python3".into(), "python".into()],
-    };
-    let mut seen = Vec::new();
-    for candidate in &candidates {
-        let Ok(out) = run(
-            Command::new(candidate).args([
-                "-c",
-                "import sys; print(sys.version_info[0], sys.version_info[1])",
-            ]),
-            Duration::from_secs(30),
-        ) else {
-            seen.push(format!("{candidate}: not found"));
-            continue;
-        };
-        let text = String::from_utf8_lossy(&out.stdout);
-        let version: Vec<u32> = text
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect();
-        match version[..] {
-            [major, minor] if (major, minor) >= MIN_PYTHON => return Ok(candidate.clone()),
-            [major, minor] => seen.push(format!("{candidate}: Python {major}.{minor}")),
-            _ => seen.push(format!("{candidate}: did not report a version")),
-        }
-    }
-    Err(format!(
-        "no Python >= {}.{} found ({}); install python3 with venv and pip, or set WARRANT_TEST_PYTHON",
-        MIN_PYTHON.0,
-        MIN_PYTHON.1,
-        seen.join("; ")
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Subprocesses
-
-/// Runs `cmd` to completion, killing it after `timeout`. Output is drained on threads so a
-/// chatty child (pip) cannot block on a full pipe.
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, String> {
-    let shown = format!("{:?}", cmd.get_program());
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{shown} did not finish within {timeout:?}"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("waiting for {shown}: {e}")),
-        }
-    };
-    Ok(Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
-}
-
-/// The last lines of a child's output, for failure messages.
-fn tail(out: &Output) -> String {
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// Runs `tests/sdk/<script>` with the venv's python and returns its `SDK_RESULT` JSON and
