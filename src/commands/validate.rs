@@ -18,7 +18,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
         DiagnosticFormat::Json => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&manifest::render_json(diagnostics))?
+                crate::text::to_json_string_pretty(&manifest::render_json(diagnostics))?
             );
         }
         DiagnosticFormat::Text => eprint!("{}", manifest::render_text(diagnostics)),
