@@ -287,10 +287,7 @@ mod tests {
         assert_eq!(read_at_most(&mut counted, 10, u64::MAX).unwrap(), None);
         assert_eq!(counted.1, 11, "read exactly limit + 1 bytes");
         let small: &[u8] = b"kind: Target\n";
-        assert_eq!(
-            read_at_most(small, 13, 0).unwrap().as_deref(),
-            Some(&small[..])
-        );
+        assert_eq!(read_at_most(small, 13, 0).unwrap().as_deref(), Some(small));
     }
 
     struct CountingReader<R>(R, usize);

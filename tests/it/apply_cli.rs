@@ -56,6 +56,7 @@ fn plan(objects: &[(&str, CreateRule)]) -> Plan {
         desired_digest: "sha256:x".into(),
         targets: BTreeMap::new(),
         only: Vec::new(),
+        warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
         requests: BTreeMap::new(),
