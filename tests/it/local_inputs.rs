@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::e2e_apply_support::{assert_no_hidden, wait_at_most};
 
 struct Run {
     code: i32,
@@ -30,18 +32,7 @@ fn validate(args: &[&Path], extra: &[&str]) -> Run {
         .stderr(err_file.reopen().unwrap())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("warrant validate {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_at_most(&mut child, Duration::from_secs(30));
     Run {
         code: status.code().unwrap_or(-1),
         stdout: std::fs::read_to_string(out_file.path()).unwrap(),
@@ -203,10 +194,10 @@ fn control_bidi_and_zero_width_characters_are_refused_where_they_are() {
         "{}",
         run.stderr
     );
-    assert_no_hidden(&run.stderr);
+    assert_no_hidden("validate", &run.stderr);
 
     let run = validate(&[&file], &["--format", "json"]);
-    assert_no_hidden(&run.stdout);
+    assert_no_hidden("validate json", &run.stdout);
     let diagnostics: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(diagnostics.as_array().map(Vec::len), Some(5));
 }
@@ -229,11 +220,11 @@ fn names_quoted_in_diagnostics_are_escaped_in_every_format() {
         "{}",
         text.stderr
     );
-    assert_no_hidden(&text.stderr);
+    assert_no_hidden("text", &text.stderr);
 
     let json = validate(&paths, &["--format", "json"]);
     assert!(json.stdout.contains("dup\\u001b[2J"), "{}", json.stdout);
-    assert_no_hidden(&json.stdout);
+    assert_no_hidden("json", &json.stdout);
 
     let github = Command::new(env!("CARGO_BIN_EXE_warrant"))
         .arg("validate")
@@ -243,16 +234,5 @@ fn names_quoted_in_diagnostics_are_escaped_in_every_format() {
         .unwrap();
     let annotations = String::from_utf8(github.stdout).unwrap();
     assert!(annotations.contains("::error file="), "{annotations}");
-    assert_no_hidden(&annotations);
-}
-
-fn assert_no_hidden(text: &str) {
-    let hidden: Vec<char> = text
-        .chars()
-        .filter(|c| warrant::text::is_hidden(*c) && *c != '\n')
-        .collect();
-    assert!(
-        hidden.is_empty(),
-        "raw hidden characters {hidden:?} in\n{text}"
-    );
+    assert_no_hidden("annotations", &annotations);
 }

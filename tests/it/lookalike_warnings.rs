@@ -4,7 +4,7 @@
 //! declared names that differ only by `1`/`l`, and a Cyrillic letter in an added tag. The
 //! example world, whose names are plain, gets no warning.
 
-use crate::e2e_apply_support::{Output, World, example_manifests};
+use crate::e2e_apply_support::{World, example_manifests};
 use warrant::plan::lookalike::{NameReason, NameWarning};
 use warrant::sandbox::Seed;
 
@@ -23,13 +23,6 @@ fn identity(name: &str, tags: &str) -> String {
     )
 }
 
-fn live(world: &World, args: &[&str]) -> Output {
-    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(world.endpoint_args());
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    world.warrant(&all)
-}
-
 const LOOKS_LIKE_LIVE: &str = "Warning: AutomationIdentity/\u{0430}sset-rule-runner: the name \"\u{0430}sset-rule-runner\" (U+0430 at 1) looks like \"asset-rule-runner\", a live object of connect-prod that no manifest declares, but is a different name";
 const MIXED: &str = "Warning: AutomationIdentity/\u{0430}sset-rule-runner: the name \"\u{0430}sset-rule-runner\" (U+0430 at 1) mixes scripts (Cyrillic, Latin); check that it is what you mean";
 
@@ -44,7 +37,7 @@ async fn a_cyrillic_look_alike_of_a_live_identity_is_flagged_in_every_rendering(
     ];
     let world = World::start(Seed::example(), &files).await;
 
-    let text = live(&world, &["plan", "manifests"]);
+    let text = world.warrant_live(&["plan", "manifests"]);
     assert_eq!(text.code, 0, "{text:#?}");
     let first_change = text.stdout.find("+ AutomationIdentity/").expect("a create");
     for line in [MIXED, LOOKS_LIKE_LIVE] {
@@ -54,7 +47,7 @@ async fn a_cyrillic_look_alike_of_a_live_identity_is_flagged_in_every_rendering(
         assert!(at < first_change, "warnings come before the changes");
     }
 
-    let markdown = live(&world, &["plan", "manifests", "--format", "markdown"]);
+    let markdown = world.warrant_live(&["plan", "manifests", "--format", "markdown"]);
     assert_eq!(markdown.code, 0, "{markdown:#?}");
     let callout = markdown.stdout.find("> [!WARNING]\n").expect("a callout");
     assert!(callout < markdown.stdout.find("<details>").unwrap());
@@ -66,7 +59,7 @@ async fn a_cyrillic_look_alike_of_a_live_identity_is_flagged_in_every_rendering(
         );
     }
 
-    let json = live(&world, &["plan", "manifests", "--format", "json"]);
+    let json = world.warrant_live(&["plan", "manifests", "--format", "json"]);
     assert_eq!(json.code, 0, "{json:#?}");
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let warnings: Vec<NameWarning> =
@@ -206,8 +199,8 @@ async fn the_plain_example_world_has_no_warning() {
     let plan = world.plan(&world.session()).await;
     assert!(plan.summary.has_changes());
     assert_eq!(plan.warnings, Vec::new());
-    let text = live(&world, &["plan", "manifests"]);
+    let text = world.warrant_live(&["plan", "manifests"]);
     assert!(!text.stdout.contains("Warning"), "{}", text.stdout);
-    let json = live(&world, &["plan", "manifests", "--format", "json"]);
+    let json = world.warrant_live(&["plan", "manifests", "--format", "json"]);
     assert!(!json.stdout.contains("\"warnings\""), "{}", json.stdout);
 }

@@ -4,7 +4,7 @@
 //! and `apply`'s lines and report, show them as `\u{…}` / `\uXXXX` and never raw. JSON still
 //! carries the exact value.
 
-use crate::e2e_apply_support::{Output, World, example_manifests};
+use crate::e2e_apply_support::{World, assert_no_hidden, example_manifests};
 use warrant::platform::{ErrorKind, PlatformError};
 use warrant::sandbox::Seed;
 use warrant::sandbox::seed::ConnectIdentity;
@@ -22,21 +22,9 @@ const SHOWN_TAGS: [&str; 4] = [
     "c1\\u{9b}2J",
 ];
 
-fn live(world: &World, args: &[&str]) -> Output {
-    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(world.endpoint_args());
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    world.warrant(&all)
-}
-
-/// No raw hidden character but the output's own: line breaks, and the emoji presentation
-/// selector of the markdown summary's "✔️".
-fn assert_no_hidden(what: &str, text: &str) {
-    let hidden: Vec<char> = text
-        .chars()
-        .filter(|c| warrant::text::is_hidden(*c) && !matches!(c, '\n' | '\u{fe0f}'))
-        .collect();
-    assert!(hidden.is_empty(), "{what}: raw {hidden:?} in\n{text}");
+/// No raw hidden character, and no value breaking a line.
+fn assert_escaped(what: &str, text: &str) {
+    assert_no_hidden(what, text);
     assert!(!text.contains("two\nlines"), "{what}: a value broke a line");
 }
 
@@ -59,9 +47,9 @@ async fn live_tags_with_hidden_characters_are_escaped_in_plan_and_drift() {
     let world = World::start(hostile_seed(), &example_manifests()).await;
 
     for command in ["plan", "drift"] {
-        let text = live(&world, &[command, "manifests"]);
+        let text = world.warrant_live(&[command, "manifests"]);
         assert!(text.code == 0, "{text:#?}");
-        assert_no_hidden(command, &text.stdout);
+        assert_escaped(command, &text.stdout);
         for shown in SHOWN_TAGS {
             assert!(
                 text.stdout.contains(&format!("tags: {shown}\n")),
@@ -70,16 +58,16 @@ async fn live_tags_with_hidden_characters_are_escaped_in_plan_and_drift() {
             );
         }
 
-        let markdown = live(&world, &[command, "manifests", "--format", "markdown"]);
-        assert_no_hidden(command, &markdown.stdout);
+        let markdown = world.warrant_live(&[command, "manifests", "--format", "markdown"]);
+        assert_escaped(command, &markdown.stdout);
         assert!(
             markdown.stdout.contains("rtl\\\\u{202e}gnp.exe"),
             "{command}: markdown escapes the backslash too\n{}",
             markdown.stdout
         );
 
-        let json = live(&world, &[command, "manifests", "--format", "json"]);
-        assert_no_hidden(command, &json.stdout);
+        let json = world.warrant_live(&[command, "manifests", "--format", "json"]);
+        assert_escaped(command, &json.stdout);
         for escaped in [
             "x\\u001b[31mred",
             "rtl\\u202egnp.exe",
@@ -113,20 +101,20 @@ async fn a_live_id_with_an_escape_sequence_is_escaped_in_the_conflict_and_the_ap
     });
     let world = World::start(seed, &example_manifests()).await;
 
-    let plan = live(&world, &["plan", "manifests", "--out", "plan.json"]);
+    let plan = world.warrant_live(&["plan", "manifests", "--out", "plan.json"]);
     assert_eq!(plan.code, 1, "a conflict: {plan:#?}");
-    assert_no_hidden("plan", &plan.stdout);
+    assert_escaped("plan", &plan.stdout);
     assert!(
         plan.stdout.contains("evil\\u{1b}]0;pwned\\u{7}\\u{1b}[2J"),
         "{}",
         plan.stdout
     );
     let file = std::fs::read_to_string(world.dir().join("plan.json")).unwrap();
-    assert_no_hidden("plan file", &file);
+    assert_escaped("plan file", &file);
 
-    let apply = live(&world, &["apply", "plan.json", "--report", "report.json"]);
+    let apply = world.warrant_live(&["apply", "plan.json", "--report", "report.json"]);
     assert_eq!(apply.code, 1, "the conflict is skipped: {apply:#?}");
-    assert_no_hidden("apply", &apply.stdout);
+    assert_escaped("apply", &apply.stdout);
     assert!(
         apply
             .stdout
@@ -140,7 +128,7 @@ async fn a_live_id_with_an_escape_sequence_is_escaped_in_the_conflict_and_the_ap
         apply.stdout
     );
     let report = std::fs::read_to_string(world.dir().join("report.json")).unwrap();
-    assert_no_hidden("report", &report);
+    assert_escaped("report", &report);
 }
 
 #[test]
