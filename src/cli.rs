@@ -303,7 +303,11 @@ pub fn run() -> Outcome {
     match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            crate::commands::output::errln!("error: {e:#}");
+            // The chain may quote a plan file or a server: its lines are kept, anything
+            // hidden inside them is escaped.
+            let text = format!("{e:#}");
+            let lines: Vec<_> = text.lines().map(crate::text::escape).collect();
+            crate::commands::output::errln!("error: {}", lines.join("\n"));
             Outcome::Failure
         }
     }

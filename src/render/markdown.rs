@@ -343,10 +343,11 @@ fn notice(
     )
 }
 
-/// Escapes text for a table cell or a paragraph: markdown punctuation and HTML.
+/// Escapes text for a table cell or a paragraph: hidden characters (`crate::text::escape`,
+/// line breaks included), then markdown punctuation and HTML.
 fn escape_inline(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::text::escape(s).chars() {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' => {
                 out.push('\\');
@@ -355,7 +356,6 @@ fn escape_inline(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
             _ => out.push(c),
         }
     }

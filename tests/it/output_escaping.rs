@@ -145,3 +145,32 @@ fn platform_errors_show_server_text_on_one_escaped_line() {
         "target connect-prod: identity \\u{1b}[2Jname\\nforged line \\u{202e} (E\\u{7}1)"
     );
 }
+
+/// A tampered plan file whose parse error quotes a value with an escape sequence: the error
+/// line is shown escaped.
+#[test]
+fn an_error_quoting_a_tampered_plan_file_is_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = serde_json::json!({
+        "format_version": warrant::plan::FORMAT_VERSION,
+        "warrant_version": env!("CARGO_PKG_VERSION"),
+        "created_at": "2025-01-01T00:00:00Z",
+        "desired_digest": "sha256:x",
+        "targets": {},
+        "changes": [{"action": "\u{1b}]0;pwned\u{7}\u{1b}[2Jcreate"}],
+        "summary": {"create": 0, "update": 0, "no_op": 0, "conflict": 0, "drift": 0},
+    });
+    std::fs::write(dir.path().join("plan.json"), plan.to_string()).unwrap();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .current_dir(dir.path())
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a valid warrant plan"), "{stderr}");
+    assert!(stderr.contains("\\u{1b}]0;pwned\\u{7}"), "{stderr}");
+    assert_no_hidden("apply", &stderr);
+}
