@@ -265,7 +265,7 @@ pub fn init_logging() {
     let filter = match EnvFilter::builder().parse(&directives) {
         Ok(filter) => filter,
         Err(e) => {
-            eprintln!(
+            crate::commands::output::errln!(
                 "warning: {LOG_ENV}={requested} is not a valid log filter ({e}); use a level such as debug, or directives such as warrant=debug. Logging stays at warnings."
             );
             EnvFilter::new("warrant=warn")
@@ -275,11 +275,14 @@ pub fn init_logging() {
         std::env::var_os("NO_COLOR").as_deref(),
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
-    // Fails only when a subscriber is already set (a test harness); that one is kept.
+    // Fails only when a subscriber is already set (a test harness); that one is kept. A log
+    // line that cannot be written is dropped: reporting it would `eprintln!`, which panics on
+    // a closed stderr.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(color)
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -300,7 +303,11 @@ pub fn run() -> Outcome {
     match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain may quote a plan file or a server: its lines are kept, anything
+            // hidden inside them is escaped.
+            let text = format!("{e:#}");
+            let lines: Vec<_> = text.lines().map(crate::text::escape).collect();
+            crate::commands::output::errln!("error: {}", lines.join("\n"));
             Outcome::Failure
         }
     }

@@ -269,12 +269,13 @@ fn header(target: &str, now: &str, notes: &[String]) -> String {
 }
 
 /// `# `-prefixed lines. Every character YAML may read as a line break starts a new comment
-/// line, so a hostile remote name cannot end the comment and inject YAML.
+/// line, so a hostile remote name cannot end the comment and inject YAML; other hidden
+/// characters are escaped (`crate::text::escape`), comments being for people only.
 fn comment(lines: &[String]) -> String {
     lines
         .iter()
         .flat_map(|l| l.split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']))
-        .map(|l| format!("# {l}\n"))
+        .map(|l| format!("# {}\n", crate::text::escape(l)))
         .collect()
 }
 
@@ -296,7 +297,7 @@ mod tests {
 
     #[test]
     fn comments_cannot_be_broken_out_of() {
-        let text = comment(&["a\nkind: Target\rspec: {}".to_string()]);
-        assert_eq!(text, "# a\n# kind: Target\n# spec: {}\n");
+        let text = comment(&["a\nkind: Target\rspec: {}\u{1b}[2J\u{202e}".to_string()]);
+        assert_eq!(text, "# a\n# kind: Target\n# spec: {}\\u{1b}[2J\\u{202e}\n");
     }
 }

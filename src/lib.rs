@@ -16,6 +16,8 @@
 //! - [`export`]: manifests written from live state, to adopt warrant on an existing tenant.
 //! - [`sandbox`]: faithful local simulators of the three APIs, for the demo, tests and benchmarks.
 //! - [`session`]: one client per target, opened from settings, credentials and overrides.
+//! - [`text`]: the one rule of hidden characters (controls, bidi, zero-width): refused in
+//!   manifests, escaped in every output.
 //! - [`cli`] and [`commands`]: argument parsing and the glue of each subcommand.
 
 pub mod apply;
@@ -30,3 +32,4 @@ pub mod render;
 pub mod sandbox;
 pub mod secret;
 pub mod session;
+pub mod text;

@@ -13,9 +13,13 @@ fn main() -> std::process::ExitCode {
 }
 
 fn report_peak_rss() {
+    use std::io::Write;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    match status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-        Some(value) => eprintln!("warrant-peak-rss: {}", value.trim()),
-        None => eprintln!("warrant-peak-rss: unknown"),
-    }
+    let value = status.lines().find_map(|l| l.strip_prefix("VmHWM:"));
+    // Not `eprintln!`: it panics when stderr is closed.
+    let _ = writeln!(
+        std::io::stderr(),
+        "warrant-peak-rss: {}",
+        value.map_or("unknown", str::trim)
+    );
 }

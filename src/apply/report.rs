@@ -150,7 +150,9 @@ impl ObjectReport {
             Status::NoOp => "nothing planned".into(),
             Status::NotAttempted => "the run stopped before this object".into(),
         };
-        format!("{}  {}: {detail}", self.status, self.address)
+        // Ids, reasons and errors come from servers and plan files: one line, escaped.
+        let line = format!("{}  {}: {detail}", self.status, self.address);
+        crate::text::escape(&line).into_owned()
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use super::output::{errln, out, outln};
 use crate::apply::{self, ApplyOptions, ApplyReport, Bar, CancelFlag, PlainLines, Progress};
 use crate::cli::{ApplyArgs, Outcome};
 use crate::plan::{Action, Plan};
@@ -66,12 +67,12 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
                 Err(outcome) => return Ok(outcome),
             };
             apply::preflight(&plan, &options)?;
-            print!(
+            out!(
                 "{}",
                 crate::render::text::plan(&plan, super::plan::use_color())
-            );
+            )?;
             if !confirmed(&plan, args.auto_approve)? {
-                println!("Apply cancelled; nothing was changed.");
+                outln!("Apply cancelled; nothing was changed.")?;
                 return Ok(Outcome::Failure);
             }
             plan
@@ -88,16 +89,24 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(apply_with_interrupts(&plan, &session, &options))?;
 
-    println!("{}", report.summary_line());
-    for object in report.objects.iter() {
-        if let Some(todo) = &object.action_required {
-            println!("action required: {}: {todo}", object.address);
-        }
-    }
+    // The report is written whatever became of stdout; a stdout error is told after it.
+    let shown = show_summary(&report);
     if let Some(path) = &args.report {
         write_report(path, &report)?;
     }
+    shown?;
     Ok(report.outcome())
+}
+
+fn show_summary(report: &ApplyReport) -> anyhow::Result<()> {
+    outln!("{}", report.summary_line())?;
+    for object in report.objects.iter() {
+        if let Some(todo) = &object.action_required {
+            let line = format!("action required: {}: {todo}", object.address);
+            outln!("{}", crate::text::escape(&line))?;
+        }
+    }
+    Ok(())
 }
 
 /// Objects per batch of one target: enough to keep `parallelism` requests in flight for
@@ -116,12 +125,12 @@ async fn apply_with_interrupts(
     let cancel = options.cancel.clone();
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
+            errln!(
                 "interrupted: finishing the writes in flight, starting nothing new (Ctrl-C again to exit at once)"
             );
             cancel.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted twice: exiting without a report");
+                errln!("interrupted twice: exiting without a report");
                 std::process::exit(i32::from(Outcome::Failure.code()));
             }
         }
@@ -140,7 +149,7 @@ fn write_report(path: &Path, report: &ApplyReport) -> anyhow::Result<()> {
     // Streamed: a report of 100,000 objects is tens of MB of JSON.
     let write = || -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-        serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::other)?;
+        crate::text::write_json_pretty(&mut out, report).map_err(std::io::Error::other)?;
         out.write_all(b"\n")?;
         out.flush()
     };
@@ -210,10 +219,7 @@ fn confirmed(plan: &Plan, auto_approve: bool) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{NO_TERMINAL}");
     }
-    print!("Apply {changes} change(s)? Only 'yes' is accepted: ");
-    std::io::stdout()
-        .flush()
-        .context("cannot write to stdout")?;
+    out!("Apply {changes} change(s)? Only 'yes' is accepted: ")?;
     let mut answer = String::new();
     std::io::stdin()
         .lock()

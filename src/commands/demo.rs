@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use super::output::{out, outln};
 use crate::apply::{self, ApplyOptions, CancelFlag, PlainLines};
 use crate::cli::{DemoArgs, Outcome};
 use crate::manifest::{Manifests, ResourceSpec};
@@ -60,7 +61,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         .await
         .context("cannot start the embedded sandbox")?;
 
-    heading("1. validate", "the example manifests, offline");
+    heading("1. validate", "the example manifests, offline")?;
     let manifest_dir = dir.join("manifests");
     write_manifests(&manifest_dir)?;
     let mut manifests = match crate::manifest::load(std::slice::from_ref(&manifest_dir)) {
@@ -70,11 +71,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
             bail!("the embedded example manifests are invalid");
         }
     };
-    println!(
+    outln!(
         "{} targets and {} resources are valid.",
         manifests.targets.len(),
         manifests.resources.len()
-    );
+    )?;
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).context("cannot create the key directory")?;
     redirect_key_sinks(&mut manifests, &keys);
@@ -90,16 +91,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     };
     let session = open_session(&manifests, &[], &live)?;
 
-    heading("2. plan", "what the pull request comment would show");
+    heading("2. plan", "what the pull request comment would show")?;
     let plan = make_plan(&manifests, &[], &session).await?;
-    print!(
+    out!(
         "{}",
         crate::render::text::plan(&plan, super::plan::use_color())
-    );
+    )?;
     let plan_file = dir.join("plan.json");
     crate::plan::file::write(&plan_file, &plan)?;
 
-    heading("3. apply", "exactly the plan above, append-only, verified");
+    heading("3. apply", "exactly the plan above, append-only, verified")?;
     let options = ApplyOptions {
         batch_size: 64,
         max_changes: None,
@@ -113,52 +114,53 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         &PlainLines::new(std::io::stdout()),
     )
     .await?;
-    println!("{}", report.summary_line());
+    outln!("{}", report.summary_line())?;
     let applied = report.outcome();
 
-    heading("4. plan again", "nothing left to do");
+    heading("4. plan again", "nothing left to do")?;
     let again = make_plan(&manifests, &[], &session).await?;
-    print!(
+    out!(
         "{}",
         crate::render::text::plan(&again, super::plan::use_color())
-    );
+    )?;
 
     heading(
         "5. drift",
         "access that exists live but is not declared: reported, never removed",
-    );
-    print!(
+    )?;
+    out!(
         "{}",
         crate::render::text::drift(&again, super::plan::use_color())
-    );
+    )?;
 
     let keys_written = std::fs::read_dir(&keys)
         .map(|d| d.count())
         .unwrap_or_default();
-    println!();
-    println!("What just happened:");
-    println!(
+    outln!()?;
+    outln!("What just happened:")?;
+    outln!(
         "  - warrant planned {} creates and {} updates against three simulated APIs, applied them",
-        plan.summary.create, plan.summary.update
-    );
-    println!("    without removing anything, and the second plan found nothing left to do.");
-    println!(
+        plan.summary.create,
+        plan.summary.update
+    )?;
+    outln!("    without removing anything, and the second plan found nothing left to do.")?;
+    outln!(
         "  - {keys_written} new Mist key(s) went only to their key sinks (files with mode 0600), never to this output."
-    );
-    println!(
+    )?;
+    outln!(
         "  - {} object(s) carry access nobody declared; warrant reports it and leaves it alone.",
         again.summary.drift
-    );
-    println!();
-    println!("Try next:");
-    println!("  warrant validate examples/manifests");
-    println!(
+    )?;
+    outln!()?;
+    outln!("Try next:")?;
+    outln!("  warrant validate examples/manifests")?;
+    outln!(
         "  warrant sandbox --seed examples/sandbox/seed.yaml   # then plan with --endpoint TARGET=URL"
-    );
-    println!("  warrant plan --help");
+    )?;
+    outln!("  warrant plan --help")?;
     if args.keep {
         let kept = scratch.keep();
-        println!("  (the demo's files are kept in {})", kept.display());
+        outln!("  (the demo's files are kept in {})", kept.display())?;
     }
     sandbox.shutdown().await;
 
@@ -170,9 +172,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn heading(step: &str, what: &str) {
-    println!();
-    println!("== {step}: {what}");
+fn heading(step: &str, what: &str) -> anyhow::Result<()> {
+    outln!()?;
+    outln!("== {step}: {what}")
 }
 
 fn write_manifests(dir: &Path) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 
+use super::output::{errln, settle_stdout};
 use crate::cli::{ExportArgs, Outcome};
 use crate::export::{export_target, write_files};
 use crate::plan::gather::now_rfc3339;
@@ -49,7 +50,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
             }
             return Ok(Outcome::Failure);
         }
@@ -57,13 +58,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let files = runtime.block_on(export_target(&session, &target.name, &now_rfc3339()))?;
     if files.is_empty() {
-        eprintln!("Target {} has nothing warrant could declare.", target.name);
+        errln!("Target {} has nothing warrant could declare.", target.name);
         return Ok(Outcome::Success);
     }
     match &args.out {
         Some(dir) => {
             for (file, path) in files.iter().zip(write_files(dir, &files)?) {
-                eprintln!(
+                errln!(
                     "Wrote {} {} document(s) to {}",
                     file.documents,
                     file.kind,
@@ -73,14 +74,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         }
         None => {
             let mut out = std::io::stdout().lock();
-            for (i, file) in files.iter().enumerate() {
+            let written = files.iter().enumerate().try_for_each(|(i, file)| {
                 if i > 0 {
-                    out.write_all(b"---\n").context("cannot write to stdout")?;
+                    out.write_all(b"---\n")?;
                 }
                 out.write_all(file.text.as_bytes())
-                    .context("cannot write to stdout")?;
-            }
-            out.flush().context("cannot write to stdout")?;
+            });
+            settle_stdout(written.and_then(|()| out.flush()))?;
         }
     }
     Ok(Outcome::Success)

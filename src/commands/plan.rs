@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::output::{errln, settle_stdout};
 use crate::cli::{DriftArgs, LiveArgs, Outcome, PlanArgs, PlanFormat};
 use crate::manifest::Diagnostic;
 pub(crate) use crate::manifest::load;
@@ -23,13 +24,19 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     };
     if let Some(out) = &args.out {
         crate::plan::file::write(out, &plan)?;
-        eprintln!("Saved the plan to {}", out.display());
+        errln!("Saved the plan to {}", out.display());
     }
     let markdown = MarkdownOptions {
         max_bytes: args.max_bytes,
         full_plan_link: args.full_plan_link.clone(),
     };
     warn_partial_json(&plan, args.format);
+    if args.format == PlanFormat::Json {
+        // Recorded in the plan's `warnings`; said where a person reads the job too.
+        for warning in crate::render::name_warning_lines(&plan) {
+            errln!("{warning}");
+        }
+    }
     // Text and JSON grow with the plan, so they are streamed; markdown has a size budget.
     match args.format {
         PlanFormat::Text => {
@@ -39,9 +46,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         PlanFormat::Markdown => print(&crate::render::markdown::plan(&plan, &markdown))?,
         PlanFormat::Json => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            crate::plan::file::write_json(&mut out, &plan)
-                .and_then(|_| out.flush())
-                .context("cannot write to stdout")?
+            settle_stdout(crate::plan::file::write_json(&mut out, &plan).and_then(|_| out.flush()))?
         }
     }
     if args.step_summary {
@@ -119,13 +124,16 @@ pub(crate) fn plan_live(
 /// Prints a plan error (each platform error on its own line, with its hint).
 fn report(e: &PlanError) -> Outcome {
     for line in e.to_string().lines() {
-        eprintln!("error: {line}");
+        errln!("error: {line}");
     }
     Outcome::Failure
 }
 
 pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
-    eprint!("{}", crate::manifest::render_text(diagnostics));
+    super::output::write_err(format_args!(
+        "{}",
+        crate::manifest::render_text(diagnostics)
+    ));
 }
 
 /// The text and markdown renderings open with the `--only` warning; JSON is for machines and
@@ -134,7 +142,7 @@ fn warn_partial_json(plan: &Plan, format: PlanFormat) {
     if format == PlanFormat::Json
         && let Some(warning) = crate::render::only_warning(plan)
     {
-        eprintln!("{warning}");
+        errln!("{warning}");
     }
 }
 
@@ -153,7 +161,8 @@ pub(crate) fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool 
     !no_color && is_terminal
 }
 
-/// Streams a renderer's output to stdout through a buffer.
+/// Streams a renderer's output to stdout through a buffer; a reader that goes away stops the
+/// rendering quietly.
 fn print_with(
     render: impl FnOnce(
         &mut IoText<std::io::BufWriter<std::io::StdoutLock<'static>>>,
@@ -169,7 +178,7 @@ fn print_with(
         (Err(_), None) => Err(std::io::Error::other("formatting failed")),
         (Ok(()), None) => out.inner.flush(),
     };
-    result.context("cannot write to stdout")
+    settle_stdout(result)
 }
 
 /// A `fmt::Write` over an `io::Write`, so text renderers can stream; keeps the I/O error
@@ -189,10 +198,7 @@ impl<W: Write> std::fmt::Write for IoText<W> {
 }
 
 fn print(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .context("cannot write to stdout")
+    super::output::out!("{text}")
 }
 
 /// Appends to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`.

@@ -12,7 +12,7 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<Outcome> {
         let mut text = serde_json::to_string_pretty(&schema)?;
         text.push('\n');
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        super::output::errln!("wrote {}", path.display());
     }
     Ok(Outcome::Success)
 }

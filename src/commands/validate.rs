@@ -5,6 +5,7 @@
 //! on stdout in text mode, on stderr in JSON mode so stdout stays one JSON document (GitHub
 //! reads workflow commands from both streams).
 
+use super::output::{errln, out, outln, write_err};
 use crate::cli::{DiagnosticFormat, Outcome, ValidateArgs};
 use crate::manifest::{self, Diagnostic};
 
@@ -16,23 +17,23 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
     };
     match args.format {
         DiagnosticFormat::Json => {
-            println!(
+            outln!(
                 "{}",
-                serde_json::to_string_pretty(&manifest::render_json(diagnostics))?
-            );
+                crate::text::to_json_string_pretty(&manifest::render_json(diagnostics))?
+            )?;
         }
-        DiagnosticFormat::Text => eprint!("{}", manifest::render_text(diagnostics)),
+        DiagnosticFormat::Text => write_err(format_args!("{}", manifest::render_text(diagnostics))),
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         let annotations = manifest::render_github(diagnostics);
         match args.format {
-            DiagnosticFormat::Json => eprint!("{annotations}"),
-            DiagnosticFormat::Text => print!("{annotations}"),
+            DiagnosticFormat::Json => write_err(format_args!("{annotations}")),
+            DiagnosticFormat::Text => out!("{annotations}")?,
         }
     }
     match result {
         Ok(m) => {
-            eprintln!(
+            errln!(
                 "ok: {} documents valid ({} targets, {} resources)",
                 m.targets.len() + m.resources.len(),
                 m.targets.len(),
@@ -43,7 +44,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
         Err(d) => {
             let mut files: Vec<_> = d.iter().map(|d| &d.location.file).collect();
             files.dedup();
-            eprintln!(
+            errln!(
                 "error: {} problem{} in {} file{}",
                 d.len(),
                 if d.len() == 1 { "" } else { "s" },

@@ -1,11 +1,15 @@
 //! Rendering diagnostics: compiler-like text for people, JSON for tools, and GitHub Actions
 //! workflow commands so that errors appear on the pull request's diff.
 //!
-//! Diagnostics carry no source excerpt on purpose: the offending line may hold a secret.
+//! Diagnostics carry no source excerpt on purpose: the offending line may hold a secret. A
+//! message may quote a name from a manifest, so the text renderings escape hidden characters
+//! (`crate::text::escape`) and JSON writes them as `\uXXXX`: a name with a control or bidi
+//! character cannot rewrite the terminal or the annotation it is shown in.
 
 use std::fmt::Write;
 
 use super::{Diagnostic, Severity};
+use crate::text::escape;
 
 fn severity_word(s: Severity) -> &'static str {
     match s {
@@ -18,16 +22,16 @@ fn severity_word(s: Severity) -> &'static str {
 pub fn render_text(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
-        let _ = writeln!(out, "{}: {}", severity_word(d.severity), d.message);
+        let _ = writeln!(out, "{}: {}", severity_word(d.severity), escape(&d.message));
         let _ = writeln!(
             out,
             "  --> {}:{}:{}",
-            d.location.file.display(),
+            escape(&d.location.file.display().to_string()),
             d.location.line,
             d.location.column
         );
         if let Some(hint) = &d.hint {
-            let _ = writeln!(out, "  = hint: {hint}");
+            let _ = writeln!(out, "  = hint: {}", escape(hint));
         }
         out.push('\n');
     }
@@ -79,10 +83,10 @@ pub fn render_github(diags: &[Diagnostic]) -> String {
     out
 }
 
+/// A message as a workflow command carries it: on one line (hidden characters, line breaks
+/// included, as [`escape`] shows them), with `%` escaped as the syntax asks.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    escape(s).replace('%', "%25")
 }
 
 fn escape_property(s: &str) -> String {
@@ -118,10 +122,10 @@ mod tests {
 
     #[test]
     fn github_annotations_are_escaped() {
-        let text = render_github(&[diag("50% bad\nreally")]);
+        let text = render_github(&[diag("50% bad\nreally\u{202e}")]);
         assert_eq!(
             text,
-            "::error file=m/a%2Cb.yaml,line=7,col=5::50%25 bad%0Areally (hint: fix it)\n"
+            "::error file=m/a%2Cb.yaml,line=7,col=5::50%25 bad\\nreally\\u{202e} (hint: fix it)\n"
         );
     }
 

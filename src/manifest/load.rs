@@ -1,10 +1,20 @@
 //! Reading manifest files: which files, how big, which encoding, split into documents.
 //!
 //! `load` is the one entry point the rest of warrant uses. It gathers files (directories are
-//! walked recursively for `*.yaml`/`*.yml` in sorted order), refuses what cannot be a manifest
-//! (over 4 MiB, not UTF-8), parses each into located documents (`yaml.rs`), and hands them all
-//! to `validate.rs`, so that every problem of every file is reported in one run.
+//! walked recursively for `*.yaml`/`*.yml` in sorted order), refuses what cannot be a manifest,
+//! parses each into located documents (`yaml.rs`), and hands them all to `validate.rs`, so that
+//! every problem of every file is reported in one run.
+//!
+//! What cannot be a manifest: anything but a regular file or a directory — a FIFO would block
+//! the read forever, a device such as `/dev/zero` never ends — whether named directly or
+//! reached through a symlink (a repository can commit `m.yaml -> /dev/zero`); a file over
+//! 4 MiB, counted while reading (at most [`MAX_FILE_BYTES`] + 1 bytes are ever read, whatever
+//! the file's metadata says); and text that is not UTF-8. The type is checked before the file
+//! is opened, and again on the opened file, which is opened non-blocking so that a FIFO
+//! swapped in between cannot hang the open.
 
+use std::fs::Metadata;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::validate::Validator;
@@ -81,9 +91,9 @@ fn collect_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pa
     for path in paths {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
-                let before = files.len();
+                let before = (files.len(), diagnostics.len());
                 walk(path, &mut files, diagnostics);
-                if files.len() == before {
+                if (files.len(), diagnostics.len()) == before {
                     diagnostics.push(file_error(
                         path,
                         START,
@@ -92,7 +102,8 @@ fn collect_files(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<Pa
                     ));
                 }
             }
-            Ok(_) => files.push(path.clone()),
+            Ok(meta) if meta.is_file() => files.push(path.clone()),
+            Ok(meta) => diagnostics.push(not_regular(path, &meta)),
             Err(e) => diagnostics.push(unreadable(path, &e)),
         }
     }
@@ -126,44 +137,71 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>)
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with('.'));
+        let manifest_name = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         if meta.is_dir() {
             if !hidden {
                 walk(&path, files, diagnostics);
             }
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) && !hidden
-        {
+        } else if !manifest_name || hidden {
+        } else if meta.is_file() {
             files.push(path);
+        } else {
+            // A symlink, FIFO, device or socket with a manifest's name: only a link to a
+            // regular file is read; a linked directory is not followed, like any other.
+            match std::fs::metadata(&path) {
+                Ok(target) if target.is_file() => files.push(path),
+                Ok(target) if target.is_dir() => {}
+                Ok(target) => diagnostics.push(not_regular(&path, &target)),
+                Err(e) => diagnostics.push(unreadable(&path, &e)),
+            }
         }
     }
 }
 
-fn read_text(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
-    match std::fs::metadata(file) {
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
-            diagnostics.push(file_error(
-                file,
-                START,
-                format!(
-                    "file is {} bytes, larger than the {MAX_FILE_BYTES} bytes (4 MiB) a manifest may have",
-                    meta.len()
-                ),
-                "split the documents over several files",
-            ));
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            diagnostics.push(unreadable(file, &e));
-            return None;
+/// A path that is neither a regular file nor a directory (`meta` is what it leads to).
+fn not_regular(path: &Path, meta: &Metadata) -> Diagnostic {
+    let through = match std::fs::read_link(path) {
+        Ok(target) => format!(", reached through a symlink to {}", target.display()),
+        Err(_) => String::new(),
+    };
+    file_error(
+        path,
+        START,
+        format!("not a regular file: {}{through}", file_kind(meta)),
+        "manifests are read only from regular files and directories (a FIFO or a device could block or never end); remove it, or replace it with the file it stands for",
+    )
+}
+
+fn file_kind(meta: &Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        } else if t.is_socket() {
+            return "a socket";
         }
     }
-    let bytes = match std::fs::read(file) {
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+fn read_text(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
+    let bytes = match read_bounded(file) {
         Ok(bytes) => bytes,
-        Err(e) => {
-            diagnostics.push(unreadable(file, &e));
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
             return None;
         }
     };
@@ -184,5 +222,97 @@ fn read_text(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
             ));
             None
         }
+    }
+}
+
+/// The bytes of a regular file of at most [`MAX_FILE_BYTES`]. Opened non-blocking (a FIFO
+/// put in place after `collect_files` looked must not hang the open), checked again as opened,
+/// and read through a limit: never more than one byte past the maximum, whatever the
+/// metadata claims (files in `/proc` say 0 and have content).
+fn read_bounded(file: &Path) -> Result<Vec<u8>, Diagnostic> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let opened = options.open(file).map_err(|e| unreadable(file, &e))?;
+    let meta = opened.metadata().map_err(|e| unreadable(file, &e))?;
+    if !meta.is_file() {
+        return Err(not_regular(file, &meta));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(file, format!("is {} bytes", meta.len())));
+    }
+    match read_at_most(opened, MAX_FILE_BYTES, meta.len()) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(too_large(
+            file,
+            format!(
+                "has more than {MAX_FILE_BYTES} bytes (its metadata said {})",
+                meta.len()
+            ),
+        )),
+        Err(e) => Err(unreadable(file, &e)),
+    }
+}
+
+/// Everything `reader` holds if that is at most `limit` bytes, else `None`; reads at most
+/// `limit + 1` bytes, and allocates for no more than that whatever `size_hint` says.
+fn read_at_most(reader: impl Read, limit: u64, size_hint: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::with_capacity(size_hint.min(limit + 1) as usize);
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+fn too_large(file: &Path, size: String) -> Diagnostic {
+    file_error(
+        file,
+        START,
+        format!("file {size}: a manifest may have at most {MAX_FILE_BYTES} bytes (4 MiB)"),
+        "split the documents over several files",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_reader_is_cut_one_byte_past_the_limit() {
+        let endless = std::io::repeat(0);
+        assert_eq!(read_at_most(endless, 10, 0).unwrap(), None);
+        let mut counted = CountingReader(std::io::repeat(7), 0);
+        assert_eq!(read_at_most(&mut counted, 10, u64::MAX).unwrap(), None);
+        assert_eq!(counted.1, 11, "read exactly limit + 1 bytes");
+        let small: &[u8] = b"kind: Target\n";
+        assert_eq!(read_at_most(small, 13, 0).unwrap().as_deref(), Some(small));
+    }
+
+    struct CountingReader<R>(R, usize);
+
+    impl<R: Read> Read for CountingReader<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    /// A FIFO that appears after the path was checked: the non-blocking open returns at once
+    /// and the opened file is refused by its type, with no writer ever coming.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_opened_directly_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("m.yaml");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        let refused = read_bounded(&fifo).unwrap_err();
+        assert!(refused.message.contains("FIFO"), "{}", refused.message);
     }
 }

@@ -6,6 +6,11 @@
 //! targets that exist and are of the right platform. Problems are collected, never returned
 //! early, so one run reports them all. No message ever contains the value of a field that
 //! could hold a secret.
+//!
+//! Every string of a document — names, tags, token names, URLs, paths, keys — may hold only
+//! visible characters: a control character, a bidirectional control or a zero-width character
+//! ([`crate::text::is_hidden`]) makes two different names look alike in review and in every
+//! output, so it is an error wherever it appears.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -51,6 +56,28 @@ struct Placed {
     target: Option<(String, Location)>,
     /// A resource's remote key (connection, identity name, token name) and where it is written.
     key: Option<(String, Location)>,
+}
+
+/// Where a scalar sits, as a message names it.
+#[derive(Clone, Copy)]
+enum Holder<'a> {
+    Document,
+    Key,
+    /// The value of this key.
+    Value(&'a str),
+    /// An entry of this key's sequence (at any depth).
+    Entry(&'a str),
+}
+
+impl std::fmt::Display for Holder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::Document => f.write_str("the document"),
+            Holder::Key => f.write_str("a key"),
+            Holder::Value(key) => write!(f, "\"{key}\""),
+            Holder::Entry(key) => write!(f, "an entry of \"{key}\""),
+        }
+    }
 }
 
 /// A Target document as the rule "targets exist" sees it.
@@ -103,6 +130,7 @@ impl Validator {
     pub fn document(&mut self, file: &Path, root: &Node) {
         let errors_before = self.diagnostics.len();
         self.secrets_anywhere(file, root);
+        self.hidden_anywhere(file, root, Holder::Document);
         let Value::Map(entries) = &root.value else {
             self.report(
                 file,
@@ -351,6 +379,53 @@ impl Validator {
                         self.report_de(file, key.pos, e);
                     }
                     self.secrets_anywhere(file, value);
+                }
+            }
+        }
+    }
+
+    /// Every scalar, key or value, at any depth: one with a hidden character is an error at
+    /// its position, naming the character (never the value, which may be a secret pasted in
+    /// the wrong place).
+    fn hidden_anywhere(&mut self, file: &Path, node: &Node, holder: Holder) {
+        match &node.value {
+            Value::Scalar { text, .. } => {
+                let mut hidden = text
+                    .chars()
+                    .enumerate()
+                    .filter_map(|(i, c)| Some((i, c, crate::text::hidden_kind(c)?)));
+                let Some((index, c, kind)) = hidden.next() else {
+                    return;
+                };
+                let more = match hidden.count() {
+                    0 => String::new(),
+                    n => format!(", and {n} more"),
+                };
+                self.report(
+                    file,
+                    node.pos,
+                    format!(
+                        "{holder} contains U+{:04X} ({kind}) at character {}{more}",
+                        u32::from(c),
+                        index + 1,
+                    ),
+                    Some("names, tags and every other string may hold only visible characters on one line: retype the value without it (an editor or a diff may not show it at all)".into()),
+                );
+            }
+            Value::Seq(items) => {
+                let holder = match holder {
+                    Holder::Value(key) | Holder::Entry(key) => Holder::Entry(key),
+                    other => other,
+                };
+                for item in items {
+                    self.hidden_anywhere(file, item, holder);
+                }
+            }
+            Value::Map(entries) => {
+                for (key, value) in entries {
+                    self.hidden_anywhere(file, key, Holder::Key);
+                    let holder = key.text().map_or(Holder::Document, Holder::Value);
+                    self.hidden_anywhere(file, value, holder);
                 }
             }
         }

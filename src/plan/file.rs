@@ -84,9 +84,10 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
     Ok(())
 }
 
-/// Writes exactly the bytes of [`to_json`] to `out`.
+/// Writes exactly the bytes of [`to_json`] to `out`. Hidden characters of live values are
+/// written as `\uXXXX` escapes (`crate::text`): the same data, safe to print.
 pub fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, plan).map_err(std::io::Error::other)?;
+    crate::text::write_json_pretty(&mut *out, plan).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }
 

@@ -210,6 +210,15 @@ pub trait LiveReader {
         &self,
         objects: &[DesiredObject],
     ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>>;
+    /// [`read`](LiveReader::read), and the names of the live objects of the target that the
+    /// read saw but was not asked about, for the look-alike warnings (`super::lookalike`). A
+    /// reader that cannot tell returns none.
+    fn read_noting_others(
+        &self,
+        objects: &[DesiredObject],
+    ) -> impl Future<Output = Result<(Vec<LiveState>, Vec<String>), PlatformError>> {
+        async move { Ok((self.read(objects).await?, Vec::new())) }
+    }
     /// Requests made so far.
     fn request_counts(&self) -> RequestCounts;
 }
@@ -226,6 +235,12 @@ impl LiveReader for Client {
         objects: &[DesiredObject],
     ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>> {
         Client::read(self, objects)
+    }
+    fn read_noting_others(
+        &self,
+        objects: &[DesiredObject],
+    ) -> impl Future<Output = Result<(Vec<LiveState>, Vec<String>), PlatformError>> {
+        Client::read_noting_others(self, objects)
     }
     fn request_counts(&self) -> RequestCounts {
         Client::request_counts(self)
@@ -270,22 +285,24 @@ pub async fn make_plan_with<R: LiveReader>(
         let before = reader.request_counts();
         let result = plan_target(target, reader, resources).await;
         let used = subtract(&reader.request_counts(), &before);
-        result.map(|changes| (target.to_string(), changes, used))
+        result.map(|(changes, others)| (target.to_string(), changes, others, used))
     });
     let results = futures::future::join_all(runs).await;
 
     let total: usize = results
         .iter()
-        .map(|r| r.as_ref().map_or(0, |(_, c, _)| c.len()))
+        .map(|r| r.as_ref().map_or(0, |(_, c, _, _)| c.len()))
         .sum();
     // Grow one target's changes into the whole list rather than copying every target's into
     // a new one: at 100,000 objects that copy would briefly hold all changes twice.
     let mut changes: Vec<Change> = Vec::new();
     let mut requests = BTreeMap::new();
+    let mut undeclared_live = BTreeMap::new();
     let mut errors = Vec::new();
     for result in results {
         match result {
-            Ok((target, c, used)) => {
+            Ok((target, c, others, used)) => {
+                undeclared_live.insert(target.clone(), others);
                 if changes.is_empty() {
                     changes = c;
                     changes.reserve_exact(total - changes.len());
@@ -315,14 +332,17 @@ pub async fn make_plan_with<R: LiveReader>(
         targets,
         only: only.iter().map(ToString::to_string).collect(),
     };
-    Ok(Plan::new(meta, changes, requests))
+    let mut plan = Plan::new(meta, changes, requests);
+    plan.warnings = super::lookalike::name_warnings(&plan.changes, &undeclared_live);
+    Ok(plan)
 }
 
+/// The target's changes, and the names of its live objects that no change is about.
 async fn plan_target<R: LiveReader>(
     target: &str,
     reader: &R,
     resources: &[&Resource],
-) -> Result<Vec<Change>, PlatformError> {
+) -> Result<(Vec<Change>, Vec<String>), PlatformError> {
     let desired = reader.resolve(resources).await?;
     if desired.len() != resources.len() {
         return Err(count_mismatch(
@@ -332,17 +352,18 @@ async fn plan_target<R: LiveReader>(
             desired.len(),
         ));
     }
-    let live = reader.read(&desired).await?;
+    let (live, others) = reader.read_noting_others(&desired).await?;
     if live.len() != desired.len() {
         return Err(count_mismatch(target, "read", desired.len(), live.len()));
     }
     // Both consumed: each live object is freed as soon as its change exists, so a target's
     // live state and its changes are not all held at once.
-    Ok(desired
+    let changes = desired
         .into_iter()
         .zip(live)
         .map(|(d, l)| diff_owned(d, &l))
-        .collect())
+        .collect();
+    Ok((changes, others))
 }
 
 fn count_mismatch(target: &str, step: &str, asked: usize, got: usize) -> PlatformError {

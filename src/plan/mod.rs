@@ -6,10 +6,12 @@
 //! A [`Plan`] wraps the changes with what `apply` needs to check it is still valid; it is
 //! written as versioned JSON by [`file`](mod@file) and rendered by `crate::render`, which never decides
 //! anything. [`gather`] is the I/O around the diff: it resolves and reads live state through a
-//! `crate::session::Session` and assembles the `Plan`.
+//! `crate::session::Session` and assembles the `Plan`. [`lookalike`] finds the names in it a
+//! reviewer could misread.
 
 pub mod file;
 pub mod gather;
+pub mod lookalike;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,6 +46,10 @@ pub struct Plan {
     /// `--only` filters the plan was made with (a warning in every rendering).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub only: Vec<String>,
+    /// Names a reviewer could misread: mixed scripts, look-alikes of other names (a warning in
+    /// every rendering).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<lookalike::NameWarning>,
     /// Every declared object, in a deterministic order (target, kind, name).
     pub changes: Vec<Change>,
     pub summary: Summary,
@@ -371,6 +377,7 @@ impl Plan {
             desired_digest: meta.desired_digest,
             targets: meta.targets,
             only: meta.only,
+            warnings: Vec::new(),
             changes,
             summary,
             requests,

@@ -265,8 +265,27 @@ impl ConnectClient {
 
     pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
         let identities = self.identities().await?;
+        self.match_by_name(objects, &identities)
+    }
+
+    /// [`read`](Self::read), and the names of the other live identities.
+    pub async fn read_noting_others(
+        &self,
+        objects: &[DesiredObject],
+    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
+        let identities = self.identities().await?;
+        let states = self.match_by_name(objects, &identities)?;
+        let names = identities.iter().filter_map(|i| i.name.as_deref());
+        Ok((states, super::names_not_asked(objects, names)))
+    }
+
+    fn match_by_name(
+        &self,
+        objects: &[DesiredObject],
+        identities: &[Identity],
+    ) -> Result<Vec<LiveState>, PlatformError> {
         let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
-        for i in &identities {
+        for i in identities {
             if let Some(n) = i.name.as_deref() {
                 by_name.entry(n).or_default().push(i);
             }

@@ -213,8 +213,27 @@ impl MistClient {
 
     pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
         let tokens = self.list().await?;
+        self.match_by_name(objects, &tokens)
+    }
+
+    /// [`read`](Self::read), and the names of the other live tokens.
+    pub async fn read_noting_others(
+        &self,
+        objects: &[DesiredObject],
+    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
+        let tokens = self.list().await?;
+        let states = self.match_by_name(objects, &tokens)?;
+        let names = tokens.iter().filter_map(|t| t.name.as_deref());
+        Ok((states, super::names_not_asked(objects, names)))
+    }
+
+    fn match_by_name(
+        &self,
+        objects: &[DesiredObject],
+        tokens: &[ApiToken],
+    ) -> Result<Vec<LiveState>, PlatformError> {
         let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
-        for t in &tokens {
+        for t in tokens {
             if let Some(n) = t.name.as_deref() {
                 by_name.entry(n).or_default().push(t);
             }

@@ -184,8 +184,23 @@ impl PlatformError {
         if let Some(h) = &self.hint {
             s.push_str(&format!("; {h}"));
         }
-        s
+        // Messages quote what servers said and named: shown on one line, hidden characters
+        // escaped (`crate::text`), wherever the error is printed, logged or reported.
+        crate::text::escape(&s).into_owned()
     }
+}
+
+/// The names among `live` that no object of `objects` has as its remote key, each once.
+fn names_not_asked<'a>(
+    objects: &[DesiredObject],
+    live: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let asked: std::collections::HashSet<&str> = objects
+        .iter()
+        .map(|o| o.address.remote_key.as_str())
+        .collect();
+    let others: std::collections::BTreeSet<&str> = live.filter(|n| !asked.contains(n)).collect();
+    others.into_iter().map(str::to_string).collect()
 }
 
 /// One live object written as the manifest spec that would declare it (`warrant export`).
@@ -291,6 +306,20 @@ impl Client {
             Inner::Atlan(c) => c.read(objects).await,
             Inner::Connect(c) => c.read(objects).await,
             Inner::Mist(c) => c.read(objects).await,
+        }
+    }
+
+    /// [`read`](Self::read), and the names of the target's live objects that are not among
+    /// `objects` (the planner's look-alike warnings). Atlan connections are never created, so
+    /// none are listed for them.
+    pub async fn read_noting_others(
+        &self,
+        objects: &[DesiredObject],
+    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
+        match &self.inner {
+            Inner::Atlan(c) => Ok((c.read(objects).await?, Vec::new())),
+            Inner::Connect(c) => c.read_noting_others(objects).await,
+            Inner::Mist(c) => c.read_noting_others(objects).await,
         }
     }
 

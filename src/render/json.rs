@@ -1,6 +1,7 @@
-//! Plans and drift for machines. `plan --format json` prints exactly the plan file's content;
-//! `drift --format json` prints a [`DriftReport`], the undeclared access of every object that
-//! has some.
+//! Plans and drift for machines. `plan --format json` prints exactly the plan file's content
+//! (its `warnings` list the look-alike names); `drift --format json` prints a [`DriftReport`],
+//! the undeclared access of every object that has some. Hidden characters in values are
+//! written as `\uXXXX` escapes (`crate::text::write_json_pretty`).
 
 use std::collections::BTreeMap;
 
@@ -73,7 +74,7 @@ pub fn drift(plan: &Plan) -> String {
         drift: entries,
         requests: &plan.requests,
     };
-    let mut text = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".to_string());
+    let mut text = crate::text::to_json_string_pretty(&report).unwrap_or_else(|_| "{}".to_string());
     text.push('\n');
     text
 }

@@ -9,8 +9,8 @@
 //! full plan is.
 
 use super::{
-    by_target, change_lines, change_title, display_value, drift_summary_line, only_warning,
-    summary_line, target_counts, target_heading,
+    by_target, change_lines, change_title, display_value, drift_summary_line, name_warning_lines,
+    only_warning, summary_line, target_counts, target_heading,
 };
 use crate::plan::{Action, Change, Plan};
 
@@ -37,6 +37,7 @@ pub fn plan(plan: &Plan, options: &MarkdownOptions) -> String {
     let s = &plan.summary;
     let mut head = String::from("## warrant plan\n\n");
     push_warning(&mut head, plan);
+    push_name_warnings(&mut head, plan);
     head.push_str("| | objects |\n|---|---:|\n");
     for (label, n) in [
         ("➕ to create", s.create),
@@ -73,6 +74,30 @@ fn push_warning(out: &mut String, plan: &Plan) {
     if let Some(w) = only_warning(plan) {
         out.push_str(&format!("> [!WARNING]\n> {}\n\n", escape_inline(&w)));
     }
+}
+
+/// Look-alike warnings shown in the comment before it is cut to size; the plan file and the
+/// text rendering list all of them.
+const MAX_NAME_WARNINGS: usize = 20;
+
+/// The look-alike warnings, as a callout in the head, which comes before every change and is
+/// kept when the changes are cut.
+fn push_name_warnings(out: &mut String, plan: &Plan) {
+    let warnings = name_warning_lines(plan);
+    if warnings.is_empty() {
+        return;
+    }
+    out.push_str("> [!WARNING]\n");
+    for w in warnings.iter().take(MAX_NAME_WARNINGS) {
+        out.push_str(&format!("> - {}\n", escape_inline(w)));
+    }
+    if warnings.len() > MAX_NAME_WARNINGS {
+        out.push_str(&format!(
+            "> - … and {} more look-alike names: see the plan file\n",
+            warnings.len() - MAX_NAME_WARNINGS
+        ));
+    }
+    out.push('\n');
 }
 
 /// What a piece of the document stands for, for the truncation notice.
@@ -318,10 +343,11 @@ fn notice(
     )
 }
 
-/// Escapes text for a table cell or a paragraph: markdown punctuation and HTML.
+/// Escapes text for a table cell or a paragraph: hidden characters (`crate::text::escape`,
+/// line breaks included), then markdown punctuation and HTML.
 fn escape_inline(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::text::escape(s).chars() {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' => {
                 out.push('\\');
@@ -330,7 +356,6 @@ fn escape_inline(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
             _ => out.push(c),
         }
     }

@@ -3,8 +3,9 @@
 //! `crate::plan::Plan`.
 //!
 //! This module holds what the formats share, so they cannot disagree: how a value is shown
-//! (`label (canonical value)`, control characters escaped), the per-field before/after diff
-//! (made with `similar`), the symbols, the `--only` warning and the closing summary line.
+//! (`label (canonical value)`, hidden characters escaped by `crate::text::escape`, the one
+//! escape of every output), the per-field before/after diff (made with `similar`), the
+//! symbols, the warnings (`--only`, look-alike names) and the closing summary line.
 
 pub mod json;
 pub mod markdown;
@@ -16,7 +17,9 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::manifest::TargetPlatform;
 use crate::model::{SmallMap, Values};
+use crate::plan::lookalike::{NameReason, NameWarning};
 use crate::plan::{Action, Change, Plan};
+use crate::text::escape;
 
 /// The symbol of an action, Terraform-like; no-ops have none (they are summarized).
 pub fn symbol(action: Action) -> &'static str {
@@ -36,23 +39,8 @@ pub const DRIFT_SYMBOL: &str = "?";
 pub fn display_value(value: &str, labels: &SmallMap<String>) -> String {
     match labels.get(value) {
         Some(label) if label != value => format!("{} ({})", escape(label), escape(value)),
-        _ => escape(value),
+        _ => escape(value).into_owned(),
     }
-}
-
-fn escape(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// One line of a field diff.
@@ -102,6 +90,68 @@ pub fn only_warning(plan: &Plan) -> Option<String> {
     ))
 }
 
+/// One line per look-alike name of the plan ([`crate::plan::lookalike`]); every plan
+/// rendering shows them before the changes.
+pub fn name_warning_lines(plan: &Plan) -> Vec<String> {
+    plan.warnings.iter().map(name_warning_line).collect()
+}
+
+fn name_warning_line(w: &NameWarning) -> String {
+    let a = &w.address;
+    let what = if w.name == a.remote_key || w.name == a.name {
+        "the name"
+    } else {
+        "the added value"
+    };
+    let name = quoted_spelled(&w.name);
+    let head = format!("Warning: {}/{}: {what} {name}", a.kind, escape(&a.name));
+    match &w.reason {
+        NameReason::MixedScripts { scripts } => format!(
+            "{head} mixes scripts ({}); check that it is what you mean",
+            escape(&scripts.join(", "))
+        ),
+        NameReason::LooksLike {
+            other,
+            declared_by: None,
+        } => format!(
+            "{head} looks like {}, a live object of {} that no manifest declares, but is a different name",
+            quoted_spelled(other),
+            escape(&a.target)
+        ),
+        NameReason::LooksLike {
+            other,
+            declared_by: Some(by),
+        } => format!(
+            "{head} looks like {} of {}/{} ({}), but is a different name",
+            quoted_spelled(other),
+            by.kind,
+            escape(&by.name),
+            escape(&by.target)
+        ),
+    }
+}
+
+/// `"name"`, escaped, followed by where its non-ASCII characters are: the difference between
+/// two look-alikes is exactly what a reader cannot see.
+fn quoted_spelled(name: &str) -> String {
+    let mut shown = format!("\"{}\"", escape(name));
+    let foreign: Vec<String> = name
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| !c.is_ascii())
+        .map(|(i, c)| format!("U+{:04X} at {}", u32::from(c), i + 1))
+        .collect();
+    if !foreign.is_empty() {
+        let more = foreign.len().saturating_sub(4);
+        let mut list = foreign.into_iter().take(4).collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            let _ = write!(list, " and {more} more");
+        }
+        let _ = write!(shown, " ({list})");
+    }
+    shown
+}
+
 /// The closing summary of a plan.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
@@ -139,7 +189,7 @@ pub fn drift_summary_line(plan: &Plan) -> String {
 
 /// `name (platform, base URL)`: a target header.
 pub fn target_heading(plan: &Plan, target: &str) -> String {
-    match plan.targets.get(target) {
+    let heading = match plan.targets.get(target) {
         Some(TargetPlatform::Atlan(a)) => format!("{target} (atlan, {})", a.base_url),
         Some(TargetPlatform::Connect(c)) => format!("{target} (connect, {})", c.base_url),
         Some(TargetPlatform::Mist(m)) => {
@@ -147,7 +197,9 @@ pub fn target_heading(plan: &Plan, target: &str) -> String {
             format!("{target} (mist, {url})")
         }
         None => target.to_string(),
-    }
+    };
+    // A plan file is untrusted input: its target names and URLs are shown escaped too.
+    escape(&heading).into_owned()
 }
 
 /// The changes of a plan grouped by target, in plan order.
@@ -181,7 +233,7 @@ pub fn change_lines(change: &Change) -> Vec<String> {
         change_title(change)
     )];
     for field in changed_fields(change) {
-        out.push(format!("    {field}:"));
+        out.push(format!("    {}:", escape(field)));
         for line in field_diff(change, field) {
             let mark = match line.tag {
                 ChangeTag::Insert => "+",
@@ -203,7 +255,8 @@ pub fn drift_lines(change: &Change) -> Vec<String> {
     for (field, values) in &change.drift {
         for v in values {
             out.push(format!(
-                "{DRIFT_SYMBOL}   {field}: {}",
+                "{DRIFT_SYMBOL}   {}: {}",
+                escape(field),
                 display_value(v, &change.labels)
             ));
         }

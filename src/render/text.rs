@@ -5,7 +5,7 @@
 
 use super::{
     DRIFT_SYMBOL, by_target, change_lines, change_title, drift_lines, drift_summary_line,
-    only_warning, summary_line, target_counts, target_heading,
+    name_warning_lines, only_warning, summary_line, target_counts, target_heading,
 };
 use std::fmt;
 
@@ -60,6 +60,14 @@ pub fn write_plan(out: &mut impl fmt::Write, plan: &Plan, color: bool) -> fmt::R
         out.write_str(&p.paint(YELLOW, &w))?;
         out.write_str("\n\n")?;
     }
+    let warnings = name_warning_lines(plan);
+    for w in &warnings {
+        out.write_str(&p.paint(YELLOW, w))?;
+        out.write_char('\n')?;
+    }
+    if !warnings.is_empty() {
+        out.write_char('\n')?;
+    }
     for (target, changes) in by_target(plan) {
         out.write_str(&p.paint(BOLD, &target_heading(plan, target)))?;
         writeln!(out, ": {}", target_counts(&changes))?;
@@ -109,7 +117,7 @@ fn write_drift_section(out: &mut impl fmt::Write, plan: &Plan, p: &Paint) -> fmt
         if drifting.is_empty() {
             continue;
         }
-        writeln!(out, "  {}", p.paint(BOLD, target))?;
+        writeln!(out, "  {}", p.paint(BOLD, &crate::text::escape(target)))?;
         for change in drifting {
             out.write_str(&p.line(
                 "    ",

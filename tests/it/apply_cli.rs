@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::e2e_apply_support::{
     ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, Output, World, assert_nothing_lost, generated,
+    wait_at_most,
 };
 use warrant::apply::{ApplyReport, ReportOutcome, Status};
 use warrant::sandbox::Faults;
@@ -56,6 +57,7 @@ fn plan(objects: &[(&str, CreateRule)]) -> Plan {
         desired_digest: "sha256:x".into(),
         targets: BTreeMap::new(),
         only: Vec::new(),
+        warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
         requests: BTreeMap::new(),
@@ -385,22 +387,6 @@ async fn sigint_finishes_what_is_in_flight_writes_the_report_and_exits_1() {
     );
     assert_plan_converged(&world);
     assert_nothing_lost(&before, &world.sandbox.state());
-}
-
-/// Waits for `child`, killing it and failing when it runs far longer than it ever should
-/// (a sanity bound so a hung apply fails the test instead of hanging it).
-fn wait_at_most(child: &mut std::process::Child, bound: Duration) -> std::process::ExitStatus {
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > bound {
-            let _ = child.kill();
-            panic!("warrant apply still running after {bound:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Ctrl-C after the last batch has started: every object still finishes and is applied, but

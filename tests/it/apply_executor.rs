@@ -293,6 +293,7 @@ fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
         desired_digest: "sha256:test".into(),
         targets: BTreeMap::new(),
         only: Vec::new(),
+        warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
         requests: BTreeMap::new(),

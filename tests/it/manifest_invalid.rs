@@ -1,5 +1,6 @@
 //! Every file in examples/invalid/ is a broken manifest whose expected diagnostics are written
-//! at its end as `# expect: LINE:COLUMN MESSAGE` lines; loading it must give exactly those.
+//! at its end as `# expect: LINE:COLUMN MESSAGE` lines; loading it must give exactly those
+//! (messages as shown, hidden characters escaped).
 //! Plus the refusals that cannot live in a committed file (non-UTF-8, oversize).
 
 use std::path::{Path, PathBuf};
@@ -49,7 +50,10 @@ fn every_invalid_example_gives_exactly_its_expected_diagnostics() {
             Err(diags) => diags
                 .iter()
                 .inspect(|d| assert_eq!(&d.location.file, file))
-                .map(|d| (d.location.line, d.location.column, d.message.clone()))
+                .map(|d| {
+                    let shown = warrant::text::escape(&d.message).into_owned();
+                    (d.location.line, d.location.column, shown)
+                })
                 .collect(),
         };
         if got != expected {

@@ -278,21 +278,41 @@ impl World {
     }
 
     pub fn warrant_as(&self, atlan_key: &str, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        let out = self.command_as(atlan_key, args).output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// [`World::warrant`] with the `--endpoint` flags of the sandbox appended.
+    pub fn warrant_live(&self, args: &[&str]) -> Output {
+        let endpoints = self.endpoint_args();
+        let all: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(endpoints.iter().map(String::as_str))
+            .collect();
+        self.warrant(&all)
+    }
+
+    /// `warrant ARGS` as [`World::warrant`] runs it, for a caller that sets up its streams.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_as(ATLAN_KEY, args)
+    }
+
+    fn command_as(&self, atlan_key: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+        command
             .current_dir(self.dir())
             .args(args)
             .env("ATLAN_API_KEY", atlan_key)
             .env("CONNECT_CLIENT_ID", CONNECT_ID)
             .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
             .env("MIST_API_TOKEN", MIST_KEY)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .env("NO_COLOR", "1");
+        command
     }
 
     /// The `--endpoint` flags pointing every target at the sandbox.
@@ -303,6 +323,34 @@ impl World {
             .flat_map(|(t, u)| ["--endpoint".to_string(), format!("{t}={u}")])
             .collect()
     }
+}
+
+/// Waits for `child`, killing it and failing when it runs far longer than it ever should (a
+/// sanity bound, so a hung warrant fails the test instead of hanging it).
+pub fn wait_at_most(child: &mut std::process::Child, bound: Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("warrant still running after {bound:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Fails when `text` holds a raw hidden character (`warrant::text::is_hidden`) other than the
+/// output's own: its line breaks, and the emoji presentation selector of the markdown
+/// summary's "✔️".
+pub fn assert_no_hidden(what: &str, text: &str) {
+    let hidden: Vec<char> = text
+        .chars()
+        .filter(|c| warrant::text::is_hidden(*c) && !matches!(c, '\n' | '\u{fe0f}'))
+        .collect();
+    assert!(hidden.is_empty(), "{what}: raw {hidden:?} in\n{text}");
 }
 
 #[derive(Debug)]
