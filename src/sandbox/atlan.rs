@@ -777,6 +777,103 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
+/// An Atlas error as data (`{"errorCode", "errorMessage"}` with its status), for paths that
+/// report it other than as a response: a workflow run puts the message in its status.
+struct AtlasError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl AtlasError {
+    fn response(&self) -> Response {
+        atlas_error(self.status, self.code, self.message.clone())
+    }
+}
+
+fn is_workspace_admin(caller: &AtlanCaller) -> bool {
+    caller.roles.iter().any(|r| r == "$admin")
+}
+
+/// Whether `caller` may change the admin lists of `connection`. The one rule for every write
+/// of a connection's admins: the bulk entity write, and a package workflow run acting as its
+/// submitter (so a run can never do what its submitter could not do directly).
+fn may_change_admins(caller: &AtlanCaller, connection: &AtlanConnection) -> bool {
+    is_workspace_admin(caller)
+        || connection.admin_users.contains(&caller.username)
+        || caller
+            .groups
+            .iter()
+            .any(|g| connection.admin_groups.contains(g))
+}
+
+impl Atlan {
+    /// The existing connection at `idx` as `req` would leave it, checked as `caller` would be
+    /// checked by `entity/bulk`, and whether anything changes. Nothing is saved: a bulk request
+    /// checks all its entities before it saves any.
+    fn plan_admin_update(
+        &self,
+        caller: &AtlanCaller,
+        idx: usize,
+        req: &Requested,
+        now: i64,
+    ) -> Result<(AtlanConnection, bool), AtlasError> {
+        let current = &self.data.connections[idx];
+        if !may_change_admins(caller, current) {
+            return Err(AtlasError {
+                status: StatusCode::FORBIDDEN,
+                code: "ATLAS-403-00-002",
+                message: format!(
+                    "{} is not admin for connection {}",
+                    caller.username, current.qualified_name
+                ),
+            });
+        }
+        let supplied = [&req.admin_users, &req.admin_groups, &req.admin_roles];
+        let any_supplied = supplied.iter().any(|l| l.is_some());
+        let all_supplied_empty = any_supplied
+            && supplied
+                .iter()
+                .all(|l| l.as_ref().is_none_or(Vec::is_empty));
+        let mut next = current.clone();
+        if let Some(l) = &req.admin_users {
+            next.admin_users = l.clone();
+        }
+        if let Some(l) = &req.admin_groups {
+            next.admin_groups = l.clone();
+        }
+        if let Some(l) = &req.admin_roles {
+            next.admin_roles = l.clone();
+        }
+        let final_empty = next.admin_users.is_empty()
+            && next.admin_groups.is_empty()
+            && next.admin_roles.is_empty();
+        if all_supplied_empty || final_empty {
+            return Err(AtlasError {
+                status: StatusCode::BAD_REQUEST,
+                code: "ATLAS-400-00-114",
+                message: "Admin list should not be empty for type Connection".to_string(),
+            });
+        }
+        next.name = req.name.clone();
+        let changed = next.name != current.name
+            || !same_set(&next.admin_users, &current.admin_users)
+            || !same_set(&next.admin_groups, &current.admin_groups)
+            || !same_set(&next.admin_roles, &current.admin_roles);
+        if changed {
+            next.updated_by = caller.username.clone();
+            next.update_time = now;
+            next.version += 1;
+        }
+        Ok((next, changed))
+    }
+
+    /// Stores a changed connection planned by [`Atlan::plan_admin_update`].
+    fn save_connection(&mut self, idx: usize, connection: AtlanConnection) {
+        self.data.connections[idx] = connection;
+    }
+}
+
 /// `POST /api/meta/entity/bulk[/]`: all entities are checked before any is changed.
 async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
     let mut state = sim.state();
@@ -804,7 +901,6 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
     if entities.is_empty() {
         return bad_request("entities must not be empty");
     }
-    let is_admin = caller.roles.iter().any(|r| r == "$admin");
     let now = now_millis();
     // Planned results: (index into connections or None for a create, the new connection).
     let mut planned: Vec<(Option<usize>, AtlanConnection, bool, Option<String>)> = Vec::new();
@@ -815,64 +911,12 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
         };
         let existing = state.by_qualified_name.get(&req.qualified_name).copied();
         match existing {
-            Some(idx) => {
-                let current = &state.data.connections[idx];
-                let may = is_admin
-                    || current.admin_users.contains(&caller.username)
-                    || caller
-                        .groups
-                        .iter()
-                        .any(|g| current.admin_groups.contains(g));
-                if !may {
-                    return atlas_error(
-                        StatusCode::FORBIDDEN,
-                        "ATLAS-403-00-002",
-                        format!(
-                            "{} is not admin for connection {}",
-                            caller.username, current.qualified_name
-                        ),
-                    );
-                }
-                let supplied = [&req.admin_users, &req.admin_groups, &req.admin_roles];
-                let any_supplied = supplied.iter().any(|l| l.is_some());
-                let all_supplied_empty = any_supplied
-                    && supplied
-                        .iter()
-                        .all(|l| l.as_ref().is_none_or(Vec::is_empty));
-                let mut next = current.clone();
-                if let Some(l) = &req.admin_users {
-                    next.admin_users = l.clone();
-                }
-                if let Some(l) = &req.admin_groups {
-                    next.admin_groups = l.clone();
-                }
-                if let Some(l) = &req.admin_roles {
-                    next.admin_roles = l.clone();
-                }
-                let final_empty = next.admin_users.is_empty()
-                    && next.admin_groups.is_empty()
-                    && next.admin_roles.is_empty();
-                if all_supplied_empty || final_empty {
-                    return atlas_error(
-                        StatusCode::BAD_REQUEST,
-                        "ATLAS-400-00-114",
-                        "Admin list should not be empty for type Connection",
-                    );
-                }
-                next.name = req.name.clone();
-                let changed = next.name != current.name
-                    || !same_set(&next.admin_users, &current.admin_users)
-                    || !same_set(&next.admin_groups, &current.admin_groups)
-                    || !same_set(&next.admin_roles, &current.admin_roles);
-                if changed {
-                    next.updated_by = caller.username.clone();
-                    next.update_time = now;
-                    next.version += 1;
-                }
-                planned.push((Some(idx), next, changed, req.placeholder));
-            }
+            Some(idx) => match state.plan_admin_update(&caller, idx, &req, now) {
+                Ok((next, changed)) => planned.push((Some(idx), next, changed, req.placeholder)),
+                Err(e) => return e.response(),
+            },
             None => {
-                if !is_admin {
+                if !is_workspace_admin(&caller) {
                     return atlas_error(
                         StatusCode::FORBIDDEN,
                         "ATLAS-403-00-001",
@@ -934,7 +978,7 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
             Some(i) => {
                 if changed {
                     updated.push(header);
-                    state.data.connections[i] = conn;
+                    state.save_connection(i, conn);
                 }
             }
             None => {
