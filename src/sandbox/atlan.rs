@@ -18,6 +18,9 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
 
+#[path = "atlan_workflows.rs"]
+mod workflows;
+
 use super::seed::{AtlanApiToken, AtlanCaller, AtlanConnection, AtlanSeed};
 use super::{Platform, Sim, auth_credential, json_response, now_millis, query_pairs, query_value};
 
@@ -31,6 +34,8 @@ pub(crate) struct Atlan {
     /// index stays valid; a create adds its entry.
     by_qualified_name: HashMap<String, usize>,
     foreign_seq: u64,
+    /// The package workflows: templates, runs, and the clock they run on.
+    workflows: workflows::Engine,
 }
 
 impl Platform for Atlan {
@@ -48,6 +53,7 @@ impl Platform for Atlan {
             data: seed.clone(),
             by_qualified_name,
             foreign_seq: 0,
+            workflows: workflows::Engine::from_seed(&seed.workflows, now_millis()),
         }
     }
 
@@ -59,7 +65,12 @@ impl Platform for Atlan {
             "users": self.data.users,
             "apiTokens": self.data.api_tokens,
             "connections": self.data.connections,
+            "workflows": self.workflows.snapshot(now_millis()),
         })
+    }
+
+    fn advance(&mut self) {
+        self.advance_workflows();
     }
 
     fn foreign_write(&mut self, rng: &mut StdRng) {
@@ -123,6 +134,7 @@ impl Platform for Atlan {
             .route("/api/meta/search/indexsearch", post(index_search))
             .route("/api/meta/entity/bulk", post(bulk))
             .route("/api/meta/entity/bulk/", post(bulk))
+            .merge(workflows::routes())
     }
 }
 

@@ -28,6 +28,7 @@ mod platform_writes;
 mod render_golden;
 mod render_markdown_budget;
 mod sandbox_atlan;
+mod sandbox_atlan_workflows;
 mod sandbox_bench;
 mod sandbox_connect;
 mod sandbox_faults;
