@@ -35,4 +35,5 @@ mod sandbox_faults;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
+mod sdk_python_workflows;
 mod validate_cli;

@@ -9,6 +9,7 @@
 //! (credentials from examples/WORLD.md in the environment), parses the one `SDK_RESULT <json>`
 //! line it prints, and checks the sandbox's own state afterwards. A missing Python or pip, or a
 //! failed install, fails the test with the reason: it never passes without running the SDKs.
+//! `sdk_python_workflows.rs` uses the same machinery for its own venv (pyatlan 10.0.0).
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -20,10 +21,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
-/// The SDK versions under test. Changing one rebuilds the venv on the next run.
+/// The SDK versions under test. Changing one rebuilds its venv on the next run.
 const PYATLAN: &str = "11.6.0";
 const MISTAPI: &str = "0.64.1";
-/// mistapi 0.64 needs Python 3.10 (pyatlan 11.6 needs 3.9.1).
+/// mistapi 0.64 needs Python 3.10 (pyatlan 11.6 and 10.0 need 3.9.1).
 const MIN_PYTHON: (u32, u32) = (3, 10);
 
 const PIP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -39,15 +40,45 @@ const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
 const MIST_ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
 
 // ---------------------------------------------------------------------------------------------
-// The venv
+// The venvs
 
-/// The venv's python, set up once per test process (the other test waits for it).
-fn venv_python() -> &'static Path {
-    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match VENV.get_or_init(prepare_venv) {
+/// Pinned packages installed together in one venv under `target/`: (distribution, version).
+pub(crate) struct Venv {
+    pub(crate) dir: &'static str,
+    pub(crate) packages: &'static [(&'static str, &'static str)],
+}
+
+/// pyatlan 11.6 and mistapi, for the SDK scenarios of this module.
+const SDK_VENV: Venv = Venv {
+    dir: "sdk-venv",
+    packages: &[("pyatlan", PYATLAN), ("mistapi", MISTAPI)],
+};
+
+impl Venv {
+    /// `"a==1 b==2"`, as installed and as checked.
+    fn pins(&self) -> Vec<String> {
+        self.packages
+            .iter()
+            .map(|(name, version)| format!("{name}=={version}"))
+            .collect()
+    }
+}
+
+/// The python of `venv`, set up once per test process (other tests wait for it): `cell` is the
+/// venv's own static.
+pub(crate) fn python_of(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    venv: &Venv,
+) -> &'static Path {
+    match cell.get_or_init(|| prepare_venv(venv)) {
         Ok(python) => python,
         Err(why) => panic!("cannot run the Python SDK tests: {why}"),
     }
+}
+
+fn venv_python() -> &'static Path {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    python_of(&VENV, &SDK_VENV)
 }
 
 fn target_dir() -> PathBuf {
@@ -64,25 +95,28 @@ fn python_in(venv: &Path) -> PathBuf {
     }
 }
 
-fn prepare_venv() -> Result<PathBuf, String> {
+fn prepare_venv(spec: &Venv) -> Result<PathBuf, String> {
     let target = target_dir();
-    let venv = target.join("sdk-venv");
+    let venv = target.join(spec.dir);
     let python = python_in(&venv);
+    let pins = spec.pins();
+    let wanted = pins.join(" ");
     std::fs::create_dir_all(&target).map_err(|e| format!("cannot create {target:?}: {e}"))?;
     // Another `cargo test` process may be building the same venv.
-    let lock_path = target.join("sdk-venv.lock");
+    let lock_path = target.join(format!("{}.lock", spec.dir));
     let lock = std::fs::File::create(&lock_path)
         .map_err(|e| format!("cannot create {lock_path:?}: {e}"))?;
     lock.lock()
         .map_err(|e| format!("cannot lock {lock_path:?}: {e}"))?;
 
-    if installed_versions(&python).as_deref() == Some(&format!("{PYATLAN} {MISTAPI}")) {
-        eprintln!("sdk_python: reusing {venv:?} (pyatlan {PYATLAN}, mistapi {MISTAPI})");
+    if installed_versions(&python, spec).as_deref() == Some(wanted.as_str()) {
+        eprintln!("sdk_python: reusing {venv:?} ({wanted})");
         return Ok(python);
     }
 
     let base = find_python()?;
     eprintln!("sdk_python: creating {venv:?} with {base}");
+    let started = Instant::now();
     let created = run(
         Command::new(&base)
             .args(["-m", "venv", "--clear"])
@@ -96,10 +130,7 @@ fn prepare_venv() -> Result<PathBuf, String> {
         ));
     }
 
-    eprintln!(
-        "sdk_python: pip install pyatlan=={PYATLAN} mistapi=={MISTAPI} (about a minute on a fresh venv)"
-    );
-    let started = Instant::now();
+    eprintln!("sdk_python: pip install {wanted} (about a minute on a fresh venv)");
     let installed = run(
         Command::new(&python)
             .args([
@@ -111,40 +142,47 @@ fn prepare_venv() -> Result<PathBuf, String> {
                 "--progress-bar",
                 "off",
             ])
-            .arg(format!("pyatlan=={PYATLAN}"))
-            .arg(format!("mistapi=={MISTAPI}")),
+            .args(&pins),
         PIP_TIMEOUT,
     )
     .map_err(|e| format!("pip install: {e}"))?;
     if !installed.status.success() {
         return Err(format!(
-            "pip install of pyatlan=={PYATLAN} mistapi=={MISTAPI} failed (is PyPI reachable?):\n{}",
+            "pip install of {wanted} failed (is PyPI reachable?):\n{}",
             tail(&installed)
         ));
     }
     eprintln!(
-        "sdk_python: installed in {:.1}s",
+        "sdk_python: {venv:?} built in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    match installed_versions(&python) {
-        Some(v) if v == format!("{PYATLAN} {MISTAPI}") => Ok(python),
+    match installed_versions(&python, spec) {
+        Some(v) if v == wanted => Ok(python),
         other => Err(format!(
-            "after pip install the venv imports versions {other:?}, not pyatlan {PYATLAN} / mistapi {MISTAPI}"
+            "after pip install the venv has {other:?}, not {wanted}"
         )),
     }
 }
 
-/// `"<pyatlan> <mistapi>"` when both SDKs import in this python, else `None`.
-fn installed_versions(python: &Path) -> Option<String> {
+/// `"a==1 b==2"` when every package of `spec` imports in this python, else `None`.
+fn installed_versions(python: &Path, spec: &Venv) -> Option<String> {
     if !python.exists() {
         return None;
     }
+    let names: Vec<String> = spec
+        .packages
+        .iter()
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
+    let script = format!(
+        "import importlib, importlib.metadata as m\n\
+         names = [{}]\n\
+         for n in names: importlib.import_module(n)\n\
+         print(' '.join(n + '==' + m.version(n) for n in names))",
+        names.join(", ")
+    );
     let out = run(
-        Command::new(python).args([
-            "-c",
-            "import importlib.metadata as m, pyatlan, mistapi; \
-             print(m.version('pyatlan'), m.version('mistapi'))",
-        ]),
+        Command::new(python).args(["-c", &script]),
         Duration::from_secs(120),
     )
     .ok()?;
@@ -245,10 +283,19 @@ fn tail(out: &Output) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// Runs `tests/sdk/<script>` with the venv's python and returns its `SDK_RESULT` JSON and
-/// whole output (to check that no secret was printed).
+/// Runs `tests/sdk/<script>` with the SDK venv's python.
 fn run_script(script: &str, env: &[(&str, &str)]) -> (Value, String) {
-    let python = venv_python();
+    run_script_in(venv_python(), script, &[], env)
+}
+
+/// Runs `tests/sdk/<script> <args>` with `python` and returns its `SDK_RESULT` JSON and whole
+/// output (to check that no secret was printed).
+pub(crate) fn run_script_in(
+    python: &Path,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Value, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("sdk")
@@ -256,6 +303,7 @@ fn run_script(script: &str, env: &[(&str, &str)]) -> (Value, String) {
     let workdir = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(python);
     cmd.arg(&path)
+        .args(args)
         .current_dir(workdir.path())
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -296,20 +344,24 @@ fn run_script(script: &str, env: &[(&str, &str)]) -> (Value, String) {
     (result, all)
 }
 
-/// A sandbox on its own runtime, so the test thread can block on the script meanwhile.
 fn start_sandbox() -> (tokio::runtime::Runtime, SandboxHandle) {
+    start_sandbox_with(Seed::example())
+}
+
+/// A sandbox on its own runtime, so the test thread can block on the script meanwhile.
+pub(crate) fn start_sandbox_with(seed: Seed) -> (tokio::runtime::Runtime, SandboxHandle) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
     let handle = rt
-        .block_on(sandbox::start(Seed::example(), Faults::default()))
+        .block_on(sandbox::start(seed, Faults::default()))
         .expect("sandbox starts");
     (rt, handle)
 }
 
-fn strings(v: &Value) -> BTreeSet<String> {
+pub(crate) fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -320,7 +372,7 @@ fn strings(v: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn connection<'a>(state: &'a Value, qn: &str) -> &'a Value {
+pub(crate) fn connection<'a>(state: &'a Value, qn: &str) -> &'a Value {
     state["atlan"]["connections"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["qualifiedName"] == qn))
