@@ -5,7 +5,8 @@
 //! Auth is `Authorization: Bearer <apiKey>` of a seeded caller; anything else is 401.
 //! Errors use the Atlas body `{"errorCode", "errorMessage"}`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
@@ -18,6 +19,8 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
 
+#[path = "atlan_query.rs"]
+mod query;
 #[path = "atlan_workflows.rs"]
 mod workflows;
 
@@ -446,90 +449,6 @@ async fn get_by_guid(
     }
 }
 
-/// The subset of the Elasticsearch query DSL the Atlan SDKs send for connections.
-enum Clause {
-    All,
-    Term {
-        field: String,
-        values: HashSet<String>,
-        case_insensitive: bool,
-    },
-    Bool {
-        must: Vec<Clause>,
-        should: Vec<Clause>,
-        must_not: Vec<Clause>,
-    },
-}
-
-fn parse_clause(v: &Value) -> Result<Clause, String> {
-    let Some((kind, body)) = v.as_object().and_then(|m| m.iter().next()) else {
-        return Err(format!("a query clause must be a one-key object, got {v}"));
-    };
-    let scalar = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match kind.as_str() {
-        "match_all" => Ok(Clause::All),
-        "term" => {
-            let Some((field, spec)) = body.as_object().and_then(|m| m.iter().next()) else {
-                return Err("term needs one field".into());
-            };
-            let (value, ci) = match spec {
-                Value::Object(o) => (
-                    o.get("value")
-                        .map(scalar)
-                        .ok_or("term needs a value".to_string())?,
-                    o.get("case_insensitive")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                ),
-                other => (scalar(other), false),
-            };
-            Ok(Clause::Term {
-                field: field.clone(),
-                values: HashSet::from([value]),
-                case_insensitive: ci,
-            })
-        }
-        "terms" => {
-            let Some((field, list)) = body.as_object().and_then(|m| m.iter().next()) else {
-                return Err("terms needs one field".into());
-            };
-            let Some(list) = list.as_array() else {
-                return Err("terms needs an array of values".into());
-            };
-            Ok(Clause::Term {
-                field: field.clone(),
-                values: list.iter().map(scalar).collect(),
-                case_insensitive: false,
-            })
-        }
-        "bool" => {
-            let Some(b) = body.as_object() else {
-                return Err("bool needs an object".into());
-            };
-            let list = |key: &str| -> Result<Vec<Clause>, String> {
-                match b.get(key) {
-                    None | Some(Value::Null) => Ok(Vec::new()),
-                    Some(Value::Array(items)) => items.iter().map(parse_clause).collect(),
-                    Some(one) => Ok(vec![parse_clause(one)?]),
-                }
-            };
-            let mut must = list("must")?;
-            must.extend(list("filter")?);
-            Ok(Clause::Bool {
-                must,
-                should: list("should")?,
-                must_not: list("must_not")?,
-            })
-        }
-        other => Err(format!(
-            "query clause `{other}` is not supported by the sandbox"
-        )),
-    }
-}
-
 fn field_value<'a>(c: &'a AtlanConnection, field: &str) -> Option<&'a str> {
     Some(match field {
         "qualifiedName" => &c.qualified_name,
@@ -542,56 +461,21 @@ fn field_value<'a>(c: &'a AtlanConnection, field: &str) -> Option<&'a str> {
     })
 }
 
-/// The qualified names a clause restricts the hits to, when it does (a `term`/`terms` on
-/// qualifiedName, alone or among the `must`/`filter` clauses of a bool), so a search can
-/// look them up instead of testing every connection.
-fn qualified_names(clause: &Clause) -> Option<&HashSet<String>> {
-    match clause {
-        Clause::Term {
-            field,
-            values,
-            case_insensitive: false,
-        } if field == "qualifiedName" => Some(values),
-        Clause::Bool { must, .. } => must.iter().find_map(qualified_names),
-        _ => None,
-    }
-}
-
-fn matches(clause: &Clause, c: &AtlanConnection) -> bool {
-    match clause {
-        Clause::All => true,
-        Clause::Term {
-            field,
-            values,
-            case_insensitive,
-        } => {
-            let admin_list = match field.as_str() {
-                "adminUsers" => Some(&c.admin_users),
-                "adminGroups" => Some(&c.admin_groups),
-                "adminRoles" => Some(&c.admin_roles),
-                _ => None,
-            };
-            let matches_one = |have: &str| {
-                if *case_insensitive {
-                    values.iter().any(|want| have.eq_ignore_ascii_case(want))
-                } else {
-                    values.contains(have)
-                }
-            };
-            match admin_list {
-                Some(list) => list.iter().any(|have| matches_one(have)),
-                None => field_value(c, field).is_some_and(matches_one),
+/// A connection as the search sees it: its admin lists, or one attribute.
+impl query::Fields for AtlanConnection {
+    fn texts(&self, field: &str) -> Vec<Cow<'_, str>> {
+        let list = match field {
+            "adminUsers" => &self.admin_users,
+            "adminGroups" => &self.admin_groups,
+            "adminRoles" => &self.admin_roles,
+            _ => {
+                return field_value(self, field)
+                    .map(Cow::Borrowed)
+                    .into_iter()
+                    .collect();
             }
-        }
-        Clause::Bool {
-            must,
-            should,
-            must_not,
-        } => {
-            must.iter().all(|m| matches(m, c))
-                && !must_not.iter().any(|m| matches(m, c))
-                && (should.is_empty() || !must.is_empty() || should.iter().any(|m| matches(m, c)))
-        }
+        };
+        list.iter().map(|v| Cow::Borrowed(v.as_str())).collect()
     }
 }
 
@@ -609,8 +493,8 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
         return bad_request("dsl is required");
     };
     let clause = match dsl.get("query") {
-        None | Some(Value::Null) => Clause::All,
-        Some(q) => match parse_clause(q) {
+        None | Some(Value::Null) => query::Query::All,
+        Some(q) => match query::parse_query(q) {
             Ok(c) => c,
             Err(e) => return bad_request(e),
         },
@@ -639,7 +523,8 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
         })
         .unwrap_or_default();
     let connections = &state.data.connections;
-    let mut hits: Vec<&AtlanConnection> = match qualified_names(&clause) {
+    // The qualified names a query restricts the hits to are looked up, not scanned for.
+    let mut hits: Vec<&AtlanConnection> = match query::required_term(&clause, &["qualifiedName"]) {
         Some(names) => {
             // Seed (creation) order, as a full scan would give.
             let mut found: Vec<usize> = names
@@ -650,10 +535,13 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
             found
                 .into_iter()
                 .map(|i| &connections[i])
-                .filter(|c| matches(&clause, c))
+                .filter(|c| query::matches(&clause, *c))
                 .collect()
         }
-        None => connections.iter().filter(|c| matches(&clause, c)).collect(),
+        None => connections
+            .iter()
+            .filter(|c| query::matches(&clause, *c))
+            .collect(),
     };
     sort_hits(&mut hits, dsl.get("sort"));
     let page: Vec<Value> = hits

@@ -11,6 +11,7 @@
 //! finish. The indexes show templates and runs as they were `indexLagSeconds` ago; create,
 //! submit and the runs themselves never wait for the index.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -21,9 +22,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::post;
 use rand::Rng;
-use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value, json};
 
+use super::query::{Fields, Query, base_field, matches, parse_query, required_term};
 use super::{Atlan, AtlanSim, Requested, atlas_error, bad_request};
 use crate::sandbox::seed::{
     API_TOKEN_CONNECTION_ADMIN, AtlanCaller, AtlanWorkflows, WorkflowPhase, name_epoch_millis,
@@ -767,31 +768,48 @@ async fn submit(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> Respon
     json_response(StatusCode::OK, &doc)
 }
 
+/// The caller checked and the search body parsed, for either index.
+fn search_request(
+    state: &Atlan,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<SearchRequest, Response> {
+    workflow_caller(state, headers)?;
+    parse_search(&json_body(body)?).map_err(bad_request)
+}
+
+/// Positions of the documents an exact-term lookup names (in index order), or all of them.
+fn candidates<'a, I: IntoIterator<Item = &'a usize>>(
+    names: Option<&HashSet<String>>,
+    all: usize,
+    positions: impl Fn(&str) -> I,
+) -> Vec<usize> {
+    match names {
+        Some(names) => {
+            let mut found: Vec<usize> = names.iter().flat_map(|n| positions(n)).copied().collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        }
+        None => (0..all).collect(),
+    }
+}
+
 /// `POST /api/service/workflows/indexsearch`: the templates, as the index shows them.
 async fn search_templates(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> Response {
     let state = sim.state();
-    if let Err(r) = workflow_caller(&state, &headers) {
-        return r;
-    }
-    let request = match json_body(&body).and_then(|b| parse_search(&b).map_err(bad_request)) {
+    let request = match search_request(&state, &headers, &body) {
         Ok(r) => r,
         Err(r) => return r,
     };
     let engine = &state.workflows;
     let visible_until = now_millis() - engine.lag_ms;
-    let candidates: Vec<usize> = match required_term(&request.query, &["metadata.name", "_id"]) {
-        Some(names) => {
-            let mut found: Vec<usize> = names
-                .iter()
-                .filter_map(|n| engine.template_index.get(n).copied())
-                .collect();
-            found.sort_unstable();
-            found.dedup();
-            found
-        }
-        None => (0..engine.templates.len()).collect(),
-    };
-    let docs = candidates
+    let positions = candidates(
+        required_term(&request.query, &["metadata.name", "_id"]),
+        engine.templates.len(),
+        |name| engine.template_index.get(name),
+    );
+    let docs = positions
         .into_iter()
         .map(|i| &engine.templates[i])
         .filter(|t| t.created_ms <= visible_until)
@@ -805,36 +823,24 @@ async fn search_templates(State(sim): AtlanSim, headers: HeaderMap, body: Bytes)
 /// `POST /api/service/runs/indexsearch`: the runs, as the index shows them.
 async fn search_runs(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> Response {
     let state = sim.state();
-    if let Err(r) = workflow_caller(&state, &headers) {
-        return r;
-    }
-    let request = match json_body(&body).and_then(|b| parse_search(&b).map_err(bad_request)) {
+    let request = match search_request(&state, &headers, &body) {
         Ok(r) => r,
         Err(r) => return r,
     };
     let engine = &state.workflows;
     let as_of = now_millis() - engine.lag_ms;
-    let candidates: Vec<usize> = match required_term(
-        &request.query,
-        &[
-            "spec.workflowTemplateRef.name",
-            "metadata.labels.workflows.argoproj.io/workflow-template",
-        ],
-    ) {
-        Some(names) => {
-            let mut found: Vec<usize> = names
-                .iter()
-                .filter_map(|n| engine.runs_of.get(n))
-                .flatten()
-                .copied()
-                .collect();
-            found.sort_unstable();
-            found.dedup();
-            found
-        }
-        None => (0..engine.runs.len()).collect(),
-    };
-    let docs = candidates
+    let positions = candidates(
+        required_term(
+            &request.query,
+            &[
+                "spec.workflowTemplateRef.name",
+                "metadata.labels.workflows.argoproj.io/workflow-template",
+            ],
+        ),
+        engine.runs.len(),
+        |name| engine.runs_of.get(name).into_iter().flatten(),
+    );
+    let docs = positions
         .into_iter()
         .map(|i| &engine.runs[i])
         .filter(|r| r.created_ms <= as_of)
@@ -851,35 +857,6 @@ struct SearchRequest {
     query: Query,
     post_filter: Option<Query>,
     sort: Vec<(String, bool)>,
-}
-
-/// A query clause. `nested` is evaluated as its inner query: documents are searched whole,
-/// with full field paths, as Elasticsearch's nested queries also name them.
-enum Query {
-    All,
-    Bool {
-        must: Vec<Query>,
-        should: Vec<Query>,
-        must_not: Vec<Query>,
-        minimum_should_match: usize,
-    },
-    Term {
-        field: String,
-        values: Vec<String>,
-        case_insensitive: bool,
-    },
-    Prefix {
-        field: String,
-        value: String,
-        case_insensitive: bool,
-    },
-    Regexp {
-        field: String,
-        regex: Regex,
-    },
-    Exists {
-        field: String,
-    },
 }
 
 fn parse_search(body: &Map<String, Value>) -> Result<SearchRequest, String> {
@@ -913,11 +890,11 @@ fn parse_search(body: &Map<String, Value>) -> Result<SearchRequest, String> {
     }
     let query = match body.get("query") {
         None | Some(Value::Null) => Query::All,
-        Some(q) => parse_query(q, 0)?,
+        Some(q) => parse_query(q)?,
     };
     let post_filter = match body.get("post_filter") {
         None | Some(Value::Null) => None,
-        Some(q) => Some(parse_query(q, 0)?),
+        Some(q) => Some(parse_query(q)?),
     };
     let sort = parse_sort(body.get("sort"))?;
     Ok(SearchRequest {
@@ -927,219 +904,6 @@ fn parse_search(body: &Map<String, Value>) -> Result<SearchRequest, String> {
         post_filter,
         sort,
     })
-}
-
-/// Deeper than any query a client builds; a hostile one cannot exhaust the stack.
-const MAX_QUERY_DEPTH: usize = 32;
-
-fn parse_query(v: &Value, depth: usize) -> Result<Query, String> {
-    if depth > MAX_QUERY_DEPTH {
-        return Err(format!("the query is nested deeper than {MAX_QUERY_DEPTH}"));
-    }
-    let Some((kind, body)) = v
-        .as_object()
-        .filter(|m| m.len() == 1)
-        .and_then(|m| m.iter().next())
-    else {
-        return Err(format!("a query clause must be a one-key object, got {v}"));
-    };
-    let scalar = |v: &Value| -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    };
-    // `{field: value}` or `{field: {"value": …, options}}`, beside an optional boost.
-    let field_and_value = |body: &Value| -> Result<(String, Value), String> {
-        let fields: Vec<(&String, &Value)> = body
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, _)| k.as_str() != "boost")
-            .collect();
-        match fields[..] {
-            [(field, value)] => Ok((field.clone(), value.clone())),
-            _ => Err(format!(
-                "[{kind}] query needs exactly one field, got {body}"
-            )),
-        }
-    };
-    let value_and_ci = |spec: &Value| -> Result<(String, bool), String> {
-        match spec {
-            Value::Object(o) => Ok((
-                o.get("value")
-                    .and_then(scalar)
-                    .ok_or_else(|| format!("[{kind}] query needs a value"))?,
-                o.get("case_insensitive")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            )),
-            other => Ok((
-                scalar(other).ok_or_else(|| format!("[{kind}] query needs a scalar value"))?,
-                false,
-            )),
-        }
-    };
-    match kind.as_str() {
-        "match_all" => Ok(Query::All),
-        "term" => {
-            let (field, spec) = field_and_value(body)?;
-            let (value, case_insensitive) = value_and_ci(&spec)?;
-            Ok(Query::Term {
-                field,
-                values: vec![value],
-                case_insensitive,
-            })
-        }
-        "terms" => {
-            let (field, list) = field_and_value(body)?;
-            let values = list
-                .as_array()
-                .ok_or("[terms] query needs an array of values")?
-                .iter()
-                .map(|v| scalar(v).ok_or("[terms] values must be scalars"))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Query::Term {
-                field,
-                values,
-                case_insensitive: false,
-            })
-        }
-        "prefix" => {
-            let (field, spec) = field_and_value(body)?;
-            let (value, case_insensitive) = value_and_ci(&spec)?;
-            Ok(Query::Prefix {
-                field,
-                value,
-                case_insensitive,
-            })
-        }
-        "regexp" => {
-            let (field, spec) = field_and_value(body)?;
-            let (pattern, case_insensitive) = value_and_ci(&spec)?;
-            let regex = RegexBuilder::new(&lucene_regex(&pattern)?)
-                .case_insensitive(case_insensitive)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| format!("[regexp] {pattern:?} is not a valid expression: {e}"))?;
-            Ok(Query::Regexp { field, regex })
-        }
-        "exists" => {
-            let field = body
-                .get("field")
-                .and_then(Value::as_str)
-                .ok_or("[exists] query needs a field")?;
-            Ok(Query::Exists {
-                field: field.to_string(),
-            })
-        }
-        "nested" => {
-            if !body.get("path").is_some_and(Value::is_string) {
-                return Err("[nested] query needs a path".into());
-            }
-            let inner = body.get("query").ok_or("[nested] query needs a query")?;
-            parse_query(inner, depth + 1)
-        }
-        "bool" => {
-            let Some(b) = body.as_object() else {
-                return Err("[bool] query needs an object".into());
-            };
-            let list = |key: &str| -> Result<Vec<Query>, String> {
-                match b.get(key) {
-                    None | Some(Value::Null) => Ok(Vec::new()),
-                    Some(Value::Array(items)) => {
-                        items.iter().map(|q| parse_query(q, depth + 1)).collect()
-                    }
-                    Some(one) => Ok(vec![parse_query(one, depth + 1)?]),
-                }
-            };
-            let mut must = list("must")?;
-            must.extend(list("filter")?);
-            let should = list("should")?;
-            let minimum_should_match = match b.get("minimum_should_match") {
-                None | Some(Value::Null) => usize::from(must.is_empty() && !should.is_empty()),
-                Some(v) => v
-                    .as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or("[bool] minimum_should_match must be a count")?,
-            };
-            Ok(Query::Bool {
-                must,
-                should,
-                must_not: list("must_not")?,
-                minimum_should_match,
-            })
-        }
-        other => Err(format!(
-            "query clause [{other}] is not supported by the sandbox (supported: bool, nested, term, terms, prefix, regexp, exists, match_all)"
-        )),
-    }
-}
-
-/// A Lucene regular expression (always anchored at both ends) as a `regex` pattern. The
-/// optional operators (`~ < > & @ #`) are refused rather than guessed at.
-fn lucene_regex(pattern: &str) -> Result<String, String> {
-    let mut out = String::from("^(?:");
-    let mut chars = pattern.chars().peekable();
-    let mut in_class = false;
-    while let Some(c) = chars.next() {
-        if in_class {
-            match c {
-                ']' => {
-                    in_class = false;
-                    out.push(']');
-                }
-                '\\' => {
-                    let next = chars.next().ok_or("[regexp] ends with a backslash")?;
-                    out.push_str(&regex::escape(&next.to_string()));
-                }
-                '-' => out.push('-'),
-                c if c.is_alphanumeric() => out.push(c),
-                c => out.push_str(&regex::escape(&c.to_string())),
-            }
-            continue;
-        }
-        match c {
-            '\\' => {
-                let next = chars.next().ok_or("[regexp] ends with a backslash")?;
-                out.push_str(&regex::escape(&next.to_string()));
-            }
-            '"' => {
-                let mut literal = String::new();
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some(ch) => literal.push(ch),
-                        None => return Err("[regexp] has an unterminated quote".into()),
-                    }
-                }
-                out.push_str(&regex::escape(&literal));
-            }
-            '[' => {
-                in_class = true;
-                out.push('[');
-                if chars.peek() == Some(&'^') {
-                    chars.next();
-                    out.push('^');
-                }
-            }
-            '.' | '?' | '+' | '*' | '|' | '(' | ')' | '{' | '}' => out.push(c),
-            '~' | '<' | '>' | '&' | '@' | '#' => {
-                return Err(format!(
-                    "[regexp] operator `{c}` is not supported by the sandbox"
-                ));
-            }
-            c => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    if in_class {
-        return Err("[regexp] has an unterminated character class".into());
-    }
-    out.push_str(")$");
-    Ok(out)
 }
 
 /// Sort fields with descending flags. `_score` is ignored (every hit scores the same).
@@ -1176,11 +940,6 @@ fn parse_sort(sort: Option<&Value>) -> Result<Vec<(String, bool)>, String> {
     Ok(out)
 }
 
-/// A field path without the `.keyword` sub-field suffix (the sandbox stores exact values).
-fn base_field(field: &str) -> &str {
-    field.strip_suffix(".keyword").unwrap_or(field)
-}
-
 /// Every scalar at `path` in `doc`. Object keys may themselves contain dots (Argo labels such
 /// as `workflows.argoproj.io/phase`); arrays are searched through, as Elasticsearch flattens
 /// them.
@@ -1210,79 +969,28 @@ fn field_values<'a>(doc: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
 }
 
 /// The values of `field` as text (`_id` is the document id).
-fn texts(id: &str, doc: &Value, field: &str) -> Vec<String> {
-    let field = base_field(field);
-    if field == "_id" {
-        return vec![id.to_string()];
-    }
-    let mut values = Vec::new();
-    field_values(doc, field, &mut values);
-    values
-        .into_iter()
-        .filter_map(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        })
-        .collect()
+/// A document of a workflow index: its id and `_source`.
+struct IndexDoc<'a> {
+    id: &'a str,
+    source: &'a Value,
 }
 
-fn matches(q: &Query, id: &str, doc: &Value) -> bool {
-    match q {
-        Query::All => true,
-        Query::Bool {
-            must,
-            should,
-            must_not,
-            minimum_should_match,
-        } => {
-            must.iter().all(|m| matches(m, id, doc))
-                && !must_not.iter().any(|m| matches(m, id, doc))
-                && should.iter().filter(|s| matches(s, id, doc)).count() >= *minimum_should_match
+impl Fields for IndexDoc<'_> {
+    fn texts(&self, field: &str) -> Vec<Cow<'_, str>> {
+        if field == "_id" {
+            return vec![Cow::Borrowed(self.id)];
         }
-        Query::Term {
-            field,
-            values,
-            case_insensitive,
-        } => texts(id, doc, field).iter().any(|have| {
-            values.iter().any(|want| {
-                if *case_insensitive {
-                    have.eq_ignore_ascii_case(want)
-                } else {
-                    have == want
-                }
+        let mut values = Vec::new();
+        field_values(self.source, field, &mut values);
+        values
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+                Value::Number(n) => Some(Cow::Owned(n.to_string())),
+                Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+                _ => None,
             })
-        }),
-        Query::Prefix {
-            field,
-            value,
-            case_insensitive,
-        } => texts(id, doc, field).iter().any(|have| {
-            if *case_insensitive {
-                have.to_lowercase().starts_with(&value.to_lowercase())
-            } else {
-                have.starts_with(value.as_str())
-            }
-        }),
-        Query::Regexp { field, regex } => texts(id, doc, field)
-            .iter()
-            .any(|have| regex.is_match(have)),
-        Query::Exists { field } => !texts(id, doc, field).is_empty(),
-    }
-}
-
-/// The values an exact term on one of `fields` restricts the hits to, when the query requires
-/// one (alone or among its `must`/`filter` clauses), so a search can look them up.
-fn required_term<'a>(q: &'a Query, fields: &[&str]) -> Option<&'a [String]> {
-    match q {
-        Query::Term {
-            field,
-            values,
-            case_insensitive: false,
-        } if fields.contains(&base_field(field)) => Some(values),
-        Query::Bool { must, .. } => must.iter().find_map(|m| required_term(m, fields)),
-        _ => None,
+            .collect()
     }
 }
 
@@ -1296,11 +1004,12 @@ fn search_response(
         .enumerate()
         .map(|(seq, (id, created, doc))| (seq, id, created, doc))
         .filter(|(_, id, _, doc)| {
-            matches(&request.query, id, doc)
+            let doc = IndexDoc { id, source: doc };
+            matches(&request.query, &doc)
                 && request
                     .post_filter
                     .as_ref()
-                    .is_none_or(|f| matches(f, id, doc))
+                    .is_none_or(|f| matches(f, &doc))
         })
         .collect();
     if !request.sort.is_empty() {
@@ -1310,7 +1019,13 @@ fn search_response(
                 let key = request
                     .sort
                     .iter()
-                    .map(|(field, _)| texts(id, doc, field).into_iter().next())
+                    .map(|(field, _)| {
+                        IndexDoc { id, source: doc }
+                            .texts(base_field(field))
+                            .into_iter()
+                            .next()
+                            .map(Cow::into_owned)
+                    })
                     .collect();
                 (*seq, key)
             })

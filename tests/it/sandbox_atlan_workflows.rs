@@ -91,6 +91,20 @@ fn package_workflow(name: &str, connection: &str, guid: &str) -> Value {
     })
 }
 
+/// Creates and runs the package as jsmith (no API token user: pyatlan sends him to
+/// package-workflows) and returns the template the sandbox answers.
+async fn run_as_jsmith(sb: &SandboxHandle, name: &str, connection: &str, guid: &str) -> Value {
+    let (s, created) = post(
+        sb,
+        "/api/service/package-workflows?submit=true",
+        JSMITH_KEY,
+        &package_workflow(name, connection, guid),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{created}");
+    created
+}
+
 /// `find_by_type(prefix=API_TOKEN_CONNECTION_ADMIN, max_results=size)`, as pyatlan sends it.
 fn find_by_type(size: u64) -> Value {
     json!({"from": 0, "size": size, "track_total_hits": true,
@@ -202,15 +216,7 @@ async fn a_run_goes_pending_running_succeeded_and_appends_the_token_as_its_submi
     let before = sb.state();
     let name = "csa-api-token-connection-admin-1800000001";
     let sent = Instant::now();
-    // jsmith is no API token user: pyatlan sends him to package-workflows.
-    let (s, created) = post(
-        &sb,
-        "/api/service/package-workflows?submit=true",
-        JSMITH_KEY,
-        &package_workflow(name, SNOWFLAKE, DBT_CLOUD_GUID),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{created}");
+    let created = run_as_jsmith(&sb, name, SNOWFLAKE, DBT_CLOUD_GUID).await;
     assert_eq!(created["metadata"]["name"], name);
     assert_eq!(created["metadata"]["namespace"], "default");
     assert!(is_timestamp(&created["metadata"]["creationTimestamp"]));
@@ -355,14 +361,7 @@ async fn failed_runs_say_why_and_change_nothing_and_a_granted_token_is_a_noop() 
         ),
     ];
     for (name, qn, guid, _, _) in cases {
-        let (s, body) = post(
-            &sb,
-            "/api/service/package-workflows?submit=true",
-            JSMITH_KEY,
-            &package_workflow(name, qn, guid),
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{body}");
+        run_as_jsmith(&sb, name, qn, guid).await;
     }
     for (name, _, _, phase, message) in cases {
         let run = finished(&sb, name).await;
@@ -399,14 +398,7 @@ async fn the_ui_multi_select_connection_parameter_uses_its_first_element() {
     let sb = start("runSeconds: 0.1\n").await;
     let name = "csa-api-token-connection-admin-1800000021";
     let multi = format!("[\"{SNOWFLAKE}\", \"{DATABRICKS}\"]");
-    let (s, _) = post(
-        &sb,
-        "/api/service/package-workflows?submit=true",
-        JSMITH_KEY,
-        &package_workflow(name, &multi, LOOKER_SYNC_GUID),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    run_as_jsmith(&sb, name, &multi, LOOKER_SYNC_GUID).await;
     let run = finished(&sb, name).await;
     assert_eq!(run["phase"], "Succeeded", "{run}");
     let state = sb.state();
@@ -787,18 +779,13 @@ async fn seeded_runs_in_flight_finish_as_their_creator_and_reset_restores_the_se
     );
 
     // Something created at run time, then a reset: back to the seed.
-    let (s, _) = post(
+    run_as_jsmith(
         &sb,
-        "/api/service/package-workflows?submit=true",
-        JSMITH_KEY,
-        &package_workflow(
-            "csa-api-token-connection-admin-1800000041",
-            SNOWFLAKE,
-            DBT_CLOUD_GUID,
-        ),
+        "csa-api-token-connection-admin-1800000041",
+        SNOWFLAKE,
+        DBT_CLOUD_GUID,
     )
     .await;
-    assert_eq!(s, StatusCode::OK);
     sb.reset();
     let reset = sb.state();
     assert_eq!(reset["atlan"]["workflows"], seeded["atlan"]["workflows"]);

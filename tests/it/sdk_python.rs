@@ -379,6 +379,40 @@ pub(crate) fn connection<'a>(state: &'a Value, qn: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no connection {qn} in the sandbox state"))
 }
 
+/// Every connection but `changed` is as it was; `changed` kept its other fields, and its admin
+/// users are the old ones plus exactly `added` (which it must not have had).
+pub(crate) fn assert_only_appended(before: &Value, after: &Value, changed: &str, added: &str) {
+    let was = connection(before, changed);
+    let now = connection(after, changed);
+    let mut expected = strings(&was["adminUsers"]);
+    assert!(
+        expected.insert(added.to_string()),
+        "{added} was already an admin of {changed}: the test would prove nothing"
+    );
+    assert_eq!(strings(&now["adminUsers"]), expected, "{changed}");
+    for field in [
+        "guid",
+        "name",
+        "connectorName",
+        "category",
+        "adminGroups",
+        "adminRoles",
+    ] {
+        assert_eq!(now[field], was[field], "{changed}: {field} changed");
+    }
+    let connections = |state: &Value| state["atlan"]["connections"].as_array().cloned();
+    for (b, a) in connections(before)
+        .into_iter()
+        .flatten()
+        .zip(connections(after).into_iter().flatten())
+    {
+        if b["qualifiedName"] != changed {
+            assert_eq!(b, a, "another connection changed");
+        }
+    }
+    assert_eq!(before["atlan"]["apiTokens"], after["atlan"]["apiTokens"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The scenarios
 
@@ -432,40 +466,7 @@ fn pyatlan_finds_a_token_reads_a_connection_and_appends_an_admin() {
     );
 
     // What the sandbox holds now: the admin appended, nothing else lost or changed.
-    let after = sb.state();
-    let saved = connection(&after, BIGQUERY_QN);
-    let mut expected_users = strings(&seeded["adminUsers"]);
-    assert!(
-        expected_users.insert(service_account.clone()),
-        "the seed already had the admin; the test would prove nothing"
-    );
-    assert_eq!(strings(&saved["adminUsers"]), expected_users);
-    for field in [
-        "guid",
-        "name",
-        "connectorName",
-        "category",
-        "adminGroups",
-        "adminRoles",
-    ] {
-        assert_eq!(saved[field], seeded[field], "{field} changed");
-    }
-    for (was, now) in before["atlan"]["connections"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(
-            after["atlan"]["connections"]
-                .as_array()
-                .into_iter()
-                .flatten(),
-        )
-    {
-        if was["qualifiedName"] != BIGQUERY_QN {
-            assert_eq!(was, now, "another connection changed");
-        }
-    }
-    assert_eq!(before["atlan"]["apiTokens"], after["atlan"]["apiTokens"]);
+    assert_only_appended(&before, &sb.state(), BIGQUERY_QN, &service_account);
 
     // The SDK reached the sandbox on the routes of contracts/atlan.md.
     let counts = sb.request_counts();

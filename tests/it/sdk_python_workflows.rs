@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use warrant::sandbox::Seed;
 use warrant::sandbox::seed::{AtlanCaller, AtlanWorkflowTemplate};
+use warrant::sandbox::{SandboxHandle, Seed};
 
-use crate::sdk_python::{Venv, connection, python_of, run_script_in, start_sandbox_with, strings};
+use crate::sdk_python::{Venv, assert_only_appended, python_of, run_script_in, start_sandbox_with};
 
 const PYATLAN_WORKFLOWS: Venv = Venv {
     dir: "sdk-venv-pyatlan10",
@@ -87,50 +87,42 @@ fn run_named<'a>(runs: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no run {name} in {runs:?}"))
 }
 
-/// Every connection but `changed` is as it was; `changed` kept its groups, roles and name, and
-/// its admin users are the old ones plus exactly `added`.
-fn assert_only_appended(before: &Value, after: &Value, changed: &str, added: &str) {
-    let was = connection(before, changed);
-    let now = connection(after, changed);
-    let mut expected = strings(&was["adminUsers"]);
-    assert!(
-        expected.insert(added.to_string()),
-        "{added} was already an admin of {changed}: the test would prove nothing"
-    );
-    assert_eq!(strings(&now["adminUsers"]), expected, "{changed}");
-    for field in ["guid", "name", "connectorName", "adminGroups", "adminRoles"] {
-        assert_eq!(now[field], was[field], "{changed}: {field} changed");
-    }
-    for (b, a) in before["atlan"]["connections"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(
-            after["atlan"]["connections"]
-                .as_array()
-                .into_iter()
-                .flatten(),
-        )
-    {
-        if b["qualifiedName"] != changed {
-            assert_eq!(b, a, "another connection changed");
+/// A finished script run: the sandbox it ran against (and its runtime), the state before, and
+/// what the script printed as its result.
+struct ScriptRun {
+    _runtime: tokio::runtime::Runtime,
+    sandbox: SandboxHandle,
+    before: Value,
+    result: Value,
+}
+
+/// Starts the sandbox on [`seed`], runs the script in `mode` against it with `env`, and checks
+/// that no key of `env` (`…_KEY`) was printed.
+fn run_mode(mode: &str, env: &[(&str, &str)]) -> ScriptRun {
+    let python = python();
+    let (runtime, sandbox) = start_sandbox_with(seed());
+    let before = sandbox.state();
+    let mut env = env.to_vec();
+    env.push(("ATLAN_BASE_URL", &sandbox.atlan));
+    let (result, output) = run_script_in(python, "atlan_package_workflow.py", &[mode], &env);
+    for (name, value) in &env {
+        if name.ends_with("_KEY") {
+            assert!(!output.contains(value), "{name} was printed");
         }
     }
-    assert_eq!(before["atlan"]["apiTokens"], after["atlan"]["apiTokens"]);
+    ScriptRun {
+        _runtime: runtime,
+        sandbox,
+        before,
+        result,
+    }
 }
 
 #[test]
 fn pyatlan_10_runs_monitors_finds_reruns_and_joins_the_package_workflow() {
-    let python = python();
-    let (_rt, sb) = start_sandbox_with(seed());
-    let before = sb.state();
-
-    let (result, output) = run_script_in(
-        python,
-        "atlan_package_workflow.py",
-        &["sdk"],
+    let script = run_mode(
+        "sdk",
         &[
-            ("ATLAN_BASE_URL", &sb.atlan),
             ("RUNNER_KEY", JSMITH_KEY),
             ("TOKEN_USER_KEY", CI_PIPELINE_KEY),
             ("CONNECTION_QN", SNOWFLAKE),
@@ -139,9 +131,7 @@ fn pyatlan_10_runs_monitors_finds_reruns_and_joins_the_package_workflow() {
             ("SDK_TIME_SCALE", "0.1"),
         ],
     );
-    for key in [JSMITH_KEY, CI_PIPELINE_KEY] {
-        assert!(!output.contains(key), "an API key was printed");
-    }
+    let (sb, before, result) = (&script.sandbox, &script.before, &script.result);
     let after = sb.state();
     let runs = runs(&after);
 
@@ -207,7 +197,7 @@ fn pyatlan_10_runs_monitors_finds_reruns_and_joins_the_package_workflow() {
         message.contains("jsmith is not admin for connection default/databricks/1700000003"),
         "{message}"
     );
-    assert_only_appended(&before, &after, SNOWFLAKE, DBT_CLOUD_USER);
+    assert_only_appended(before, &after, SNOWFLAKE, DBT_CLOUD_USER);
 
     // pyatlan chose its routes by whoami: jsmith is not an API token user, ci-pipeline is.
     let counts = sb.request_counts();
@@ -240,20 +230,8 @@ fn pyatlan_10_runs_monitors_finds_reruns_and_joins_the_package_workflow() {
 
 #[test]
 fn the_raw_rest_prefix_search_and_submit_rerun_a_ui_created_workflow() {
-    let python = python();
-    let (_rt, sb) = start_sandbox_with(seed());
-    let before = sb.state();
-
-    let (result, output) = run_script_in(
-        python,
-        "atlan_package_workflow.py",
-        &["rest"],
-        &[
-            ("ATLAN_BASE_URL", &sb.atlan),
-            ("TOKEN_USER_KEY", CI_PIPELINE_KEY),
-        ],
-    );
-    assert!(!output.contains(CI_PIPELINE_KEY), "the API key was printed");
+    let script = run_mode("rest", &[("TOKEN_USER_KEY", CI_PIPELINE_KEY)]);
+    let (sb, before, result) = (&script.sandbox, &script.before, &script.result);
 
     // The prefix query finds both seeded templates, newest first.
     assert_eq!(result["total"], 2, "{result}");
@@ -277,7 +255,7 @@ fn the_raw_rest_prefix_search_and_submit_rerun_a_ui_created_workflow() {
 
     let after = sb.state();
     // The connection came from the UI's JSON-array parameter; the token was appended.
-    assert_only_appended(&before, &after, DATABRICKS, LOOKER_SYNC_USER);
+    assert_only_appended(before, &after, DATABRICKS, LOOKER_SYNC_USER);
     let runs = runs(&after);
     let state_run = run_named(&runs, run);
     assert_eq!(state_run["createdBy"], CI_PIPELINE_USER);

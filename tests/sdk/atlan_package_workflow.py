@@ -56,20 +56,26 @@ def sdk_mode():
     base_url = os.environ["ATLAN_BASE_URL"]
     result = {}
 
-    # Configure, create and run; then wait for it (docs: "Workflows run asynchronously").
-    client = AtlanClient(base_url=base_url, api_key=os.environ["RUNNER_KEY"])
-    workflow = (
-        APITokenConnectionAdmin()
-        .config(
-            connection_qualified_name=os.environ["CONNECTION_QN"],
-            api_token_guid=os.environ["TOKEN_GUID"],
+    def configure_run_and_monitor(client, connection_qualified_name):
+        """The docs' configuration snippet, then waiting for the run (docs: "Workflows run
+        asynchronously")."""
+        workflow = (
+            APITokenConnectionAdmin()
+            .config(
+                connection_qualified_name=connection_qualified_name,
+                api_token_guid=os.environ["TOKEN_GUID"],
+            )
+            .to_workflow()
         )
-        .to_workflow()
-    )
-    response = client.workflow.run(workflow)
-    created = response.metadata.name
-    phase = client.workflow.monitor(workflow_name=created)
-    result["run"] = {"template": created, "phase": phase.value if phase else None}
+        response = client.workflow.run(workflow)
+        phase = client.workflow.monitor(workflow_name=response.metadata.name)
+        return {
+            "template": response.metadata.name,
+            "phase": phase.value if phase else None,
+        }
+
+    runner = AtlanClient(base_url=base_url, api_key=os.environ["RUNNER_KEY"])
+    result["run"] = configure_run_and_monitor(runner, os.environ["CONNECTION_QN"])
 
     # Re-run the existing workflow, as an API token.
     client = AtlanClient(base_url=base_url, api_key=os.environ["TOKEN_USER_KEY"])
@@ -85,22 +91,10 @@ def sdk_mode():
     phase = client.workflow.monitor(workflow_name=existing[0].source.metadata.name)
     result["rerunFinal"] = phase.value if phase else None
 
-    # A runner who is not an admin of the connection.
-    client = AtlanClient(base_url=base_url, api_key=os.environ["RUNNER_KEY"])
-    workflow = (
-        APITokenConnectionAdmin()
-        .config(
-            connection_qualified_name=os.environ["OUTSIDER_CONNECTION_QN"],
-            api_token_guid=os.environ["TOKEN_GUID"],
-        )
-        .to_workflow()
+    # The same runner, on a connection it does not administer.
+    result["outsider"] = configure_run_and_monitor(
+        runner, os.environ["OUTSIDER_CONNECTION_QN"]
     )
-    response = client.workflow.run(workflow)
-    phase = client.workflow.monitor(workflow_name=response.metadata.name)
-    result["outsider"] = {
-        "template": response.metadata.name,
-        "phase": phase.value if phase else None,
-    }
     return result
 
 
