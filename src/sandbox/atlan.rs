@@ -1,6 +1,8 @@
 //! The Atlan simulator, per `contracts/atlan.md`: API tokens (Heracles `/api/service/apikeys`),
 //! users, whoami, and Connection assets (Atlas `/api/meta`: unique-attribute GET, indexsearch,
-//! entity/bulk with the ConnectionPreProcessor admin rules).
+//! entity/bulk with the ConnectionPreProcessor admin rules), and, in `atlan_workflows.rs`, the
+//! workflow engine that runs the API token connection admin package as its submitter through
+//! the same admin rule ([`may_change_admins`]) and write.
 //!
 //! Auth is `Authorization: Bearer <apiKey>` of a seeded caller; anything else is 401.
 //! Errors use the Atlas body `{"errorCode", "errorMessage"}`.

@@ -4,7 +4,9 @@
 //!
 //! Layout: [`seed`] holds the seed types (which are also the simulators' state), [`faults`] the
 //! fault spec and its seeded roller, and `atlan.rs`, `connect.rs`, `mist.rs` one simulator each,
-//! following `contracts/{atlan,connect,mist}.md`. This file is the shared machinery: one
+//! following `contracts/{atlan,connect,mist}.md` (Atlan's hosts `atlan_query.rs`, its search
+//! DSL, and `atlan_workflows.rs`, the package workflow engine of `contracts/atlan-workflows.md`).
+//! This file is the shared machinery: one
 //! listener per platform, served by hyper directly so that an injected "drop" can close the
 //! connection without any response; a route layer that counts requests and applies faults;
 //! and the `/_sandbox/*` introspection routes present on every listener.
