@@ -1,11 +1,14 @@
 //! The Atlan simulator, per `contracts/atlan.md`: API tokens (Heracles `/api/service/apikeys`),
 //! users, whoami, and Connection assets (Atlas `/api/meta`: unique-attribute GET, indexsearch,
-//! entity/bulk with the ConnectionPreProcessor admin rules).
+//! entity/bulk with the ConnectionPreProcessor admin rules), and, in `atlan_workflows.rs`, the
+//! workflow engine that runs the API token connection admin package as its submitter through
+//! the same admin rule ([`may_change_admins`]) and write.
 //!
 //! Auth is `Authorization: Bearer <apiKey>` of a seeded caller; anything else is 401.
 //! Errors use the Atlas body `{"errorCode", "errorMessage"}`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,6 +20,11 @@ use axum::routing::{get, post};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
+
+#[path = "atlan_query.rs"]
+mod query;
+#[path = "atlan_workflows.rs"]
+mod workflows;
 
 use super::seed::{AtlanApiToken, AtlanCaller, AtlanConnection, AtlanSeed};
 use super::{Platform, Sim, auth_credential, json_response, now_millis, query_pairs, query_value};
@@ -31,6 +39,8 @@ pub(crate) struct Atlan {
     /// index stays valid; a create adds its entry.
     by_qualified_name: HashMap<String, usize>,
     foreign_seq: u64,
+    /// The package workflows: templates, runs, and the clock they run on.
+    workflows: workflows::Engine,
 }
 
 impl Platform for Atlan {
@@ -48,6 +58,7 @@ impl Platform for Atlan {
             data: seed.clone(),
             by_qualified_name,
             foreign_seq: 0,
+            workflows: workflows::Engine::from_seed(&seed.workflows, now_millis()),
         }
     }
 
@@ -59,7 +70,12 @@ impl Platform for Atlan {
             "users": self.data.users,
             "apiTokens": self.data.api_tokens,
             "connections": self.data.connections,
+            "workflows": self.workflows.snapshot(now_millis()),
         })
+    }
+
+    fn advance(&mut self) {
+        self.advance_workflows();
     }
 
     fn foreign_write(&mut self, rng: &mut StdRng) {
@@ -123,6 +139,7 @@ impl Platform for Atlan {
             .route("/api/meta/search/indexsearch", post(index_search))
             .route("/api/meta/entity/bulk", post(bulk))
             .route("/api/meta/entity/bulk/", post(bulk))
+            .merge(workflows::routes())
     }
 }
 
@@ -434,90 +451,6 @@ async fn get_by_guid(
     }
 }
 
-/// The subset of the Elasticsearch query DSL the Atlan SDKs send for connections.
-enum Clause {
-    All,
-    Term {
-        field: String,
-        values: HashSet<String>,
-        case_insensitive: bool,
-    },
-    Bool {
-        must: Vec<Clause>,
-        should: Vec<Clause>,
-        must_not: Vec<Clause>,
-    },
-}
-
-fn parse_clause(v: &Value) -> Result<Clause, String> {
-    let Some((kind, body)) = v.as_object().and_then(|m| m.iter().next()) else {
-        return Err(format!("a query clause must be a one-key object, got {v}"));
-    };
-    let scalar = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match kind.as_str() {
-        "match_all" => Ok(Clause::All),
-        "term" => {
-            let Some((field, spec)) = body.as_object().and_then(|m| m.iter().next()) else {
-                return Err("term needs one field".into());
-            };
-            let (value, ci) = match spec {
-                Value::Object(o) => (
-                    o.get("value")
-                        .map(scalar)
-                        .ok_or("term needs a value".to_string())?,
-                    o.get("case_insensitive")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                ),
-                other => (scalar(other), false),
-            };
-            Ok(Clause::Term {
-                field: field.clone(),
-                values: HashSet::from([value]),
-                case_insensitive: ci,
-            })
-        }
-        "terms" => {
-            let Some((field, list)) = body.as_object().and_then(|m| m.iter().next()) else {
-                return Err("terms needs one field".into());
-            };
-            let Some(list) = list.as_array() else {
-                return Err("terms needs an array of values".into());
-            };
-            Ok(Clause::Term {
-                field: field.clone(),
-                values: list.iter().map(scalar).collect(),
-                case_insensitive: false,
-            })
-        }
-        "bool" => {
-            let Some(b) = body.as_object() else {
-                return Err("bool needs an object".into());
-            };
-            let list = |key: &str| -> Result<Vec<Clause>, String> {
-                match b.get(key) {
-                    None | Some(Value::Null) => Ok(Vec::new()),
-                    Some(Value::Array(items)) => items.iter().map(parse_clause).collect(),
-                    Some(one) => Ok(vec![parse_clause(one)?]),
-                }
-            };
-            let mut must = list("must")?;
-            must.extend(list("filter")?);
-            Ok(Clause::Bool {
-                must,
-                should: list("should")?,
-                must_not: list("must_not")?,
-            })
-        }
-        other => Err(format!(
-            "query clause `{other}` is not supported by the sandbox"
-        )),
-    }
-}
-
 fn field_value<'a>(c: &'a AtlanConnection, field: &str) -> Option<&'a str> {
     Some(match field {
         "qualifiedName" => &c.qualified_name,
@@ -530,56 +463,21 @@ fn field_value<'a>(c: &'a AtlanConnection, field: &str) -> Option<&'a str> {
     })
 }
 
-/// The qualified names a clause restricts the hits to, when it does (a `term`/`terms` on
-/// qualifiedName, alone or among the `must`/`filter` clauses of a bool), so a search can
-/// look them up instead of testing every connection.
-fn qualified_names(clause: &Clause) -> Option<&HashSet<String>> {
-    match clause {
-        Clause::Term {
-            field,
-            values,
-            case_insensitive: false,
-        } if field == "qualifiedName" => Some(values),
-        Clause::Bool { must, .. } => must.iter().find_map(qualified_names),
-        _ => None,
-    }
-}
-
-fn matches(clause: &Clause, c: &AtlanConnection) -> bool {
-    match clause {
-        Clause::All => true,
-        Clause::Term {
-            field,
-            values,
-            case_insensitive,
-        } => {
-            let admin_list = match field.as_str() {
-                "adminUsers" => Some(&c.admin_users),
-                "adminGroups" => Some(&c.admin_groups),
-                "adminRoles" => Some(&c.admin_roles),
-                _ => None,
-            };
-            let matches_one = |have: &str| {
-                if *case_insensitive {
-                    values.iter().any(|want| have.eq_ignore_ascii_case(want))
-                } else {
-                    values.contains(have)
-                }
-            };
-            match admin_list {
-                Some(list) => list.iter().any(|have| matches_one(have)),
-                None => field_value(c, field).is_some_and(matches_one),
+/// A connection as the search sees it: its admin lists, or one attribute.
+impl query::Fields for AtlanConnection {
+    fn texts(&self, field: &str) -> Vec<Cow<'_, str>> {
+        let list = match field {
+            "adminUsers" => &self.admin_users,
+            "adminGroups" => &self.admin_groups,
+            "adminRoles" => &self.admin_roles,
+            _ => {
+                return field_value(self, field)
+                    .map(Cow::Borrowed)
+                    .into_iter()
+                    .collect();
             }
-        }
-        Clause::Bool {
-            must,
-            should,
-            must_not,
-        } => {
-            must.iter().all(|m| matches(m, c))
-                && !must_not.iter().any(|m| matches(m, c))
-                && (should.is_empty() || !must.is_empty() || should.iter().any(|m| matches(m, c)))
-        }
+        };
+        list.iter().map(|v| Cow::Borrowed(v.as_str())).collect()
     }
 }
 
@@ -597,8 +495,8 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
         return bad_request("dsl is required");
     };
     let clause = match dsl.get("query") {
-        None | Some(Value::Null) => Clause::All,
-        Some(q) => match parse_clause(q) {
+        None | Some(Value::Null) => query::Query::All,
+        Some(q) => match query::parse_query(q) {
             Ok(c) => c,
             Err(e) => return bad_request(e),
         },
@@ -627,7 +525,8 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
         })
         .unwrap_or_default();
     let connections = &state.data.connections;
-    let mut hits: Vec<&AtlanConnection> = match qualified_names(&clause) {
+    // The qualified names a query restricts the hits to are looked up, not scanned for.
+    let mut hits: Vec<&AtlanConnection> = match query::required_term(&clause, &["qualifiedName"]) {
         Some(names) => {
             // Seed (creation) order, as a full scan would give.
             let mut found: Vec<usize> = names
@@ -638,10 +537,13 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
             found
                 .into_iter()
                 .map(|i| &connections[i])
-                .filter(|c| matches(&clause, c))
+                .filter(|c| query::matches(&clause, *c))
                 .collect()
         }
-        None => connections.iter().filter(|c| matches(&clause, c)).collect(),
+        None => connections
+            .iter()
+            .filter(|c| query::matches(&clause, *c))
+            .collect(),
     };
     sort_hits(&mut hits, dsl.get("sort"));
     let page: Vec<Value> = hits
@@ -777,6 +679,103 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
+/// An Atlas error as data (`{"errorCode", "errorMessage"}` with its status), for paths that
+/// report it other than as a response: a workflow run puts the message in its status.
+struct AtlasError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl AtlasError {
+    fn response(&self) -> Response {
+        atlas_error(self.status, self.code, self.message.clone())
+    }
+}
+
+fn is_workspace_admin(caller: &AtlanCaller) -> bool {
+    caller.roles.iter().any(|r| r == "$admin")
+}
+
+/// Whether `caller` may change the admin lists of `connection`. The one rule for every write
+/// of a connection's admins: the bulk entity write, and a package workflow run acting as its
+/// submitter (so a run can never do what its submitter could not do directly).
+fn may_change_admins(caller: &AtlanCaller, connection: &AtlanConnection) -> bool {
+    is_workspace_admin(caller)
+        || connection.admin_users.contains(&caller.username)
+        || caller
+            .groups
+            .iter()
+            .any(|g| connection.admin_groups.contains(g))
+}
+
+impl Atlan {
+    /// The existing connection at `idx` as `req` would leave it, checked as `caller` would be
+    /// checked by `entity/bulk`, and whether anything changes. Nothing is saved: a bulk request
+    /// checks all its entities before it saves any.
+    fn plan_admin_update(
+        &self,
+        caller: &AtlanCaller,
+        idx: usize,
+        req: &Requested,
+        now: i64,
+    ) -> Result<(AtlanConnection, bool), AtlasError> {
+        let current = &self.data.connections[idx];
+        if !may_change_admins(caller, current) {
+            return Err(AtlasError {
+                status: StatusCode::FORBIDDEN,
+                code: "ATLAS-403-00-002",
+                message: format!(
+                    "{} is not admin for connection {}",
+                    caller.username, current.qualified_name
+                ),
+            });
+        }
+        let supplied = [&req.admin_users, &req.admin_groups, &req.admin_roles];
+        let any_supplied = supplied.iter().any(|l| l.is_some());
+        let all_supplied_empty = any_supplied
+            && supplied
+                .iter()
+                .all(|l| l.as_ref().is_none_or(Vec::is_empty));
+        let mut next = current.clone();
+        if let Some(l) = &req.admin_users {
+            next.admin_users = l.clone();
+        }
+        if let Some(l) = &req.admin_groups {
+            next.admin_groups = l.clone();
+        }
+        if let Some(l) = &req.admin_roles {
+            next.admin_roles = l.clone();
+        }
+        let final_empty = next.admin_users.is_empty()
+            && next.admin_groups.is_empty()
+            && next.admin_roles.is_empty();
+        if all_supplied_empty || final_empty {
+            return Err(AtlasError {
+                status: StatusCode::BAD_REQUEST,
+                code: "ATLAS-400-00-114",
+                message: "Admin list should not be empty for type Connection".to_string(),
+            });
+        }
+        next.name = req.name.clone();
+        let changed = next.name != current.name
+            || !same_set(&next.admin_users, &current.admin_users)
+            || !same_set(&next.admin_groups, &current.admin_groups)
+            || !same_set(&next.admin_roles, &current.admin_roles);
+        if changed {
+            next.updated_by = caller.username.clone();
+            next.update_time = now;
+            next.version += 1;
+        }
+        Ok((next, changed))
+    }
+
+    /// Stores a changed connection planned by [`Atlan::plan_admin_update`].
+    fn save_connection(&mut self, idx: usize, connection: AtlanConnection) {
+        self.data.connections[idx] = connection;
+    }
+}
+
 /// `POST /api/meta/entity/bulk[/]`: all entities are checked before any is changed.
 async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
     let mut state = sim.state();
@@ -804,7 +803,6 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
     if entities.is_empty() {
         return bad_request("entities must not be empty");
     }
-    let is_admin = caller.roles.iter().any(|r| r == "$admin");
     let now = now_millis();
     // Planned results: (index into connections or None for a create, the new connection).
     let mut planned: Vec<(Option<usize>, AtlanConnection, bool, Option<String>)> = Vec::new();
@@ -815,64 +813,12 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
         };
         let existing = state.by_qualified_name.get(&req.qualified_name).copied();
         match existing {
-            Some(idx) => {
-                let current = &state.data.connections[idx];
-                let may = is_admin
-                    || current.admin_users.contains(&caller.username)
-                    || caller
-                        .groups
-                        .iter()
-                        .any(|g| current.admin_groups.contains(g));
-                if !may {
-                    return atlas_error(
-                        StatusCode::FORBIDDEN,
-                        "ATLAS-403-00-002",
-                        format!(
-                            "{} is not admin for connection {}",
-                            caller.username, current.qualified_name
-                        ),
-                    );
-                }
-                let supplied = [&req.admin_users, &req.admin_groups, &req.admin_roles];
-                let any_supplied = supplied.iter().any(|l| l.is_some());
-                let all_supplied_empty = any_supplied
-                    && supplied
-                        .iter()
-                        .all(|l| l.as_ref().is_none_or(Vec::is_empty));
-                let mut next = current.clone();
-                if let Some(l) = &req.admin_users {
-                    next.admin_users = l.clone();
-                }
-                if let Some(l) = &req.admin_groups {
-                    next.admin_groups = l.clone();
-                }
-                if let Some(l) = &req.admin_roles {
-                    next.admin_roles = l.clone();
-                }
-                let final_empty = next.admin_users.is_empty()
-                    && next.admin_groups.is_empty()
-                    && next.admin_roles.is_empty();
-                if all_supplied_empty || final_empty {
-                    return atlas_error(
-                        StatusCode::BAD_REQUEST,
-                        "ATLAS-400-00-114",
-                        "Admin list should not be empty for type Connection",
-                    );
-                }
-                next.name = req.name.clone();
-                let changed = next.name != current.name
-                    || !same_set(&next.admin_users, &current.admin_users)
-                    || !same_set(&next.admin_groups, &current.admin_groups)
-                    || !same_set(&next.admin_roles, &current.admin_roles);
-                if changed {
-                    next.updated_by = caller.username.clone();
-                    next.update_time = now;
-                    next.version += 1;
-                }
-                planned.push((Some(idx), next, changed, req.placeholder));
-            }
+            Some(idx) => match state.plan_admin_update(&caller, idx, &req, now) {
+                Ok((next, changed)) => planned.push((Some(idx), next, changed, req.placeholder)),
+                Err(e) => return e.response(),
+            },
             None => {
-                if !is_admin {
+                if !is_workspace_admin(&caller) {
                     return atlas_error(
                         StatusCode::FORBIDDEN,
                         "ATLAS-403-00-001",
@@ -934,7 +880,7 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
             Some(i) => {
                 if changed {
                     updated.push(header);
-                    state.data.connections[i] = conn;
+                    state.save_connection(i, conn);
                 }
             }
             None => {

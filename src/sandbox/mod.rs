@@ -4,7 +4,9 @@
 //!
 //! Layout: [`seed`] holds the seed types (which are also the simulators' state), [`faults`] the
 //! fault spec and its seeded roller, and `atlan.rs`, `connect.rs`, `mist.rs` one simulator each,
-//! following `contracts/{atlan,connect,mist}.md`. This file is the shared machinery: one
+//! following `contracts/{atlan,connect,mist}.md` (Atlan's hosts `atlan_query.rs`, its search
+//! DSL, and `atlan_workflows.rs`, the package workflow engine of `contracts/atlan-workflows.md`).
+//! This file is the shared machinery: one
 //! listener per platform, served by hyper directly so that an injected "drop" can close the
 //! connection without any response; a route layer that counts requests and applies faults;
 //! and the `/_sandbox/*` introspection routes present on every listener.
@@ -226,6 +228,10 @@ pub(crate) trait Platform: Sized + Send + 'static {
     fn snapshot(&self) -> Value;
     /// A foreign writer adds something to a random live object.
     fn foreign_write(&mut self, rng: &mut StdRng);
+    /// Brings state that changes with time up to date (Atlan's workflow runs finish on a
+    /// clock). Called before each request is served and before the state is shown, so no
+    /// observer can tell it from a background process.
+    fn advance(&mut self) {}
     /// The platform's own response for an injected error status.
     fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response;
     /// The platform's own 404 for a path it does not serve.
@@ -263,6 +269,12 @@ impl<P: Platform> Sim<P> {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, P> {
         lock(&self.state)
+    }
+
+    fn observed_snapshot(&self) -> Value {
+        let mut state = self.state();
+        state.advance();
+        state.snapshot()
     }
 
     fn reset(&self) {
@@ -319,10 +331,13 @@ async fn fault_layer<P: Platform>(
         lock(&sim.log).foreign_writes += 1;
     }
     let (response, fault) = match decision.outcome {
-        Outcome::Serve => (
-            in_platform_shape::<P>(&method, next.run(req).await).await,
-            None,
-        ),
+        Outcome::Serve => {
+            sim.state().advance();
+            (
+                in_platform_shape::<P>(&method, next.run(req).await).await,
+                None,
+            )
+        }
         Outcome::Drop => {
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.extensions_mut().insert(DropConnection);
@@ -515,9 +530,9 @@ impl Control {
     fn state(&self) -> Value {
         let faults = lock(&self.faults).clone();
         json!({
-            "atlan": self.atlan.state().snapshot(),
-            "connect": self.connect.state().snapshot(),
-            "mist": self.mist.state().snapshot(),
+            "atlan": self.atlan.observed_snapshot(),
+            "connect": self.connect.observed_snapshot(),
+            "mist": self.mist.observed_snapshot(),
             "faults": {
                 "atlan": faults.atlan.to_string(),
                 "connect": faults.connect.to_string(),

@@ -4,7 +4,7 @@
 //!
 //! Field names are camelCase in every platform section, whatever the wire format of the API.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,7 @@ impl Seed {
             "atlan connection qualifiedName",
             a.connections.iter().map(|c| &c.qualified_name),
         );
+        check_workflows(&a.workflows, &mut problems);
         unique(
             &mut problems,
             "connect tenant id",
@@ -183,6 +184,9 @@ pub struct AtlanSeed {
     pub api_tokens: Vec<AtlanApiToken>,
     #[serde(default)]
     pub connections: Vec<AtlanConnection>,
+    /// The workflow engine that runs the API token connection admin package.
+    #[serde(default)]
+    pub workflows: AtlanWorkflows,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -259,6 +263,248 @@ pub struct AtlanConnection {
     pub update_time: i64,
     #[serde(default)]
     pub version: u64,
+}
+
+/// Atlan's (legacy, Argo-based) workflow engine as far as the API token connection admin package
+/// needs it: the package's workflow templates, their runs, and how long runs and the search index
+/// take. See `contracts/atlan-workflows.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtlanWorkflows {
+    /// `false`: the tenant does not have the package; every workflow route answers 404.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Seconds from a run's submission to its final phase (when the package does its work).
+    #[serde(default = "default_run_seconds")]
+    pub run_seconds: f64,
+    /// Seconds a new run stays `Pending` before `Running` (at most `runSeconds`).
+    #[serde(default = "default_pending_seconds")]
+    pub pending_seconds: f64,
+    /// Seconds before a change shows in `workflows/indexsearch` and `runs/indexsearch`: the
+    /// indexes show the templates and runs as they were this long ago.
+    #[serde(default)]
+    pub index_lag_seconds: f64,
+    /// Workflow templates that exist already (as if created earlier in the UI), with their runs.
+    #[serde(default)]
+    pub templates: Vec<AtlanWorkflowTemplate>,
+}
+
+impl Default for AtlanWorkflows {
+    fn default() -> Self {
+        AtlanWorkflows {
+            enabled: true,
+            run_seconds: default_run_seconds(),
+            pending_seconds: default_pending_seconds(),
+            index_lag_seconds: 0.0,
+            templates: Vec::new(),
+        }
+    }
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn default_run_seconds() -> f64 {
+    1.0
+}
+
+fn default_pending_seconds() -> f64 {
+    0.25
+}
+
+/// The package every seeded template runs unless it says otherwise.
+pub(crate) const API_TOKEN_CONNECTION_ADMIN: &str = "csa-api-token-connection-admin";
+
+fn default_package() -> String {
+    API_TOKEN_CONNECTION_ADMIN.to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtlanWorkflowTemplate {
+    /// The template (workflow) name, e.g. `csa-api-token-connection-admin-1700000100`.
+    pub name: String,
+    /// The package's cluster template the workflow runs (`templateRef.name`).
+    #[serde(default = "default_package")]
+    pub package: String,
+    /// The run's parameters by name, e.g. `connection_qualified_name` (a qualifiedName or a
+    /// JSON-array string of them, as the UI sends) and `api_token_guid`.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Username of whoever created the template; its seeded runs act as them by default.
+    #[serde(default)]
+    pub created_by: String,
+    /// RFC 3339 (`2023-11-14T22:15:00Z`). Default: the 10-digit epoch that ends the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
+    #[serde(default)]
+    pub runs: Vec<AtlanWorkflowRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtlanWorkflowRun {
+    /// Default: `<template>-s<4 digits>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub phase: WorkflowPhase,
+    /// RFC 3339. Default: the template's creation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// RFC 3339, for a finished run. Default: `startedAt` + `runSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Username of the submitter. Default: the template's `createdBy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// For a `Pending` or `Running` run only: it finishes this many seconds after the sandbox
+    /// starts (or is reset), doing the package's work as its submitter. Default: `runSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_seconds: Option<f64>,
+}
+
+/// An Argo workflow phase, as pyatlan's `AtlanWorkflowPhase` accepts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum WorkflowPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Error,
+}
+
+impl WorkflowPhase {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WorkflowPhase::Pending => "Pending",
+            WorkflowPhase::Running => "Running",
+            WorkflowPhase::Succeeded => "Succeeded",
+            WorkflowPhase::Failed => "Failed",
+            WorkflowPhase::Error => "Error",
+        }
+    }
+
+    pub(crate) fn is_final(self) -> bool {
+        !matches!(self, WorkflowPhase::Pending | WorkflowPhase::Running)
+    }
+}
+
+/// Whether `name` can name an Argo workflow template: a lowercase RFC 1123 subdomain label
+/// sequence (`a-z`, `0-9`, `-`, `.`), at most 200 characters so that a run name (`-xxxxx`
+/// appended) stays within Kubernetes' 253.
+pub(crate) fn valid_workflow_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 200
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Epoch milliseconds of an RFC 3339 timestamp (`2023-11-14T22:15:00Z`).
+pub(crate) fn rfc3339_millis(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339(text).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
+
+/// The creation time a template's name implies: pyatlan names a package's workflow
+/// `<package>-<10-digit epoch seconds>`.
+pub(crate) fn name_epoch_millis(name: &str) -> Option<i64> {
+    let (_, digits) = name.rsplit_once('-')?;
+    (digits.len() == 10 && digits.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| digits.parse::<i64>().ok().map(|s| s * 1000))
+        .flatten()
+}
+
+/// The longest time, in seconds, a seed may give a run or the index lag (a year).
+pub(crate) const MAX_WORKFLOW_SECONDS: f64 = 31_536_000.0;
+
+fn check_workflows(w: &AtlanWorkflows, problems: &mut Vec<String>) {
+    let seconds = |problems: &mut Vec<String>, what: &str, v: f64| {
+        if !(v.is_finite() && (0.0..=MAX_WORKFLOW_SECONDS).contains(&v)) {
+            problems.push(format!(
+                "atlan workflows {what} must be between 0 and {MAX_WORKFLOW_SECONDS} seconds, got {v}"
+            ));
+        }
+    };
+    seconds(problems, "runSeconds", w.run_seconds);
+    seconds(problems, "pendingSeconds", w.pending_seconds);
+    seconds(problems, "indexLagSeconds", w.index_lag_seconds);
+    unique(
+        problems,
+        "atlan workflow template name",
+        w.templates.iter().map(|t| &t.name),
+    );
+    for t in &w.templates {
+        if !valid_workflow_name(&t.name) {
+            problems.push(format!(
+                "atlan workflow template name {:?} is not a lowercase name of a-z, 0-9, - and . (at most 200 characters)",
+                t.name
+            ));
+        }
+        match &t.creation_timestamp {
+            Some(ts) if rfc3339_millis(ts).is_none() => problems.push(format!(
+                "atlan workflow template {}: creationTimestamp {ts:?} is not RFC 3339 (like 2023-11-14T22:15:00Z)",
+                t.name
+            )),
+            None if name_epoch_millis(&t.name).is_none() => problems.push(format!(
+                "atlan workflow template {}: creationTimestamp is required when the name does not end in a 10-digit epoch",
+                t.name
+            )),
+            _ => {}
+        }
+        for r in &t.runs {
+            let who = format!(
+                "atlan workflow run {} of {}",
+                r.name.as_deref().unwrap_or("(unnamed)"),
+                t.name
+            );
+            if let Some(name) = &r.name
+                && !(valid_workflow_name(name)
+                    && name.len() > t.name.len() + 1
+                    && name.starts_with(&format!("{}-", t.name)))
+            {
+                problems.push(format!(
+                    "{who}: a run name is the template name, `-` and a suffix of a-z, 0-9"
+                ));
+            }
+            for (field, value) in [("startedAt", &r.started_at), ("finishedAt", &r.finished_at)] {
+                if let Some(ts) = value
+                    && rfc3339_millis(ts).is_none()
+                {
+                    problems.push(format!("{who}: {field} {ts:?} is not RFC 3339"));
+                }
+            }
+            match (r.phase.is_final(), r.remaining_seconds) {
+                (true, Some(_)) => problems.push(format!(
+                    "{who}: remainingSeconds is for Pending or Running runs only"
+                )),
+                (false, Some(v)) => seconds(problems, &format!("{who} remainingSeconds"), v),
+                _ => {}
+            }
+            if !r.phase.is_final() && r.finished_at.is_some() {
+                problems.push(format!(
+                    "{who}: a {} run has no finishedAt",
+                    r.phase.as_str()
+                ));
+            }
+        }
+    }
+    let mut run_names = BTreeSet::new();
+    for t in &w.templates {
+        for r in &t.runs {
+            if let Some(n) = &r.name
+                && !run_names.insert(n.clone())
+            {
+                problems.push(format!("duplicate atlan workflow run name: {n}"));
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,5 +701,52 @@ mod tests {
         let dangling = "connect:\n  tenants:\n    - id: t\n      automationIdentities:\n        - {id: a, name: x, roleIds: [nope]}\n";
         let err = Seed::from_yaml(dangling).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn workflow_seeds_are_checked() {
+        let workflows = |body: &str| Seed::from_yaml(&format!("atlan:\n  workflows:\n{body}"));
+        let ok = "    runSeconds: 0.5\n    templates:\n      - name: csa-api-token-connection-admin-1700000500\n        runs: [{phase: Running, remainingSeconds: 2}, {name: csa-api-token-connection-admin-1700000500-abcde, phase: Failed}]\n";
+        let seed = workflows(ok).expect("valid");
+        assert_eq!(seed.atlan.workflows.templates[0].runs.len(), 2);
+        for (bad, expected) in [
+            ("    runSeconds: -1\n", "runSeconds"),
+            ("    indexLagSeconds: 1e12\n", "indexLagSeconds"),
+            (
+                "    templates: [{name: Not-Lowercase-1700000500}]\n",
+                "lowercase",
+            ),
+            (
+                "    templates: [{name: no-epoch}]\n",
+                "creationTimestamp is required",
+            ),
+            (
+                "    templates: [{name: a-1700000500, creationTimestamp: yesterday}]\n",
+                "RFC 3339",
+            ),
+            (
+                "    templates: [{name: a-1700000500}, {name: a-1700000500}]\n",
+                "duplicate",
+            ),
+            (
+                "    templates: [{name: a-1700000500, runs: [{name: b-1700000500-x, phase: Failed}]}]\n",
+                "run name",
+            ),
+            (
+                "    templates: [{name: a-1700000500, runs: [{phase: Succeeded, remainingSeconds: 1}]}]\n",
+                "remainingSeconds",
+            ),
+            (
+                "    templates: [{name: a-1700000500, runs: [{phase: Running, finishedAt: '2023-11-14T22:15:00Z'}]}]\n",
+                "finishedAt",
+            ),
+            (
+                "    templates: [{name: a-1700000500, runs: [{phase: Done}]}]\n",
+                "Done",
+            ),
+        ] {
+            let err = workflows(bad).expect_err(bad).to_string();
+            assert!(err.contains(expected), "{bad}: {err}");
+        }
     }
 }

@@ -39,6 +39,8 @@ fn the_schema_rejects_what_the_parser_rejects_by_shape() {
         "mist:\n  orgs:\n    - {name: no-id}\n",
         "connect:\n  tenants:\n    - {id: t, roles: [{id: r}]}\n",
         "planet: {}\n",
+        "atlan:\n  workflows:\n    templates: [{name: a-1700000500, runs: [{phase: Done}]}]\n",
+        "atlan:\n  workflows:\n    runSecs: 1\n",
     ] {
         let doc = yaml(bad);
         assert!(!v.is_valid(&doc), "the schema accepts {bad:?}");

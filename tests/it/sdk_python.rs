@@ -9,6 +9,7 @@
 //! (credentials from examples/WORLD.md in the environment), parses the one `SDK_RESULT <json>`
 //! line it prints, and checks the sandbox's own state afterwards. A missing Python or pip, or a
 //! failed install, fails the test with the reason: it never passes without running the SDKs.
+//! `sdk_python_workflows.rs` uses the same machinery for its own venv (pyatlan 10.0.0).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,10 +22,10 @@ use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
 use crate::tools::{find_python, lock_tool, pip_install, run, tail, target_dir};
 
-/// The SDK versions under test. Changing one rebuilds the venv on the next run.
+/// The SDK versions under test. Changing one rebuilds its venv on the next run.
 const PYATLAN: &str = "11.6.0";
 const MISTAPI: &str = "0.64.1";
-/// mistapi 0.64 needs Python 3.10 (pyatlan 11.6 needs 3.9.1).
+/// mistapi 0.64 needs Python 3.10 (pyatlan 11.6 and 10.0 need 3.9.1).
 const MIN_PYTHON: (u32, u32) = (3, 10);
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -39,15 +40,45 @@ const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
 const MIST_ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
 
 // ---------------------------------------------------------------------------------------------
-// The venv
+// The venvs
 
-/// The venv's python, set up once per test process (the other test waits for it).
-fn venv_python() -> &'static Path {
-    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match VENV.get_or_init(prepare_venv) {
+/// Pinned packages installed together in one venv under `target/`: (distribution, version).
+pub(crate) struct Venv {
+    pub(crate) dir: &'static str,
+    pub(crate) packages: &'static [(&'static str, &'static str)],
+}
+
+/// pyatlan 11.6 and mistapi, for the SDK scenarios of this module.
+const SDK_VENV: Venv = Venv {
+    dir: "sdk-venv",
+    packages: &[("pyatlan", PYATLAN), ("mistapi", MISTAPI)],
+};
+
+impl Venv {
+    /// `"a==1 b==2"`, as installed and as checked.
+    fn pins(&self) -> Vec<String> {
+        self.packages
+            .iter()
+            .map(|(name, version)| format!("{name}=={version}"))
+            .collect()
+    }
+}
+
+/// The python of `venv`, set up once per test process (other tests wait for it): `cell` is the
+/// venv's own static.
+pub(crate) fn python_of(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    venv: &Venv,
+) -> &'static Path {
+    match cell.get_or_init(|| prepare_venv(venv)) {
         Ok(python) => python,
         Err(why) => panic!("cannot run the Python SDK tests: {why}"),
     }
+}
+
+fn venv_python() -> &'static Path {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    python_of(&VENV, &SDK_VENV)
 }
 
 fn python_in(venv: &Path) -> PathBuf {
@@ -58,18 +89,22 @@ fn python_in(venv: &Path) -> PathBuf {
     }
 }
 
-fn prepare_venv() -> Result<PathBuf, String> {
-    let venv = target_dir().join("sdk-venv");
+fn prepare_venv(spec: &Venv) -> Result<PathBuf, String> {
+    let venv = target_dir().join(spec.dir);
     let python = python_in(&venv);
-    let _lock = lock_tool("sdk-venv")?;
+    let pins = spec.pins();
+    let wanted = pins.join(" ");
+    // Another `cargo test` process may be building the same venv.
+    let _lock = lock_tool(spec.dir)?;
 
-    if installed_versions(&python).as_deref() == Some(&format!("{PYATLAN} {MISTAPI}")) {
-        eprintln!("sdk_python: reusing {venv:?} (pyatlan {PYATLAN}, mistapi {MISTAPI})");
+    if installed_versions(&python, spec).as_deref() == Some(wanted.as_str()) {
+        eprintln!("sdk_python: reusing {venv:?} ({wanted})");
         return Ok(python);
     }
 
     let base = find_python(MIN_PYTHON)?;
     eprintln!("sdk_python: creating {venv:?} with {base}");
+    let started = Instant::now();
     let created = run(
         Command::new(&base)
             .args(["-m", "venv", "--clear"])
@@ -83,38 +118,39 @@ fn prepare_venv() -> Result<PathBuf, String> {
         ));
     }
 
+    eprintln!("sdk_python: pip install {wanted} (about a minute on a fresh venv)");
+    pip_install(&python, None, &pins)?;
     eprintln!(
-        "sdk_python: pip install pyatlan=={PYATLAN} mistapi=={MISTAPI} (about a minute on a fresh venv)"
-    );
-    let started = Instant::now();
-    pip_install(
-        &python,
-        None,
-        &[format!("pyatlan=={PYATLAN}"), format!("mistapi=={MISTAPI}")],
-    )?;
-    eprintln!(
-        "sdk_python: installed in {:.1}s",
+        "sdk_python: {venv:?} built in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    match installed_versions(&python) {
-        Some(v) if v == format!("{PYATLAN} {MISTAPI}") => Ok(python),
+    match installed_versions(&python, spec) {
+        Some(v) if v == wanted => Ok(python),
         other => Err(format!(
-            "after pip install the venv imports versions {other:?}, not pyatlan {PYATLAN} / mistapi {MISTAPI}"
+            "after pip install the venv has {other:?}, not {wanted}"
         )),
     }
 }
 
-/// `"<pyatlan> <mistapi>"` when both SDKs import in this python, else `None`.
-fn installed_versions(python: &Path) -> Option<String> {
+/// `"a==1 b==2"` when every package of `spec` imports in this python, else `None`.
+fn installed_versions(python: &Path, spec: &Venv) -> Option<String> {
     if !python.exists() {
         return None;
     }
+    let names: Vec<String> = spec
+        .packages
+        .iter()
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
+    let script = format!(
+        "import importlib, importlib.metadata as m\n\
+         names = [{}]\n\
+         for n in names: importlib.import_module(n)\n\
+         print(' '.join(n + '==' + m.version(n) for n in names))",
+        names.join(", ")
+    );
     let out = run(
-        Command::new(python).args([
-            "-c",
-            "import importlib.metadata as m, pyatlan, mistapi; \
-             print(m.version('pyatlan'), m.version('mistapi'))",
-        ]),
+        Command::new(python).args(["-c", &script]),
         Duration::from_secs(120),
     )
     .ok()?;
@@ -123,10 +159,19 @@ fn installed_versions(python: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Runs `tests/sdk/<script>` with the venv's python and returns its `SDK_RESULT` JSON and
-/// whole output (to check that no secret was printed).
+/// Runs `tests/sdk/<script>` with the SDK venv's python.
 fn run_script(script: &str, env: &[(&str, &str)]) -> (Value, String) {
-    let python = venv_python();
+    run_script_in(venv_python(), script, &[], env)
+}
+
+/// Runs `tests/sdk/<script> <args>` with `python` and returns its `SDK_RESULT` JSON and whole
+/// output (to check that no secret was printed).
+pub(crate) fn run_script_in(
+    python: &Path,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Value, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("sdk")
@@ -134,6 +179,7 @@ fn run_script(script: &str, env: &[(&str, &str)]) -> (Value, String) {
     let workdir = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(python);
     cmd.arg(&path)
+        .args(args)
         .current_dir(workdir.path())
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -174,20 +220,24 @@ fn run_script(script: &str, env: &[(&str, &str)]) -> (Value, String) {
     (result, all)
 }
 
-/// A sandbox on its own runtime, so the test thread can block on the script meanwhile.
 fn start_sandbox() -> (tokio::runtime::Runtime, SandboxHandle) {
+    start_sandbox_with(Seed::example())
+}
+
+/// A sandbox on its own runtime, so the test thread can block on the script meanwhile.
+pub(crate) fn start_sandbox_with(seed: Seed) -> (tokio::runtime::Runtime, SandboxHandle) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
     let handle = rt
-        .block_on(sandbox::start(Seed::example(), Faults::default()))
+        .block_on(sandbox::start(seed, Faults::default()))
         .expect("sandbox starts");
     (rt, handle)
 }
 
-fn strings(v: &Value) -> BTreeSet<String> {
+pub(crate) fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -198,11 +248,45 @@ fn strings(v: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn connection<'a>(state: &'a Value, qn: &str) -> &'a Value {
+pub(crate) fn connection<'a>(state: &'a Value, qn: &str) -> &'a Value {
     state["atlan"]["connections"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["qualifiedName"] == qn))
         .unwrap_or_else(|| panic!("no connection {qn} in the sandbox state"))
+}
+
+/// Every connection but `changed` is as it was; `changed` kept its other fields, and its admin
+/// users are the old ones plus exactly `added` (which it must not have had).
+pub(crate) fn assert_only_appended(before: &Value, after: &Value, changed: &str, added: &str) {
+    let was = connection(before, changed);
+    let now = connection(after, changed);
+    let mut expected = strings(&was["adminUsers"]);
+    assert!(
+        expected.insert(added.to_string()),
+        "{added} was already an admin of {changed}: the test would prove nothing"
+    );
+    assert_eq!(strings(&now["adminUsers"]), expected, "{changed}");
+    for field in [
+        "guid",
+        "name",
+        "connectorName",
+        "category",
+        "adminGroups",
+        "adminRoles",
+    ] {
+        assert_eq!(now[field], was[field], "{changed}: {field} changed");
+    }
+    let connections = |state: &Value| state["atlan"]["connections"].as_array().cloned();
+    for (b, a) in connections(before)
+        .into_iter()
+        .flatten()
+        .zip(connections(after).into_iter().flatten())
+    {
+        if b["qualifiedName"] != changed {
+            assert_eq!(b, a, "another connection changed");
+        }
+    }
+    assert_eq!(before["atlan"]["apiTokens"], after["atlan"]["apiTokens"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,40 +342,7 @@ fn pyatlan_finds_a_token_reads_a_connection_and_appends_an_admin() {
     );
 
     // What the sandbox holds now: the admin appended, nothing else lost or changed.
-    let after = sb.state();
-    let saved = connection(&after, BIGQUERY_QN);
-    let mut expected_users = strings(&seeded["adminUsers"]);
-    assert!(
-        expected_users.insert(service_account.clone()),
-        "the seed already had the admin; the test would prove nothing"
-    );
-    assert_eq!(strings(&saved["adminUsers"]), expected_users);
-    for field in [
-        "guid",
-        "name",
-        "connectorName",
-        "category",
-        "adminGroups",
-        "adminRoles",
-    ] {
-        assert_eq!(saved[field], seeded[field], "{field} changed");
-    }
-    for (was, now) in before["atlan"]["connections"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(
-            after["atlan"]["connections"]
-                .as_array()
-                .into_iter()
-                .flatten(),
-        )
-    {
-        if was["qualifiedName"] != BIGQUERY_QN {
-            assert_eq!(was, now, "another connection changed");
-        }
-    }
-    assert_eq!(before["atlan"]["apiTokens"], after["atlan"]["apiTokens"]);
+    assert_only_appended(&before, &sb.state(), BIGQUERY_QN, &service_account);
 
     // The SDK reached the sandbox on the routes of contracts/atlan.md.
     let counts = sb.request_counts();
