@@ -48,18 +48,32 @@ fn plan(objects: &[(&str, CreateRule)]) -> Plan {
         .iter()
         .map(|(n, c)| diff(&desired(n, c.clone()), &LiveState::Absent))
         .collect();
-    Plan {
+    let mut plan = Plan {
+        plan_id: String::new(),
         format_version: FORMAT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").into(),
         created_at: "2025-01-01T00:00:00Z".into(),
         git_commit: None,
         desired_digest: "sha256:x".into(),
+        manifests: vec!["manifests".into()],
         targets: BTreeMap::new(),
         only: Vec::new(),
         summary: Summary::of(&changes),
         changes,
         requests: BTreeMap::new(),
-    }
+    };
+    plan.plan_id = plan.content_id();
+    plan
+}
+
+/// The manifests the plans above record: one Target, nothing else.
+fn write_manifests(dir: &Path) {
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    std::fs::write(
+        dir.join("manifests/targets.yaml"),
+        "apiVersion: warrant/v1\nkind: Target\nmetadata: {name: nowhere}\nspec:\n  connect: {tenantId: 7fc97c8b-8f60-4f29-af71-3178c414e7a0}\n",
+    )
+    .unwrap();
 }
 
 fn write_plan(dir: &Path, value: &serde_json::Value) -> std::path::PathBuf {
@@ -125,6 +139,7 @@ fn conflicts_are_skipped_reported_and_fail_the_run() {
     )]))
     .unwrap();
     let path = write_plan(dir.path(), &value);
+    write_manifests(dir.path());
 
     let (code, stdout, stderr) = warrant(
         dir.path(),
@@ -169,10 +184,7 @@ fn manifests_without_a_terminal_or_auto_approve_are_refused() {
 /// Runs `warrant ARGS` in the world's scratch directory, endpoints pointing at the sandbox
 /// and credentials in the subprocess environment only.
 fn warrant_live(world: &World, args: &[&str]) -> Output {
-    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(world.endpoint_args());
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    world.warrant(&all)
+    world.warrant_live(args)
 }
 
 fn credentialed(world: &World, args: &[String]) -> Command {
@@ -203,8 +215,11 @@ fn assert_plan_converged(world: &World) {
     assert_eq!(out.code, 0, "the plan still has changes: {out:#?}");
 }
 
+/// A manifest merged after the plan adds an object: the reviewed objects still apply, the new
+/// one is reported as not in the reviewed plan and left alone (the whole-manifest digest is
+/// information only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request() {
+async fn an_object_declared_after_the_plan_is_left_out_and_the_reviewed_ones_apply() {
     let world = World::example().await;
     let out = warrant_live(&world, &["plan", "manifests", "--out", "plan.json"]);
     assert_eq!(out.code, 0, "{out:#?}");
@@ -218,8 +233,6 @@ async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request(
         ),
     )
     .unwrap();
-    let requests_before = world.sandbox.request_counts();
-    let state_before = world.sandbox.state();
 
     let out = warrant_live(
         &world,
@@ -233,29 +246,28 @@ async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request(
         ],
     );
 
-    assert_eq!(out.code, 1, "{out:#?}");
-    assert!(
-        out.stderr
-            .contains("error: the manifests changed since the plan was made"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("nothing was applied: make and review a new plan"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(world.sandbox.request_counts(), requests_before);
-    assert_eq!(world.sandbox.state(), state_before);
-    assert!(!world.dir().join("report.json").exists());
-
-    // The same check passes once the manifests are back to what was reviewed.
-    std::fs::write(&connect, original).unwrap();
-    let out = warrant_live(&world, &["apply", "plan.json", "--manifests", "manifests"]);
     assert_eq!(out.code, 0, "{out:#?}");
-    assert!(out.stdout.contains("Apply complete"), "{}", out.stdout);
-    assert_plan_converged(&world);
+    assert!(
+        out.stderr.contains("the manifests changed since plan"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains(
+            "not-in-plan  AutomationIdentity/added-after-review (connect-prod: added-after-review): not in the reviewed plan; left untouched"
+        ),
+        "{}",
+        out.stdout
+    );
+    let report = read_report(&world, "report.json");
+    assert_eq!(report.outcome, ReportOutcome::Success);
+    assert_eq!(report.counts.get(&Status::NotInPlan), Some(&1));
+    assert!(report.counts.get(&Status::Applied).copied().unwrap_or(0) >= 4);
+    assert!(
+        crate::e2e_apply_support::find_object(&world.sandbox.state(), "name", "added-after-review")
+            .is_none(),
+        "an object the plan does not name is never created"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,21 +440,26 @@ async fn sigint_after_the_last_batch_started_still_exits_1() {
         .spawn()
         .unwrap();
 
-    // A Mist token create comes after the plan and the apply's own re-read: the run is well
-    // under way, every target's only batch has started, and the Mist write is in flight.
+    // A write to every target comes after the plan, the apply's resolution and its re-read:
+    // the run is well under way and every target's only batch has started.
     let started = std::time::Instant::now();
-    while !world
-        .sandbox
-        .request_counts()
-        .keys()
-        .any(|k| k.starts_with("mist POST"))
+    let writing = |prefix: &str| {
+        world
+            .sandbox
+            .request_counts()
+            .keys()
+            .any(|k| k.starts_with(prefix))
+    };
+    while !(writing("atlan POST /api/meta/entity/bulk")
+        && (writing("connect POST /api/v1") || writing("connect PUT"))
+        && writing("mist POST"))
     {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the apply ended before any Mist create: {status:?}");
+            panic!("the apply ended before every target wrote: {status:?}");
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "no Mist create seen"
+            "no write to every target seen"
         );
         std::thread::sleep(Duration::from_millis(5));
     }

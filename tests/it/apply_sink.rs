@@ -66,12 +66,15 @@ async fn a_command_sink_gets_the_key_on_stdin_without_a_shell() {
     let dir = tempfile::tempdir().unwrap();
     let key = planted_key();
     // The argv is run as is: the `$0` reaches sh as an argument, not through a shell of ours.
-    let sink = KeySink::Command(vec![
-        "sh".into(),
-        "-c".into(),
-        "cat > \"$0\"".into(),
-        "received.key".into(),
-    ]);
+    let sink = KeySink::Command {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "cat > \"$0\"".into(),
+            "received.key".into(),
+        ],
+        env: Vec::new(),
+    };
 
     sink.deliver(&key, dir.path()).await.unwrap();
 
@@ -83,11 +86,14 @@ async fn a_command_sink_gets_the_key_on_stdin_without_a_shell() {
 async fn a_failing_command_sink_quotes_stderr_but_never_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let key = planted_key();
-    let sink = KeySink::Command(vec![
-        "sh".into(),
-        "-c".into(),
-        "printf 'cannot store %s\\n' \"$(cat)\" >&2; exit 5".into(),
-    ]);
+    let sink = KeySink::Command {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "printf 'cannot store %s\\n' \"$(cat)\" >&2; exit 5".into(),
+        ],
+        env: Vec::new(),
+    };
 
     let err = sink
         .deliver(&key, dir.path())
@@ -103,11 +109,18 @@ async fn a_failing_command_sink_quotes_stderr_but_never_the_key() {
 #[tokio::test]
 async fn a_command_sink_that_cannot_start_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = KeySink::Command(vec!["/nonexistent/warrant-sink".into()]);
+    let sink = KeySink::Command {
+        argv: vec!["/nonexistent/warrant-sink".into()],
+        env: Vec::new(),
+    };
     let err = sink.deliver(&planted_key(), dir.path()).await.unwrap_err();
     assert!(
         err.to_string().contains("/nonexistent/warrant-sink"),
         "{err}"
     );
-    assert!(KeySink::Command(Vec::new()).check(dir.path()).is_err());
+    let empty = KeySink::Command {
+        argv: Vec::new(),
+        env: Vec::new(),
+    };
+    assert!(empty.check(dir.path()).is_err());
 }
