@@ -504,7 +504,10 @@ impl Http {
 
     fn status_failure(&self, response: &Response) -> Failure {
         let status = response.status;
-        let api = (self.parse_error)(status, &response.body);
+        // Redacted before the platform's parser sees it: a parser may cut the text short,
+        // and a secret cut in half would no longer be recognised.
+        let body = redact(&String::from_utf8_lossy(&response.body)).into_owned();
+        let api = (self.parse_error)(status, body.as_bytes());
         let kind = match status {
             400 | 409 | 422 => ErrorKind::Rejected,
             401 => ErrorKind::Credentials,

@@ -5,6 +5,7 @@
 mod apply_cli;
 mod apply_executor;
 mod apply_sink;
+mod apply_tampered;
 mod ci_recipe;
 mod common;
 mod demo;
