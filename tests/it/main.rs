@@ -35,4 +35,5 @@ mod sandbox_faults;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
+mod secrets_echo;
 mod validate_cli;
