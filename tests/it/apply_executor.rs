@@ -24,62 +24,64 @@ use warrant::plan::{Action, FORMAT_VERSION, Plan, Summary, diff};
 use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
 use warrant::secret::{KeySink, Secret};
 
-const TARGET: &str = "t1";
+pub(crate) const TARGET: &str = "t1";
 
 #[derive(Default)]
-struct World {
+pub(crate) struct World {
     /// (target, remote key) → live object.
-    objects: BTreeMap<(String, String), LiveObject>,
-    next_id: u64,
-    reads: u64,
-    writes: u64,
+    pub(crate) objects: BTreeMap<(String, String), LiveObject>,
+    pub(crate) next_id: u64,
+    pub(crate) reads: u64,
+    pub(crate) writes: u64,
     /// Objects one write request carries (0 means 1), and the ops of each write call.
-    objects_per_write: usize,
-    write_calls: Vec<usize>,
+    pub(crate) objects_per_write: usize,
+    pub(crate) write_calls: Vec<usize>,
     /// Remote keys whose writes are refused.
-    refuse_writes: BTreeSet<String>,
-    fail_reads: bool,
+    pub(crate) refuse_writes: BTreeSet<String>,
+    pub(crate) fail_reads: bool,
     /// Remote key → how many of our writes a foreign writer, working from the state our write
     /// was built on, overwrites right after (a lost update).
-    lost_updates: BTreeMap<String, u32>,
-    foreign_seq: u64,
+    pub(crate) lost_updates: BTreeMap<String, u32>,
+    pub(crate) foreign_seq: u64,
     /// Return the object in the write response instead of making the applier read it back.
-    return_after: bool,
+    pub(crate) return_after: bool,
     /// The key every new token gets.
-    key: String,
+    pub(crate) key: String,
     /// What each declared resource resolves to, by name: what the manifests imply.
-    declared: BTreeMap<String, DesiredObject>,
-    resolves: u64,
+    pub(crate) declared: BTreeMap<String, DesiredObject>,
+    /// Every write op received, in order.
+    pub(crate) written: Vec<WriteOp>,
+    pub(crate) resolves: u64,
 }
 
-struct Fake(Mutex<World>);
+pub(crate) struct Fake(Mutex<World>);
 
 impl Fake {
-    fn new() -> Fake {
+    pub(crate) fn new() -> Fake {
         Fake(Mutex::new(World {
             key: format!("PLANTED-KEY-{}", uuid::Uuid::new_v4().simple()),
             ..World::default()
         }))
     }
 
-    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, World> {
         self.0.lock().unwrap()
     }
 
-    fn put(&self, remote_key: &str, object: LiveObject) {
+    pub(crate) fn put(&self, remote_key: &str, object: LiveObject) {
         self.world()
             .objects
             .insert((TARGET.into(), remote_key.into()), object);
     }
 
-    fn get(&self, remote_key: &str) -> Option<LiveObject> {
+    pub(crate) fn get(&self, remote_key: &str) -> Option<LiveObject> {
         self.world()
             .objects
             .get(&(TARGET.to_string(), remote_key.to_string()))
             .cloned()
     }
 
-    fn state(&self, d: &DesiredObject) -> LiveState {
+    pub(crate) fn state(&self, d: &DesiredObject) -> LiveState {
         match self.get(&d.address.remote_key) {
             Some(object) => LiveState::Present { object },
             None => LiveState::Absent,
@@ -171,6 +173,7 @@ impl LiveSystem for Fake {
 
 fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, PlatformError> {
     w.writes += 1;
+    w.written.push(op.clone());
     let key = (target.to_string(), op.address().remote_key.clone());
     if w.refuse_writes.contains(&key.1) {
         return Err(PlatformError::new(
@@ -231,11 +234,11 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
     }
 }
 
-fn values(vs: &[&str]) -> Values {
+pub(crate) fn values(vs: &[&str]) -> Values {
     vs.iter().map(|s| s.to_string()).collect()
 }
 
-fn address(kind: Kind, name: &str) -> Address {
+pub(crate) fn address(kind: Kind, name: &str) -> Address {
     Address {
         kind,
         name: name.into(),
@@ -244,7 +247,7 @@ fn address(kind: Kind, name: &str) -> Address {
     }
 }
 
-fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
+pub(crate) fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
     DesiredField {
         policy: FieldPolicy::Append,
         values: values(vs),
@@ -252,7 +255,7 @@ fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
     }
 }
 
-fn connection(name: &str, users: &[&str]) -> DesiredObject {
+pub(crate) fn connection(name: &str, users: &[&str]) -> DesiredObject {
     DesiredObject {
         address: address(Kind::ConnectionAdmins, name),
         fields: SmallMap::from([("adminUsers".into(), append(users, None))]),
@@ -263,7 +266,7 @@ fn connection(name: &str, users: &[&str]) -> DesiredObject {
     }
 }
 
-fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
+pub(crate) fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
     DesiredObject {
         address: address(Kind::AutomationIdentity, name),
         fields: SmallMap::from([
@@ -277,7 +280,7 @@ fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
     }
 }
 
-fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
+pub(crate) fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
     DesiredObject {
         address: address(Kind::OrgApiToken, name),
         fields: SmallMap::from([
@@ -298,7 +301,7 @@ fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
     }
 }
 
-fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
+pub(crate) fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
     LiveObject {
         id: id.into(),
         fields: fields
@@ -321,7 +324,7 @@ fn target_settings() -> TargetPlatform {
 
 /// Declares `desired` (the fake resolves each to itself) and plans it against the fake's
 /// live state.
-fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
+pub(crate) fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
     for d in desired {
         fake.world()
             .declared
@@ -348,7 +351,7 @@ fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
 
 /// Manifests declaring target t1 and a resource for every object the fake knows, with key
 /// files under `root`.
-fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
+pub(crate) fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
     let location = Location {
         file: "test.yaml".into(),
         line: 1,
@@ -402,7 +405,7 @@ fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
 }
 
 /// Applies with the manifests the fake declares, key files under `root`.
-async fn apply_in(
+pub(crate) async fn apply_in(
     plan: &Plan,
     fake: &Fake,
     root: &std::path::Path,

@@ -4,6 +4,7 @@
 
 mod apply_cli;
 mod apply_executor;
+mod apply_props;
 mod apply_sink;
 mod apply_tampered;
 mod ci_recipe;
