@@ -490,3 +490,120 @@ async fn sigint_after_the_last_batch_started_still_exits_1() {
     world.sandbox.set_faults(Faults::default());
     assert_plan_converged(&world);
 }
+
+/// Credentials go to https, or plain http on loopback only: `--endpoint` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_with_plain_http_to_another_host_is_refused_before_any_request() {
+    let world = World::example().await;
+    let requests = world.sandbox.request_counts();
+    for command in ["plan", "apply"] {
+        let mut args = vec![
+            command,
+            "manifests",
+            "--endpoint",
+            "atlan-prod=http://198.51.100.7",
+        ];
+        if command == "apply" {
+            args.push("--auto-approve");
+        }
+        let out = world.warrant(&args);
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(
+            out.stderr.contains(
+                "--endpoint atlan-prod=http://198.51.100.7: the URL must use https (plain http only for loopback hosts)"
+            ),
+            "{}",
+            out.stderr
+        );
+    }
+    // A user part is a secret: refused without being quoted.
+    let out = world.warrant(&[
+        "plan",
+        "manifests",
+        "--endpoint",
+        "atlan-prod=https://user:hunter2-secret@acme.atlan.com",
+    ]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(!out.stderr.contains("hunter2-secret"), "{}", out.stderr);
+    assert_eq!(world.sandbox.request_counts(), requests);
+
+    // The library applies the same rule to every client it opens.
+    let mut live = world.live.clone();
+    live.endpoints
+        .insert("atlan-prod".into(), "http://example.com".into());
+    let errors = match warrant::plan::gather::open_session(&world.manifests, &[], &live) {
+        Err(warrant::plan::gather::PlanError::Platform(errors)) => errors,
+        other => panic!("{:?}", other.map(|_| "a session")),
+    };
+    assert!(
+        errors[0].to_string().contains("must use https"),
+        "{errors:?}"
+    );
+}
+
+/// Without `--manifests`, apply loads the paths the plan records — untrusted like the rest of
+/// the plan — only from inside the repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_manifest_paths_outside_the_repository_are_refused() {
+    let world = World::example().await;
+    let mut plan = world.plan(&world.session()).await;
+    let requests = world.sandbox.request_counts();
+    for recorded in ["../elsewhere", "/etc/warrant", "manifests/../../elsewhere"] {
+        plan.manifests = vec![recorded.to_string()];
+        plan.plan_id = plan.content_id();
+        warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
+        let out = warrant_live(&world, &["apply", "plan.json"]);
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(
+            out.stderr
+                .contains("which is not inside the repository root"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(world.sandbox.request_counts(), requests);
+}
+
+/// In a git repository the recorded paths may lead only to files git tracks: a plan cannot
+/// bring its own manifests (say, unpacked from the same artifact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_manifest_paths_load_only_files_git_tracks() {
+    let world = World::example().await;
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .current_dir(world.dir())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "manifests"]);
+    let plan = world.plan(&world.session()).await;
+    warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
+    std::fs::write(
+        world.manifest_dir().join("smuggled.yaml"),
+        "apiVersion: warrant/v1\nkind: AutomationIdentity\nmetadata: {name: smuggled}\nspec:\n  target: connect-prod\n  roles: [Tenant Administrator]\n",
+    )
+    .unwrap();
+    let requests = world.sandbox.request_counts();
+
+    let out = warrant_live(&world, &["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("git does not track"), "{}", out.stderr);
+    assert!(out.stderr.contains("smuggled.yaml"), "{}", out.stderr);
+    assert_eq!(world.sandbox.request_counts(), requests);
+
+    // Tracked, it is part of the repository's manifests (and not in the reviewed plan).
+    git(&["add", "manifests"]);
+    let out = warrant_live(&world, &["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("not-in-plan  AutomationIdentity/smuggled"),
+        "{}",
+        out.stdout
+    );
+}
