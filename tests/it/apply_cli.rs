@@ -8,9 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e_apply_support::{
-    ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, Output, World, assert_nothing_lost, generated,
-};
+use crate::e2e_apply_support::{ATLAN_KEY, Output, World, assert_nothing_lost, generated};
 use warrant::apply::{ApplyReport, ReportOutcome, Status};
 use warrant::sandbox::Faults;
 
@@ -188,17 +186,8 @@ fn warrant_live(world: &World, args: &[&str]) -> Output {
 }
 
 fn credentialed(world: &World, args: &[String]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
-    command
-        .current_dir(world.dir())
-        .args(args)
-        .args(world.endpoint_args())
-        .env("ATLAN_API_KEY", ATLAN_KEY)
-        .env("CONNECT_CLIENT_ID", CONNECT_ID)
-        .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-        .env("MIST_API_TOKEN", MIST_KEY)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut command = world.command(ATLAN_KEY);
+    command.args(args).args(world.endpoint_args());
     command
 }
 

@@ -179,7 +179,7 @@ async fn a_command_sink_runs_in_the_repository_root_and_is_checked_for_its_varia
 // ---- Through `warrant apply`, against the sandbox ----
 
 use crate::e2e_apply_support::{
-    ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, World, example_manifests, find_object,
+    ATLAN_KEY, CONNECT_SECRET, MIST_KEY, World, example_manifests, find_object, run,
 };
 
 /// The example world with installer-app's key going to `sink` (a YAML flow mapping).
@@ -195,8 +195,8 @@ async fn world_with_sink(sink: &str) -> World {
 }
 
 fn apply_with_env(world: &World, extra: &[(&str, &str)]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
-        .current_dir(world.dir())
+    let mut command = world.command(ATLAN_KEY);
+    command
         .args([
             "apply",
             "manifests",
@@ -205,19 +205,9 @@ fn apply_with_env(world: &World, extra: &[(&str, &str)]) -> (i32, String) {
             "report.json",
         ])
         .args(world.endpoint_args())
-        .env("ATLAN_API_KEY", ATLAN_KEY)
-        .env("CONNECT_CLIENT_ID", CONNECT_ID)
-        .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-        .env("MIST_API_TOKEN", MIST_KEY)
-        .envs(extra.iter().copied())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+        .envs(extra.iter().copied());
+    let out = run(command);
+    (out.code, out.stdout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,6 @@
 //! refused is unchanged in the sandbox.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,8 +22,7 @@ use warrant::sandbox::Seed;
 use warrant::secret::KeySink;
 
 use crate::e2e_apply_support::{
-    ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, DBT_CLOUD, MIST_KEY, Output, World, example_manifests,
-    find_object,
+    ATLAN_KEY, DBT_CLOUD, Output, World, example_manifests, find_object, run, status_of,
 };
 
 /// The legacy-etl token of the seed: a real token nobody declared on snowflake-prod.
@@ -99,26 +97,14 @@ impl Reviewed {
     /// sandbox, the credentials and an unrelated secret variable in the environment.
     fn apply(&self, file: &str, extra: &[&str]) -> (Output, ApplyReport) {
         let _ = std::fs::remove_file(self.world.dir().join("report.json"));
-        let out = Command::new(env!("CARGO_BIN_EXE_warrant"))
-            .current_dir(self.world.dir())
+        let mut command = self.world.command(ATLAN_KEY);
+        command
             .args(["apply", file, "--manifests", "manifests"])
             .args(["--report", "report.json"])
             .args(extra)
             .args(self.world.endpoint_args())
-            .env("ATLAN_API_KEY", ATLAN_KEY)
-            .env("CONNECT_CLIENT_ID", CONNECT_ID)
-            .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-            .env("MIST_API_TOKEN", MIST_KEY)
-            .env("GH_SECRETS_TOKEN", CANARY)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let out = Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+            .env("GH_SECRETS_TOKEN", CANARY);
+        let out = run(command);
         let report = std::fs::read_to_string(self.world.dir().join("report.json"))
             .map(|text| serde_json::from_str(&text).unwrap())
             .unwrap_or_else(|e| panic!("no report ({e}): {out:#?}"));
@@ -163,15 +149,6 @@ fn change_mut<'a>(plan: &'a mut Plan, name: &str) -> &'a mut Change {
         .unwrap_or_else(|| panic!("{name} is not in the plan"))
 }
 
-fn status(report: &ApplyReport, name: &str) -> Status {
-    report
-        .objects
-        .iter()
-        .find(|o| o.address.name == name)
-        .unwrap_or_else(|| panic!("{name} is not in the report"))
-        .status
-}
-
 fn refusal(report: &ApplyReport, name: &str) -> Option<Refused> {
     report
         .objects
@@ -201,7 +178,7 @@ async fn an_undeclared_value_in_the_additions_is_refused_and_left_untouched() {
     let (out, report) = reviewed.apply(file, &[]);
 
     assert_eq!(out.code, 1, "{out:#?}");
-    assert_eq!(status(&report, "snowflake-prod"), Status::Refused);
+    assert_eq!(status_of(&report, "snowflake-prod"), Status::Refused);
     assert!(matches!(
         refusal(&report, "snowflake-prod"),
         Some(Refused::UndeclaredAdditions { values, .. }) if values == vec![LEGACY_ETL.to_string()]
@@ -214,8 +191,8 @@ async fn an_undeclared_value_in_the_additions_is_refused_and_left_untouched() {
     );
     assert_eq!(reviewed.live("qualifiedName", SNOWFLAKE), before);
     // The rest of the reviewed plan still applies.
-    assert_eq!(status(&report, "bigquery-analytics"), Status::Applied);
-    assert_eq!(status(&report, "ingress-pipeline"), Status::Applied);
+    assert_eq!(status_of(&report, "bigquery-analytics"), Status::Applied);
+    assert_eq!(status_of(&report, "ingress-pipeline"), Status::Applied);
     reviewed.assert_contained();
 }
 
@@ -236,7 +213,7 @@ async fn an_undeclared_value_in_the_desired_object_is_ignored() {
 
     // Narrowed to what the manifests declare: dbt-cloud is added, legacy-etl is not.
     assert_eq!(out.code, 0, "{out:#?}");
-    assert_eq!(status(&report, "snowflake-prod"), Status::Applied);
+    assert_eq!(status_of(&report, "snowflake-prod"), Status::Applied);
     let live = admins(&reviewed.live("qualifiedName", SNOWFLAKE));
     assert!(live.contains(&DBT_CLOUD.to_string()), "{live:?}");
     assert!(!live.contains(&LEGACY_ETL.to_string()), "{live:?}");
@@ -268,7 +245,7 @@ async fn an_undeclared_value_in_both_additions_and_desired_is_refused() {
     assert_ne!(out.code, 0, "{out:#?}");
     assert!(
         matches!(
-            status(&report, "snowflake-prod"),
+            status_of(&report, "snowflake-prod"),
             Status::Refused | Status::Stale
         ),
         "{report:#?}"
@@ -308,7 +285,7 @@ async fn a_change_for_an_object_no_manifest_declares_is_refused() {
     assert_eq!(refusal(&report, "evil-bot"), Some(Refused::NotDeclared));
     assert_eq!(reviewed.live("qualifiedName", databricks), before);
     assert_eq!(reviewed.live("name", "evil-bot"), Value::Null);
-    assert_eq!(status(&report, "ingress-pipeline"), Status::Applied);
+    assert_eq!(status_of(&report, "ingress-pipeline"), Status::Applied);
     reviewed.assert_contained();
 }
 
@@ -357,7 +334,7 @@ async fn a_conflict_turned_into_an_update_or_a_create_is_refused() {
     let (out, report) = reviewed.apply(file, &[]);
     // Re-read, the connection is still absent and warrant never creates one: stale.
     assert_eq!(out.code, 3, "{out:#?}");
-    assert_eq!(status(&report, "nowhere"), Status::Stale);
+    assert_eq!(status_of(&report, "nowhere"), Status::Stale);
     assert_eq!(
         reviewed.live("qualifiedName", "default/nowhere/1"),
         Value::Null
@@ -485,7 +462,7 @@ async fn a_key_sink_edited_in_the_plan_never_runs() {
     });
     let (out, report) = reviewed.apply(file, &[]);
     assert_eq!(out.code, 0, "{out:#?}");
-    assert_eq!(status(&report, "installer-app"), Status::Applied);
+    assert_eq!(status_of(&report, "installer-app"), Status::Applied);
     for name in ["installer-app", "noc-automation"] {
         let key = reviewed.world.keys().join(format!("{name}.key"));
         assert!(key.exists(), "{name}: the manifests' sink got no key");
@@ -505,7 +482,7 @@ async fn a_key_sink_edited_in_the_plan_never_runs() {
     let (out, report) = reviewed.apply(file, &[]);
     assert_eq!(out.code, 3, "{out:#?}");
     for name in ["installer-app", "noc-automation"] {
-        assert_eq!(status(&report, name), Status::Stale);
+        assert_eq!(status_of(&report, name), Status::Stale);
         assert_eq!(reviewed.live("name", name), Value::Null, "{name} created");
         assert!(!reviewed.world.keys().join(format!("{name}.key")).exists());
     }
@@ -533,8 +510,8 @@ async fn a_plan_from_older_manifests_still_applies_after_an_unrelated_change() {
     let (out, report) = reviewed.apply_reviewed();
 
     assert_eq!(out.code, 0, "{out:#?}");
-    assert_eq!(status(&report, "snowflake-prod"), Status::Applied);
-    assert_eq!(status(&report, "databricks-lakehouse"), Status::NoOp);
+    assert_eq!(status_of(&report, "snowflake-prod"), Status::Applied);
+    assert_eq!(status_of(&report, "databricks-lakehouse"), Status::NoOp);
     // The change nobody reviewed is not made.
     let databricks = admins(&reviewed.live("qualifiedName", "default/databricks/1700000003"));
     assert!(
@@ -559,7 +536,7 @@ async fn a_plan_from_older_manifests_is_stale_for_the_object_that_changed() {
     let (out, report) = reviewed.apply_reviewed();
 
     assert_eq!(out.code, 3, "{out:#?}");
-    assert_eq!(status(&report, "asset-rule-runner"), Status::Stale);
+    assert_eq!(status_of(&report, "asset-rule-runner"), Status::Stale);
     assert!(
         out.stdout
             .contains("its declaration in the manifests changed since the plan"),
@@ -567,8 +544,8 @@ async fn a_plan_from_older_manifests_is_stale_for_the_object_that_changed() {
         out.stdout
     );
     assert_eq!(reviewed.live("name", "asset-rule-runner"), before);
-    assert_eq!(status(&report, "ingress-pipeline"), Status::Applied);
-    assert_eq!(status(&report, "snowflake-prod"), Status::Applied);
+    assert_eq!(status_of(&report, "ingress-pipeline"), Status::Applied);
+    assert_eq!(status_of(&report, "snowflake-prod"), Status::Applied);
     reviewed.assert_contained();
 }
 

@@ -9,7 +9,6 @@
 //! stdout, stderr, the plan file or the report, in any of those encodings.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -18,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 
-use crate::e2e_apply_support::{ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, Output, World};
+use crate::e2e_apply_support::{ATLAN_KEY, CONNECT_SECRET, MIST_KEY, Output, World, run};
 
 /// One platform's echoing proxy in front of the sandbox.
 struct Echo {
@@ -225,24 +224,12 @@ fn forbidden_forms(secret: &str) -> Vec<String> {
 }
 
 fn warrant(world: &World, endpoints: &[String], args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_warrant"))
-        .current_dir(world.dir())
+    let mut command = world.command(ATLAN_KEY);
+    command
         .args(args)
         .args(endpoints)
-        .env("ATLAN_API_KEY", ATLAN_KEY)
-        .env("CONNECT_CLIENT_ID", CONNECT_ID)
-        .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-        .env("MIST_API_TOKEN", MIST_KEY)
-        .env("WARRANT_LOG", "trace")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env("WARRANT_LOG", "trace");
+    run(command)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -291,21 +291,25 @@ impl World {
     }
 
     pub fn warrant_as(&self, atlan_key: &str, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        let mut command = self.command(atlan_key);
+        command.args(args);
+        run(command)
+    }
+
+    /// The `warrant` binary to run in the scratch directory, with the sandbox credentials (the
+    /// Atlan one being `atlan_key`) in its environment only and stdin closed; add arguments and
+    /// variables, then [`run`] it.
+    pub fn command(&self, atlan_key: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+        command
             .current_dir(self.dir())
-            .args(args)
             .env("ATLAN_API_KEY", atlan_key)
             .env("CONNECT_CLIENT_ID", CONNECT_ID)
             .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
             .env("MIST_API_TOKEN", MIST_KEY)
             .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .stdin(std::process::Stdio::null());
+        command
     }
 
     /// `warrant ARGS --endpoint …` pointing every target at the sandbox: apply, like plan,
@@ -336,6 +340,16 @@ pub struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// Runs `command` to its end and keeps its exit code and output.
+pub fn run(mut command: Command) -> Output {
+    let out = command.output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// Every access fact of a sandbox state, as strings: each object's existence and each member,
