@@ -404,6 +404,13 @@ pub async fn apply_plan<S: LiveSystem>(
         .iter()
         .map(|r| ((r.kind(), r.name.as_str()), r))
         .collect();
+    // A plan names each object once; one that names an object twice could create it twice.
+    let mut named: HashMap<(Kind, &str), usize> = HashMap::new();
+    for c in &plan.changes {
+        *named
+            .entry((c.address.kind, c.address.name.as_str()))
+            .or_default() += 1;
+    }
     let mut refused_targets: BTreeMap<&str, Option<Refused>> = BTreeMap::new();
     let mut objects: Vec<Option<ObjectReport>> = vec![None; plan.changes.len()];
     let mut by_target: BTreeMap<&str, Vec<(usize, &Resource)>> = BTreeMap::new();
@@ -426,6 +433,7 @@ pub async fn apply_plan<S: LiveSystem>(
                 let key = (change.address.kind, change.address.name.as_str());
                 let target = change.address.target.as_str();
                 match resources.get(&key) {
+                    _ if named[&key] > 1 => report.refuse(Refused::Duplicated),
                     None => report.refuse(Refused::NotDeclared),
                     Some(resource) if resource.address() != change.address => {
                         // Declared under another target or remote key than the plan says:

@@ -87,6 +87,8 @@ impl fmt::Display for Status {
 pub enum Refused {
     #[error("no manifest declares this object")]
     NotDeclared,
+    #[error("the plan names this object more than once")]
+    Duplicated,
     #[error("no manifest declares target {target}")]
     TargetNotDeclared { target: String },
     #[error(

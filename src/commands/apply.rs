@@ -168,7 +168,20 @@ fn recorded_paths(plan: &Plan, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
                     root.display()
                 );
             }
-            Ok(root.join(normal))
+            // A recorded file must at least look like a manifest: the plan must not make apply
+            // parse (and quote in diagnostics) any other file of the repository.
+            let full = root.join(normal);
+            let yaml = matches!(
+                full.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
+            if full.is_file() && !yaml {
+                bail!(
+                    "plan {} records the manifest path {recorded:?}, which is not a .yaml or .yml file; nothing was applied (pass --manifests)",
+                    plan.short_id()
+                );
+            }
+            Ok(full)
         })
         .collect()
 }

@@ -533,22 +533,26 @@ async fn an_endpoint_with_plain_http_to_another_host_is_refused_before_any_reque
 /// Without `--manifests`, apply loads the paths the plan records — untrusted like the rest of
 /// the plan — only from inside the repository.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recorded_manifest_paths_outside_the_repository_are_refused() {
+async fn recorded_manifest_paths_outside_the_repository_or_not_yaml_are_refused() {
     let world = World::example().await;
     let mut plan = world.plan(&world.session()).await;
     let requests = world.sandbox.request_counts();
-    for recorded in ["../elsewhere", "/etc/warrant", "manifests/../../elsewhere"] {
+    std::fs::write(world.dir().join("notes.txt"), "not a manifest").unwrap();
+    for (recorded, why) in [
+        ("../elsewhere", "which is not inside the repository root"),
+        ("/etc/warrant", "which is not inside the repository root"),
+        (
+            "manifests/../../elsewhere",
+            "which is not inside the repository root",
+        ),
+        ("notes.txt", "which is not a .yaml or .yml file"),
+    ] {
         plan.manifests = vec![recorded.to_string()];
         plan.plan_id = plan.content_id();
         warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
         let out = warrant_live(&world, &["apply", "plan.json"]);
         assert_eq!(out.code, 1, "{out:#?}");
-        assert!(
-            out.stderr
-                .contains("which is not inside the repository root"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains(why), "{}", out.stderr);
     }
     assert_eq!(world.sandbox.request_counts(), requests);
 }

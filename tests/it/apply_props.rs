@@ -42,6 +42,8 @@ enum Edit {
     Retarget { change: usize },
     /// Record other target settings in the plan.
     MoveTarget,
+    /// Name one object twice.
+    Duplicate { change: usize },
     /// After the plan, a merge drops a declared value (the manifests move).
     Undeclare { object: usize, value: usize },
 }
@@ -68,6 +70,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         (0usize..6, any::<bool>()).prop_map(|(value, create)| Edit::Ghost { value, create }),
         (0usize..8).prop_map(|change| Edit::Retarget { change }),
         Just(Edit::MoveTarget),
+        (0usize..8).prop_map(|change| Edit::Duplicate { change }),
         (0usize..8, 0usize..5).prop_map(|(object, value)| Edit::Undeclare { object, value }),
     ]
 }
@@ -152,6 +155,12 @@ fn edit_plan(plan: &mut Plan, fake: &Fake, edit: &Edit) {
         Edit::MoveTarget => {
             if let Some(TargetPlatform::Atlan(a)) = plan.targets.get_mut(TARGET) {
                 a.base_url = "http://127.0.0.1:9".into();
+            }
+        }
+        Edit::Duplicate { change } => {
+            if let Some(c) = nth(plan, *change) {
+                let twin = c.clone();
+                plan.changes.push(twin);
             }
         }
         Edit::Undeclare { object, value: v } => {
@@ -279,8 +288,16 @@ proptest! {
         prop_assert!(report.is_ok(), "{:?}", report.err());
 
         let w = fake.world();
+        let mut created = std::collections::BTreeSet::new();
         for op in &w.written {
             check_write(op, &w.declared, &plan)?;
+            if let WriteOp::Create { desired, .. } = op {
+                prop_assert!(
+                    created.insert(desired.address.clone()),
+                    "{} created twice",
+                    desired.address
+                );
+            }
         }
         // A created token's key reached only its declared sink.
         for op in &w.written {
