@@ -200,7 +200,22 @@ impl ObjectReport {
             Status::NotAttempted => "the run stopped before this object".into(),
             Status::NotInPlan => "not in the reviewed plan; left untouched".into(),
         };
-        format!("{}  {}: {detail}", self.status, self.address)
+        // Addresses and reasons may come from an untrusted plan file or a server: a control
+        // character (a newline forging another line, a terminal escape) is shown escaped.
+        let line = format!("{}  {}: {detail}", self.status, self.address);
+        if line.chars().any(char::is_control) {
+            line.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            line
+        }
     }
 }
 

@@ -607,3 +607,38 @@ async fn an_edit_that_keeps_the_old_id_or_another_plan_than_the_reviewed_one_is_
     assert_eq!(out.code, 0, "{out:#?}");
     reviewed.assert_contained();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_in_the_plan_cannot_forge_a_line_of_the_apply_log() {
+    let reviewed = Reviewed::example().await;
+    let file = reviewed.tamper(|plan| {
+        let mut forged = change_mut(plan, "snowflake-prod").clone();
+        forged.address.name = "x\napplied  ConnectionAdmins/everything: all good\x1b[2K".into();
+        plan.changes.push(forged);
+    });
+
+    let (out, report) = reviewed.apply(file, &[]);
+
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|l| l.starts_with("applied  ConnectionAdmins/everything")),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains('\x1b'), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(r"refused  ConnectionAdmins/x\napplied  ConnectionAdmins/everything"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        report
+            .objects
+            .iter()
+            .any(|o| o.refused == Some(Refused::NotDeclared))
+    );
+    reviewed.assert_contained();
+}
