@@ -433,7 +433,9 @@ pub async fn apply_plan<S: LiveSystem>(
                 let key = (change.address.kind, change.address.name.as_str());
                 let target = change.address.target.as_str();
                 match resources.get(&key) {
-                    _ if named[&key] > 1 => report.refuse(Refused::Duplicated),
+                    _ if named.get(&key).copied().unwrap_or(0) > 1 => {
+                        report.refuse(Refused::Duplicated)
+                    }
                     None => report.refuse(Refused::NotDeclared),
                     Some(resource) if resource.address() != change.address => {
                         // Declared under another target or remote key than the plan says:

@@ -51,6 +51,7 @@ pub(crate) struct World {
     pub(crate) declared: BTreeMap<String, DesiredObject>,
     /// Every write op received, in order.
     pub(crate) written: Vec<WriteOp>,
+    /// Calls of `resolve`.
     pub(crate) resolves: u64,
 }
 
@@ -997,6 +998,8 @@ async fn batches_read_and_write_once_each_and_count_requests() {
     let (report, _) = run(&plan, &fake, dir.path(), &options).await;
 
     assert_eq!(report.counts.get(&Status::Applied), Some(&5));
+    // The declarations are resolved once for the target, whatever the batches.
+    assert_eq!(fake.world().resolves, 1);
     // 3 batches: one read and one verifying read each; one write per object.
     assert_eq!(fake.world().reads, 6);
     assert_eq!(fake.world().writes, 5);
