@@ -428,7 +428,7 @@ fn documents(world: &World) -> Vec<String> {
     }
     for k in 0..world.mist_tokens {
         docs.push(format!(
-            "apiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: mist-token-{k}}}\nspec:\n  target: mist-bench\n  privileges:\n    - {{role: read, scope: org}}\n    - {{role: write, scope: site, siteId: {SITE}}}\n  keySink: {{file: keys/mist-token-{k}.key}}\n"
+            "apiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: mist-token-{k}}}\nspec:\n  target: mist-bench\n  privileges:\n    - {{role: read, scope: org}}\n    - {{role: write, scope: site, siteId: {SITE}}}\n  keySink: {{file: ../keys/mist-token-{k}.key}}\n"
         ));
     }
     docs

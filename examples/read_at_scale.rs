@@ -16,7 +16,7 @@ use warrant::manifest::{
 };
 use warrant::platform::{Client, ClientOptions, Credentials};
 use warrant::sandbox::{self, Seed};
-use warrant::secret::{KeySink, Secret};
+use warrant::secret::Secret;
 
 const CONNECTIONS: usize = 10_000;
 const GRANTS_PER_CONNECTION: usize = 3;
@@ -233,7 +233,7 @@ async fn main() {
                         sitegroup_id: None,
                     }],
                     src_ips: vec![],
-                    key_sink: KeySink::File(PathBuf::from("/dev/null")),
+                    key_sink: warrant::manifest::KeySinkSpec::file("/dev/null"),
                 }),
             )
         })

@@ -78,7 +78,7 @@ pub enum Command {
     Drift(DriftArgs),
     /// Apply a reviewed plan file, or plan and apply manifests after confirmation.
     #[command(
-        after_help = "Examples:\n  warrant apply plan.json --report apply-report.json\n  warrant apply plan.json --manifests manifests/   # CI: refuse changed manifests\n  warrant apply manifests/                        # plan, show, ask for 'yes'\n  warrant apply manifests/ --auto-approve\n\nExit codes: 0 all applied, 1 any failure, conflict or Ctrl-C, 3 stale object refused (re-plan)."
+        after_help = "Examples:\n  warrant apply plan.json --manifests manifests/   # CI: the merged manifests, as reviewed\n  warrant apply plan.json --plan-id 3f2a9c1b0d4e… --report apply-report.json\n  warrant apply manifests/                        # plan, show, ask for 'yes'\n  warrant apply manifests/ --auto-approve\n\nExit codes: 0 all applied, 1 any failure, refusal, conflict or Ctrl-C, 3 stale object refused (re-plan)."
     )]
     Apply(ApplyArgs),
     /// Write manifests from live state, to adopt warrant on an existing tenant.
@@ -182,9 +182,15 @@ pub struct ApplyArgs {
     /// A plan file (`plan --out`), or manifest files/directories to plan and apply.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// With a plan file: refuse when these manifests no longer match the plan's digest.
+    /// With a plan file: the merged manifests to apply from (default: the paths the plan
+    /// records, relative to the repository root). Targets, key sinks and desired values come
+    /// only from them; the plan can only narrow what is applied.
     #[arg(long, value_name = "PATHS", num_args = 1..)]
     pub manifests: Vec<PathBuf>,
+    /// With a plan file: refuse it unless its plan id (recomputed from its content) is ID,
+    /// the id of the plan that was reviewed.
+    #[arg(long, value_name = "ID")]
+    pub plan_id: Option<String>,
     /// With manifests: apply without asking.
     #[arg(long)]
     pub auto_approve: bool,

@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::manifest::{API_VERSION, Metadata, ResourceSpec};
+use crate::manifest::{API_VERSION, KeySinkSpec, Metadata, ResourceSpec};
 use crate::model::Kind;
 use crate::platform::{Export, ExportedObject, PlatformError};
-use crate::secret::KeySink;
 use crate::session::Session;
 
 /// The manifests of one kind, rendered.
@@ -200,7 +199,7 @@ fn name_documents(mut objects: Vec<ExportedObject>) -> Vec<Named> {
                 ResourceSpec::AutomationIdentity(s) => s.name = renamed,
                 ResourceSpec::OrgApiToken(s) => {
                     s.name = renamed;
-                    s.key_sink = KeySink::File(PathBuf::from(format!("CHANGE-ME/{name}.key")));
+                    s.key_sink = KeySinkSpec::file(format!("CHANGE-ME/{name}.key"));
                 }
             }
             Named {
@@ -225,7 +224,7 @@ struct Document<'a, S: Serialize> {
 }
 
 /// Renders through `serde_json::Value` first: serde_norway would write an externally tagged
-/// enum (`TokenRef`, `KeySink`) as a YAML tag (`!name x`), while the manifest format, like
+/// enum (`TokenRef`) as a YAML tag (`!name x`), while the manifest format, like
 /// JSON, writes it as a one-key map (`name: x`). Field order is kept.
 fn document_yaml(doc: &Named) -> Result<String, ExportError> {
     let failed = |message: String| ExportError::Render {

@@ -11,8 +11,11 @@
 //!   layer; resolves names to ids, reads live state in batches, performs append-only writes.
 //! - [`plan`]: the pure diff of desired against live, the `Plan` data and its versioned file.
 //! - [`render`]: text, markdown and json renderings of a plan; decides nothing.
-//! - [`apply`]: executes a reviewed plan: re-read, re-diff, write the union, verify, report.
-//! - [`secret`]: a secret type that cannot be printed, and key sinks for new Mist keys.
+//! - [`apply`]: executes the reviewed changes of a plan file (untrusted) that the merged manifests
+//!   (trusted) declare: bind each change to its declaration, re-read, re-diff, write the union,
+//!   verify, report.
+//! - [`secret`]: a secret type that cannot be printed, the one redaction function every text
+//!   from a server passes, and the confined key sinks for new Mist keys.
 //! - [`export`]: manifests written from live state, to adopt warrant on an existing tenant.
 //! - [`sandbox`]: faithful local simulators of the three APIs, for the demo, tests and benchmarks.
 //! - [`session`]: one client per target, opened from settings, credentials and overrides.

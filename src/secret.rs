@@ -1,4 +1,5 @@
-//! Secrets that cannot be printed, and the sinks a newly created key is delivered to.
+//! Secrets that cannot be printed, the one redaction function, and the sinks a newly created key
+//! is delivered to.
 //!
 //! Credentials come only from environment variables and live in a [`Secret`] from the moment
 //! they are read. `Secret` has no `Display`, its `Debug` prints a fixed placeholder, and it is
@@ -6,14 +7,28 @@
 //! only way to the bytes is [`Secret::expose`], used where a header is built or a key sink is
 //! fed.
 //!
+//! A server can still send a secret back: gateways and identity providers echo the request in
+//! their error bodies, and a key-sink program may print what it read. So every credential in
+//! use (API keys, Mist tokens, the CONNECT client secret and its OAuth access token, new Mist
+//! keys) is made known with [`Secret::in_use`] or [`Secret::mask`], and [`redact`] masks each
+//! of them — raw, URL-encoded, JSON-escaped and base64-encoded at any alignment — in any text.
+//! The platform layer applies it where its errors and log lines are built
+//! (`crate::platform::PlatformError`, `crate::platform::http`), and a key sink to the stderr it
+//! quotes.
+//!
 //! [`KeySink::deliver`] is the one place a new Mist key leaves the process: a new file (mode
-//! 0600, never overwriting) or the stdin of a program. Its errors never contain the key.
+//! 0600, never overwriting) under the repository root, or the stdin of a program run with a
+//! cleared environment. A program that does not read the whole key, or exits non-zero, fails
+//! the delivery. Its errors never contain the key.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::RwLock;
 use std::time::Duration;
 
+use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +39,19 @@ pub struct Secret(String);
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
+    }
+
+    /// A secret that is in use from now on (a credential read from the environment, an OAuth
+    /// token, a new key): [`redact`] masks it in every text from here on.
+    pub fn in_use(value: impl Into<String>) -> Secret {
+        let secret = Secret::new(value);
+        secret.mask();
+        secret
+    }
+
+    /// Makes [`redact`] mask this secret, in every form it could be echoed in.
+    pub fn mask(&self) {
+        register(&self.0);
     }
 
     /// The secret's text. Call only where the value must leave the process on purpose
@@ -43,17 +71,127 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where the key of a newly created Mist token goes. The manifest names it; the value is not
-/// itself secret.
+// ------------------------------------------------------------------------------------ redaction
+
+/// What a masked secret is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+/// Secrets shorter than this are not masked: a credential is never this short, and masking a
+/// two-letter string would mangle every message.
+const MIN_MASKED_LEN: usize = 6;
+
+/// A base64 fragment shorter than this is not masked on its own (it would match by chance).
+const MIN_BASE64_FRAGMENT: usize = 8;
+
+/// Every form of every secret in use, longest first (a longer form containing a shorter one is
+/// replaced whole). Process-wide: an error of one target may echo another target's credential.
+static MASKS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+fn register(secret: &str) {
+    if secret.len() < MIN_MASKED_LEN {
+        return;
+    }
+    let forms = forms_of(secret);
+    let Ok(mut masks) = MASKS.write() else { return };
+    let before = masks.len();
+    for form in forms {
+        if !masks.contains(&form) {
+            masks.push(form);
+        }
+    }
+    if masks.len() != before {
+        masks.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    }
+}
+
+/// The forms a server may echo a secret in: as is; URL-encoded (form or path style, upper or
+/// lower-case hex); JSON-escaped; and base64 (standard and URL-safe), as the characters that
+/// encode only the secret's bytes whatever precedes it — so `base64(id:secret)` of a Basic
+/// header is caught as well as `base64(secret)`.
+fn forms_of(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string()];
+    let form_encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let path_encoded = form_encoded.replace('+', "%20");
+    for encoded in [form_encoded, path_encoded] {
+        forms.push(lowercase_hex_escapes(&encoded));
+        forms.push(encoded);
+    }
+    if let Ok(json) = serde_json::to_string(secret) {
+        forms.push(json.trim_matches('"').to_string());
+    }
+    let bytes = secret.as_bytes();
+    for engine in [
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        for offset in 0..3 {
+            let mut shifted = vec![0u8; offset];
+            shifted.extend_from_slice(bytes);
+            let encoded = engine.encode(&shifted);
+            // Characters wholly inside the secret's bits: from the first that starts at or
+            // after bit 8·offset to the last that ends at or before its end.
+            let start = (8 * offset).div_ceil(6);
+            let end = (8 * (offset + bytes.len())) / 6;
+            if end > start && end - start >= MIN_BASE64_FRAGMENT {
+                forms.push(encoded[start..end].to_string());
+            }
+        }
+    }
+    forms.retain(|f| f.len() >= MIN_MASKED_LEN.min(secret.len()));
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+fn lowercase_hex_escapes(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut chars = encoded.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
+/// The one redaction function: `text` with every form of every secret in use replaced by
+/// `<redacted>`. Borrowed when there was nothing to mask.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let Ok(masks) = MASKS.read() else {
+        // A poisoned registry cannot tell what to mask; say nothing rather than leak.
+        return Cow::Owned(format!("{REDACTED} (redaction unavailable)"));
+    };
+    let mut out = Cow::Borrowed(text);
+    for mask in masks.iter() {
+        if out.contains(mask.as_str()) {
+            out = Cow::Owned(out.replace(mask.as_str(), REDACTED));
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------ key sinks
+
+/// Where the key of a newly created Mist token goes, as validation built it from the
+/// manifest's `keySink`. Not itself secret.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum KeySink {
-    /// A new file created with mode 0600; an existing file is never overwritten.
+    /// A new file created with mode 0600, never overwriting, at this path relative to the
+    /// repository root (validation resolved the manifest's path, which is relative to the
+    /// manifest file, and refused one leaving the root).
     File(PathBuf),
     /// A program (argv, run without a shell) that receives the key on stdin.
-    Command(Vec<String>),
+    Command {
+        argv: Vec<String>,
+        /// Variables passed besides `PATH`, `HOME`, `LANG` and `TMPDIR`; nothing else of
+        /// warrant's environment (its credentials above all) reaches the program.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        env: Vec<String>,
+    },
 }
 
 /// Why a key could not be delivered to its sink. The message never contains the key.
@@ -65,23 +203,29 @@ pub struct SinkError(String);
 const SINK_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of a failing sink command's stderr is quoted.
 const STDERR_EXCERPT_CHARS: usize = 400;
+/// The variables every sink command gets from warrant's environment, when set.
+pub const SINK_BASE_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
+/// The largest key a command sink is fed: it is written into the pipe before the program
+/// starts, which never blocks up to the pipe's atomic size. Mist keys are 40 characters.
+const MAX_PIPED_KEY: usize = 4096;
 
 impl KeySink {
-    /// `file PATH` or `command PROGRAM …`, for messages.
+    /// `file PATH` or `command PROGRAM …`, for messages and plans.
     pub fn describe(&self) -> String {
         match self {
             KeySink::File(path) => format!("file {}", path.display()),
-            KeySink::Command(argv) => format!("command {}", argv.join(" ")),
+            KeySink::Command { argv, .. } => format!("command {}", argv.join(" ")),
         }
     }
 
     /// Checks, before a token is created, that its key could be delivered: a file sink's
-    /// directory exists and the file does not; a command sink names a program. Creating a
-    /// token whose key would be lost is worse than not creating it.
-    pub fn check(&self, base_dir: &Path) -> Result<(), SinkError> {
+    /// path stays under `root`, its directory exists and the file does not; a command sink
+    /// names a program that exists, and every variable it is to get is set. Creating a token
+    /// whose key would be lost is worse than not creating it.
+    pub fn check(&self, root: &Path) -> Result<(), SinkError> {
         match self {
             KeySink::File(path) => {
-                let path = base_dir.join(path);
+                let path = confined(root, path)?;
                 let dir = parent_dir(&path);
                 if !dir.is_dir() {
                     return Err(SinkError(format!(
@@ -97,26 +241,80 @@ impl KeySink {
                 }
                 Ok(())
             }
-            KeySink::Command(argv) => match argv.first() {
-                Some(program) if !program.is_empty() => {
-                    if program_exists(program, base_dir) {
-                        Ok(())
-                    } else {
-                        Err(SinkError(format!(
-                            "key sink program {program} is not found (not on PATH, or not a file)"
-                        )))
-                    }
+            KeySink::Command { argv, env } => {
+                let program = match argv.first() {
+                    Some(program) if !program.is_empty() => program,
+                    _ => return Err(SinkError("key sink command is empty".into())),
+                };
+                if !program_exists(program, root) {
+                    return Err(SinkError(format!(
+                        "key sink program {program} is not found (not on PATH, or not a file)"
+                    )));
                 }
-                _ => Err(SinkError("key sink command is empty".into())),
-            },
+                let unset: Vec<&str> = env
+                    .iter()
+                    .filter(|name| std::env::var_os(name).is_none())
+                    .map(String::as_str)
+                    .collect();
+                if !unset.is_empty() {
+                    return Err(SinkError(format!(
+                        "the key sink's env names {}, not set in warrant's environment",
+                        unset.join(", ")
+                    )));
+                }
+                Ok(())
+            }
         }
     }
 
-    /// Delivers `key`. A relative file path or a command's working directory is `base_dir`.
-    pub async fn deliver(&self, key: &Secret, base_dir: &Path) -> Result<(), SinkError> {
+    /// Delivers `key`. A file path and a command's working directory are relative to `root`.
+    pub async fn deliver(&self, key: &Secret, root: &Path) -> Result<(), SinkError> {
+        key.mask();
         match self {
-            KeySink::File(path) => write_new_file(&base_dir.join(path), key),
-            KeySink::Command(argv) => run_command(argv, key, base_dir).await,
+            KeySink::File(path) => write_new_file(&confined(root, path)?, key),
+            KeySink::Command { argv, env } => run_command(argv, env, key, root).await,
+        }
+    }
+}
+
+/// `root/path`, refused when `path` is absolute, climbs with `..`, or leads through a
+/// symbolic link out of `root`. Validation refuses such paths already; this holds the line
+/// for a sink from anywhere else.
+fn confined(root: &Path, path: &Path) -> Result<PathBuf, SinkError> {
+    let plain = path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !plain || path.as_os_str().is_empty() {
+        return Err(SinkError(format!(
+            "key file {} must be a relative path inside the repository, without ..",
+            path.display()
+        )));
+    }
+    let joined = root.join(path);
+    if !resolves_inside(root, &joined) {
+        return Err(SinkError(format!(
+            "key file {} leads out of the repository root {} through a symbolic link",
+            path.display(),
+            root.display()
+        )));
+    }
+    Ok(joined)
+}
+
+/// Whether `path` (which may not exist yet) stays under `root` once the symbolic links of its
+/// existing part are followed.
+pub fn resolves_inside(root: &Path, path: &Path) -> bool {
+    let Ok(root) = root.canonicalize() else {
+        return false;
+    };
+    let mut existing = path;
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return real.starts_with(&root);
+        }
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+            _ => return false,
         }
     }
 }
@@ -178,32 +376,50 @@ fn write_new_file(path: &Path, key: &Secret) -> Result<(), SinkError> {
     Ok(())
 }
 
-/// Runs `argv` without a shell, the key on its stdin. Its stdout is discarded (a program that
-/// echoes its input must not put the key into our output); its stderr is quoted on failure,
-/// with any occurrence of the key redacted.
-async fn run_command(argv: &[String], key: &Secret, base_dir: &Path) -> Result<(), SinkError> {
-    use tokio::io::AsyncWriteExt;
+/// Runs `argv` without a shell and with a cleared environment (only [`SINK_BASE_ENV`] and
+/// `env`), the key on its stdin. The key is in the pipe before the program starts and the
+/// pipe is closed behind it, so once the program has exited, whatever is left in the pipe is
+/// what it did not read: a program that exits 0 without reading the whole key failed. Its
+/// stdout is discarded (a program that echoes its input must not put the key into our
+/// output); its stderr is quoted on failure, redacted.
+async fn run_command(
+    argv: &[String],
+    env: &[String],
+    key: &Secret,
+    root: &Path,
+) -> Result<(), SinkError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(SinkError("key sink command is empty".into()));
     };
-    let mut child = tokio::process::Command::new(program)
+    let bytes = key.expose().as_bytes();
+    if bytes.len() > MAX_PIPED_KEY {
+        return Err(SinkError(format!(
+            "the key is {} bytes, more than the {MAX_PIPED_KEY} a key sink command is fed",
+            bytes.len()
+        )));
+    }
+    let pipe_error = |e: std::io::Error| SinkError(format!("cannot make the key's pipe: {e}"));
+    let (reader, mut writer) = std::io::pipe().map_err(pipe_error)?;
+    let mut leftover = reader.try_clone().map_err(pipe_error)?;
+    writer.write_all(bytes).map_err(pipe_error)?;
+    drop(writer);
+
+    let passed = SINK_BASE_ENV
+        .iter()
+        .map(|name| name.to_string())
+        .chain(env.iter().cloned())
+        .filter_map(|name| std::env::var_os(&name).map(|value| (name, value)));
+    let child = tokio::process::Command::new(program)
         .args(args)
-        .current_dir(base_dir)
-        .stdin(std::process::Stdio::piped())
+        .current_dir(root)
+        .env_clear()
+        .envs(passed)
+        .stdin(std::process::Stdio::from(reader))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| SinkError(format!("cannot run key sink command {program}: {e}")))?;
-    let fed = match child.stdin.take() {
-        Some(mut stdin) => {
-            let written = stdin.write_all(key.expose().as_bytes()).await;
-            // Dropping stdin closes it, so the program sees end of input.
-            drop(stdin);
-            written
-        }
-        None => Err(std::io::Error::other("no stdin")),
-    };
     let output = tokio::time::timeout(SINK_COMMAND_TIMEOUT, child.wait_with_output())
         .await
         .map_err(|_| {
@@ -218,22 +434,28 @@ async fn run_command(argv: &[String], key: &Secret, base_dir: &Path) -> Result<(
         return Err(SinkError(format!(
             "key sink command {program} exited with {}{}",
             output.status,
-            excerpt(&stderr, key)
+            excerpt(&stderr)
         )));
     }
-    fed.map_err(|e| {
-        SinkError(format!(
-            "key sink command {program} did not read the key from stdin: {e}"
-        ))
-    })
+    // The write end is closed, so this returns at once: what is left, or nothing.
+    let mut unread = Vec::new();
+    let drained = leftover.read_to_end(&mut unread);
+    let left = unread.len();
+    unread.fill(0);
+    match drained {
+        Ok(_) if left == 0 => Ok(()),
+        Ok(_) => Err(SinkError(format!(
+            "key sink command {program} exited 0 without reading the whole key from stdin ({left} of {} bytes left unread)",
+            bytes.len()
+        ))),
+        Err(e) => Err(SinkError(format!(
+            "cannot tell whether key sink command {program} read the key: {e}"
+        ))),
+    }
 }
 
-fn excerpt(stderr: &str, key: &Secret) -> String {
-    let text = if key.is_empty() {
-        stderr.to_string()
-    } else {
-        stderr.replace(key.expose(), "<redacted>")
-    };
+fn excerpt(stderr: &str) -> String {
+    let text = redact(stderr);
     let text = text.trim();
     if text.is_empty() {
         return String::new();
@@ -243,4 +465,74 @@ fn excerpt(stderr: &str, key: &Secret) -> String {
         cut.push('…');
     }
     format!(": {cut}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_a_secret_in_use_is_masked() {
+        let secret = Secret::in_use("unit/Secret+value=9x");
+        let raw = secret.expose();
+        let form: String = form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("client:{raw}"));
+        let url_safe = base64::engine::general_purpose::URL_SAFE.encode(format!("ab{raw}"));
+        for text in [
+            raw.to_string(),
+            form.clone(),
+            lowercase_hex_escapes(&form),
+            b64.clone(),
+            basic.clone(),
+            url_safe.clone(),
+        ] {
+            let shown = format!("error: echoed {text} back");
+            let masked = redact(&shown);
+            assert!(masked.contains(REDACTED), "{text} not masked: {masked}");
+            assert!(!masked.contains(&text), "{masked}");
+        }
+        // What is left of a base64 form around the mask cannot decode to the secret: at most
+        // the characters that straddle the secret's first and last bytes stay.
+        let masked = redact(&b64).into_owned();
+        assert!(masked.len() <= REDACTED.len() + 4, "{masked}");
+    }
+
+    #[test]
+    fn text_without_a_secret_is_borrowed_unchanged() {
+        Secret::in_use("another-secret-in-use");
+        assert!(matches!(
+            redact("nothing here"),
+            Cow::Borrowed("nothing here")
+        ));
+    }
+
+    #[test]
+    fn short_strings_are_not_treated_as_secrets() {
+        Secret::in_use("abc");
+        assert_eq!(redact("abcabc"), "abcabc");
+    }
+
+    #[test]
+    fn confined_refuses_absolute_and_climbing_paths() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(confined(root.path(), Path::new("/etc/key")).is_err());
+        assert!(confined(root.path(), Path::new("../key")).is_err());
+        assert!(confined(root.path(), Path::new("a/../../key")).is_err());
+        assert!(confined(root.path(), Path::new("")).is_err());
+        assert_eq!(
+            confined(root.path(), Path::new("keys/k.key")).unwrap(),
+            root.path().join("keys/k.key")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn confined_refuses_a_symbolic_link_out_of_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("keys")).unwrap();
+        let err = confined(root.path(), Path::new("keys/k.key")).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
 }

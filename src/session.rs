@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::manifest::{Location, Target, TargetPlatform};
+use crate::manifest::{Location, Manifests, Target, TargetPlatform};
 use crate::platform::{
     Client, ClientOptions, Credentials, ErrorKind, PlatformError, RequestCounts,
 };
@@ -20,17 +20,45 @@ pub struct LiveOptions {
 }
 
 impl LiveOptions {
-    /// Parses `TARGET=URL` pairs.
+    /// Parses `TARGET=URL` pairs. An endpoint receives credentials like a Target's `baseUrl`,
+    /// so it follows the same rule: https, or plain http to a loopback host only.
     pub fn parse_endpoints(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
         pairs
             .iter()
             .map(|p| match p.split_once('=') {
                 Some((t, u)) if !t.is_empty() && !u.is_empty() => {
-                    Ok((t.to_string(), u.trim_end_matches('/').to_string()))
+                    let url = u.trim_end_matches('/');
+                    match crate::manifest::base_url_problems(url).first() {
+                        None => Ok((t.to_string(), url.to_string())),
+                        // A URL with a user part is not quoted: that part is a secret.
+                        Some(problem @ crate::manifest::BaseUrlProblem::UserInfo) => Err(format!(
+                            "--endpoint {t}=…: the URL {problem}; {}",
+                            problem.hint()
+                        )),
+                        Some(problem) => Err(format!(
+                            "--endpoint {t}={url}: the URL {problem}; {}",
+                            problem.hint()
+                        )),
+                    }
                 }
                 _ => Err(format!("--endpoint expects TARGET=URL, got {p:?}")),
             })
             .collect()
+    }
+
+    /// These options for a session of the targets `in_use`: an `--endpoint` for a declared
+    /// target not in use is dropped (CI passes the same endpoints to every run), while one
+    /// naming no declared target stays, so [`Session::open`] reports the typo.
+    pub fn for_targets(
+        &self,
+        in_use: &BTreeMap<String, TargetPlatform>,
+        manifests: &Manifests,
+    ) -> LiveOptions {
+        let mut narrowed = self.clone();
+        narrowed
+            .endpoints
+            .retain(|name, _| in_use.contains_key(name) || manifests.target(name).is_none());
+        narrowed
     }
 }
 

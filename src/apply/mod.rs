@@ -1,16 +1,34 @@
-//! The applier: executes exactly the changes of a reviewed plan, append-only, re-reading
-//! each object before writing and verifying after.
+//! The applier: executes the reviewed changes of a plan that the merged manifests declare,
+//! append-only, re-reading each object before writing and verifying after.
 //!
 //! [`apply_plan`] is the library entry point (the CLI, the demo and the tests call it). It is
-//! generic over [`LiveSystem`], the two operations it needs from live systems — implemented by
+//! generic over [`LiveSystem`], the operations it needs from live systems — implemented by
 //! [`Session`] for real platforms and by in-memory fakes in tests — so every rule below is
 //! testable without HTTP.
 //!
-//! Per target, objects are worked on in batches (one `read`, one `write`, at most one verifying
-//! `read` per batch; the client parallelises and isolates failures inside a call). For each
-//! object:
+//! **The plan file is untrusted; the manifests are not.** Everything apply acts on comes from
+//! the manifests ([`Declared`]): which targets exist and where they live (with `--endpoint`
+//! the only override), which credential variables they use, every object's desired values and
+//! key sink. The plan contributes only the reviewed set of changes — addresses, additions per
+//! field, live fingerprints and declaration digests — so it can only narrow what apply does:
 //!
-//! 1. the live object is read again and re-diffed with [`crate::plan::diff`];
+//! - a change whose target the manifests do not declare, or whose recorded target settings
+//!   (base URL, credential variables, tenant or org) differ from the manifests', is refused,
+//!   and no request goes to that target;
+//! - a change for an object no manifest declares is refused;
+//! - per target, the declared objects the plan names are resolved again (names to ids, one
+//!   batched call as at plan time); an object whose declaration digest differs from the plan's
+//!   changed since review and is refused as stale; an addition the fresh declaration does not
+//!   contain, or a create of an object the manifests never create, is refused;
+//! - declared objects the plan does not name are never touched and reported as
+//!   [`Status::NotInPlan`].
+//!
+//! Then, per target, objects are worked on in batches (one `read`, one `write`, at most one
+//! verifying `read` per batch; the client parallelises and isolates failures inside a call).
+//! For each object:
+//!
+//! 1. the live object is read again and re-diffed with [`crate::plan::diff`] against the
+//!    desired object derived from the manifests;
 //! 2. the fresh additions must be a subset of the reviewed ones (a create only where a create
 //!    was reviewed), otherwise the object is refused as stale and left untouched; nothing left
 //!    to add is "already satisfied"; an object the credential may not write (it can read it,
@@ -20,28 +38,30 @@
 //!    write that dropped something makes the read-modify-write run again, at most
 //!    [`MAX_REDO`] times.
 //!
-//! A key returned by a create goes straight to the object's [`crate::secret::KeySink`] and is
-//! dropped; it is never stored in the report. Cancelling (Ctrl-C) starts no new batch; the
-//! batches in flight finish, the objects not started are reported as not attempted, and the
-//! run is a failure even when nothing was left to start.
+//! So every write is within both what the manifests imply and what the plan reviewed. A key
+//! returned by a create goes straight to the key sink the manifests name and is dropped; it
+//! is never stored in the report. Cancelling (Ctrl-C) starts no new batch; the batches in
+//! flight finish, the objects not started are reported as not attempted, and the run is a
+//! failure even when nothing was left to start.
 
 pub mod progress;
 pub mod report;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::model::{DesiredObject, LiveState, SmallMap, Values, WriteOp, WriteOutcome};
-use crate::plan::{Action, Change, FORMAT_VERSION, Plan};
+use crate::manifest::{Manifests, Resource, TargetPlatform};
+use crate::model::{DesiredObject, Kind, LiveState, SmallMap, Values, WriteOp, WriteOutcome};
+use crate::plan::{Action, Change, FORMAT_VERSION, Plan, declaration_digest};
 use crate::platform::{ErrorKind, PlatformError, RequestCounts};
 use crate::secret::Secret;
 use crate::session::Session;
 
 pub use progress::{Bar, PlainLines, Progress, Silent};
-pub use report::{ApplyReport, ObjectReport, REPORT_VERSION, ReportOutcome, Status};
+pub use report::{ApplyReport, ObjectReport, REPORT_VERSION, Refused, ReportOutcome, Status};
 
 /// How often a read-modify-write is redone when a concurrent write dropped something.
 pub const MAX_REDO: u32 = 3;
@@ -52,6 +72,16 @@ pub const MAX_BATCHES_PER_TARGET: usize = 8;
 
 /// What the applier needs from live systems, per target.
 pub trait LiveSystem: Sync {
+    /// Resolves the names in these declared resources of `target` to ids: one desired object
+    /// per resource, same order (what `plan` does, for the objects the plan names only). Not
+    /// `Send`: like the plan's `LiveReader::resolve`, the Atlan client's resolution borrows
+    /// across a stream the compiler cannot prove `Send` for, and nothing spawns an apply.
+    fn resolve(
+        &self,
+        target: &str,
+        resources: &[&Resource],
+    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>>;
+
     /// The live state of these objects of `target`, one per object, same order. A failed read
     /// is an error, never "absent".
     fn read(
@@ -78,6 +108,17 @@ pub trait LiveSystem: Sync {
 }
 
 impl LiveSystem for Session {
+    async fn resolve(
+        &self,
+        target: &str,
+        resources: &[&Resource],
+    ) -> Result<Vec<DesiredObject>, PlatformError> {
+        match self.client(target) {
+            Some(client) => client.resolve(resources).await,
+            None => Err(no_client(target)),
+        }
+    }
+
     async fn read(
         &self,
         target: &str,
@@ -113,8 +154,115 @@ fn no_client(target: &str) -> PlatformError {
     PlatformError::new(
         target,
         ErrorKind::Other,
-        "no client is open for this target (it is missing from the plan's targets)",
+        "no client is open for this target",
     )
+}
+
+/// The trusted side of an apply: the merged manifests, and each declared target's settings as
+/// they will be used (the manifests', with the `--endpoint` overrides applied).
+#[derive(Debug, Clone)]
+pub struct Declared<'m> {
+    pub manifests: &'m Manifests,
+    pub targets: BTreeMap<String, TargetPlatform>,
+}
+
+impl<'m> Declared<'m> {
+    /// `endpoints` are the `--endpoint TARGET=URL` overrides (a session's `endpoints`).
+    pub fn new(manifests: &'m Manifests, endpoints: &BTreeMap<String, String>) -> Declared<'m> {
+        let targets = manifests
+            .targets
+            .iter()
+            .map(|t| {
+                let endpoint = endpoints.get(&t.name).map(String::as_str);
+                let used = crate::plan::gather::effective_target(&t.platform, endpoint);
+                (t.name.clone(), used)
+            })
+            .collect();
+        Declared { manifests, targets }
+    }
+
+    /// The declared targets the plan's creates and updates name: the targets a session must
+    /// be opened for (with the manifests' settings, never the plan's).
+    pub fn targets_to_open(&self, plan: &Plan) -> BTreeMap<String, TargetPlatform> {
+        let named: BTreeSet<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update))
+            .map(|c| c.address.target.as_str())
+            .collect();
+        self.manifests
+            .targets
+            .iter()
+            .filter(|t| named.contains(t.name.as_str()))
+            .map(|t| (t.name.clone(), t.platform.clone()))
+            .collect()
+    }
+
+    /// Why the plan's changes on `target` cannot be applied at all, if they cannot: the
+    /// manifests do not declare the target, or the plan recorded other settings for it.
+    fn target_refusal(&self, plan: &Plan, target: &str) -> Option<Refused> {
+        let Some(declared) = self.targets.get(target) else {
+            return Some(Refused::TargetNotDeclared {
+                target: target.to_string(),
+            });
+        };
+        let differences = match plan.targets.get(target) {
+            None => vec!["the plan records no settings for it".to_string()],
+            Some(planned) => target_differences(planned, declared),
+        };
+        (!differences.is_empty()).then(|| Refused::TargetSettings {
+            target: target.to_string(),
+            differences,
+        })
+    }
+}
+
+/// The settings of a target that decide where requests go and as whom, compared between the
+/// plan (quoted with `{:?}`: its text is untrusted) and the manifests. Rate limits are not
+/// compared: the manifests' always apply, and they change nothing about what is written.
+fn target_differences(planned: &TargetPlatform, declared: &TargetPlatform) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut compare = |setting: &str, plan: Option<&str>, manifests: Option<&str>| {
+        if plan != manifests {
+            out.push(format!(
+                "{setting} is {} in the plan but {} in the manifests",
+                plan.map_or("unset".to_string(), |p| format!("{p:?}")),
+                manifests.map_or("unset".to_string(), |m| format!("{m:?}")),
+            ));
+        }
+    };
+    match (planned, declared) {
+        (TargetPlatform::Atlan(p), TargetPlatform::Atlan(m)) => {
+            compare("baseUrl", Some(&p.base_url), Some(&m.base_url));
+            compare("apiKeyEnv", Some(&p.api_key_env), Some(&m.api_key_env));
+        }
+        (TargetPlatform::Connect(p), TargetPlatform::Connect(m)) => {
+            compare("baseUrl", Some(&p.base_url), Some(&m.base_url));
+            compare("tenantId", Some(&p.tenant_id), Some(&m.tenant_id));
+            compare(
+                "clientIdEnv",
+                Some(&p.client_id_env),
+                Some(&m.client_id_env),
+            );
+            compare(
+                "clientSecretEnv",
+                Some(&p.client_secret_env),
+                Some(&m.client_secret_env),
+            );
+        }
+        (TargetPlatform::Mist(p), TargetPlatform::Mist(m)) => {
+            compare("baseUrl", p.base_url.as_deref(), m.base_url.as_deref());
+            compare("cloud", p.cloud.as_deref(), m.cloud.as_deref());
+            compare("orgId", Some(&p.org_id), Some(&m.org_id));
+            compare(
+                "apiTokenEnv",
+                Some(&p.api_token_env),
+                Some(&m.api_token_env),
+            );
+        }
+        _ => out.push("the platform differs between the plan and the manifests".into()),
+    }
+    out
 }
 
 /// Set from a Ctrl-C handler; checked before every batch.
@@ -138,8 +286,6 @@ pub struct ApplyOptions {
     pub batch_size: usize,
     /// Refuse plans with more creates and updates than this, before any request.
     pub max_changes: Option<usize>,
-    /// The directory relative key-sink paths are resolved against (the working directory).
-    pub key_dir: PathBuf,
     pub cancel: CancelFlag,
 }
 
@@ -148,13 +294,12 @@ impl Default for ApplyOptions {
         ApplyOptions {
             batch_size: 64,
             max_changes: None,
-            key_dir: PathBuf::from("."),
             cancel: CancelFlag::default(),
         }
     }
 }
 
-/// Why a plan was refused before any request.
+/// Why a whole plan was refused before any request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error(
@@ -173,6 +318,14 @@ pub enum Refusal {
         "the plan has {changes} creates and updates, more than --max-changes {max}; nothing was applied"
     )]
     TooManyChanges { changes: usize, max: usize },
+    #[error(
+        "the plan file's plan_id {claimed:?} does not match its content (plan id {actual}): it was edited after it was made; nothing was applied"
+    )]
+    PlanIdMismatch { claimed: String, actual: String },
+    #[error(
+        "the plan file is plan {actual}, not the reviewed plan {expected} given with --plan-id; nothing was applied"
+    )]
+    NotTheReviewedPlan { expected: String, actual: String },
 }
 
 /// Refuses a plan file of another format or warrant version.
@@ -194,6 +347,27 @@ pub fn check_version(format_version: u32, warrant_version: &str) -> Result<(), R
     Ok(())
 }
 
+/// Checks a plan read from a file against its own id, and against the id the caller expects
+/// (`--plan-id`, the plan that was reviewed), by recomputing it from the content.
+pub fn check_plan_id(plan: &mut Plan, expected: Option<&str>) -> Result<(), Refusal> {
+    let actual = plan.content_id();
+    if plan.plan_id != actual {
+        return Err(Refusal::PlanIdMismatch {
+            claimed: plan.plan_id.clone(),
+            actual,
+        });
+    }
+    match expected {
+        Some(expected) if !expected.trim().eq_ignore_ascii_case(&actual) => {
+            Err(Refusal::NotTheReviewedPlan {
+                expected: expected.trim().to_string(),
+                actual,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Every check made before any request: versions and `--max-changes`.
 pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
     check_version(plan.format_version, &plan.warrant_version)?;
@@ -210,10 +384,12 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Applies `plan` through `live`. Refuses (before any request) a plan of another version or
-/// one larger than `--max-changes`; otherwise always returns a report, whatever failed.
+/// Applies the reviewed changes of `plan` that `declared` (the manifests) implies, through
+/// `live`. Refuses (before any request) a plan of another version or one larger than
+/// `--max-changes`; otherwise always returns a report, whatever failed.
 pub async fn apply_plan<S: LiveSystem>(
     plan: &Plan,
+    declared: &Declared<'_>,
     live: &S,
     options: &ApplyOptions,
     progress: &dyn Progress,
@@ -222,8 +398,22 @@ pub async fn apply_plan<S: LiveSystem>(
     let started_at = now();
     let requests_before = live.request_counts();
 
+    let resources: HashMap<(Kind, &str), &Resource> = declared
+        .manifests
+        .resources
+        .iter()
+        .map(|r| ((r.kind(), r.name.as_str()), r))
+        .collect();
+    // A plan names each object once; one that names an object twice could create it twice.
+    let mut named: HashMap<(Kind, &str), usize> = HashMap::new();
+    for c in &plan.changes {
+        *named
+            .entry((c.address.kind, c.address.name.as_str()))
+            .or_default() += 1;
+    }
+    let mut refused_targets: BTreeMap<&str, Option<Refused>> = BTreeMap::new();
     let mut objects: Vec<Option<ObjectReport>> = vec![None; plan.changes.len()];
-    let mut by_target: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut by_target: BTreeMap<&str, Vec<(usize, &Resource)>> = BTreeMap::new();
     progress.start(
         plan.changes
             .iter()
@@ -231,41 +421,59 @@ pub async fn apply_plan<S: LiveSystem>(
             .count(),
     );
     for (i, change) in plan.changes.iter().enumerate() {
+        let mut report = ObjectReport::new(change.address.clone(), change.action, Status::NoOp);
         match change.action {
-            Action::NoOp => {
-                objects[i] = Some(ObjectReport::new(
-                    change.address.clone(),
-                    change.action,
-                    Status::NoOp,
-                ));
-            }
+            Action::NoOp => {}
             Action::Conflict => {
-                let mut report = ObjectReport::new(
-                    change.address.clone(),
-                    change.action,
-                    Status::ConflictSkipped,
-                );
+                report.status = Status::ConflictSkipped;
                 report.reasons = change.reasons.clone();
                 report.id = change.live_id.clone();
-                progress.finished(&report);
-                objects[i] = Some(report);
             }
-            Action::Create | Action::Update => by_target
-                .entry(change.address.target.as_str())
-                .or_default()
-                .push(i),
+            Action::Create | Action::Update => {
+                let key = (change.address.kind, change.address.name.as_str());
+                let target = change.address.target.as_str();
+                match resources.get(&key) {
+                    _ if named.get(&key).copied().unwrap_or(0) > 1 => {
+                        report.refuse(Refused::Duplicated)
+                    }
+                    None => report.refuse(Refused::NotDeclared),
+                    Some(resource) if resource.address() != change.address => {
+                        // Declared under another target or remote key than the plan says:
+                        // not the declaration that was reviewed.
+                        report.status = Status::Stale;
+                        report.reasons = vec![format!(
+                            "the manifests now declare it as {}, not as the plan says; make and review a new plan",
+                            resource.address()
+                        )];
+                    }
+                    Some(resource) => {
+                        let refusal = refused_targets
+                            .entry(target)
+                            .or_insert_with(|| declared.target_refusal(plan, target));
+                        match refusal {
+                            Some(refusal) => report.refuse(refusal.clone()),
+                            None => {
+                                by_target.entry(target).or_default().push((i, resource));
+                                continue;
+                            }
+                        }
+                    }
+                }
+            }
         }
+        progress.finished(&report);
+        objects[i] = Some(report);
     }
 
-    let runs = by_target
-        .into_iter()
-        .map(|(target, indices)| apply_target(plan, live, target, indices, options, progress));
+    let runs = by_target.into_iter().map(|(target, items)| {
+        apply_target(plan, declared, live, target, items, options, progress)
+    });
     for (i, report) in futures::future::join_all(runs).await.into_iter().flatten() {
         objects[i] = Some(report);
     }
     progress.done();
 
-    let objects: Vec<ObjectReport> = objects
+    let mut objects: Vec<ObjectReport> = objects
         .into_iter()
         .zip(&plan.changes)
         .map(|(o, c)| {
@@ -274,11 +482,13 @@ pub async fn apply_plan<S: LiveSystem>(
             })
         })
         .collect();
+    objects.extend(not_in_plan(plan, declared.manifests));
     let interrupted = options.cancel.is_cancelled();
     let outcome = ReportOutcome::of(&objects, interrupted);
     Ok(ApplyReport {
         report_version: REPORT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").to_string(),
+        plan_id: plan.plan_id.clone(),
         plan_created_at: plan.created_at.clone(),
         plan_git_commit: plan.git_commit.clone(),
         plan_desired_digest: plan.desired_digest.clone(),
@@ -290,6 +500,24 @@ pub async fn apply_plan<S: LiveSystem>(
         objects,
         requests: requests_since(&requests_before, &live.request_counts()),
     })
+}
+
+/// The declared objects the plan does not name: never touched, reported so nobody takes
+/// their absence for success.
+fn not_in_plan(plan: &Plan, manifests: &Manifests) -> Vec<ObjectReport> {
+    let named: BTreeSet<(Kind, &str)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.address.kind, c.address.name.as_str()))
+        .collect();
+    let mut out: Vec<ObjectReport> = manifests
+        .resources
+        .iter()
+        .filter(|r| !named.contains(&(r.kind(), r.name.as_str())))
+        .map(|r| ObjectReport::new(r.address(), Action::NoOp, Status::NotInPlan))
+        .collect();
+    out.sort_by(|a, b| crate::plan::order_key(&a.address).cmp(&crate::plan::order_key(&b.address)));
+    out
 }
 
 fn now() -> String {
@@ -320,43 +548,147 @@ fn requests_since(
             };
             (target.clone(), counts)
         })
+        .filter(|(_, counts)| counts.total > 0)
         .collect()
 }
 
-/// Works through one target's objects batch by batch, stopping before a new batch when
+/// A reviewed change bound to what the manifests declare for its object now.
+struct Bound<'p> {
+    index: usize,
+    change: &'p Change,
+    /// Derived from the manifests at apply time; the plan's own `desired` is never used.
+    desired: DesiredObject,
+}
+
+/// Why a reviewed change cannot be bound to what the manifests declare now.
+enum Unbound {
+    /// Its declaration changed since the plan: stale.
+    Changed,
+    /// The plan asks for more than the declaration implies.
+    Refused(Refused),
+}
+
+/// Checks a reviewed change against its fresh declaration: stale when the declaration changed
+/// since the plan, refused when the plan adds or creates what the declaration does not imply.
+fn bind(change: &Change, desired: &DesiredObject) -> Result<(), Unbound> {
+    if declaration_digest(desired) != change.declaration {
+        return Err(Unbound::Changed);
+    }
+    let empty = Values::new();
+    for (field, planned) in &change.additions {
+        let declared = desired.fields.get(field).map_or(&empty, |f| &f.values);
+        let undeclared: Vec<String> = planned.difference(declared).cloned().collect();
+        if !undeclared.is_empty() {
+            return Err(Unbound::Refused(Refused::UndeclaredAdditions {
+                field: field.clone(),
+                values: undeclared,
+            }));
+        }
+    }
+    if change.action == Action::Create && desired.create != crate::model::CreateRule::Allowed {
+        return Err(Unbound::Refused(Refused::CreateNotDeclared));
+    }
+    Ok(())
+}
+
+/// Works through one target's objects: resolves their declarations once, binds each reviewed
+/// change to its declaration, then batch by batch, stopping before a new batch when
 /// cancelled.
 async fn apply_target<S: LiveSystem>(
     plan: &Plan,
+    declared: &Declared<'_>,
     live: &S,
     target: &str,
-    indices: Vec<usize>,
+    items: Vec<(usize, &Resource)>,
     options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Vec<(usize, ObjectReport)> {
-    let mut out = Vec::with_capacity(indices.len());
+    let mut out = Vec::with_capacity(items.len());
+    let not_attempted = |i: usize| {
+        let c = &plan.changes[i];
+        ObjectReport::new(c.address.clone(), c.action, Status::NotAttempted)
+    };
+    if options.cancel.is_cancelled() {
+        for (i, _) in items {
+            let report = not_attempted(i);
+            progress.finished(&report);
+            out.push((i, report));
+        }
+        return out;
+    }
+    progress.working_on(target);
+    let resources: Vec<&Resource> = items.iter().map(|(_, r)| *r).collect();
+    let resolved = match live.resolve(target, &resources).await {
+        Ok(desired) if desired.len() == resources.len() => Ok(desired),
+        Ok(desired) => Err(format!(
+            "the client resolved {} objects for {} declared",
+            desired.len(),
+            resources.len()
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            for (i, _) in items {
+                let c = &plan.changes[i];
+                let mut report = ObjectReport::new(c.address.clone(), c.action, Status::Failed);
+                report.error = Some(format!("resolving its declaration failed: {e}"));
+                progress.finished(&report);
+                out.push((i, report));
+            }
+            return out;
+        }
+    };
+    let mut bound = Vec::with_capacity(resolved.len());
+    for ((i, _), desired) in items.into_iter().zip(resolved) {
+        let change = &plan.changes[i];
+        match bind(change, &desired) {
+            Ok(()) => bound.push(Bound {
+                index: i,
+                change,
+                desired,
+            }),
+            Err(why) => {
+                let mut report =
+                    ObjectReport::new(change.address.clone(), change.action, Status::Stale);
+                report.id = change.live_id.clone();
+                match why {
+                    Unbound::Changed => report.reasons = vec![
+                        "its declaration in the manifests changed since the plan was reviewed; make and review a new plan".into(),
+                    ],
+                    Unbound::Refused(refused) => report.refuse(refused),
+                }
+                progress.finished(&report);
+                out.push((i, report));
+            }
+        }
+    }
+
     // CONNECT and Mist can only be re-read as whole lists, so every batch costs a full list
     // read: cap the number of batches per target so reads stay bounded as N grows, while
     // small plans keep small batches (responsive progress and Ctrl-C).
     let size = options
         .batch_size
-        .max(indices.len().div_ceil(MAX_BATCHES_PER_TARGET))
+        .max(bound.len().div_ceil(MAX_BATCHES_PER_TARGET))
         .max(1)
         .next_multiple_of(live.objects_per_write(target).max(1));
-    let mut batches = indices.chunks(size);
-    while let Some(batch) = batches.next() {
+    let root = declared.manifests.root.as_path();
+    let mut bound = bound.into_iter().peekable();
+    while bound.peek().is_some() {
+        let batch: Vec<Bound> = bound.by_ref().take(size).collect();
         if options.cancel.is_cancelled() {
-            for &i in batch.iter().chain(batches.by_ref().flatten()) {
-                let c = &plan.changes[i];
-                let report = ObjectReport::new(c.address.clone(), c.action, Status::NotAttempted);
+            for b in batch.into_iter().chain(bound.by_ref()) {
+                let report = not_attempted(b.index);
                 progress.finished(&report);
-                out.push((i, report));
+                out.push((b.index, report));
             }
             break;
         }
         progress.working_on(target);
-        let changes: Vec<&Change> = batch.iter().map(|&i| &plan.changes[i]).collect();
-        let reports = apply_batch(live, target, &changes, options).await;
-        for (&i, report) in batch.iter().zip(reports) {
+        let indices: Vec<usize> = batch.iter().map(|b| b.index).collect();
+        let reports = apply_batch(live, target, batch, root).await;
+        for (i, report) in indices.into_iter().zip(reports) {
             progress.finished(&report);
             out.push((i, report));
         }
@@ -367,6 +699,8 @@ async fn apply_target<S: LiveSystem>(
 /// One object of a batch while it is being worked on.
 struct Slot<'a> {
     change: &'a Change,
+    /// The object as the manifests declare it now.
+    desired: DesiredObject,
     report: ObjectReport,
     /// Applied or rebased, decided by the first write.
     first_status: Option<Status>,
@@ -375,12 +709,14 @@ struct Slot<'a> {
 }
 
 impl<'a> Slot<'a> {
-    fn new(change: &'a Change) -> Slot<'a> {
+    fn new(bound: Bound<'a>) -> Slot<'a> {
+        let change = bound.change;
         let mut report =
             ObjectReport::new(change.address.clone(), change.action, Status::NotAttempted);
         report.id = change.live_id.clone();
         Slot {
             change,
+            desired: bound.desired,
             report,
             first_status: None,
             created: false,
@@ -412,10 +748,10 @@ struct Pending {
 async fn apply_batch<S: LiveSystem>(
     live: &S,
     target: &str,
-    batch: &[&Change],
-    options: &ApplyOptions,
+    batch: Vec<Bound<'_>>,
+    root: &Path,
 ) -> Vec<ObjectReport> {
-    let mut slots: Vec<Slot> = batch.iter().map(|c| Slot::new(c)).collect();
+    let mut slots: Vec<Slot> = batch.into_iter().map(Slot::new).collect();
     let mut todo: Vec<usize> = (0..slots.len()).collect();
 
     for attempt in 0..=MAX_REDO {
@@ -436,7 +772,7 @@ async fn apply_batch<S: LiveSystem>(
         let mut written = Vec::new();
         for (&k, state) in todo.iter().zip(&fresh) {
             let slot = &mut slots[k];
-            match decide(slot.change, state, slot.created) {
+            match decide(slot.change, &slot.desired, state, slot.created) {
                 Decision::Satisfied => {
                     let status = slot.first_status.unwrap_or(Status::AlreadySatisfied);
                     slot.finish(status);
@@ -449,8 +785,8 @@ async fn apply_batch<S: LiveSystem>(
                     rebased,
                 } => {
                     if let (WriteOp::Create { .. }, Some(sink)) =
-                        (op.as_ref(), &slot.change.desired.key_sink)
-                        && let Err(e) = sink.check(&options.key_dir)
+                        (op.as_ref(), &slot.desired.key_sink)
+                        && let Err(e) = sink.check(root)
                     {
                         slot.fail(format!(
                             "not created, because its key could not be stored: {e}"
@@ -497,8 +833,7 @@ async fn apply_batch<S: LiveSystem>(
                     .created_id
                     .clone()
                     .or_else(|| outcome.after.as_ref().map(|a| a.id.clone()));
-                if let Err((error, todo)) = deliver_key(slot.change, outcome.secret, options).await
-                {
+                if let Err((error, todo)) = deliver_key(slot, outcome.secret, root).await {
                     slot.fail(error);
                     slot.report.action_required = Some(todo);
                     continue;
@@ -560,10 +895,7 @@ async fn read_exact<S: LiveSystem>(
     slots: &[Slot<'_>],
     which: &[usize],
 ) -> Result<Vec<LiveState>, PlatformError> {
-    let desired: Vec<DesiredObject> = which
-        .iter()
-        .map(|&k| slots[k].change.desired.clone())
-        .collect();
+    let desired: Vec<DesiredObject> = which.iter().map(|&k| slots[k].desired.clone()).collect();
     let states = live.read(target, &desired).await?;
     if states.len() != desired.len() {
         return Err(PlatformError::new(
@@ -616,10 +948,15 @@ enum Decision {
     },
 }
 
-/// Re-diffs `planned.desired` against fresh live state and decides, never going beyond
-/// what the plan reviewed.
-fn decide(planned: &Change, state: &LiveState, created_by_us: bool) -> Decision {
-    let fresh = crate::plan::diff(&planned.desired, state);
+/// Re-diffs `desired` (from the manifests) against fresh live state and decides, never going
+/// beyond what the plan reviewed.
+fn decide(
+    planned: &Change,
+    desired: &DesiredObject,
+    state: &LiveState,
+    created_by_us: bool,
+) -> Decision {
+    let fresh = crate::plan::diff(desired, state);
     let rebased = fresh.fingerprint != planned.fingerprint;
     match fresh.action {
         // The credential cannot write this object (e.g. not an admin of the Atlan connection):
@@ -645,15 +982,14 @@ fn decide(planned: &Change, state: &LiveState, created_by_us: bool) -> Decision 
             if let Some(reasons) = unreviewed(&fresh.additions, &planned.additions) {
                 return Decision::Stale(reasons);
             }
-            let fields = planned
-                .desired
+            let fields = desired
                 .fields
                 .iter()
                 .map(|(name, field)| (name.clone(), field.values.clone()))
                 .collect();
             Decision::Write {
                 op: Box::new(WriteOp::Create {
-                    desired: planned.desired.clone(),
+                    desired: desired.clone(),
                     fields,
                 }),
                 additions: fresh.additions,
@@ -664,10 +1000,7 @@ fn decide(planned: &Change, state: &LiveState, created_by_us: bool) -> Decision 
             if let Some(reasons) = unreviewed(&fresh.additions, &planned.additions) {
                 return Decision::Stale(reasons);
             }
-            if planned.action == Action::Create
-                && planned.desired.key_sink.is_some()
-                && !created_by_us
-            {
+            if planned.action == Action::Create && desired.key_sink.is_some() && !created_by_us {
                 return Decision::Stale(vec![
                     "the token was created by someone else since the plan, so no new key can reach its key sink".into(),
                 ]);
@@ -741,37 +1074,36 @@ fn missing(expected: &SmallMap<Values>, after: &LiveState) -> Option<String> {
     (!gaps.is_empty()).then(|| gaps.join("; "))
 }
 
-/// Hands a created object's key to its sink and drops it. On failure returns the error and
-/// what a human must do about the token that now exists without a captured key.
+/// Hands a created object's key to the sink the manifests name and drops it. On failure
+/// returns the error and what a human must do about the token that now exists without a
+/// delivered key.
 async fn deliver_key(
-    change: &Change,
+    slot: &Slot<'_>,
     secret: Option<Secret>,
-    options: &ApplyOptions,
+    root: &Path,
 ) -> Result<(), (String, String)> {
-    let todo = || {
-        format!(
-            "the token {} exists without a captured key: delete it by hand and run apply again to create a new one",
-            change.address.remote_key
+    let name = &slot.desired.address.remote_key;
+    let id = slot.report.id.as_deref().unwrap_or("unknown");
+    let failed = |why: String| {
+        (
+            format!("token created, key NOT delivered: rotate it (token {name}, id {id}): {why}"),
+            format!(
+                "token {name} (id {id}) exists, but its key was not delivered: delete it by hand and run apply again to create a new one"
+            ),
         )
     };
-    match (&change.desired.key_sink, secret) {
+    match (&slot.desired.key_sink, secret) {
         (None, None) => Ok(()),
-        (Some(sink), Some(key)) => sink.deliver(&key, &options.key_dir).await.map_err(|e| {
-            (
-                format!("created, but the key could not be delivered to {}: {e}", sink.describe()),
-                todo(),
-            )
-        }),
-        (Some(sink), None) => Err((
-            format!(
-                "created, but the platform returned no key for {}",
-                sink.describe()
-            ),
-            todo(),
-        )),
-        (None, Some(_)) => Err((
-            "created, and the platform returned a key, but the object declares no keySink; the key was discarded".into(),
-            todo(),
+        (Some(sink), Some(key)) => sink
+            .deliver(&key, root)
+            .await
+            .map_err(|e| failed(format!("{}: {e}", sink.describe()))),
+        (Some(sink), None) => Err(failed(format!(
+            "the platform returned no key for {}",
+            sink.describe()
+        ))),
+        (None, Some(_)) => Err(failed(
+            "the platform returned a key, but the object declares no keySink; the key was discarded".into(),
         )),
     }
 }
@@ -822,7 +1154,7 @@ mod tests {
     fn a_write_the_credential_is_denied_fails_with_the_reason() {
         let planned = crate::plan::diff(&desired(None), &live(None));
         assert_eq!(planned.action, Action::Update);
-        match decide(&planned, &live(Some(DENIED)), false) {
+        match decide(&planned, &desired(None), &live(Some(DENIED)), false) {
             Decision::Fail(error) => assert_eq!(error, format!("not applied: {DENIED}")),
             _ => panic!("expected a failure"),
         }
@@ -833,11 +1165,7 @@ mod tests {
         let planned = crate::plan::diff(&desired(None), &live(None));
         // Over the limit as well: live state is in the way, not only the permission.
         let over_limit = desired(Some(1));
-        let planned = Change {
-            desired: over_limit,
-            ..planned
-        };
-        match decide(&planned, &live(Some(DENIED)), false) {
+        match decide(&planned, &over_limit, &live(Some(DENIED)), false) {
             Decision::Stale(reasons) => {
                 assert!(
                     reasons

@@ -55,8 +55,8 @@ impl<W: Write + Send> Progress for PlainLines<W> {
     }
 }
 
-/// An indicatif bar: objects done/total and the target being worked on. Failures and stale
-/// objects are also printed above the bar, so they stay visible after it finishes.
+/// An indicatif bar: objects done/total and the target being worked on. Failed, stale and
+/// refused objects are also printed above the bar, so they stay visible after it finishes.
 pub struct Bar {
     bar: indicatif::ProgressBar,
 }
@@ -97,7 +97,7 @@ impl Progress for Bar {
         }
         if matches!(
             report.status,
-            Status::Failed | Status::Stale | Status::ConflictSkipped
+            Status::Failed | Status::Stale | Status::Refused | Status::ConflictSkipped
         ) {
             self.bar.println(report.line());
         }

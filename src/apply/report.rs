@@ -1,6 +1,8 @@
-//! The apply report: what happened to every object of the plan, the requests used, and the
-//! outcome that decides the exit code. Written as JSON by `--report FILE` and summarised in
-//! one line at the end of a run. It holds addresses, values and messages only — never a key.
+//! The apply report: what happened to every object of the plan (and to the declared objects
+//! the plan does not name), the requests used, and the outcome that decides the exit code.
+//! Written as JSON by `--report FILE` and summarised in one line at the end of a run. It holds
+//! addresses, values and messages only — never a key: every message from a server or a key
+//! sink was redacted where it was made.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,24 +32,30 @@ pub enum Status {
     Stale,
     /// A read, write, verification or key delivery failed.
     Failed,
+    /// The plan asked for more than the manifests declare (see [`Refused`]); untouched.
+    Refused,
     /// The plan marked the object as a conflict; it was never attempted.
     ConflictSkipped,
     /// The plan had nothing to do for the object.
     NoOp,
     /// The run stopped (Ctrl-C, or an earlier refusal) before the object was started.
     NotAttempted,
+    /// Declared in the manifests, but not in the reviewed plan: never touched.
+    NotInPlan,
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 10] = [
         Status::Applied,
         Status::Rebased,
         Status::AlreadySatisfied,
         Status::Stale,
         Status::Failed,
+        Status::Refused,
         Status::ConflictSkipped,
         Status::NoOp,
         Status::NotAttempted,
+        Status::NotInPlan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,9 +65,11 @@ impl Status {
             Status::AlreadySatisfied => "already-satisfied",
             Status::Stale => "stale",
             Status::Failed => "failed",
+            Status::Refused => "refused",
             Status::ConflictSkipped => "conflict-skipped",
             Status::NoOp => "no-op",
             Status::NotAttempted => "not-attempted",
+            Status::NotInPlan => "not-in-plan",
         }
     }
 }
@@ -68,6 +78,34 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Why apply refused a change of the plan: it asked for more than the merged manifests
+/// declare. The plan file is untrusted; these are what an edited (or foreign) plan looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case", tag = "reason")]
+pub enum Refused {
+    #[error("no manifest declares this object")]
+    NotDeclared,
+    #[error("the plan names this object more than once")]
+    Duplicated,
+    #[error("no manifest declares target {target}")]
+    TargetNotDeclared { target: String },
+    #[error(
+        "the plan's settings for target {target} differ from the manifests' ({}); only the manifests and --endpoint decide where requests go",
+        differences.join("; ")
+    )]
+    TargetSettings {
+        target: String,
+        differences: Vec<String>,
+    },
+    #[error(
+        "the plan adds {} to {field}, which the manifests do not declare",
+        values.join(", ")
+    )]
+    UndeclaredAdditions { field: String, values: Vec<String> },
+    #[error("the plan creates the object, which the manifests never create")]
+    CreateNotDeclared,
 }
 
 /// The outcome of one object.
@@ -89,9 +127,12 @@ pub struct ObjectReport {
     /// Why the object failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Why the object is stale or a conflict.
+    /// Why the object is stale, refused or a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+    /// Why the object was refused, as data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refused>,
     /// What a human must do, e.g. replace a token whose key was not captured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_required: Option<String>,
@@ -112,8 +153,16 @@ impl ObjectReport {
             retries: 0,
             error: None,
             reasons: Vec::new(),
+            refused: None,
             action_required: None,
         }
+    }
+
+    /// Marks the object refused, for `why`.
+    pub fn refuse(&mut self, why: Refused) {
+        self.status = Status::Refused;
+        self.reasons = vec![why.to_string()];
+        self.refused = Some(why);
     }
 
     /// One line for CI logs, e.g.
@@ -139,7 +188,7 @@ impl ObjectReport {
                 d
             }
             Status::AlreadySatisfied => "nothing left to add".into(),
-            Status::Stale | Status::ConflictSkipped => self.reasons.join("; "),
+            Status::Stale | Status::ConflictSkipped | Status::Refused => self.reasons.join("; "),
             Status::Failed => {
                 let mut d = self.error.clone().unwrap_or_default();
                 if let Some(todo) = &self.action_required {
@@ -149,6 +198,7 @@ impl ObjectReport {
             }
             Status::NoOp => "nothing planned".into(),
             Status::NotAttempted => "the run stopped before this object".into(),
+            Status::NotInPlan => "not in the reviewed plan; left untouched".into(),
         };
         // Ids, reasons and errors come from servers and plan files: one line, escaped.
         let line = format!("{}  {}: {detail}", self.status, self.address);
@@ -161,6 +211,8 @@ impl ObjectReport {
 pub struct ApplyReport {
     pub report_version: u32,
     pub warrant_version: String,
+    /// The id of the applied plan.
+    pub plan_id: String,
     /// When the applied plan was made, and from which commit.
     pub plan_created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +226,8 @@ pub struct ApplyReport {
     pub outcome: ReportOutcome,
     /// Objects per status.
     pub counts: BTreeMap<Status, usize>,
-    /// Every object of the plan, in plan order.
+    /// Every object of the plan, in plan order; then the declared objects the plan does not
+    /// name (`not-in-plan`).
     pub objects: Vec<ObjectReport>,
     /// Requests used per target during the apply.
     pub requests: BTreeMap<String, RequestCounts>,
@@ -188,20 +241,22 @@ pub enum ReportOutcome {
     Success,
     /// Some objects were refused as stale; nothing failed.
     Stale,
-    /// Something failed, was a conflict in the plan, or was not attempted; or the run was
-    /// interrupted.
+    /// Something failed, was refused, was a conflict in the plan, or was not attempted; or the
+    /// run was interrupted.
     Failure,
 }
 
 impl ReportOutcome {
-    /// Decides the outcome: an interrupted run, or any failure, conflict or unattempted object
-    /// is a failure (exit 1); otherwise any stale object makes it stale (exit 3). An interrupted
+    /// Decides the outcome: an interrupted run, or any failed, refused, conflicting or
+    /// unattempted object is a failure (exit 1); otherwise any stale object makes it stale
+    /// (exit 3). Declared objects not in the plan change nothing. An interrupted
     /// run fails even when the interrupt came after the last batch had started: whoever pressed
     /// Ctrl-C must not read the run as a clean success.
     pub fn of(objects: &[ObjectReport], interrupted: bool) -> ReportOutcome {
         let has = |s: Status| objects.iter().any(|o| o.status == s);
         if interrupted
             || has(Status::Failed)
+            || has(Status::Refused)
             || has(Status::ConflictSkipped)
             || has(Status::NotAttempted)
         {

@@ -1,11 +1,14 @@
 //! `warrant apply`: the glue around [`crate::apply::apply_plan`].
 //!
-//! Two modes. `apply PLANFILE` (the CI path) applies a saved plan without asking; with
-//! `--manifests` it first checks the plan still matches the manifests. `apply [PATHS…]`
-//! plans, shows the plan and asks for `yes` on a terminal (`--auto-approve` skips the
-//! question; without a terminal it refuses). Then: open one client per target, apply with a
-//! progress bar (terminal) or one line per object (CI), handle Ctrl-C, print the summary,
-//! write `--report`, and map the report to the exit code.
+//! Two modes. `apply PLANFILE` (the CI path) applies a saved plan without asking. The plan
+//! file is untrusted: its id is recomputed from its content (and compared with `--plan-id`),
+//! and the manifests are always loaded — `--manifests PATHS`, or the paths the plan records,
+//! relative to the repository root — because targets, credentials' variable names, key sinks
+//! and desired objects come only from them. `apply [PATHS…]` plans, shows the plan and asks
+//! for `yes` on a terminal (`--auto-approve` skips the question; without a terminal it
+//! refuses). Then: open one client per declared target the plan names, apply with a progress
+//! bar (terminal) or one line per object (CI), handle Ctrl-C, print the summary, write
+//! `--report`, and map the report to the exit code.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -13,11 +16,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::output::{errln, out, outln};
-use crate::apply::{self, ApplyOptions, ApplyReport, Bar, CancelFlag, PlainLines, Progress};
+use crate::apply::{
+    self, ApplyOptions, ApplyReport, Bar, CancelFlag, Declared, PlainLines, Progress, Status,
+};
 use crate::cli::{ApplyArgs, Outcome};
+use crate::manifest::Manifests;
 use crate::plan::{Action, Plan};
 use crate::platform::ClientOptions;
 use crate::session::{LiveOptions, Session};
+
+/// How many declared objects that are not in the plan are named on stdout (all are in the
+/// report).
+const NOT_IN_PLAN_SHOWN: usize = 20;
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     if args.live.parallelism == 0 {
@@ -35,37 +45,44 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     let options = ApplyOptions {
         batch_size: batch_size(args.live.parallelism),
         max_changes: args.max_changes,
-        key_dir: std::env::current_dir().context("cannot read the working directory")?,
         cancel: CancelFlag::default(),
     };
 
-    let plan = match plan_file_argument(&args.paths)? {
+    let (plan, manifests) = match plan_file_argument(&args.paths)? {
         Some((path, text)) => {
             if !args.live.only.is_empty() {
                 bail!(
                     "--only selects objects while planning; `apply PLANFILE` applies the whole reviewed plan (make the plan with --only instead)"
                 );
             }
-            let plan = crate::plan::file::parse(&path, &text)?;
-            if !args.manifests.is_empty() {
-                check_manifests_unchanged(&plan, &args.manifests)?;
-            }
+            let mut plan = crate::plan::file::parse(&path, &text)?;
+            drop(text);
             apply::preflight(&plan, &options)?;
-            plan
+            apply::check_plan_id(&mut plan, args.plan_id.as_deref())?;
+            let manifests = load_manifests(&plan, &args.manifests)?;
+            let digest = crate::plan::gather::desired_digest(&manifests);
+            if digest != plan.desired_digest {
+                errln!(
+                    "note: the manifests changed since plan {} was made; objects whose declarations are unchanged are applied, changed ones are refused as stale",
+                    plan.short_id()
+                );
+            }
+            (plan, manifests)
         }
         None => {
-            if !args.manifests.is_empty() {
+            if !args.manifests.is_empty() || args.plan_id.is_some() {
                 bail!(
-                    "--manifests checks a plan file against the manifests; give the plan file as the only path"
+                    "--manifests and --plan-id go with a plan file; give the plan file as the only path"
                 );
             }
             if !args.auto_approve && !std::io::stdin().is_terminal() {
                 bail!("{NO_TERMINAL}");
             }
-            let plan = match super::plan::plan_live(&args.paths, &args.live)? {
-                Ok(plan) => plan,
-                Err(outcome) => return Ok(outcome),
-            };
+            let (manifests, plan) =
+                match super::plan::plan_live_with_manifests(&args.paths, &args.live)? {
+                    Ok(made) => made,
+                    Err(outcome) => return Ok(outcome),
+                };
             apply::preflight(&plan, &options)?;
             out!(
                 "{}",
@@ -75,19 +92,22 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
                 outln!("Apply cancelled; nothing was changed.")?;
                 return Ok(Outcome::Failure);
             }
-            plan
+            (plan, manifests)
         }
     };
 
-    let session = Session::open(&plan.targets, &live).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!("cannot open the targets:\n{}", lines.join("\n"))
-    })?;
+    let declared = Declared::new(&manifests, &live.endpoints);
+    let targets = declared.targets_to_open(&plan);
+    let session =
+        Session::open(&targets, &live.for_targets(&targets, &manifests)).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            anyhow::anyhow!("cannot open the targets:\n{}", lines.join("\n"))
+        })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(apply_with_interrupts(&plan, &session, &options))?;
+    let report = runtime.block_on(apply_with_interrupts(&plan, &declared, &session, &options))?;
 
     // The report is written whatever became of stdout; a stdout error is told after it.
     let shown = show_summary(&report);
@@ -106,6 +126,135 @@ fn show_summary(report: &ApplyReport) -> anyhow::Result<()> {
             outln!("{}", crate::text::escape(&line))?;
         }
     }
+    print_not_in_plan(report)?;
+    Ok(())
+}
+
+/// The manifests an `apply PLANFILE` acts on: `--manifests`, else the paths the plan records.
+/// Those are untrusted like the rest of the plan, so they must be relative paths inside the
+/// repository root, and — in a git repository — every file they lead to must be tracked by
+/// git: an artifact unpacked into the workspace next to the plan cannot supply manifests.
+fn load_manifests(plan: &Plan, given: &[PathBuf]) -> anyhow::Result<Manifests> {
+    let root = crate::manifest::repository_root();
+    let recorded = given.is_empty();
+    let paths = if recorded {
+        recorded_paths(plan, &root)?
+    } else {
+        given.to_vec()
+    };
+    let manifests = match crate::manifest::load_under(&paths, &root) {
+        Ok(m) => m,
+        Err(diagnostics) => {
+            super::plan::print_diagnostics(&diagnostics);
+            bail!("the manifests are invalid; nothing was applied");
+        }
+    };
+    if recorded && root.join(".git").exists() {
+        untracked_check(&manifests, &paths, &root)?;
+    }
+    Ok(manifests)
+}
+
+fn recorded_paths(plan: &Plan, root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if plan.manifests.is_empty() {
+        bail!(
+            "plan {} records no manifest paths; pass the merged manifests with --manifests",
+            plan.short_id()
+        );
+    }
+    plan.manifests
+        .iter()
+        .map(|recorded| {
+            let path = Path::new(recorded);
+            let normal = crate::manifest::lexically_normal(path);
+            let escapes = path.is_absolute()
+                || normal.starts_with("..")
+                || !crate::secret::resolves_inside(root, &root.join(&normal));
+            if escapes {
+                bail!(
+                    "plan {} records the manifest path {recorded:?}, which is not inside the repository root {}; nothing was applied (pass --manifests)",
+                    plan.short_id(),
+                    root.display()
+                );
+            }
+            // A recorded file must at least look like a manifest: the plan must not make apply
+            // parse (and quote in diagnostics) any other file of the repository.
+            let full = root.join(normal);
+            let yaml = matches!(
+                full.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
+            if full.is_file() && !yaml {
+                bail!(
+                    "plan {} records the manifest path {recorded:?}, which is not a .yaml or .yml file; nothing was applied (pass --manifests)",
+                    plan.short_id()
+                );
+            }
+            Ok(full)
+        })
+        .collect()
+}
+
+/// Refuses manifest files the repository does not track.
+fn untracked_check(manifests: &Manifests, paths: &[PathBuf], root: &Path) -> anyhow::Result<()> {
+    let listed = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["ls-files", "-z", "--full-name", "--"])
+        .args(paths)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .context("cannot run git to check that the recorded manifest files are tracked")?;
+    if !listed.status.success() {
+        bail!(
+            "git ls-files failed in {}; pass the manifests with --manifests",
+            root.display()
+        );
+    }
+    let tracked: std::collections::BTreeSet<PathBuf> = listed
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+        .collect();
+    let files: std::collections::BTreeSet<PathBuf> = manifests
+        .targets
+        .iter()
+        .map(|t| &t.location.file)
+        .chain(manifests.resources.iter().map(|r| &r.location.file))
+        .map(|f| crate::manifest::lexically_normal(&root.join(f)))
+        .collect();
+    let untracked: Vec<String> = files
+        .iter()
+        .filter(|f| !tracked.contains(*f))
+        .map(|f| f.display().to_string())
+        .collect();
+    if !untracked.is_empty() {
+        bail!(
+            "the plan's recorded manifest paths lead to files git does not track ({}); only the repository's manifests are trusted: nothing was applied (pass --manifests)",
+            untracked.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Names the declared objects the reviewed plan leaves out (a plan made with `--only`, or
+/// before they were added): they were not touched.
+fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
+    let left_out: Vec<&apply::ObjectReport> = report
+        .objects
+        .iter()
+        .filter(|o| o.status == Status::NotInPlan)
+        .collect();
+    for object in left_out.iter().take(NOT_IN_PLAN_SHOWN) {
+        outln!("{}", object.line())?;
+    }
+    if left_out.len() > NOT_IN_PLAN_SHOWN {
+        outln!(
+            "… and {} more declared objects not in the reviewed plan (all listed in --report)",
+            left_out.len() - NOT_IN_PLAN_SHOWN
+        )?;
+    }
     Ok(())
 }
 
@@ -119,6 +268,7 @@ fn batch_size(parallelism: usize) -> usize {
 /// report is still written); a second one exits at once.
 async fn apply_with_interrupts(
     plan: &Plan,
+    declared: &Declared<'_>,
     session: &Session,
     options: &ApplyOptions,
 ) -> anyhow::Result<ApplyReport> {
@@ -140,7 +290,7 @@ async fn apply_with_interrupts(
     } else {
         Box::new(PlainLines::new(std::io::stdout()))
     };
-    let report = apply::apply_plan(plan, session, options, progress.as_ref()).await;
+    let report = apply::apply_plan(plan, declared, session, options, progress.as_ref()).await;
     watcher.abort();
     Ok(report?)
 }
@@ -184,24 +334,6 @@ fn plan_file_argument(paths: &[PathBuf]) -> anyhow::Result<Option<(PathBuf, Stri
             path.display()
         ),
     }
-}
-
-fn check_manifests_unchanged(plan: &Plan, manifests: &[PathBuf]) -> anyhow::Result<()> {
-    let loaded = match super::plan::load(manifests) {
-        Ok(m) => m,
-        Err(diagnostics) => {
-            super::plan::print_diagnostics(&diagnostics);
-            bail!("the manifests given with --manifests are invalid; nothing was applied");
-        }
-    };
-    let now = crate::plan::gather::desired_digest(&loaded);
-    if now != plan.desired_digest {
-        bail!(
-            "the manifests changed since the plan was made (desired digest {} in the plan, {now} now); nothing was applied: make and review a new plan",
-            plan.desired_digest
-        );
-    }
-    Ok(())
 }
 
 const NO_TERMINAL: &str = "refusing to apply without confirmation: stdin is not a terminal. Pass --auto-approve, or save the plan with `warrant plan --out plan.json` and run `warrant apply plan.json`";

@@ -7,18 +7,18 @@
 //! newcomer's machine has no `gh` and the demo must not write into the current directory.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 
 use super::output::{out, outln};
-use crate::apply::{self, ApplyOptions, CancelFlag, PlainLines};
+use crate::apply::{self, ApplyOptions, CancelFlag, Declared, PlainLines};
 use crate::cli::{DemoArgs, Outcome};
-use crate::manifest::{Manifests, ResourceSpec};
+use crate::manifest::{KeySinkSpec, Manifests, ResourceSpec};
 use crate::plan::gather::{make_plan, open_session};
 use crate::platform::{ClientOptions, Credentials};
 use crate::sandbox::{self, Faults, Seed};
-use crate::secret::{KeySink, Secret};
+use crate::secret::Secret;
 use crate::session::LiveOptions;
 
 /// The example manifests, compiled in so the demo works from any directory.
@@ -64,7 +64,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     heading("1. validate", "the example manifests, offline")?;
     let manifest_dir = dir.join("manifests");
     write_manifests(&manifest_dir)?;
-    let mut manifests = match crate::manifest::load(std::slice::from_ref(&manifest_dir)) {
+    let mut manifests = match crate::manifest::load_under(std::slice::from_ref(&manifest_dir), &dir)
+    {
         Ok(m) => m,
         Err(diagnostics) => {
             super::plan::print_diagnostics(&diagnostics);
@@ -78,7 +79,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     )?;
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).context("cannot create the key directory")?;
-    redirect_key_sinks(&mut manifests, &keys);
+    redirect_key_sinks(&mut manifests);
 
     let live = LiveOptions {
         endpoints: BTreeMap::from([
@@ -104,11 +105,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let options = ApplyOptions {
         batch_size: 64,
         max_changes: None,
-        key_dir: dir.clone(),
         cancel: CancelFlag::default(),
     };
     let report = apply::apply_plan(
         &plan,
+        &Declared::new(&manifests, &session.endpoints),
         &session,
         &options,
         &PlainLines::new(std::io::stdout()),
@@ -185,12 +186,12 @@ fn write_manifests(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every key sink becomes a file in the scratch directory.
-fn redirect_key_sinks(manifests: &mut Manifests, keys: &Path) {
+/// Every key sink becomes a file in the scratch directory's `keys/` (the manifests' root is the
+/// scratch directory, and a validated sink path is relative to it).
+fn redirect_key_sinks(manifests: &mut Manifests) {
     for resource in &mut manifests.resources {
         if let ResourceSpec::OrgApiToken(spec) = &mut resource.spec {
-            let file: PathBuf = keys.join(format!("{}.key", resource.name));
-            spec.key_sink = KeySink::File(file);
+            spec.key_sink = KeySinkSpec::file(format!("keys/{}.key", resource.name));
         }
     }
 }

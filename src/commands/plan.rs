@@ -9,8 +9,8 @@ use anyhow::Context;
 
 use super::output::{errln, settle_stdout};
 use crate::cli::{DriftArgs, LiveArgs, Outcome, PlanArgs, PlanFormat};
-use crate::manifest::Diagnostic;
 pub(crate) use crate::manifest::load;
+use crate::manifest::{Diagnostic, Manifests};
 use crate::plan::Plan;
 use crate::plan::gather::{Only, PlanError, make_plan, open_session};
 use crate::platform::ClientOptions;
@@ -91,6 +91,14 @@ pub(crate) fn plan_live(
     paths: &[PathBuf],
     live: &LiveArgs,
 ) -> anyhow::Result<Result<Plan, Outcome>> {
+    Ok(plan_live_with_manifests(paths, live)?.map(|(_, plan)| plan))
+}
+
+/// [`plan_live`], keeping the manifests the plan was made from.
+pub(crate) fn plan_live_with_manifests(
+    paths: &[PathBuf],
+    live: &LiveArgs,
+) -> anyhow::Result<Result<(Manifests, Plan), Outcome>> {
     let only = match Only::parse_all(&live.only) {
         Ok(o) => o,
         Err(e) => return Ok(Err(report(&e))),
@@ -116,7 +124,7 @@ pub(crate) fn plan_live(
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match runtime.block_on(make_plan(&manifests, &only, &session)) {
-        Ok(plan) => Ok(Ok(plan)),
+        Ok(plan) => Ok(Ok((manifests, plan))),
         Err(e) => Ok(Err(report(&e))),
     }
 }

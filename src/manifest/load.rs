@@ -12,6 +12,10 @@
 //! the file's metadata says); and text that is not UTF-8. The type is checked before the file
 //! is opened, and again on the opened file, which is opened non-blocking so that a FIFO
 //! swapped in between cannot hang the open.
+//!
+//! Manifests are loaded under a repository root ([`repository_root`]: the nearest directory
+//! holding `.git`, else the working directory). A key sink's file is resolved relative to its
+//! manifest and must stay under that root; the paths a plan records are relative to it.
 
 use std::fs::Metadata;
 use std::io::Read;
@@ -24,26 +28,90 @@ use super::{Diagnostic, Location, Manifests, Severity};
 /// Largest manifest file accepted.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Loads and validates the manifests in `paths` (files or directories). Returns every
-/// diagnostic, sorted by file, line and column, when anything is wrong.
+/// Loads and validates the manifests in `paths` (files or directories) under the
+/// [`repository_root`]. Returns every diagnostic, sorted by file, line and column, when
+/// anything is wrong.
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<Diagnostic>> {
+    load_under(paths, &repository_root())
+}
+
+/// [`load`] under an explicit repository root.
+pub fn load_under(paths: &[PathBuf], root: &Path) -> Result<Manifests, Vec<Diagnostic>> {
+    let root = absolute(root);
     let mut diagnostics = Vec::new();
     let files = collect_files(paths, &mut diagnostics);
-    let mut validator = Validator::default();
+    let mut validator = Validator::new(root.clone());
     for file in &files {
         if let Some(text) = read_text(file, &mut diagnostics) {
             load_text(&mut validator, file, &text);
         }
     }
-    validator.finish(diagnostics)
+    let mut manifests = validator.finish(diagnostics)?;
+    manifests.paths = paths.iter().map(|p| under_root(p, &root)).collect();
+    manifests.root = root;
+    Ok(manifests)
 }
 
-/// Loads manifests from text (as if read from `file`): what `load` does per file, for tests
-/// and for callers that hold the text already.
+/// Loads manifests from text (as if read from `file`, under the [`repository_root`]): what
+/// `load` does per file, for tests and for callers that hold the text already.
 pub fn load_str(file: &Path, text: &str) -> Result<Manifests, Vec<Diagnostic>> {
-    let mut validator = Validator::default();
+    let root = repository_root();
+    let mut validator = Validator::new(root.clone());
     load_text(&mut validator, file, text);
-    validator.finish(Vec::new())
+    let mut manifests = validator.finish(Vec::new())?;
+    manifests.paths = vec![under_root(file, &root)];
+    manifests.root = root;
+    Ok(manifests)
+}
+
+/// The repository root: the nearest directory from the working directory up that holds
+/// `.git` (a directory, or the file of a worktree); the working directory when there is none.
+pub fn repository_root() -> PathBuf {
+    let cwd = absolute(Path::new("."));
+    cwd.ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map_or_else(|| cwd.clone(), Path::to_path_buf)
+}
+
+/// `path` relative to `root` when it lies inside it (compared lexically), else as given.
+fn under_root(path: &Path, root: &Path) -> PathBuf {
+    let full = absolute(path);
+    match full.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// `path` made absolute against the working directory, with `.` and `..` resolved lexically.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    lexically_normal(&joined)
+}
+
+/// `path` with `.` removed and each `..` taking away the component before it, without looking
+/// at the file system. A `..` with nothing before it stays.
+pub fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let can_pop = matches!(out.components().next_back(), Some(Component::Normal(_)));
+                if can_pop {
+                    out.pop();
+                } else if !matches!(
+                    out.components().next_back(),
+                    Some(Component::RootDir | Component::Prefix(_))
+                ) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 fn load_text(validator: &mut Validator, file: &Path, text: &str) {

@@ -18,8 +18,9 @@ use serde::Serialize;
 
 pub use diagnostics::{render_github, render_json, render_text};
 pub use kinds::*;
-pub use load::{MAX_FILE_BYTES, load, load_str};
+pub use load::{MAX_FILE_BYTES, lexically_normal, load, load_str, load_under, repository_root};
 pub use schema::schemas;
+pub use validate::{BaseUrlProblem, base_url_problems};
 
 /// A position in a manifest file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -120,6 +121,11 @@ impl Resource {
 pub struct Manifests {
     pub targets: Vec<Target>,
     pub resources: Vec<Resource>,
+    /// The repository root they were loaded under: key-sink files are relative to it.
+    pub root: PathBuf,
+    /// The paths they were loaded from, relative to `root` where they lie inside it (a plan
+    /// records them, so `apply PLANFILE` can load the same ones).
+    pub paths: Vec<PathBuf>,
 }
 
 impl Manifests {

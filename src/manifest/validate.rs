@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
@@ -26,7 +26,6 @@ use super::{
     Diagnostic, Location, Manifests, Resource, ResourceSpec, Severity, Target, TargetPlatform,
 };
 use crate::platform::mist::{CLOUDS, cloud_base_url};
-use crate::secret::KeySink;
 
 /// The `kind:` values, in the order they are listed in messages.
 pub const KINDS: &[&str] = &[
@@ -37,6 +36,7 @@ pub const KINDS: &[&str] = &[
 ];
 
 const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
+const SINK_FIELDS: &[&str] = &["file", "command", "env"];
 
 /// One step of a path into a document.
 #[derive(Clone, Copy)]
@@ -90,14 +90,17 @@ struct DefinedTarget {
 }
 
 /// Collects documents and diagnostics; `finish` runs the rules across documents.
-#[derive(Default)]
 pub struct Validator {
+    /// The repository root: key-sink files must stay under it.
+    root: PathBuf,
     diagnostics: Vec<Diagnostic>,
     manifests: Manifests,
     /// Every document whose `metadata.name` is readable, valid or not, in input order.
     places: Vec<Placed>,
     /// Every Target document whose `metadata.name` is readable, valid or not.
     targets: Vec<DefinedTarget>,
+    /// Every variable a key-sink command is to get, and where it is named.
+    sink_env: Vec<(String, Location)>,
 }
 
 fn location(file: &Path, pos: Pos) -> Location {
@@ -113,6 +116,18 @@ fn at(loc: &Location) -> String {
 }
 
 impl Validator {
+    /// A validator for manifests under the repository `root` (absolute).
+    pub fn new(root: PathBuf) -> Validator {
+        Validator {
+            root,
+            diagnostics: Vec::new(),
+            manifests: Manifests::default(),
+            places: Vec::new(),
+            targets: Vec::new(),
+            sink_env: Vec::new(),
+        }
+    }
+
     pub fn report(&mut self, file: &Path, pos: Pos, message: String, hint: Option<String>) {
         self.diagnostics.push(Diagnostic {
             location: location(file, pos),
@@ -217,6 +232,7 @@ impl Validator {
             root,
             errors: Vec::new(),
         };
+        let repository = self.root.clone();
         let parsed = match kind {
             "Target" => de::from_node::<TargetSpec>(spec_node, &unknown)
                 .map(|s| doc.target(s).map(Parsed::Target)),
@@ -233,12 +249,28 @@ impl Validator {
                 })
                 .map(|s| s.map(Parsed::Resource)),
             _ => de::from_node::<OrgApiTokenSpec>(spec_node, &unknown)
-                .map(|s| {
-                    doc.org_api_token(&s)
+                .map(|mut s| {
+                    doc.org_api_token(&mut s, &repository)
                         .then_some(ResourceSpec::OrgApiToken(s))
                 })
                 .map(|s| s.map(Parsed::Resource)),
         };
+        if kind == "OrgApiToken" {
+            // Read from the YAML tree, so a document with other errors is checked too.
+            let env = spec_node.get("keySink").and_then(|sink| sink.get("env"));
+            if let Some(Node {
+                value: Value::Seq(items),
+                ..
+            }) = env
+            {
+                for item in items {
+                    if let Some(Resolved::Str(name)) = item.resolve() {
+                        self.sink_env
+                            .push((name.to_string(), location(file, item.pos)));
+                    }
+                }
+            }
+        }
         if let Some(m) = &metadata
             && m.name.trim().is_empty()
         {
@@ -438,6 +470,7 @@ impl Validator {
         self.unique_names();
         self.one_document_per_remote_object();
         self.targets_exist();
+        self.no_credentials_to_sinks();
         let mut diagnostics = self.diagnostics;
         if diagnostics.is_empty() {
             return Ok(self.manifests);
@@ -530,6 +563,31 @@ impl Validator {
         self.diagnostics.extend(found);
     }
 
+    /// A key-sink command runs with a cleared environment; handing it a Target's credential
+    /// would give a program that only needs to store a key the power to act as warrant.
+    fn no_credentials_to_sinks(&mut self) {
+        let mut found = Vec::new();
+        for (name, at) in &self.sink_env {
+            let owner = self
+                .manifests
+                .targets
+                .iter()
+                .find(|t| credential_variables(&t.platform).iter().any(|v| v == name));
+            if let Some(target) = owner {
+                found.push(Diagnostic {
+                    location: at.clone(),
+                    severity: Severity::Error,
+                    message: format!(
+                        "keySink env must not pass {name}: it holds a credential of target \"{}\"",
+                        target.name
+                    ),
+                    hint: Some("a key sink gets only what it needs to store the key (e.g. GH_TOKEN for `gh secret set`); remove the credential variable".into()),
+                });
+            }
+        }
+        self.diagnostics.extend(found);
+    }
+
     fn targets_exist(&mut self) {
         let mut defined: HashMap<&str, &DefinedTarget> = HashMap::new();
         for t in &self.targets {
@@ -598,6 +656,15 @@ fn unknown_envelope_field(key: &Node) -> DeError {
             quoted(ENVELOPE_FIELDS)
         ),
         hint: Some("the fields of a kind go under `spec:`".into()),
+    }
+}
+
+/// The environment variables holding a Target's credentials.
+fn credential_variables(p: &TargetPlatform) -> Vec<&str> {
+    match p {
+        TargetPlatform::Atlan(a) => vec![&a.api_key_env],
+        TargetPlatform::Connect(c) => vec![&c.client_id_env, &c.client_secret_env],
+        TargetPlatform::Mist(m) => vec![&m.api_token_env],
     }
 }
 
@@ -691,48 +758,12 @@ impl Doc<'_> {
     }
 
     fn base_url(&mut self, path: &[Seg], value: &str) {
-        match reqwest::Url::parse(value) {
-            Err(e) => self.error(
-                path,
-                format!("baseUrl is not a valid URL: {e}"),
-                Some("write the full URL with its scheme, like https://host.example.com".into()),
-            ),
-            Ok(url) => {
-                let host = url.host_str().unwrap_or_default();
-                let loopback = host.eq_ignore_ascii_case("localhost")
-                    || host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .parse::<IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback());
-                if !url.username().is_empty() || url.password().is_some() {
-                    // Never echo the URL: its user part is the secret.
-                    self.error(
-                        path,
-                        "literal secret in baseUrl: credentials (user:password@) never belong in a manifest".into(),
-                        Some("remove the user and password from the URL; warrant reads credentials from the environment variables named on the Target; rotate the secret if this file was ever committed".into()),
-                    );
-                }
-                if host.is_empty() {
-                    self.error(
-                        path,
-                        "baseUrl has no host".into(),
-                        Some("like https://host.example.com".into()),
-                    );
-                } else if url.scheme() == "http" && !loopback {
-                    self.error(
-                        path,
-                        "baseUrl must use https (plain http only for loopback hosts)".into(),
-                        Some("credentials would cross the network unencrypted".into()),
-                    );
-                } else if url.scheme() != "https" && url.scheme() != "http" {
-                    self.error(
-                        path,
-                        "baseUrl must be an https URL".into(),
-                        Some("like https://host.example.com".into()),
-                    );
-                }
-            }
+        for problem in base_url_problems(value) {
+            let message = match &problem {
+                BaseUrlProblem::UserInfo => format!("literal secret in baseUrl: {problem}"),
+                _ => format!("baseUrl {problem}"),
+            };
+            self.error(path, message, Some(problem.hint().into()));
         }
     }
 
@@ -934,7 +965,7 @@ impl Doc<'_> {
         self.error_count() == before
     }
 
-    fn org_api_token(&mut self, spec: &OrgApiTokenSpec) -> bool {
+    fn org_api_token(&mut self, spec: &mut OrgApiTokenSpec, repository: &Path) -> bool {
         let before = self.error_count();
         self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
         if let Some(name) = &spec.name {
@@ -1008,25 +1039,180 @@ impl Doc<'_> {
         if nets.len() == spec.src_ips.len() {
             self.no_duplicates("srcIps", &nets, "address");
         }
-        match &spec.key_sink {
-            KeySink::File(path) if path.as_os_str().is_empty() => self.error(
-                &[K("spec"), K("keySink"), K("file")],
-                "keySink file must be a path".into(),
-                Some(
-                    "like `{file: keys/ci-token.key}` (relative to the manifest's directory)"
-                        .into(),
-                ),
-            ),
-            KeySink::Command(argv) if argv.first().is_none_or(|a| a.trim().is_empty()) => self
-                .error(
-                    &[K("spec"), K("keySink"), K("command")],
-                    "keySink command must be a non-empty argv list".into(),
-                    Some("like [gh, secret, set, MIST_KEY]".into()),
-                ),
-            _ => {}
-        }
+        self.key_sink(&mut spec.key_sink, repository);
         self.error_count() == before
     }
+}
+
+impl Doc<'_> {
+    /// Exactly one of `file` and `command`; `env` only with `command`; a file relative to the
+    /// manifest and inside the repository, rewritten relative to the repository root.
+    fn key_sink(&mut self, sink: &mut KeySinkSpec, repository: &Path) {
+        let at = |f| [K("spec"), K("keySink"), K(f)];
+        match (&sink.file, &sink.command) {
+            (Some(_), Some(_)) => self.error(
+                &[K("spec"), K("keySink")],
+                "keySink takes exactly one of \"file\", \"command\", found both".into(),
+                Some("keep exactly one of the fields".into()),
+            ),
+            // A misspelt key (`files:`) has its own error, with a suggestion; saying that
+            // neither is there would only repeat it.
+            (None, None) if !self.has_unknown_keys(&[K("spec"), K("keySink")], SINK_FIELDS) => {
+                self.error(
+                    &[K("spec"), K("keySink")],
+                    "keySink needs \"file\" or \"command\"".into(),
+                    Some("like `{file: ../keys/ci-token.key}` or `{command: [gh, secret, set, MIST_KEY], env: [GH_TOKEN]}`".into()),
+                )
+            }
+            (None, None) => {}
+            (Some(path), None) => {
+                if !sink.env.is_empty() {
+                    self.error(
+                        &at("env"),
+                        "keySink env only applies to a command sink".into(),
+                        Some("remove env: a file sink runs no program".into()),
+                    );
+                }
+                match self.confine(path, repository) {
+                    Ok(relative) => sink.file = Some(relative),
+                    Err((message, hint)) => self.error(&at("file"), message, Some(hint)),
+                }
+            }
+            (None, Some(argv)) => {
+                if argv.first().is_none_or(|a| a.trim().is_empty()) {
+                    self.error(
+                        &at("command"),
+                        "keySink command must be a non-empty argv list".into(),
+                        Some("like [gh, secret, set, MIST_KEY]".into()),
+                    );
+                }
+                for (i, name) in sink.env.iter().enumerate() {
+                    self.env_name(&[K("spec"), K("keySink"), K("env"), I(i)], "keySink env", name);
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for (i, name) in sink.env.iter().enumerate() {
+                    if !seen.insert(name) {
+                        self.error(
+                            &[K("spec"), K("keySink"), K("env"), I(i)],
+                            format!("duplicate variable {name} in keySink env"),
+                            Some("list each variable once".into()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the mapping at `path` has a key outside `known`.
+    fn has_unknown_keys(&self, path: &[Seg], known: &[&str]) -> bool {
+        match &self.node(path).value {
+            Value::Map(entries) => entries
+                .iter()
+                .any(|(k, _)| !k.text().is_some_and(|k| known.contains(&k))),
+            _ => false,
+        }
+    }
+
+    /// A key file, given relative to this manifest, as a path relative to the repository
+    /// root; refused when absolute or leaving the root (by `..` or a symbolic link).
+    fn confine(&self, path: &Path, repository: &Path) -> Result<PathBuf, (String, String)> {
+        let shown = path.display();
+        if path.as_os_str().is_empty() {
+            return Err((
+                "keySink file must be a path".into(),
+                "like `{file: ../keys/ci-token.key}` (relative to this manifest file)".into(),
+            ));
+        }
+        if path.is_absolute() {
+            return Err((
+                format!("keySink file {shown} must be a relative path"),
+                "give the path relative to this manifest file, inside the repository".into(),
+            ));
+        }
+        let manifest_dir = super::load::absolute(self.file);
+        let manifest_dir = manifest_dir.parent().unwrap_or(Path::new("/"));
+        let full = super::load::lexically_normal(&manifest_dir.join(path));
+        let root = repository.display();
+        let outside = (
+            format!("keySink file {shown} leaves the repository root"),
+            format!(
+                "keys go to a directory inside the repository {root} (kept out of git, e.g. by .gitignore); the path is relative to this manifest file"
+            ),
+        );
+        let relative = match full.strip_prefix(repository) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_path_buf(),
+            _ => return Err(outside),
+        };
+        if !crate::secret::resolves_inside(repository, &full) {
+            return Err((
+                format!(
+                    "keySink file {shown} leads out of the repository root through a symbolic link"
+                ),
+                format!("point the key file at a real directory inside {root}"),
+            ));
+        }
+        Ok(relative)
+    }
+}
+
+/// What makes a URL unfit to receive credentials. Its `Display` never quotes the URL: a user
+/// part would be a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BaseUrlProblem {
+    #[error("is not a valid URL: {0}")]
+    Invalid(String),
+    #[error("credentials (user:password@) never belong in a manifest")]
+    UserInfo,
+    #[error("has no host")]
+    NoHost,
+    #[error("must use https (plain http only for loopback hosts)")]
+    PlainHttp,
+    #[error("must be an https URL")]
+    NotHttps,
+}
+
+impl BaseUrlProblem {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            BaseUrlProblem::Invalid(_) => {
+                "write the full URL with its scheme, like https://host.example.com"
+            }
+            BaseUrlProblem::UserInfo => {
+                "remove the user and password from the URL; warrant reads credentials from the environment variables named on the Target; rotate the secret if this file was ever committed"
+            }
+            BaseUrlProblem::PlainHttp => "credentials would cross the network unencrypted",
+            BaseUrlProblem::NoHost | BaseUrlProblem::NotHttps => "like https://host.example.com",
+        }
+    }
+}
+
+/// The rule for every URL warrant sends credentials to — a Target's `baseUrl` and an
+/// `--endpoint` alike: https, or plain http to a loopback host (127.0.0.0/8, `::1`,
+/// `localhost`), and no user part. Empty when the URL is fit.
+pub fn base_url_problems(value: &str) -> Vec<BaseUrlProblem> {
+    let url = match reqwest::Url::parse(value) {
+        Ok(url) => url,
+        Err(e) => return vec![BaseUrlProblem::Invalid(e.to_string())],
+    };
+    let mut problems = Vec::new();
+    if !url.username().is_empty() || url.password().is_some() {
+        problems.push(BaseUrlProblem::UserInfo);
+    }
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if host.is_empty() {
+        problems.push(BaseUrlProblem::NoHost);
+    } else if url.scheme() == "http" && !loopback {
+        problems.push(BaseUrlProblem::PlainHttp);
+    } else if url.scheme() != "https" && url.scheme() != "http" {
+        problems.push(BaseUrlProblem::NotHttps);
+    }
+    problems
 }
 
 /// An address or a CIDR whose address is its network's base; a bare address is a host net.

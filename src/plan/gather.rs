@@ -191,10 +191,7 @@ pub fn open_session(
     live: &LiveOptions,
 ) -> Result<Session, PlanError> {
     let targets = targets_in_use(manifests, only)?;
-    let mut live = live.clone();
-    live.endpoints
-        .retain(|name, _| targets.contains_key(name) || manifests.target(name).is_none());
-    Session::open(&targets, &live).map_err(PlanError::Platform)
+    Session::open(&targets, &live.for_targets(&targets, manifests)).map_err(PlanError::Platform)
 }
 
 /// What the planner needs from a target's client. [`Client`] is the real one; tests may plan
@@ -329,6 +326,11 @@ pub async fn make_plan_with<R: LiveReader>(
         created_at: now_rfc3339(),
         git_commit: git_commit(manifest_dir(manifests)),
         desired_digest: desired_digest(manifests),
+        manifests: manifests
+            .paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
         targets,
         only: only.iter().map(ToString::to_string).collect(),
     };

@@ -25,12 +25,22 @@ use crate::model::{
 };
 use crate::platform::RequestCounts;
 
-/// Version of the plan file format; `apply` refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the plan file format; `apply` refuses any other. 2: `plan_id`, `manifests` and
+/// each change's `declaration`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A whole plan: what `plan --out` writes and `apply PLANFILE` executes. Contains no secret.
+///
+/// To `apply` a plan file is untrusted (it travels through CI artifact storage): apply takes
+/// targets, key sinks and desired objects from the manifests, and from the plan only the
+/// reviewed set of changes — addresses, additions, live fingerprints and declaration digests —
+/// so a plan can narrow what apply does, never widen it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
+    /// sha256 (hex) over the plan's canonical content — its compact JSON without `plan_id` —
+    /// computed by [`Plan::content_id`]; `apply --plan-id` compares it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plan_id: String,
     pub format_version: u32,
     /// The warrant version that made the plan; apply refuses a plan from another version.
     pub warrant_version: String,
@@ -39,8 +49,13 @@ pub struct Plan {
     /// `GITHUB_SHA`, or the repository's HEAD, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
-    /// sha256 over the validated desired objects (`apply --manifests` compares it).
+    /// sha256 over the validated manifests: information only (apply binds each object to its
+    /// own `declaration` instead).
     pub desired_digest: String,
+    /// The manifest paths the plan was made from, relative to the repository root; what
+    /// `apply PLANFILE` loads when no `--manifests` is given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
     /// Non-secret settings of every target touched, with the base URL actually used.
     pub targets: BTreeMap<String, TargetPlatform>,
     /// `--only` filters the plan was made with (a warning in every rendering).
@@ -93,6 +108,9 @@ pub struct Change {
     pub live_id: Option<String>,
     /// sha256 over the live managed fields (or over "absent"); apply compares it.
     pub fingerprint: String,
+    /// sha256 over the object's declaration (the canonical resolved desired object, see
+    /// [`declaration_digest`]); apply refuses the object as stale when it changed since.
+    pub declaration: String,
     /// The resolved desired object; apply re-diffs fresh live state against it.
     pub desired: DesiredObject,
     /// Canonical value → human label, for desired and live values alike.
@@ -150,6 +168,7 @@ pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
         reasons: desired.problems.clone(),
         live_id: None,
         fingerprint: fingerprint(&desired, live),
+        declaration: declaration_digest(&desired),
         desired: stand_in,
         labels: SmallMap::new(),
     };
@@ -343,12 +362,40 @@ pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
+/// sha256 over what the manifests declare for one object once resolved: its address, its
+/// fields (policy, values, limit), its create rule and its key sink. Not the labels (names
+/// shown to people) nor resolution problems (which make the object a conflict anyway). The
+/// serialization is canonical: values and fields are sorted sets and maps.
+pub fn declaration_digest(desired: &DesiredObject) -> String {
+    #[derive(Serialize)]
+    struct Declaration<'a> {
+        address: &'a Address,
+        fields: &'a SmallMap<crate::model::DesiredField>,
+        create: &'a CreateRule,
+        key_sink: &'a Option<crate::secret::KeySink>,
+    }
+    let mut h = Sha256::new();
+    // Writing plain data into a hash cannot fail.
+    let _ = serde_json::to_writer(
+        &mut h,
+        &Declaration {
+            address: &desired.address,
+            fields: &desired.fields,
+            create: &desired.create,
+            key_sink: &desired.key_sink,
+        },
+    );
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
 /// What a plan records about how it was made; everything but the changes and their counts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PlanMeta {
     pub created_at: String,
     pub git_commit: Option<String>,
     pub desired_digest: String,
+    /// Manifest paths relative to the repository root.
+    pub manifests: Vec<String>,
     pub targets: BTreeMap<String, TargetPlatform>,
     pub only: Vec<String>,
 }
@@ -369,19 +416,41 @@ impl Plan {
                 .then_with(|| a.address.cmp(&b.address))
         });
         let summary = Summary::of(&changes);
-        Plan {
+        let mut plan = Plan {
+            plan_id: String::new(),
             format_version: FORMAT_VERSION,
             warrant_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at: meta.created_at,
             git_commit: meta.git_commit,
             desired_digest: meta.desired_digest,
+            manifests: meta.manifests,
             targets: meta.targets,
             only: meta.only,
             warnings: Vec::new(),
             changes,
             summary,
             requests,
-        }
+        };
+        plan.plan_id = plan.content_id();
+        plan
+    }
+
+    /// sha256 (hex) over the plan's canonical content: its compact JSON with `plan_id` left
+    /// out, whatever `plan_id` holds now. Streamed into the hash: the JSON of 100,000 objects
+    /// is never held. Equal content gives an equal id, and any edit to what apply reads (a
+    /// parsed file re-serializes exactly the fields apply uses) gives another.
+    pub fn content_id(&mut self) -> String {
+        let claimed = std::mem::take(&mut self.plan_id);
+        let mut h = Sha256::new();
+        // Writing plain data into a hash cannot fail.
+        let _ = serde_json::to_writer(&mut h, &*self);
+        self.plan_id = claimed;
+        hex::encode(h.finalize())
+    }
+
+    /// The first 12 hex characters of the plan id: enough to tell plans apart on screen.
+    pub fn short_id(&self) -> &str {
+        self.plan_id.get(..12).unwrap_or(&self.plan_id)
     }
 
     /// API requests made while planning, over all targets.

@@ -10,7 +10,13 @@
 //! object now exists. All three drive the same [`Backoff`], so there is one retry policy.
 //!
 //! Nothing secret is logged: the log line of a request carries method, URL, status and time;
-//! credentials only ever live in [`Secret`]s and are exposed when a header is built.
+//! credentials only ever live in [`Secret`]s and are exposed when a header is built. Credentials
+//! go only to the base URL the client was made with (a Target's, or an `--endpoint`), which
+//! must be https or loopback http ([`crate::manifest::base_url_problems`]); redirects are
+//! never followed. Whatever a server sends back reaches errors and log lines only through
+//! [`crate::secret::redact`]: [`PlatformError`]'s constructors apply it, and so does every log
+//! line here, so an error body echoing the request (a gateway, an identity provider) cannot
+//! carry a credential or the OAuth token fetched here into output.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::platform::{ClientOptions, ErrorKind, PlatformError};
-use crate::secret::Secret;
+use crate::secret::{Secret, redact};
 
 pub use reqwest::Method;
 
@@ -299,13 +305,19 @@ impl Http {
                 )
             })?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&base_url).map_err(|e| {
-            PlatformError::new(
+        if let Some(problem) = crate::manifest::base_url_problems(&base_url).first() {
+            // A URL with a user part is not quoted: that part is a secret.
+            let shown = match problem {
+                crate::manifest::BaseUrlProblem::UserInfo => "the base URL".to_string(),
+                _ => format!("base URL {base_url:?}"),
+            };
+            return Err(PlatformError::new(
                 target,
                 ErrorKind::Other,
-                format!("invalid base URL {base_url:?}: {e}"),
+                format!("{shown} {problem}; no credential is sent to it"),
             )
-        })?;
+            .with_hint(problem.hint()));
+        }
         Ok(Http {
             target: target.to_string(),
             base_url,
@@ -402,7 +414,7 @@ impl Http {
                 format!("cannot build request {} {url}: {e}", request.method),
             ))
         })?;
-        let shown = format!("{} {}", request.method, built.url());
+        let shown = redact(&format!("{} {}", request.method, built.url())).into_owned();
         self.execute(built, request.counted_as(), shown).await
     }
 
@@ -431,7 +443,8 @@ impl Http {
         let response = match result {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(target = %self.target, request = %shown, error = %e,
+                tracing::debug!(target = %self.target, request = %shown,
+                    error = %redact(&e.to_string()),
                     elapsed_ms = started.elapsed().as_millis() as u64, "http error");
                 return Err(self.transport_failure(&shown, e));
             }
@@ -441,7 +454,8 @@ impl Http {
         let body = match response.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => {
-                tracing::debug!(target = %self.target, request = %shown, status, error = %e,
+                tracing::debug!(target = %self.target, request = %shown, status,
+                    error = %redact(&e.to_string()),
                     elapsed_ms = started.elapsed().as_millis() as u64, "http body error");
                 return Err(self.transport_failure(&shown, e));
             }
@@ -490,7 +504,10 @@ impl Http {
 
     fn status_failure(&self, response: &Response) -> Failure {
         let status = response.status;
-        let api = (self.parse_error)(status, &response.body);
+        // Redacted before the platform's parser sees it: a parser may cut the text short,
+        // and a secret cut in half would no longer be recognised.
+        let body = redact(&String::from_utf8_lossy(&response.body)).into_owned();
+        let api = (self.parse_error)(status, body.as_bytes());
         let kind = match status {
             400 | 409 | 422 => ErrorKind::Rejected,
             401 => ErrorKind::Credentials,
@@ -587,7 +604,7 @@ impl Http {
                 .map_err(|e| {
                     self.error(ErrorKind::Other, format!("cannot build token request: {e}"))
                 })?;
-            let shown = format!("POST {}", built.url());
+            let shown = redact(&format!("POST {}", built.url())).into_owned();
             match self
                 .execute(built, format!("POST {token_path}"), shown)
                 .await
@@ -613,6 +630,8 @@ impl Http {
         }
         let lifetime = Duration::from_secs_f64(lifetime.min(1e9));
         let margin = Duration::from_secs(300).min(lifetime / 2);
+        // Masked from now on, like the client secret it was bought with.
+        Secret::in_use(token.as_str());
         Ok(CachedToken {
             header: Secret::new(format!("Bearer {token}")),
             refresh_at: Instant::now() + lifetime - margin,

@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use futures::{StreamExt, stream};
 use ipnet::IpNet;
@@ -23,7 +22,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{
-    MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec,
+    KeySinkSpec, MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource,
+    ResourceSpec,
 };
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
@@ -35,7 +35,7 @@ use crate::platform::http::{
 use crate::platform::{
     ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
 };
-use crate::secret::{KeySink, Secret};
+use crate::secret::Secret;
 
 const PRIVILEGES: &str = "privileges";
 const SRC_IPS: &str = "srcIps";
@@ -175,6 +175,10 @@ impl MistClient {
                         None => problems.push(format!("srcIps: {ip:?} is not an address or CIDR")),
                     }
                 }
+                let key_sink = spec.key_sink.sink();
+                if key_sink.is_none() {
+                    problems.push("keySink must name exactly one of file and command".into());
+                }
                 Ok(DesiredObject {
                     address: Address {
                         kind: Kind::OrgApiToken,
@@ -203,7 +207,7 @@ impl MistClient {
                     create: CreateRule::Allowed,
                     labels: SmallMap::new(),
                     problems,
-                    key_sink: Some(spec.key_sink.clone()),
+                    key_sink,
                 })
             })
             .collect()
@@ -385,7 +389,7 @@ impl MistClient {
                     name: None,
                     privileges: privileges.into_iter().collect(),
                     src_ips: live.fields[SRC_IPS].iter().cloned().collect(),
-                    key_sink: KeySink::File(PathBuf::from(format!("CHANGE-ME/{name}.key"))),
+                    key_sink: KeySinkSpec::file(format!("CHANGE-ME/{name}.key")),
                 }),
                 comments,
             });
@@ -480,7 +484,8 @@ impl MistClient {
                 "the created token {name} has no id or key; if it exists, delete it in Mist and apply again"
             )));
         };
-        let secret = Secret::new(key);
+        // Masked from now on: an error or log line quoting a response must not show it.
+        let secret = Secret::in_use(key);
         // The POST response may leave out the privileges (contracts/mist.md); only then (or
         // when source IPs were sent and are not echoed) is the token read back, saving a
         // request per create against a 5,000-an-hour limit.

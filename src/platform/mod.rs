@@ -77,9 +77,9 @@ impl Credentials {
     /// Reads the variables the Target names; a missing or empty variable is an error naming
     /// the variable and the target, reported before any request.
     pub fn from_env(target: &Target) -> Result<Credentials, PlatformError> {
-        let var = |name: &str| -> Result<Secret, PlatformError> {
+        let var = |name: &str| -> Result<String, PlatformError> {
             match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+                Ok(v) if !v.is_empty() => Ok(v),
                 _ => Err(PlatformError::new(
                     &target.name,
                     ErrorKind::Credentials,
@@ -93,14 +93,14 @@ impl Credentials {
         };
         Ok(match &target.platform {
             TargetPlatform::Atlan(a) => Credentials::Atlan {
-                api_key: var(&a.api_key_env)?,
+                api_key: Secret::in_use(var(&a.api_key_env)?),
             },
             TargetPlatform::Connect(c) => Credentials::Connect {
-                client_id: var(&c.client_id_env)?.expose().to_string(),
-                client_secret: var(&c.client_secret_env)?,
+                client_id: var(&c.client_id_env)?,
+                client_secret: Secret::in_use(var(&c.client_secret_env)?),
             },
             TargetPlatform::Mist(m) => Credentials::Mist {
-                api_token: var(&m.api_token_env)?,
+                api_token: Secret::in_use(var(&m.api_token_env)?),
             },
         })
     }
@@ -140,6 +140,9 @@ pub struct PlatformError {
     pub hint: Option<String>,
 }
 
+/// Every text an error keeps passes [`crate::secret::redact`] as it is stored: server text
+/// (error bodies, echoed requests, names and ids in responses) reaches an error only through
+/// these constructors, so no credential in use can be stored in one, whoever prints it later.
 impl PlatformError {
     pub fn new(target: &str, kind: ErrorKind, message: impl Into<String>) -> PlatformError {
         PlatformError {
@@ -147,19 +150,19 @@ impl PlatformError {
             kind,
             status: None,
             code: None,
-            message: message.into(),
+            message: masked(message.into()),
             hint: None,
         }
     }
 
     /// Prefixes the message with what was being done (`updating API token X: …`).
     pub fn context(mut self, doing: impl std::fmt::Display) -> PlatformError {
-        self.message = format!("{doing}: {}", self.message);
+        self.message = masked(format!("{doing}: {}", self.message));
         self
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> PlatformError {
-        self.hint = Some(hint.into());
+        self.hint = Some(masked(hint.into()));
         self
     }
 
@@ -169,11 +172,20 @@ impl PlatformError {
     }
 
     pub fn with_code(mut self, code: impl Into<String>) -> PlatformError {
-        self.code = Some(code.into());
+        self.code = Some(masked(code.into()));
         self
     }
 
+    /// The fields are public, so the rendering is redacted once more: a message a caller
+    /// rewrote in place still cannot show a secret.
+    /// Secrets are masked first, on the raw text, then hidden characters are escaped
+    /// (`crate::text`): messages quote what servers said and named, and are shown on one line
+    /// wherever the error is printed, logged or reported.
     fn render(&self) -> String {
+        crate::text::escape(&masked(self.render_fields())).into_owned()
+    }
+
+    fn render_fields(&self) -> String {
         let mut s = format!("target {}: {}", self.target, self.message);
         match (self.status, &self.code) {
             (Some(st), Some(c)) => s.push_str(&format!(" (HTTP {st}, {c})")),
@@ -184,9 +196,7 @@ impl PlatformError {
         if let Some(h) = &self.hint {
             s.push_str(&format!("; {h}"));
         }
-        // Messages quote what servers said and named: shown on one line, hidden characters
-        // escaped (`crate::text`), wherever the error is printed, logged or reported.
-        crate::text::escape(&s).into_owned()
+        s
     }
 }
 
@@ -201,6 +211,13 @@ fn names_not_asked<'a>(
         .collect();
     let others: std::collections::BTreeSet<&str> = live.filter(|n| !asked.contains(n)).collect();
     others.into_iter().map(str::to_string).collect()
+}
+
+fn masked(text: String) -> String {
+    match crate::secret::redact(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
 }
 
 /// One live object written as the manifest spec that would declare it (`warrant export`).
@@ -248,6 +265,13 @@ impl Client {
         credentials: Credentials,
         options: &ClientOptions,
     ) -> Result<Client, PlatformError> {
+        // Credentials given directly (tests, the demo) are masked like those from the
+        // environment.
+        match &credentials {
+            Credentials::Atlan { api_key } => api_key.mask(),
+            Credentials::Connect { client_secret, .. } => client_secret.mask(),
+            Credentials::Mist { api_token } => api_token.mask(),
+        }
         let inner = match (&target.platform, credentials) {
             (TargetPlatform::Atlan(t), Credentials::Atlan { api_key }) => Inner::Atlan(
                 atlan::AtlanClient::new(&target.name, t, base_url, api_key, options)?,

@@ -152,11 +152,12 @@ fn quoted_spelled(name: &str) -> String {
     shown
 }
 
-/// The closing summary of a plan.
+/// The closing summary of a plan, naming it by the first 12 characters of its id.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     let counts = format!(
-        "Plan: {} to create, {} to update, {} conflicts; {} objects with undeclared access; {} API requests",
+        "Plan {}: {} to create, {} to update, {} conflicts; {} objects with undeclared access; {} API requests",
+        plan.short_id(),
         s.create,
         s.update,
         s.conflict,
@@ -242,6 +243,12 @@ pub fn change_lines(change: &Change) -> Vec<String> {
             };
             out.push(format!("{mark}       {}", line.text));
         }
+    }
+    if change.action == Action::Create
+        && let Some(sink) = &change.desired.key_sink
+    {
+        // The key a create returns goes here and nowhere else: reviewers must see where.
+        out.push(format!("    key → {}", escape(&sink.describe())));
     }
     for reason in &change.reasons {
         out.push(format!("!   conflict: {}", escape(reason)));

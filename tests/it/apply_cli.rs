@@ -9,8 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::e2e_apply_support::{
-    ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, Output, World, assert_nothing_lost, generated,
-    wait_at_most,
+    ATLAN_KEY, Output, World, assert_nothing_lost, generated, wait_at_most,
 };
 use warrant::apply::{ApplyReport, ReportOutcome, Status};
 use warrant::sandbox::Faults;
@@ -49,19 +48,33 @@ fn plan(objects: &[(&str, CreateRule)]) -> Plan {
         .iter()
         .map(|(n, c)| diff(&desired(n, c.clone()), &LiveState::Absent))
         .collect();
-    Plan {
+    let mut plan = Plan {
+        plan_id: String::new(),
         format_version: FORMAT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").into(),
         created_at: "2025-01-01T00:00:00Z".into(),
         git_commit: None,
         desired_digest: "sha256:x".into(),
+        manifests: vec!["manifests".into()],
         targets: BTreeMap::new(),
         only: Vec::new(),
         warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
         requests: BTreeMap::new(),
-    }
+    };
+    plan.plan_id = plan.content_id();
+    plan
+}
+
+/// The manifests the plans above record: one Target, nothing else.
+fn write_manifests(dir: &Path) {
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    std::fs::write(
+        dir.join("manifests/targets.yaml"),
+        "apiVersion: warrant/v1\nkind: Target\nmetadata: {name: nowhere}\nspec:\n  connect: {tenantId: 7fc97c8b-8f60-4f29-af71-3178c414e7a0}\n",
+    )
+    .unwrap();
 }
 
 fn write_plan(dir: &Path, value: &serde_json::Value) -> std::path::PathBuf {
@@ -127,6 +140,7 @@ fn conflicts_are_skipped_reported_and_fail_the_run() {
     )]))
     .unwrap();
     let path = write_plan(dir.path(), &value);
+    write_manifests(dir.path());
 
     let (code, stdout, stderr) = warrant(
         dir.path(),
@@ -171,24 +185,12 @@ fn manifests_without_a_terminal_or_auto_approve_are_refused() {
 /// Runs `warrant ARGS` in the world's scratch directory, endpoints pointing at the sandbox
 /// and credentials in the subprocess environment only.
 fn warrant_live(world: &World, args: &[&str]) -> Output {
-    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(world.endpoint_args());
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    world.warrant(&all)
+    world.warrant_live(args)
 }
 
 fn credentialed(world: &World, args: &[String]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
-    command
-        .current_dir(world.dir())
-        .args(args)
-        .args(world.endpoint_args())
-        .env("ATLAN_API_KEY", ATLAN_KEY)
-        .env("CONNECT_CLIENT_ID", CONNECT_ID)
-        .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-        .env("MIST_API_TOKEN", MIST_KEY)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut command = world.command(ATLAN_KEY);
+    command.args(args).args(world.endpoint_args());
     command
 }
 
@@ -205,8 +207,11 @@ fn assert_plan_converged(world: &World) {
     assert_eq!(out.code, 0, "the plan still has changes: {out:#?}");
 }
 
+/// A manifest merged after the plan adds an object: the reviewed objects still apply, the new
+/// one is reported as not in the reviewed plan and left alone (the whole-manifest digest is
+/// information only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request() {
+async fn an_object_declared_after_the_plan_is_left_out_and_the_reviewed_ones_apply() {
     let world = World::example().await;
     let out = warrant_live(&world, &["plan", "manifests", "--out", "plan.json"]);
     assert_eq!(out.code, 0, "{out:#?}");
@@ -220,8 +225,6 @@ async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request(
         ),
     )
     .unwrap();
-    let requests_before = world.sandbox.request_counts();
-    let state_before = world.sandbox.state();
 
     let out = warrant_live(
         &world,
@@ -235,29 +238,28 @@ async fn apply_plan_with_manifests_refuses_changed_manifests_before_any_request(
         ],
     );
 
-    assert_eq!(out.code, 1, "{out:#?}");
-    assert!(
-        out.stderr
-            .contains("error: the manifests changed since the plan was made"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("nothing was applied: make and review a new plan"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(world.sandbox.request_counts(), requests_before);
-    assert_eq!(world.sandbox.state(), state_before);
-    assert!(!world.dir().join("report.json").exists());
-
-    // The same check passes once the manifests are back to what was reviewed.
-    std::fs::write(&connect, original).unwrap();
-    let out = warrant_live(&world, &["apply", "plan.json", "--manifests", "manifests"]);
     assert_eq!(out.code, 0, "{out:#?}");
-    assert!(out.stdout.contains("Apply complete"), "{}", out.stdout);
-    assert_plan_converged(&world);
+    assert!(
+        out.stderr.contains("the manifests changed since plan"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains(
+            "not-in-plan  AutomationIdentity/added-after-review (connect-prod: added-after-review): not in the reviewed plan; left untouched"
+        ),
+        "{}",
+        out.stdout
+    );
+    let report = read_report(&world, "report.json");
+    assert_eq!(report.outcome, ReportOutcome::Success);
+    assert_eq!(report.counts.get(&Status::NotInPlan), Some(&1));
+    assert!(report.counts.get(&Status::Applied).copied().unwrap_or(0) >= 4);
+    assert!(
+        crate::e2e_apply_support::find_object(&world.sandbox.state(), "name", "added-after-review")
+            .is_none(),
+        "an object the plan does not name is never created"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,21 +416,26 @@ async fn sigint_after_the_last_batch_started_still_exits_1() {
         .spawn()
         .unwrap();
 
-    // A Mist token create comes after the plan and the apply's own re-read: the run is well
-    // under way, every target's only batch has started, and the Mist write is in flight.
+    // A write to every target comes after the plan, the apply's resolution and its re-read:
+    // the run is well under way and every target's only batch has started.
     let started = std::time::Instant::now();
-    while !world
-        .sandbox
-        .request_counts()
-        .keys()
-        .any(|k| k.starts_with("mist POST"))
+    let writing = |prefix: &str| {
+        world
+            .sandbox
+            .request_counts()
+            .keys()
+            .any(|k| k.starts_with(prefix))
+    };
+    while !(writing("atlan POST /api/meta/entity/bulk")
+        && (writing("connect POST /api/v1") || writing("connect PUT"))
+        && writing("mist POST"))
     {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the apply ended before any Mist create: {status:?}");
+            panic!("the apply ended before every target wrote: {status:?}");
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "no Mist create seen"
+            "no write to every target seen"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -458,4 +465,125 @@ async fn sigint_after_the_last_batch_started_still_exits_1() {
 
     world.sandbox.set_faults(Faults::default());
     assert_plan_converged(&world);
+}
+
+/// Credentials go to https, or plain http on loopback only: `--endpoint` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_with_plain_http_to_another_host_is_refused_before_any_request() {
+    let world = World::example().await;
+    let requests = world.sandbox.request_counts();
+    for command in ["plan", "apply"] {
+        let mut args = vec![
+            command,
+            "manifests",
+            "--endpoint",
+            "atlan-prod=http://198.51.100.7",
+        ];
+        if command == "apply" {
+            args.push("--auto-approve");
+        }
+        let out = world.warrant(&args);
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(
+            out.stderr.contains(
+                "--endpoint atlan-prod=http://198.51.100.7: the URL must use https (plain http only for loopback hosts)"
+            ),
+            "{}",
+            out.stderr
+        );
+    }
+    // A user part is a secret: refused without being quoted.
+    let out = world.warrant(&[
+        "plan",
+        "manifests",
+        "--endpoint",
+        "atlan-prod=https://user:hunter2-secret@acme.atlan.com",
+    ]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(!out.stderr.contains("hunter2-secret"), "{}", out.stderr);
+    assert_eq!(world.sandbox.request_counts(), requests);
+
+    // The library applies the same rule to every client it opens.
+    let mut live = world.live.clone();
+    live.endpoints
+        .insert("atlan-prod".into(), "http://example.com".into());
+    let errors = match warrant::plan::gather::open_session(&world.manifests, &[], &live) {
+        Err(warrant::plan::gather::PlanError::Platform(errors)) => errors,
+        other => panic!("{:?}", other.map(|_| "a session")),
+    };
+    assert!(
+        errors[0].to_string().contains("must use https"),
+        "{errors:?}"
+    );
+}
+
+/// Without `--manifests`, apply loads the paths the plan records — untrusted like the rest of
+/// the plan — only from inside the repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_manifest_paths_outside_the_repository_or_not_yaml_are_refused() {
+    let world = World::example().await;
+    let mut plan = world.plan(&world.session()).await;
+    let requests = world.sandbox.request_counts();
+    std::fs::write(world.dir().join("notes.txt"), "not a manifest").unwrap();
+    for (recorded, why) in [
+        ("../elsewhere", "which is not inside the repository root"),
+        ("/etc/warrant", "which is not inside the repository root"),
+        (
+            "manifests/../../elsewhere",
+            "which is not inside the repository root",
+        ),
+        ("notes.txt", "which is not a .yaml or .yml file"),
+    ] {
+        plan.manifests = vec![recorded.to_string()];
+        plan.plan_id = plan.content_id();
+        warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
+        let out = warrant_live(&world, &["apply", "plan.json"]);
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(out.stderr.contains(why), "{}", out.stderr);
+    }
+    assert_eq!(world.sandbox.request_counts(), requests);
+}
+
+/// In a git repository the recorded paths may lead only to files git tracks: a plan cannot
+/// bring its own manifests (say, unpacked from the same artifact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_manifest_paths_load_only_files_git_tracks() {
+    let world = World::example().await;
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .current_dir(world.dir())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "manifests"]);
+    let plan = world.plan(&world.session()).await;
+    warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
+    std::fs::write(
+        world.manifest_dir().join("smuggled.yaml"),
+        "apiVersion: warrant/v1\nkind: AutomationIdentity\nmetadata: {name: smuggled}\nspec:\n  target: connect-prod\n  roles: [Tenant Administrator]\n",
+    )
+    .unwrap();
+    let requests = world.sandbox.request_counts();
+
+    let out = warrant_live(&world, &["apply", "plan.json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("git does not track"), "{}", out.stderr);
+    assert!(out.stderr.contains("smuggled.yaml"), "{}", out.stderr);
+    assert_eq!(world.sandbox.request_counts(), requests);
+
+    // Tracked, it is part of the repository's manifests (and not in the reviewed plan).
+    git(&["add", "manifests"]);
+    let out = warrant_live(&world, &["apply", "plan.json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stdout
+            .contains("not-in-plan  AutomationIdentity/smuggled"),
+        "{}",
+        out.stdout
+    );
 }

@@ -1,14 +1,21 @@
 //! The applier's rules, against an in-memory `LiveSystem` that can simulate foreign writers,
-//! lost updates, write failures and state that moved between plan and apply.
+//! lost updates, write failures and state that moved between plan and apply. The fake resolves
+//! each declared resource to the desired object the test registered for it: what "the
+//! manifests" imply.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Mutex;
 
 use warrant::apply::{
-    ApplyOptions, ApplyReport, LiveSystem, PlainLines, Refusal, ReportOutcome, Status, apply_plan,
+    ApplyOptions, ApplyReport, Declared, LiveSystem, PlainLines, Refusal, ReportOutcome, Status,
+    apply_plan,
 };
 use warrant::cli::Outcome;
+use warrant::manifest::{
+    AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, KeySinkSpec, Location, Manifests,
+    OrgApiTokenSpec, Resource, ResourceSpec, Target, TargetPlatform,
+};
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
     SmallMap, Values, WriteOp, WriteOutcome,
@@ -17,59 +24,65 @@ use warrant::plan::{Action, FORMAT_VERSION, Plan, Summary, diff};
 use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
 use warrant::secret::{KeySink, Secret};
 
-const TARGET: &str = "t1";
+pub(crate) const TARGET: &str = "t1";
 
 #[derive(Default)]
-struct World {
+pub(crate) struct World {
     /// (target, remote key) → live object.
-    objects: BTreeMap<(String, String), LiveObject>,
-    next_id: u64,
-    reads: u64,
-    writes: u64,
+    pub(crate) objects: BTreeMap<(String, String), LiveObject>,
+    pub(crate) next_id: u64,
+    pub(crate) reads: u64,
+    pub(crate) writes: u64,
     /// Objects one write request carries (0 means 1), and the ops of each write call.
-    objects_per_write: usize,
-    write_calls: Vec<usize>,
+    pub(crate) objects_per_write: usize,
+    pub(crate) write_calls: Vec<usize>,
     /// Remote keys whose writes are refused.
-    refuse_writes: BTreeSet<String>,
-    fail_reads: bool,
+    pub(crate) refuse_writes: BTreeSet<String>,
+    pub(crate) fail_reads: bool,
     /// Remote key → how many of our writes a foreign writer, working from the state our write
     /// was built on, overwrites right after (a lost update).
-    lost_updates: BTreeMap<String, u32>,
-    foreign_seq: u64,
+    pub(crate) lost_updates: BTreeMap<String, u32>,
+    pub(crate) foreign_seq: u64,
     /// Return the object in the write response instead of making the applier read it back.
-    return_after: bool,
+    pub(crate) return_after: bool,
     /// The key every new token gets.
-    key: String,
+    pub(crate) key: String,
+    /// What each declared resource resolves to, by name: what the manifests imply.
+    pub(crate) declared: BTreeMap<String, DesiredObject>,
+    /// Every write op received, in order.
+    pub(crate) written: Vec<WriteOp>,
+    /// Calls of `resolve`.
+    pub(crate) resolves: u64,
 }
 
-struct Fake(Mutex<World>);
+pub(crate) struct Fake(Mutex<World>);
 
 impl Fake {
-    fn new() -> Fake {
+    pub(crate) fn new() -> Fake {
         Fake(Mutex::new(World {
             key: format!("PLANTED-KEY-{}", uuid::Uuid::new_v4().simple()),
             ..World::default()
         }))
     }
 
-    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, World> {
         self.0.lock().unwrap()
     }
 
-    fn put(&self, remote_key: &str, object: LiveObject) {
+    pub(crate) fn put(&self, remote_key: &str, object: LiveObject) {
         self.world()
             .objects
             .insert((TARGET.into(), remote_key.into()), object);
     }
 
-    fn get(&self, remote_key: &str) -> Option<LiveObject> {
+    pub(crate) fn get(&self, remote_key: &str) -> Option<LiveObject> {
         self.world()
             .objects
             .get(&(TARGET.to_string(), remote_key.to_string()))
             .cloned()
     }
 
-    fn state(&self, d: &DesiredObject) -> LiveState {
+    pub(crate) fn state(&self, d: &DesiredObject) -> LiveState {
         match self.get(&d.address.remote_key) {
             Some(object) => LiveState::Present { object },
             None => LiveState::Absent,
@@ -87,6 +100,24 @@ impl Fake {
 }
 
 impl LiveSystem for Fake {
+    fn resolve(
+        &self,
+        target: &str,
+        resources: &[&Resource],
+    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>> {
+        let mut w = self.world();
+        w.resolves += 1;
+        let result = resources
+            .iter()
+            .map(|r| {
+                w.declared.get(&r.name).cloned().ok_or_else(|| {
+                    PlatformError::new(target, ErrorKind::Other, format!("{} unknown", r.name))
+                })
+            })
+            .collect();
+        async move { result }
+    }
+
     fn read(
         &self,
         target: &str,
@@ -143,6 +174,7 @@ impl LiveSystem for Fake {
 
 fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, PlatformError> {
     w.writes += 1;
+    w.written.push(op.clone());
     let key = (target.to_string(), op.address().remote_key.clone());
     if w.refuse_writes.contains(&key.1) {
         return Err(PlatformError::new(
@@ -203,11 +235,11 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
     }
 }
 
-fn values(vs: &[&str]) -> Values {
+pub(crate) fn values(vs: &[&str]) -> Values {
     vs.iter().map(|s| s.to_string()).collect()
 }
 
-fn address(kind: Kind, name: &str) -> Address {
+pub(crate) fn address(kind: Kind, name: &str) -> Address {
     Address {
         kind,
         name: name.into(),
@@ -216,7 +248,7 @@ fn address(kind: Kind, name: &str) -> Address {
     }
 }
 
-fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
+pub(crate) fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
     DesiredField {
         policy: FieldPolicy::Append,
         values: values(vs),
@@ -224,7 +256,7 @@ fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
     }
 }
 
-fn connection(name: &str, users: &[&str]) -> DesiredObject {
+pub(crate) fn connection(name: &str, users: &[&str]) -> DesiredObject {
     DesiredObject {
         address: address(Kind::ConnectionAdmins, name),
         fields: SmallMap::from([("adminUsers".into(), append(users, None))]),
@@ -235,7 +267,7 @@ fn connection(name: &str, users: &[&str]) -> DesiredObject {
     }
 }
 
-fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
+pub(crate) fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
     DesiredObject {
         address: address(Kind::AutomationIdentity, name),
         fields: SmallMap::from([
@@ -249,7 +281,7 @@ fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
     }
 }
 
-fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
+pub(crate) fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
     DesiredObject {
         address: address(Kind::OrgApiToken, name),
         fields: SmallMap::from([
@@ -270,7 +302,7 @@ fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
     }
 }
 
-fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
+pub(crate) fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
     LiveObject {
         id: id.into(),
         fields: fields
@@ -283,34 +315,119 @@ fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
     }
 }
 
-fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
+fn target_settings() -> TargetPlatform {
+    TargetPlatform::Atlan(AtlanTarget {
+        base_url: "https://t1.example.com".into(),
+        api_key_env: "T1_KEY".into(),
+        requests_per_minute: 1800,
+    })
+}
+
+/// Declares `desired` (the fake resolves each to itself) and plans it against the fake's
+/// live state.
+pub(crate) fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
+    for d in desired {
+        fake.world()
+            .declared
+            .insert(d.address.name.clone(), d.clone());
+    }
     let changes: Vec<_> = desired.iter().map(|d| diff(d, &fake.state(d))).collect();
-    Plan {
+    let mut plan = Plan {
+        plan_id: String::new(),
         format_version: FORMAT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").into(),
         created_at: "2025-01-01T00:00:00Z".into(),
         git_commit: None,
         desired_digest: "sha256:test".into(),
-        targets: BTreeMap::new(),
+        manifests: Vec::new(),
+        targets: BTreeMap::from([(TARGET.to_string(), target_settings())]),
         only: Vec::new(),
         warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
         requests: BTreeMap::new(),
+    };
+    plan.plan_id = plan.content_id();
+    plan
+}
+
+/// Manifests declaring target t1 and a resource for every object the fake knows, with key
+/// files under `root`.
+pub(crate) fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
+    let location = Location {
+        file: "test.yaml".into(),
+        line: 1,
+        column: 1,
+    };
+    let resources = fake
+        .world()
+        .declared
+        .values()
+        .map(|d| {
+            let a = &d.address;
+            let spec = match a.kind {
+                Kind::ConnectionAdmins => ResourceSpec::ConnectionAdmins(ConnectionAdminsSpec {
+                    target: a.target.clone(),
+                    connection: a.remote_key.clone(),
+                    api_tokens: Vec::new(),
+                }),
+                Kind::AutomationIdentity => {
+                    ResourceSpec::AutomationIdentity(AutomationIdentitySpec {
+                        target: a.target.clone(),
+                        name: Some(a.remote_key.clone()),
+                        roles: Vec::new(),
+                        tags: Vec::new(),
+                    })
+                }
+                Kind::OrgApiToken => ResourceSpec::OrgApiToken(OrgApiTokenSpec {
+                    target: a.target.clone(),
+                    name: Some(a.remote_key.clone()),
+                    privileges: Vec::new(),
+                    src_ips: Vec::new(),
+                    key_sink: KeySinkSpec::default(),
+                }),
+            };
+            Resource {
+                name: a.name.clone(),
+                spec,
+                location: location.clone(),
+            }
+        })
+        .collect();
+    Manifests {
+        targets: vec![Target {
+            name: TARGET.into(),
+            platform: target_settings(),
+            location,
+        }],
+        resources,
+        root: root.to_path_buf(),
+        paths: Vec::new(),
     }
 }
 
-fn options(key_dir: &std::path::Path) -> ApplyOptions {
-    ApplyOptions {
-        key_dir: key_dir.to_path_buf(),
-        ..ApplyOptions::default()
-    }
+/// Applies with the manifests the fake declares, key files under `root`.
+pub(crate) async fn apply_in(
+    plan: &Plan,
+    fake: &Fake,
+    root: &std::path::Path,
+    options: &ApplyOptions,
+    progress: &dyn warrant::apply::Progress,
+) -> Result<ApplyReport, Refusal> {
+    let manifests = manifests(fake, root);
+    let declared = Declared::new(&manifests, &BTreeMap::new());
+    apply_plan(plan, &declared, fake, options, progress).await
 }
 
 /// Applies and returns the report and the progress lines.
-async fn run(plan: &Plan, fake: &Fake, options: &ApplyOptions) -> (ApplyReport, String) {
+async fn run(
+    plan: &Plan,
+    fake: &Fake,
+    root: &std::path::Path,
+    options: &ApplyOptions,
+) -> (ApplyReport, String) {
     let lines = PlainLines::new(Vec::new());
-    let report = apply_plan(plan, fake, options, &lines)
+    let report = apply_in(plan, fake, root, options, &lines)
         .await
         .expect("not refused");
     (report, String::from_utf8(lines.into_inner()).unwrap())
@@ -355,7 +472,7 @@ async fn apply_then_rediff_is_a_no_op_for_all_three_kinds() {
     assert_eq!(plan.summary.create, 2);
     assert_eq!(plan.summary.update, 2);
 
-    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome, ReportOutcome::Success, "{report:#?}");
     assert_eq!(report.outcome(), Outcome::Success);
@@ -415,7 +532,7 @@ async fn a_compatible_change_since_the_plan_is_rebased() {
     );
     fake.put("b-remote", live("c2", &[("adminUsers", &["u1", "u2"])]));
 
-    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome, ReportOutcome::Success);
     assert_eq!(status_of(&report, "a"), Status::Rebased);
@@ -455,7 +572,7 @@ async fn an_incompatible_change_is_refused_as_stale_and_left_untouched() {
         .objects
         .remove(&(TARGET.to_string(), "gone-remote".to_string()));
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome, ReportOutcome::Stale);
     assert_eq!(report.outcome(), Outcome::Stale);
@@ -480,7 +597,7 @@ async fn lost_updates_are_redone_and_nothing_foreign_is_lost() {
     let plan = make_plan(&fake, &desired);
     fake.world().lost_updates.insert("a-remote".into(), 2);
 
-    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome, ReportOutcome::Success, "{report:#?}");
     let a = object_report(&report, "a");
@@ -505,7 +622,7 @@ async fn a_writer_that_keeps_dropping_additions_fails_after_three_retries() {
     let plan = make_plan(&fake, &[connection("a", &["u1", "u2"])]);
     fake.world().lost_updates.insert("a-remote".into(), 100);
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     let a = object_report(&report, "a");
     assert_eq!(a.status, Status::Failed);
@@ -533,7 +650,7 @@ async fn one_refused_write_fails_that_object_only() {
     fake.world().refuse_writes.insert("b-remote".into());
     fake.world().return_after = true;
 
-    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome(), Outcome::Failure);
     assert_eq!(status_of(&report, "a"), Status::Applied);
@@ -558,7 +675,7 @@ async fn a_failed_read_fails_the_batch_without_writing() {
     let plan = make_plan(&fake, &[connection("a", &["u1", "u2"])]);
     fake.world().fail_reads = true;
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(status_of(&report, "a"), Status::Failed);
     assert_eq!(fake.world().writes, 0);
@@ -580,7 +697,7 @@ async fn conflicts_and_no_ops_are_never_written() {
     assert_eq!(plan.changes[0].action, Action::Conflict);
     assert_eq!(plan.changes[1].action, Action::NoOp);
 
-    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(status_of(&report, "missing"), Status::ConflictSkipped);
     assert_eq!(status_of(&report, "same"), Status::NoOp);
@@ -596,13 +713,13 @@ async fn conflicts_and_no_ops_are_never_written() {
     assert_eq!(report.outcome(), Outcome::Failure);
 }
 
+/// The plan's `desired` is never used: editing it to hold more changes nothing.
 #[tokio::test]
-async fn a_plan_edited_to_add_more_than_it_shows_is_refused() {
+async fn a_desired_object_edited_in_the_plan_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
     fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
     let mut plan = make_plan(&fake, &[connection("a", &["u1", "u2"])]);
-    // The reviewed additions say u2; the desired object was edited to also hold "intruder".
     plan.changes[0]
         .desired
         .fields
@@ -611,14 +728,53 @@ async fn a_plan_edited_to_add_more_than_it_shows_is_refused() {
         .values
         .insert("intruder".into());
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
-    assert_eq!(status_of(&report, "a"), Status::Stale);
+    assert_eq!(status_of(&report, "a"), Status::Applied);
+    assert_eq!(
+        fake.get("a-remote").unwrap().fields["adminUsers"],
+        values(&["u1", "u2"])
+    );
+}
+
+/// Additions the declaration does not hold are refused, whatever the plan's `desired` says.
+#[tokio::test]
+async fn an_addition_the_manifests_do_not_declare_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    fake.put("b-remote", live("c2", &[("adminUsers", &["u1"])]));
+    let mut plan = make_plan(
+        &fake,
+        &[
+            connection("a", &["u1", "u2"]),
+            connection("b", &["u1", "u2"]),
+        ],
+    );
+    plan.changes[0]
+        .additions
+        .get_mut("adminUsers")
+        .unwrap()
+        .insert("intruder".into());
+
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
+
+    let a = object_report(&report, "a");
+    assert_eq!(a.status, Status::Refused, "{a:#?}");
+    assert_eq!(
+        a.refused,
+        Some(warrant::apply::Refused::UndeclaredAdditions {
+            field: "adminUsers".into(),
+            values: vec!["intruder".into()],
+        })
+    );
     assert_eq!(
         fake.get("a-remote").unwrap().fields["adminUsers"],
         values(&["u1"])
     );
-    assert_eq!(fake.world().writes, 0);
+    // The other object still applies; the run fails (exit 1), it is not merely stale.
+    assert_eq!(status_of(&report, "b"), Status::Applied);
+    assert_eq!(report.outcome(), Outcome::Failure);
 }
 
 #[tokio::test]
@@ -632,7 +788,7 @@ async fn a_token_created_by_someone_else_since_the_plan_is_stale() {
         live("other", &[("privileges", &[]), ("srcIps", &["10.0.0.0/8"])]),
     );
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(status_of(&report, "tok"), Status::Stale);
     assert!(!dir.path().join("tok.key").exists());
@@ -649,7 +805,7 @@ async fn a_token_whose_key_file_exists_is_not_created() {
         &[token("tok", &["read:org"], KeySink::File("tok.key".into()))],
     );
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     let tok = object_report(&report, "tok");
     assert_eq!(tok.status, Status::Failed);
@@ -669,10 +825,13 @@ async fn a_token_whose_key_file_exists_is_not_created() {
 async fn a_token_whose_sink_program_is_missing_is_not_created() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
-    let missing = KeySink::Command(vec!["warrant-no-such-program-xyz".into(), "set".into()]);
+    let missing = KeySink::Command {
+        argv: vec!["warrant-no-such-program-xyz".into(), "set".into()],
+        env: Vec::new(),
+    };
     let plan = make_plan(&fake, &[token("tok", &["read:org"], missing)]);
 
-    let (report, _) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     let tok = object_report(&report, "tok");
     assert_eq!(tok.status, Status::Failed);
@@ -688,14 +847,17 @@ async fn a_token_whose_sink_program_is_missing_is_not_created() {
 async fn a_failing_command_sink_is_reported_without_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new();
-    let echo_and_fail = KeySink::Command(vec![
-        "sh".into(),
-        "-c".into(),
-        "echo \"vault refused $(cat)\" >&2; exit 7".into(),
-    ]);
+    let echo_and_fail = KeySink::Command {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo \"vault refused $(cat)\" >&2; exit 7".into(),
+        ],
+        env: Vec::new(),
+    };
     let plan = make_plan(&fake, &[token("tok", &["read:org"], echo_and_fail)]);
 
-    let (report, lines) = run(&plan, &fake, &options(dir.path())).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     let key = fake.key();
     let tok = object_report(&report, "tok");
@@ -704,17 +866,21 @@ async fn a_failing_command_sink_is_reported_without_the_key() {
     assert!(error.contains("vault refused <redacted>"), "{error}");
     assert!(error.contains('7'), "{error}");
     assert!(
+        error.contains("token created, key NOT delivered: rotate it (token tok-remote, id new-1)"),
+        "{error}"
+    );
+    assert!(
         tok.action_required
             .as_deref()
             .unwrap()
-            .contains("exists without a captured key")
+            .contains("its key was not delivered")
     );
     assert!(fake.get("tok-remote").is_some(), "the token was created");
     let json = serde_json::to_string(&report).unwrap();
-    assert!(json.contains("exists without a captured key"));
+    assert!(json.contains("key NOT delivered"));
     assert!(!json.contains(&key));
     assert!(!lines.contains(&key));
-    assert!(lines.contains("exists without a captured key"), "{lines}");
+    assert!(lines.contains("key NOT delivered: rotate it"), "{lines}");
     assert_eq!(report.outcome(), Outcome::Failure);
 }
 
@@ -734,7 +900,14 @@ async fn max_changes_refuses_before_any_request() {
         max_changes: Some(2),
         ..ApplyOptions::default()
     };
-    let refused = apply_plan(&plan, &fake, &options, &warrant::apply::Silent).await;
+    let refused = apply_in(
+        &plan,
+        &fake,
+        std::path::Path::new("."),
+        &options,
+        &warrant::apply::Silent,
+    )
+    .await;
     assert_eq!(
         refused.unwrap_err(),
         Refusal::TooManyChanges { changes: 3, max: 2 }
@@ -746,9 +919,15 @@ async fn max_changes_refuses_before_any_request() {
         ..ApplyOptions::default()
     };
     assert!(
-        apply_plan(&plan, &fake, &options, &warrant::apply::Silent)
-            .await
-            .is_ok()
+        apply_in(
+            &plan,
+            &fake,
+            std::path::Path::new("."),
+            &options,
+            &warrant::apply::Silent
+        )
+        .await
+        .is_ok()
     );
 }
 
@@ -757,9 +936,10 @@ async fn a_plan_of_another_version_is_refused_before_any_request() {
     let fake = Fake::new();
     let mut plan = make_plan(&fake, &[identity("x", &["r1"], &[])]);
     plan.format_version = FORMAT_VERSION + 1;
-    let err = apply_plan(
+    let err = apply_in(
         &plan,
         &fake,
+        std::path::Path::new("."),
         &ApplyOptions::default(),
         &warrant::apply::Silent,
     )
@@ -770,9 +950,10 @@ async fn a_plan_of_another_version_is_refused_before_any_request() {
 
     plan.format_version = FORMAT_VERSION;
     plan.warrant_version = "0.0.0-elsewhere".into();
-    let err = apply_plan(
+    let err = apply_in(
         &plan,
         &fake,
+        std::path::Path::new("."),
         &ApplyOptions::default(),
         &warrant::apply::Silent,
     )
@@ -791,8 +972,9 @@ async fn a_cancelled_run_starts_nothing_and_reports_every_object() {
     );
     let options = ApplyOptions::default();
     options.cancel.cancel();
+    let dir = tempfile::tempdir().unwrap();
 
-    let (report, lines) = run(&plan, &fake, &options).await;
+    let (report, lines) = run(&plan, &fake, dir.path(), &options).await;
 
     assert!(report.interrupted);
     assert_eq!(report.counts.get(&Status::NotAttempted), Some(&2));
@@ -811,12 +993,14 @@ async fn batches_read_and_write_once_each_and_count_requests() {
     let plan = make_plan(&fake, &desired);
     let options = ApplyOptions {
         batch_size: 2,
-        ..options(dir.path())
+        ..ApplyOptions::default()
     };
 
-    let (report, _) = run(&plan, &fake, &options).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &options).await;
 
     assert_eq!(report.counts.get(&Status::Applied), Some(&5));
+    // The declarations are resolved once for the target, whatever the batches.
+    assert_eq!(fake.world().resolves, 1);
     // 3 batches: one read and one verifying read each; one write per object.
     assert_eq!(fake.world().reads, 6);
     assert_eq!(fake.world().writes, 5);
@@ -843,10 +1027,10 @@ async fn large_plans_are_cut_into_at_most_eight_batches_per_target() {
     let plan = make_plan(&fake, &desired);
     let options = ApplyOptions {
         batch_size: 2,
-        ..options(dir.path())
+        ..ApplyOptions::default()
     };
 
-    let (report, _) = run(&plan, &fake, &options).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &options).await;
 
     assert_eq!(report.counts.get(&Status::Applied), Some(&100));
     // 100 objects in batches of ceil(100 / 8) = 13: 8 batches, each one read before writing
@@ -869,10 +1053,10 @@ async fn batches_are_whole_multiples_of_what_one_write_request_carries() {
     let plan = make_plan(&fake, &desired);
     let options = ApplyOptions {
         batch_size: 2,
-        ..options(dir.path())
+        ..ApplyOptions::default()
     };
 
-    let (report, _) = run(&plan, &fake, &options).await;
+    let (report, _) = run(&plan, &fake, dir.path(), &options).await;
 
     assert_eq!(report.counts.get(&Status::Applied), Some(&100));
     // Batches of ceil(100 / 8) = 13 would send 8 bulk requests of 13 where 5 full ones of

@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e_apply_support::{World, assert_nothing_lost, wait_at_most};
+use crate::e2e_apply_support::{ATLAN_KEY, World, assert_nothing_lost, wait_at_most};
 use warrant::apply::{ApplyReport, ReportOutcome};
 
 /// Where the child's stderr goes (its stdout always goes to a pipe without a reader).
@@ -43,7 +43,8 @@ fn run(mut command: Command, stderr: Stderr) -> (i32, String) {
 
 /// `warrant ARGS` against the world's sandbox.
 fn live(world: &World, args: &[&str]) -> Command {
-    let mut command = world.command(args);
+    let mut command = world.command(ATLAN_KEY);
+    command.args(args);
     command.args(world.endpoint_args());
     command
 }

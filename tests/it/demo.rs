@@ -36,9 +36,8 @@ fn demo_runs_the_whole_story_and_prints_no_secret() {
 
     // The first plan: the example world needs 4 creates and 3 updates, with drift on 2 objects.
     assert!(
-        stdout.contains(
-            "Plan: 4 to create, 3 to update, 0 conflicts; 2 objects with undeclared access"
-        ),
+        stdout
+            .contains(": 4 to create, 3 to update, 0 conflicts; 2 objects with undeclared access"),
         "first plan summary missing:\n{stdout}"
     );
     assert!(stdout.contains("Apply complete: 7 applied"), "{stdout}");

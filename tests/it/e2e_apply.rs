@@ -150,7 +150,7 @@ async fn live_changes_since_the_plan_are_rebased_or_refused_as_stale_with_exit_3
         .unwrap()
         .clone();
 
-    let out = world.warrant(&["apply", "plan.json", "--report", "report.json"]);
+    let out = world.warrant_live(&["apply", "plan.json", "--report", "report.json"]);
     assert_eq!(out.code, 3, "{out:#?}");
     let report = read_report(&world.dir().join("report.json"));
     assert_eq!(
@@ -236,7 +236,7 @@ async fn a_caller_who_is_not_admin_of_a_connection_plans_a_conflict_and_cannot_a
     assert_eq!(change(&plan, "databricks-lakehouse").action, Action::Update);
     warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
     let before = world.sandbox.state();
-    let out = world.warrant_as(
+    let out = world.warrant_live_as(
         JSMITH_KEY,
         &["apply", "plan.json", "--report", "report.json"],
     );
@@ -298,7 +298,7 @@ async fn a_file_key_sink_gets_the_key_with_mode_0600_and_nothing_else_sees_it() 
     let plan_out = world.warrant(&args);
     assert_eq!(plan_out.code, 0, "{plan_out:#?}");
 
-    let apply_out = world.warrant(&["apply", "plan.json", "--report", "report.json"]);
+    let apply_out = world.warrant_live(&["apply", "plan.json", "--report", "report.json"]);
     assert_eq!(apply_out.code, 0, "{apply_out:#?}");
 
     let mut keys = Vec::new();
@@ -349,7 +349,7 @@ async fn a_failing_command_sink_is_reported_as_a_token_without_a_captured_key() 
         .into_iter()
         .map(|(name, text)| {
             let text = text.replace(
-                "keySink: {file: keys/installer-app.key}",
+                "keySink: {file: ../keys/installer-app.key}",
                 "keySink: {command: [sh, -c, 'cat >/dev/null; echo sink refused >&2; exit 1']}",
             );
             (name, text)
@@ -359,7 +359,7 @@ async fn a_failing_command_sink_is_reported_as_a_token_without_a_captured_key() 
     let plan = world.plan(&world.session()).await;
     warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
 
-    let out = world.warrant(&["apply", "plan.json", "--report", "report.json"]);
+    let out = world.warrant_live(&["apply", "plan.json", "--report", "report.json"]);
     assert_eq!(out.code, 1, "{out:#?}");
     let report = read_report(&world.dir().join("report.json"));
     let installer = report
@@ -367,11 +367,23 @@ async fn a_failing_command_sink_is_reported_as_a_token_without_a_captured_key() 
         .iter()
         .find(|o| o.address.name == "installer-app")
         .unwrap();
-    assert_eq!(installer.status, Status::Failed);
-    let todo = installer.action_required.clone().unwrap_or_default();
-    assert!(todo.contains("exists without a captured key"), "{todo}");
+    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
+    let id = installer
+        .id
+        .clone()
+        .expect("the created token's id is reported");
+    let error = installer.error.clone().unwrap_or_default();
     assert!(
-        out.stdout.contains("exists without a captured key"),
+        error.starts_with(&format!(
+            "token created, key NOT delivered: rotate it (token installer-app, id {id})"
+        )),
+        "{error}"
+    );
+    assert!(error.contains("sink refused"), "{error}");
+    let todo = installer.action_required.clone().unwrap_or_default();
+    assert!(todo.contains("its key was not delivered"), "{todo}");
+    assert!(
+        out.stdout.contains("key NOT delivered: rotate it"),
         "{}",
         out.stdout
     );

@@ -103,7 +103,8 @@ impl World {
         run
     }
 
-    /// The per-run values replaced by placeholders: sandbox URLs, creation time, git commit.
+    /// The per-run values replaced by placeholders: sandbox URLs, creation time, git commit,
+    /// and the plan id (which covers them).
     fn normalize(&self, text: &str) -> String {
         let mut text = text
             .replace(&self.sandbox.atlan, "<atlan-sandbox>")
@@ -112,14 +113,14 @@ impl World {
         text = text
             .lines()
             .map(|line| {
-                for key in ["created_at", "git_commit"] {
+                for key in ["plan_id", "created_at", "git_commit"] {
                     let prefix = format!("\"{key}\": ");
                     if let Some(at) = line.find(&prefix) {
                         let comma = if line.ends_with(',') { "," } else { "" };
                         return format!("{}{prefix}\"<{key}>\"{comma}", &line[..at]);
                     }
                 }
-                line.to_string()
+                short_plan_id_hidden(line)
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -174,7 +175,8 @@ struct Run {
 
 fn manifests(resources: &str) -> Manifests {
     let text = format!("{TARGETS_YAML}\n---\n{resources}");
-    load_str(Path::new("e2e.yaml"), &text).unwrap_or_else(|d| panic!("bad test manifests: {d:?}"))
+    load_str(Path::new("manifests/e2e.yaml"), &text)
+        .unwrap_or_else(|d| panic!("bad test manifests: {d:?}"))
 }
 
 fn credentials(atlan_key: &str) -> BTreeMap<String, Credentials> {
@@ -275,6 +277,22 @@ fn live_objects(state: &serde_json::Value) -> serde_json::Value {
         "unexpected sandbox state shape"
     );
     objects
+}
+
+/// `Plan 0123456789ab:` (the short plan id of text and markdown) as `Plan <plan-id>:`.
+fn short_plan_id_hidden(line: &str) -> String {
+    let Some(at) = line.find("Plan ") else {
+        return line.to_string();
+    };
+    let rest = &line[at + 5..];
+    let is_id = rest.len() > 12
+        && rest[..12].chars().all(|c| c.is_ascii_hexdigit())
+        && rest[12..].starts_with(':');
+    if is_id {
+        format!("{}Plan <plan-id>{}", &line[..at], &rest[12..])
+    } else {
+        line.to_string()
+    }
 }
 
 fn example_plan_args(format: &str) -> Vec<&str> {

@@ -92,7 +92,7 @@ async fn round_trip(
 
     let files = export_target(&session, target, NOW).await.expect("export");
     write_files(dir.path(), &files).expect("files written");
-    let manifests = match warrant::manifest::load(&[dir.path().to_path_buf()]) {
+    let manifests = match warrant::manifest::load_under(&[dir.path().to_path_buf()], dir.path()) {
         Ok(m) => m,
         Err(diagnostics) => panic!(
             "exported manifests do not validate:\n{}\n{}",
@@ -210,7 +210,7 @@ async fn mist_export_plans_as_no_changes() {
     );
     assert_eq!(
         old.key_sink,
-        warrant::secret::KeySink::File("CHANGE-ME/old-script.key".into())
+        warrant::manifest::KeySinkSpec::file("CHANGE-ME/old-script.key")
     );
     assert!(files[0].text.contains("cannot be read back"));
     // The listing masks keys; none may appear in the output anyway.
@@ -383,7 +383,7 @@ async fn mist_names_are_sanitized_and_deduplicated() {
     assert_eq!(spec.src_ips, vec!["10.0.0.0/8".to_string()]);
     assert_eq!(
         spec.key_sink,
-        warrant::secret::KeySink::File("CHANGE-ME/old-script-2.key".into())
+        warrant::manifest::KeySinkSpec::file("CHANGE-ME/old-script-2.key")
     );
     assert!(!files[0].text.contains("SbxMistOldScriptTwinKey"));
 }

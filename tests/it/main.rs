@@ -6,7 +6,9 @@
 mod actionlint;
 mod apply_cli;
 mod apply_executor;
+mod apply_props;
 mod apply_sink;
+mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
 mod common;
@@ -45,6 +47,7 @@ mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
 mod sdk_python_workflows;
+mod secrets_echo;
 mod shellcheck;
 mod tools;
 mod validate_cli;

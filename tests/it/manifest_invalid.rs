@@ -243,3 +243,53 @@ fn missing_paths_and_empty_directories_are_errors() {
             .all(|d| d.location.line == 1 && d.location.column == 1)
     );
 }
+
+const MIST_TARGET: &str = "apiVersion: warrant/v1\nkind: Target\nmetadata: {name: mist-prod}\nspec:\n  mist: {cloud: global01, orgId: a40f5d1f-d889-42e9-94ea-b9b33585fc6b}\n";
+
+fn token_with_sink(sink: &str) -> String {
+    format!(
+        "{MIST_TARGET}---\napiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: t}}\nspec:\n  target: mist-prod\n  privileges:\n    - {{role: read, scope: org}}\n  keySink: {sink}\n"
+    )
+}
+
+/// A key file is resolved against the manifest that names it, and what validation keeps is
+/// relative to the repository root: where apply writes it.
+#[test]
+fn a_key_file_is_relative_to_its_manifest_and_kept_relative_to_the_root() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("teams/noc");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mist.yaml"),
+        token_with_sink("{file: ../../keys/t.key}"),
+    )
+    .unwrap();
+    let m = manifest::load_under(&[root.path().join("teams")], root.path()).expect("valid");
+    match &m.resources[0].spec {
+        manifest::ResourceSpec::OrgApiToken(s) => {
+            assert_eq!(s.key_sink.file.as_deref(), Some(Path::new("keys/t.key")))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.paths, vec![PathBuf::from("teams")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_through_a_symbolic_link_out_of_the_repository_is_refused() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(outside.path(), root.path().join("keys")).unwrap();
+    std::fs::create_dir(root.path().join("manifests")).unwrap();
+    std::fs::write(
+        root.path().join("manifests/mist.yaml"),
+        token_with_sink("{file: ../keys/t.key}"),
+    )
+    .unwrap();
+    let diags = manifest::load_under(&[root.path().join("manifests")], root.path()).unwrap_err();
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(
+        diags[0].message,
+        "keySink file ../keys/t.key leads out of the repository root through a symbolic link"
+    );
+}

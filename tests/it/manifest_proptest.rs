@@ -125,5 +125,5 @@ proptest! {
 fn the_unmutated_examples_are_valid() {
     let texts = example_texts();
     let all = texts.last().expect("joined stream");
-    assert!(manifest::load_str(Path::new("all.yaml"), all).is_ok());
+    assert!(manifest::load_str(Path::new("examples/manifests/all.yaml"), all).is_ok());
 }

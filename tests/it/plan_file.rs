@@ -24,12 +24,13 @@ fn with(field: &str, value: serde_json::Value) -> String {
 
 #[test]
 fn other_format_versions_are_refused_by_name() {
-    let err = parse("p.json".as_ref(), &with("format_version", 2.into())).unwrap_err();
+    // Format 1 had no plan id and no per-object declarations: apply could not bind it.
+    let err = parse("p.json".as_ref(), &with("format_version", 1.into())).unwrap_err();
     assert!(
         matches!(err, PlanFileError::UnsupportedFormat { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("format_version 2"), "{err}");
+    assert!(err.to_string().contains("format_version 1"), "{err}");
     // A future format whose body would not even parse still gets the version error.
     let err = parse(
         "p.json".as_ref(),

@@ -74,6 +74,7 @@ fn manifests() -> Manifests {
             identity("runner"),
             atlan("alpha", &["ci"]),
         ],
+        ..Manifests::default()
     }
 }
 

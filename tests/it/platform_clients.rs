@@ -14,7 +14,7 @@ use warrant::manifest::{
 use warrant::model::{DesiredObject, LiveObject, LiveState, Values, WriteOp};
 use warrant::platform::{Client, ClientOptions, Credentials, ErrorKind};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
-use warrant::secret::{KeySink, Secret};
+use warrant::secret::Secret;
 
 const TENANT: &str = "7fc97c8b-8f60-4f29-af71-3178c414e7a0";
 const ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
@@ -206,7 +206,7 @@ fn token(name: &str, privileges: Vec<PrivilegeSpec>, src_ips: &[&str]) -> Resour
             name: None,
             privileges,
             src_ips: src_ips.iter().map(|s| s.to_string()).collect(),
-            key_sink: KeySink::File(PathBuf::from("/tmp/never-written")),
+            key_sink: warrant::manifest::KeySinkSpec::file("/tmp/never-written"),
         }),
         location: location(),
     }

@@ -70,10 +70,17 @@ fn summary_line_closes_the_text_plan() {
         (s.create, s.update, s.conflict, s.no_op, s.drift),
         (2, 3, 4, 2, 3)
     );
+    // The plan is named by the first 12 hex characters of its id.
+    assert_eq!(plan.short_id().len(), 12);
+    assert!(plan.plan_id.starts_with(plan.short_id()));
     assert_eq!(
         text.lines().last(),
         Some(
-            "Plan: 2 to create, 3 to update, 4 conflicts; 3 objects with undeclared access; 7 API requests"
+            format!(
+                "Plan {}: 2 to create, 3 to update, 4 conflicts; 3 objects with undeclared access; 7 API requests",
+                plan.short_id()
+            )
+            .as_str()
         )
     );
 }
@@ -100,10 +107,10 @@ fn no_changes_is_said_so() {
     plan.changes.retain(|c| c.action == Action::NoOp);
     plan.summary = warrant::plan::Summary::of(&plan.changes);
     let text = warrant::render::text::plan(&plan, false);
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("No changes. Plan "), "{last}");
     assert!(
-        text.lines()
-            .last()
-            .unwrap()
-            .starts_with("No changes. Plan: 0 to create, 0 to update, 0 conflicts;")
+        last.contains(": 0 to create, 0 to update, 0 conflicts;"),
+        "{last}"
     );
 }

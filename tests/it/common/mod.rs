@@ -390,6 +390,7 @@ pub fn acme_meta() -> PlanMeta {
         git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         desired_digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"
             .into(),
+        manifests: vec!["manifests".into()],
         targets,
         only: Vec::new(),
     }

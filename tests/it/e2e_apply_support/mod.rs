@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use warrant::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Progress, Silent};
+use warrant::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Progress, Silent};
 use warrant::manifest::Manifests;
 use warrant::plan::Plan;
 use warrant::plan::gather::{make_plan, open_session};
@@ -34,7 +34,8 @@ pub const DBT_CLOUD: &str = "service-account-apikey-4e1f7a2b-9c3d-4b8e-a5f6-0d1c
 pub const AIRFLOW: &str = "service-account-apikey-8d2c6b1a-3f4e-4a5b-9c6d-7e8f9a0b1c2d";
 
 /// The example manifests, with the `gh` command sink replaced by a file sink so the tests need
-/// no tool outside the repository.
+/// no tool outside the repository. Key files are relative to the manifest: `../keys/` is the
+/// scratch directory's `keys/`.
 pub fn example_manifests() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/manifests");
     ["targets.yaml", "atlan.yaml", "connect.yaml", "mist.yaml"]
@@ -42,8 +43,8 @@ pub fn example_manifests() -> Vec<(String, String)> {
         .map(|name| {
             let text = std::fs::read_to_string(root.join(name)).unwrap();
             let text = text.replace(
-                "keySink:\n    command: [gh, secret, set, MIST_INSTALLER_KEY]",
-                "keySink: {file: keys/installer-app.key}",
+                "keySink:\n    command: [gh, secret, set, MIST_INSTALLER_KEY]\n    env: [GH_TOKEN]",
+                "keySink: {file: ../keys/installer-app.key}",
             );
             (name.to_string(), text)
         })
@@ -122,7 +123,7 @@ pub fn generated(connections: usize, identities: usize, tokens: usize) -> Genera
             });
         }
         mist.push_str(&format!(
-            "---\napiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: gen-token-{i}}}\nspec:\n  target: mist-prod\n  privileges:\n    - {{role: read, scope: org}}\n    - {{role: write, scope: site, siteId: {HQ_SITE}}}\n  keySink: {{file: keys/gen-token-{i}.key}}\n"
+            "---\napiVersion: warrant/v1\nkind: OrgApiToken\nmetadata: {{name: gen-token-{i}}}\nspec:\n  target: mist-prod\n  privileges:\n    - {{role: read, scope: org}}\n    - {{role: write, scope: site, siteId: {HQ_SITE}}}\n  keySink: {{file: ../keys/gen-token-{i}.key}}\n"
         ));
     }
     let targets = format!(
@@ -192,7 +193,9 @@ impl World {
         for (name, text) in files {
             std::fs::write(dir.join(name), text).unwrap();
         }
-        let manifests = warrant::manifest::load(&[dir])
+        // The scratch directory is the repository root, as it is for the `warrant` processes
+        // the tests run in it.
+        let manifests = warrant::manifest::load_under(&[dir], scratch.path())
             .unwrap_or_else(|d| panic!("test manifests are invalid: {d:?}"));
         let live = LiveOptions {
             endpoints: BTreeMap::from([
@@ -248,15 +251,25 @@ impl World {
         ApplyOptions {
             batch_size,
             max_changes: None,
-            key_dir: self.dir().to_path_buf(),
             cancel: CancelFlag::default(),
         }
     }
 
+    /// What apply takes from the world's manifests, with the session's endpoints.
+    pub fn declared<'m>(&'m self, session: &Session) -> Declared<'m> {
+        Declared::new(&self.manifests, &session.endpoints)
+    }
+
     pub async fn apply(&self, plan: &Plan, session: &Session) -> ApplyReport {
-        apply::apply_plan(plan, session, &self.options(64), &Silent)
-            .await
-            .unwrap()
+        apply::apply_plan(
+            plan,
+            &self.declared(session),
+            session,
+            &self.options(64),
+            &Silent,
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn apply_with(
@@ -266,7 +279,7 @@ impl World {
         options: &ApplyOptions,
         progress: &dyn Progress,
     ) -> ApplyReport {
-        apply::apply_plan(plan, session, options, progress)
+        apply::apply_plan(plan, &self.declared(session), session, options, progress)
             .await
             .unwrap()
     }
@@ -278,41 +291,38 @@ impl World {
     }
 
     pub fn warrant_as(&self, atlan_key: &str, args: &[&str]) -> Output {
-        let out = self.command_as(atlan_key, args).output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let mut command = self.command(atlan_key);
+        command.args(args);
+        run(command)
     }
 
-    /// [`World::warrant`] with the `--endpoint` flags of the sandbox appended.
-    pub fn warrant_live(&self, args: &[&str]) -> Output {
-        let endpoints = self.endpoint_args();
-        let all: Vec<&str> = args
-            .iter()
-            .copied()
-            .chain(endpoints.iter().map(String::as_str))
-            .collect();
-        self.warrant(&all)
-    }
-
-    /// `warrant ARGS` as [`World::warrant`] runs it, for a caller that sets up its streams.
-    pub fn command(&self, args: &[&str]) -> Command {
-        self.command_as(ATLAN_KEY, args)
-    }
-
-    fn command_as(&self, atlan_key: &str, args: &[&str]) -> Command {
+    /// The `warrant` binary to run in the scratch directory, with the sandbox credentials (the
+    /// Atlan one being `atlan_key`) in its environment only and stdin closed; add arguments and
+    /// variables, then [`run`] it.
+    pub fn command(&self, atlan_key: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
         command
             .current_dir(self.dir())
-            .args(args)
             .env("ATLAN_API_KEY", atlan_key)
             .env("CONNECT_CLIENT_ID", CONNECT_ID)
             .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
             .env("MIST_API_TOKEN", MIST_KEY)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null());
         command
+    }
+
+    /// `warrant ARGS --endpoint …` pointing every target at the sandbox: apply, like plan,
+    /// takes base URLs only from the manifests and `--endpoint`, never from the plan file.
+    pub fn warrant_live(&self, args: &[&str]) -> Output {
+        self.warrant_live_as(ATLAN_KEY, args)
+    }
+
+    pub fn warrant_live_as(&self, atlan_key: &str, args: &[&str]) -> Output {
+        let endpoints = self.endpoint_args();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(endpoints.iter().map(String::as_str));
+        self.warrant_as(atlan_key, &all)
     }
 
     /// The `--endpoint` flags pointing every target at the sandbox.
@@ -358,6 +368,16 @@ pub struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// Runs `command` to its end and keeps its exit code and output.
+pub fn run(mut command: Command) -> Output {
+    let out = command.output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// Every access fact of a sandbox state, as strings: each object's existence and each member,
