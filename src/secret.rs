@@ -13,8 +13,11 @@
 //! keys) is made known with [`Secret::in_use`] or [`Secret::mask`], and [`redact`] masks each
 //! of them — raw, URL-encoded, JSON-escaped and base64-encoded at any alignment — in any text.
 //! The platform layer applies it where its errors and log lines are built
-//! (`crate::platform::PlatformError`, `crate::platform::http`), and a key sink to the stderr it
-//! quotes.
+//! (`crate::platform::PlatformError`, `crate::platform::http`), a key sink to the stderr it
+//! quotes, and every output to every string it shows (`crate::text::escape` and the JSON
+//! writers there): a server that plants a credential in live data (a tag, a name) gets it
+//! masked in plans, plan files and reports too. Only output is masked; the values apply writes
+//! back are the live ones.
 //!
 //! [`KeySink::deliver`] is the one place a new Mist key leaves the process: a new file (mode
 //! 0600, never overwriting) under the repository root, or the stdin of a program run with a
@@ -83,9 +86,20 @@ const MIN_MASKED_LEN: usize = 6;
 /// A base64 fragment shorter than this is not masked on its own (it would match by chance).
 const MIN_BASE64_FRAGMENT: usize = 8;
 
-/// Every form of every secret in use, longest first (a longer form containing a shorter one is
-/// replaced whole). Process-wide: an error of one target may echo another target's credential.
-static MASKS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// Every form of every secret in use, and one automaton that finds any of them in a single pass
+/// over a text (leftmost-longest, so a longer form containing a shorter one is replaced whole).
+/// Process-wide: an error of one target may echo another target's credential. The automaton
+/// keeps redaction cheap enough to run on every string of every output (a plan of 100,000
+/// objects has millions), not only on error text.
+struct Masks {
+    forms: Vec<String>,
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
+static MASKS: RwLock<Masks> = RwLock::new(Masks {
+    forms: Vec::new(),
+    matcher: None,
+});
 
 fn register(secret: &str) {
     if secret.len() < MIN_MASKED_LEN {
@@ -93,14 +107,23 @@ fn register(secret: &str) {
     }
     let forms = forms_of(secret);
     let Ok(mut masks) = MASKS.write() else { return };
-    let before = masks.len();
+    let before = masks.forms.len();
     for form in forms {
-        if !masks.contains(&form) {
-            masks.push(form);
+        if !masks.forms.contains(&form) {
+            masks.forms.push(form);
         }
     }
-    if masks.len() != before {
-        masks.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    if masks.forms.len() != before {
+        let built = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&masks.forms);
+        // Building from a few dozen short literals cannot fail; should it ever, no automaton
+        // means `redact` masks everything rather than nothing.
+        masks.matcher = built.ok();
+        if masks.matcher.is_none() {
+            masks.forms.clear();
+            masks.forms.push(String::new());
+        }
     }
 }
 
@@ -156,19 +179,28 @@ fn lowercase_hex_escapes(encoded: &str) -> String {
 }
 
 /// The one redaction function: `text` with every form of every secret in use replaced by
-/// `<redacted>`. Borrowed when there was nothing to mask.
+/// `<redacted>`. Borrowed when there was nothing to mask, which is nearly always.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let Ok(masks) = MASKS.read() else {
         // A poisoned registry cannot tell what to mask; say nothing rather than leak.
         return Cow::Owned(format!("{REDACTED} (redaction unavailable)"));
     };
-    let mut out = Cow::Borrowed(text);
-    for mask in masks.iter() {
-        if out.contains(mask.as_str()) {
-            out = Cow::Owned(out.replace(mask.as_str(), REDACTED));
-        }
+    let Some(matcher) = &masks.matcher else {
+        return if masks.forms.is_empty() {
+            Cow::Borrowed(text)
+        } else {
+            Cow::Owned(format!("{REDACTED} (redaction unavailable)"))
+        };
+    };
+    if !matcher.is_match(text) {
+        return Cow::Borrowed(text);
     }
-    out
+    let mut out = String::with_capacity(text.len());
+    matcher.replace_all_with(text, &mut out, |_, _, dst| {
+        dst.push_str(REDACTED);
+        true
+    });
+    Cow::Owned(out)
 }
 
 // ------------------------------------------------------------------------------------ key sinks

@@ -15,8 +15,13 @@
 //! [`write_json_pretty`], which writes them as `\uXXXX` escapes: the same data for any JSON
 //! reader, and nothing for a terminal to act on when the file is printed.
 //!
-//! This module sits below the object model and imports nothing from the crate, so that every
-//! layer can use the one rule.
+//! Every output also passes the one redaction function ([`crate::secret::redact`]) here, before
+//! escaping: a server that puts a credential into a live value (a tag, a name, an id) gets it
+//! masked in the plan, the plan file, the report and every rendering, not only in error text.
+//! Redaction is for output only; the values warrant writes back are never altered.
+//!
+//! This module sits below the object model and imports nothing from the crate but
+//! `crate::secret`, so that every layer can use the one rule.
 
 use std::borrow::Cow;
 use std::io;
@@ -59,11 +64,13 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `s` with every hidden character escaped (`\n`, `\u{1b}`, `\u{202e}`): one line, shown as it
-/// is. Borrowed when there is nothing to escape, which is nearly always.
+/// `s` as every output shows it: each secret in use masked ([`crate::secret::redact`]), then
+/// each hidden character escaped (`\n`, `\u{1b}`, `\u{202e}`): one line, shown as it is.
+/// Borrowed when there is nothing to mask or escape, which is nearly always.
 pub fn escape(s: &str) -> Cow<'_, str> {
+    let s = crate::secret::redact(s);
     if !s.chars().any(is_hidden) {
-        return Cow::Borrowed(s);
+        return s;
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -76,14 +83,24 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `value` as pretty JSON (serde_json's layout) with every hidden character written as a
-/// `\uXXXX` escape. A document without hidden characters is byte for byte what
-/// `serde_json::to_writer_pretty` writes.
+/// `value` as pretty JSON (serde_json's layout) with every secret in use masked and every
+/// hidden character written as a `\uXXXX` escape. A document without either is byte for byte
+/// what `serde_json::to_writer_pretty` writes.
 pub fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
     out: W,
     value: &T,
 ) -> serde_json::Result<()> {
     let formatter = VisibleJson(serde_json::ser::PrettyFormatter::new());
+    value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
+}
+
+/// [`write_json_pretty`] in serde_json's compact layout: what a digest of an output document
+/// hashes, so that it is a digest of what the document shows.
+pub fn write_json_compact<W: io::Write, T: serde::Serialize + ?Sized>(
+    out: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    let formatter = VisibleJson(serde_json::ser::CompactFormatter);
     value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
 }
 
@@ -97,17 +114,19 @@ pub fn to_json_string_pretty<T: serde::Serialize + ?Sized>(
     String::from_utf8(bytes).map_err(|e| serde_json::Error::io(io::Error::other(e)))
 }
 
-/// serde_json's pretty layout; string contents go through [`is_hidden`]. serde_json itself
-/// escapes `"`, `\` and C0 controls before a fragment gets here.
-struct VisibleJson<'a>(serde_json::ser::PrettyFormatter<'a>);
+/// serde_json's layout `F`; string contents are masked ([`crate::secret::redact`]) and go
+/// through [`is_hidden`]. serde_json itself escapes `"`, `\` and C0 controls before a fragment
+/// gets here.
+struct VisibleJson<F>(F);
 
-impl serde_json::ser::Formatter for VisibleJson<'_> {
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for VisibleJson<F> {
     fn write_string_fragment<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        let mut rest = fragment;
+        let masked = crate::secret::redact(fragment);
+        let mut rest: &str = &masked;
         while let Some((at, c)) = rest.char_indices().find(|(_, c)| is_hidden(*c)) {
             writer.write_all(&rest.as_bytes()[..at])?;
             let mut units = [0u16; 2];

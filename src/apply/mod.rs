@@ -347,10 +347,11 @@ pub fn check_version(format_version: u32, warrant_version: &str) -> Result<(), R
     Ok(())
 }
 
-/// Checks a plan read from a file against its own id, and against the id the caller expects
-/// (`--plan-id`, the plan that was reviewed), by recomputing it from the content.
-pub fn check_plan_id(plan: &mut Plan, expected: Option<&str>) -> Result<(), Refusal> {
-    let actual = plan.content_id();
+/// Checks a plan read from the file `text` against its own id, recomputed from the file's bytes
+/// (`crate::plan::file::id_of_text`), and against the id the caller expects (`--plan-id`, the
+/// plan that was reviewed).
+pub fn check_plan_id(plan: &Plan, text: &str, expected: Option<&str>) -> Result<(), Refusal> {
+    let actual = crate::plan::file::id_of_text(text).unwrap_or_else(|| "(none)".to_string());
     if plan.plan_id != actual {
         return Err(Refusal::PlanIdMismatch {
             claimed: plan.plan_id.clone(),

@@ -55,10 +55,10 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
                     "--only selects objects while planning; `apply PLANFILE` applies the whole reviewed plan (make the plan with --only instead)"
                 );
             }
-            let mut plan = crate::plan::file::parse(&path, &text)?;
-            drop(text);
+            let plan = crate::plan::file::parse(&path, &text)?;
             apply::preflight(&plan, &options)?;
-            apply::check_plan_id(&mut plan, args.plan_id.as_deref())?;
+            apply::check_plan_id(&plan, &text, args.plan_id.as_deref())?;
+            drop(text);
             let manifests = load_manifests(&plan, &args.manifests)?;
             let digest = crate::plan::gather::desired_digest(&manifests);
             if digest != plan.desired_digest {

@@ -10,6 +10,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use super::{FORMAT_VERSION, Plan};
 
 /// Why a plan file could not be written or read.
@@ -89,6 +91,27 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
 pub fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
     crate::text::write_json_pretty(&mut *out, plan).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
+}
+
+/// What a plan file's first member looks like: `plan_id` is declared first in [`Plan`] and
+/// written as pretty JSON, so the file begins with exactly this line.
+const ID_LINE_START: &str = "{\n  \"plan_id\": \"";
+const ID_LINE_END: &str = "\",\n";
+
+/// The id a plan file's content has ([`Plan::content_id`] of what it holds): sha256 over its
+/// bytes with the `plan_id` line left out. `None` when the file does not begin with a
+/// `plan_id` line as warrant writes it — reformatted or not made by `warrant plan`.
+pub fn id_of_text(text: &str) -> Option<String> {
+    let rest = text.strip_prefix(ID_LINE_START)?;
+    let end = rest.find(ID_LINE_END)?;
+    let claimed = &rest[..end];
+    if claimed.is_empty() || !claimed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update(b"{\n");
+    h.update(&rest.as_bytes()[end + ID_LINE_END.len()..]);
+    Some(hex::encode(h.finalize()))
 }
 
 /// Reads and checks a plan file.

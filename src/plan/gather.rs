@@ -336,6 +336,7 @@ pub async fn make_plan_with<R: LiveReader>(
     };
     let mut plan = Plan::new(meta, changes, requests);
     plan.warnings = super::lookalike::name_warnings(&plan.changes, &undeclared_live);
+    plan.seal();
     Ok(plan)
 }
 

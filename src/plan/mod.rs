@@ -37,8 +37,9 @@ pub const FORMAT_VERSION: u32 = 2;
 /// so a plan can narrow what apply does, never widen it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
-    /// sha256 (hex) over the plan's canonical content — its compact JSON without `plan_id` —
-    /// computed by [`Plan::content_id`]; `apply --plan-id` compares it.
+    /// sha256 (hex) over the plan file's bytes with this field left out, computed by
+    /// [`Plan::content_id`]; apply recomputes it from the file it reads
+    /// ([`file::id_of_text`]) and `apply --plan-id` compares it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plan_id: String,
     pub format_version: u32,
@@ -431,21 +432,28 @@ impl Plan {
             summary,
             requests,
         };
-        plan.plan_id = plan.content_id();
+        plan.seal();
         plan
     }
 
-    /// sha256 (hex) over the plan's canonical content: its compact JSON with `plan_id` left
-    /// out, whatever `plan_id` holds now. Streamed into the hash: the JSON of 100,000 objects
-    /// is never held. Equal content gives an equal id, and any edit to what apply reads (a
-    /// parsed file re-serializes exactly the fields apply uses) gives another.
+    /// sha256 (hex) over the plan's canonical content: exactly the bytes of its plan file
+    /// ([`file::write_json`]) with `plan_id` left out, whatever `plan_id` holds now. Streamed
+    /// into the hash: the JSON of 100,000 objects is never held. Hashing the bytes, not a
+    /// re-serialization of what a reader parsed, means any edit gives another id — and the id
+    /// covers what the file shows (secrets masked, hidden characters escaped), which parsing
+    /// could not reproduce (a masked value sorts differently from the value it hides).
     pub fn content_id(&mut self) -> String {
         let claimed = std::mem::take(&mut self.plan_id);
         let mut h = Sha256::new();
         // Writing plain data into a hash cannot fail.
-        let _ = serde_json::to_writer(&mut h, &*self);
+        let _ = file::write_json(&mut h, self);
         self.plan_id = claimed;
         hex::encode(h.finalize())
+    }
+
+    /// Sets `plan_id` from the content: called once every field is final.
+    pub fn seal(&mut self) {
+        self.plan_id = self.content_id();
     }
 
     /// The first 12 hex characters of the plan id: enough to tell plans apart on screen.

@@ -63,7 +63,7 @@ fn plan(objects: &[(&str, CreateRule)]) -> Plan {
         changes,
         requests: BTreeMap::new(),
     };
-    plan.plan_id = plan.content_id();
+    plan.seal();
     plan
 }
 
@@ -77,9 +77,11 @@ fn write_manifests(dir: &Path) {
     .unwrap();
 }
 
+/// Writes `value` as `warrant plan --out` lays a plan file out (pretty JSON, a final newline),
+/// so a plan that was not edited keeps a matching `plan_id`.
 fn write_plan(dir: &Path, value: &serde_json::Value) -> std::path::PathBuf {
     let path = dir.join("plan.json");
-    std::fs::write(&path, serde_json::to_string(value).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap() + "\n").unwrap();
     path
 }
 
@@ -535,7 +537,7 @@ async fn recorded_manifest_paths_outside_the_repository_or_not_yaml_are_refused(
         ("notes.txt", "which is not a .yaml or .yml file"),
     ] {
         plan.manifests = vec![recorded.to_string()];
-        plan.plan_id = plan.content_id();
+        plan.seal();
         warrant::plan::file::write(&world.dir().join("plan.json"), &plan).unwrap();
         let out = warrant_live(&world, &["apply", "plan.json"]);
         assert_eq!(out.code, 1, "{out:#?}");

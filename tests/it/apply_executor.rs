@@ -347,7 +347,7 @@ pub(crate) fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
         changes,
         requests: BTreeMap::new(),
     };
-    plan.plan_id = plan.content_id();
+    plan.seal();
     plan
 }
 

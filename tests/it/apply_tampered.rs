@@ -88,7 +88,7 @@ impl Reviewed {
     fn tamper(&self, edit: impl FnOnce(&mut Plan)) -> &'static str {
         let mut plan = self.plan.clone();
         edit(&mut plan);
-        plan.plan_id = plan.content_id();
+        plan.seal();
         warrant::plan::file::write(&self.world.dir().join("tampered.json"), &plan).unwrap();
         "tampered.json"
     }

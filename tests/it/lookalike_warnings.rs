@@ -85,6 +85,14 @@ async fn a_cyrillic_look_alike_of_a_live_identity_is_flagged_in_every_rendering(
     for line in [MIXED, LOOKS_LIKE_LIVE] {
         assert!(json.stderr.contains(line), "{}", json.stderr);
     }
+
+    // A plan with warnings is still the plan its id names: the warnings are part of the
+    // content the id covers, so the reviewed plan applies (it was once refused as edited).
+    let saved = world.warrant_live(&["plan", "manifests", "--out", "plan.json"]);
+    assert_eq!(saved.code, 0, "{saved:#?}");
+    let apply = world.warrant_live(&["apply", "plan.json", "--manifests", "manifests"]);
+    assert_eq!(apply.code, 0, "{apply:#?}");
+    assert!(apply.stdout.contains("applied"), "{}", apply.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

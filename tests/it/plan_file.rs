@@ -80,3 +80,25 @@ fn malformed_files_get_a_clear_error_not_a_panic() {
         "{err}"
     );
 }
+
+/// The id is over the file's bytes: what `plan` wrote has its own id; any edit, and any
+/// reformatting, gives another (or none, when the `plan_id` line is not where warrant puts it).
+#[test]
+fn the_plan_id_is_recomputed_from_the_file_bytes() {
+    let plan = common::acme_plan();
+    let text = to_json(&plan);
+    assert_eq!(
+        warrant::plan::file::id_of_text(&text).as_deref(),
+        Some(plan.plan_id.as_str())
+    );
+
+    let edited = text.replacen("\"update\"", "\"create\"", 1);
+    assert_ne!(edited, text);
+    let id = warrant::plan::file::id_of_text(&edited).expect("still begins with its plan_id");
+    assert_ne!(id, plan.plan_id);
+
+    let compact = serde_json::to_string(&plan).unwrap();
+    assert_eq!(warrant::plan::file::id_of_text(&compact), None);
+    let no_id = text.replacen(&plan.plan_id, "", 1);
+    assert_eq!(warrant::plan::file::id_of_text(&no_id), None);
+}

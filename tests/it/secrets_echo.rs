@@ -348,3 +348,73 @@ async fn servers_echoing_credentials_never_get_one_into_any_output() {
         }
     }
 }
+
+/// A server that puts a credential into live data — an admin group, a tag, a token name — gets
+/// it masked in every output too: the plan in each format, the plan file, drift and the apply
+/// report. Redaction is for output only: apply still writes the live values back unchanged
+/// (nothing live is lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_planted_in_live_data_are_masked_in_every_output() {
+    let mut seed = warrant::sandbox::Seed::example();
+    for connection in &mut seed.atlan.connections {
+        connection.admin_groups.push(ATLAN_KEY.to_string());
+    }
+    for tenant in &mut seed.connect.tenants {
+        for identity in &mut tenant.automation_identities {
+            identity.tags.push(CONNECT_SECRET.to_string());
+        }
+    }
+    let token = seed.mist.orgs[0]
+        .api_tokens
+        .first_mut()
+        .expect("the example seeds Mist tokens");
+    token.name = format!("{MIST_KEY}-leaked");
+    let world = World::start(seed, &crate::e2e_apply_support::example_manifests()).await;
+    let before = world.sandbox.state();
+
+    let mut outputs = Vec::new();
+    for format in ["text", "markdown", "json"] {
+        let plan = world.warrant_live(&["plan", "manifests", "--format", format]);
+        assert_eq!(plan.code, 0, "{plan:#?}");
+        outputs.push((
+            format!("plan --format {format}"),
+            plan.stdout + &plan.stderr,
+        ));
+    }
+    let saved = world.warrant_live(&["plan", "manifests", "--out", "plan.json"]);
+    assert_eq!(saved.code, 0, "{saved:#?}");
+    let drift = world.warrant_live(&["drift", "manifests", "--format", "json"]);
+    outputs.push(("drift".into(), drift.stdout + &drift.stderr));
+    let apply = world.warrant_live(&[
+        "apply",
+        "plan.json",
+        "--manifests",
+        "manifests",
+        "--report",
+        "report.json",
+    ]);
+    assert!(
+        world.dir().join("report.json").exists(),
+        "apply wrote no report: {apply:#?}"
+    );
+    outputs.push(("apply".into(), apply.stdout + &apply.stderr));
+    for file in ["plan.json", "report.json"] {
+        let text = std::fs::read_to_string(world.dir().join(file)).unwrap();
+        outputs.push((file.to_string(), text));
+    }
+
+    let plan_json = &outputs[2].1;
+    assert!(
+        plan_json.contains("<redacted>"),
+        "the planted values are shown, masked: {plan_json}"
+    );
+    for (what, text) in &outputs {
+        for secret in [ATLAN_KEY, CONNECT_SECRET, MIST_KEY] {
+            for form in forbidden_forms(secret) {
+                assert!(!text.contains(&form), "{what} shows {form:?}:\n{text}");
+            }
+        }
+    }
+    // The real values stayed live: masking never reached what apply writes back.
+    crate::e2e_apply_support::assert_nothing_lost(&before, &world.sandbox.state());
+}
