@@ -481,7 +481,7 @@ async fn apply_batch<S: LiveSystem>(
             .map(|op| matches!(op, WriteOp::Create { .. }))
             .collect();
         let outcomes = write_exact(live, target, ops).await;
-        let mut to_verify: Vec<(Pending, Option<LiveState>)> = Vec::new();
+        let mut to_verify: Vec<Pending> = Vec::new();
         for ((pending, outcome), is_create) in written.into_iter().zip(outcomes).zip(created) {
             let slot = &mut slots[pending.slot];
             let outcome = match outcome {
@@ -493,10 +493,7 @@ async fn apply_batch<S: LiveSystem>(
             };
             if is_create {
                 slot.created = true;
-                slot.report.id = outcome
-                    .created_id
-                    .clone()
-                    .or_else(|| outcome.after.as_ref().map(|a| a.id.clone()));
+                slot.report.id = outcome.created_id.clone();
                 if let Err((error, todo)) = deliver_key(slot.change, outcome.secret, options).await
                 {
                     slot.fail(error);
@@ -504,30 +501,26 @@ async fn apply_batch<S: LiveSystem>(
                     continue;
                 }
             }
-            let after = outcome.after.map(|object| LiveState::Present { object });
-            to_verify.push((pending, after));
+            to_verify.push(pending);
         }
 
-        let unread: Vec<usize> = to_verify
-            .iter()
-            .filter(|(_, after)| after.is_none())
-            .map(|(p, _)| p.slot)
-            .collect();
-        let mut reread = if unread.is_empty() {
+        // Every write is confirmed by reading the objects again, never by the write's own
+        // response: an echo of the request proves nothing about what the server stored.
+        let written: Vec<usize> = to_verify.iter().map(|p| p.slot).collect();
+        let mut reread = if written.is_empty() {
             Ok(Vec::new().into_iter())
         } else {
-            read_exact(live, target, &slots, &unread)
+            read_exact(live, target, &slots, &written)
                 .await
                 .map(Vec::into_iter)
         };
 
         let mut again = Vec::new();
-        for (pending, after) in to_verify {
+        for pending in to_verify {
             let slot = &mut slots[pending.slot];
-            let after = match (after, &mut reread) {
-                (Some(after), _) => after,
-                (None, Ok(states)) => states.next().unwrap_or(LiveState::Absent),
-                (None, Err(e)) => {
+            let after = match &mut reread {
+                Ok(states) => states.next().unwrap_or(LiveState::Absent),
+                Err(e) => {
                     slot.fail(format!(
                         "the write was made but reading it back failed: {e}"
                     ));

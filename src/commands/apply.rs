@@ -15,7 +15,6 @@ use anyhow::{Context, bail};
 use crate::apply::{self, ApplyOptions, ApplyReport, Bar, CancelFlag, PlainLines, Progress};
 use crate::cli::{ApplyArgs, Outcome};
 use crate::plan::{Action, Plan};
-use crate::platform::ClientOptions;
 use crate::session::{LiveOptions, Session};
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
@@ -26,10 +25,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         endpoints: LiveOptions::parse_endpoints(&args.live.endpoints)
             .map_err(anyhow::Error::msg)?,
         credentials: Default::default(),
-        client: ClientOptions {
-            parallelism: args.live.parallelism,
-            ..ClientOptions::default()
-        },
+        client: args.live.client_options(),
     };
     let options = ApplyOptions {
         batch_size: batch_size(args.live.parallelism),

@@ -12,7 +12,6 @@ use crate::manifest::Diagnostic;
 pub(crate) use crate::manifest::load;
 use crate::plan::Plan;
 use crate::plan::gather::{Only, PlanError, make_plan, open_session};
-use crate::platform::ClientOptions;
 use crate::render::markdown::MarkdownOptions;
 use crate::session::LiveOptions;
 
@@ -100,10 +99,7 @@ pub(crate) fn plan_live(
     let options = LiveOptions {
         endpoints: LiveOptions::parse_endpoints(&live.endpoints).map_err(anyhow::Error::msg)?,
         credentials: Default::default(),
-        client: ClientOptions {
-            parallelism: live.parallelism.max(1),
-            ..ClientOptions::default()
-        },
+        client: live.client_options(),
     };
     let session = match open_session(&manifests, &only, &options) {
         Ok(s) => s,

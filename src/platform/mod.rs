@@ -16,6 +16,7 @@
 pub mod atlan;
 pub mod connect;
 pub mod http;
+mod listing;
 pub mod mist;
 
 use std::time::Duration;
@@ -26,21 +27,34 @@ use crate::secret::Secret;
 
 pub use http::RequestCounts;
 
-/// Settings shared by every client.
+/// Settings shared by every client, among them the bounds of every read: no response, page
+/// run or retry loop can hold warrant longer or make it allocate more than these say, whatever
+/// a server sends. The defaults suit real tenants; `plan`, `apply` and `export` can raise them.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Requests in flight at once per target.
     pub parallelism: usize,
     pub connect_timeout: Duration,
+    /// One attempt of a request, from sending it to the last byte of the answer.
     pub request_timeout: Duration,
-    /// A `Retry-After` asking for longer than this fails the call at once.
-    pub retry_after_cap: Duration,
+    /// An attempt fails when no byte of the answer arrives for this long.
+    pub idle_timeout: Duration,
+    /// What one request may spend on failed attempts and the waits between them. A retry is
+    /// made only when it would still end inside the budget if it took as long as the failed
+    /// attempt; a `Retry-After` that does not fit fails at once, naming the wait.
+    pub retry_budget: Duration,
     /// Base delay of exponential backoff (full jitter).
     pub backoff_base: Duration,
     /// Ceiling of one backoff delay.
     pub backoff_cap: Duration,
     /// Attempts per request, the first included.
     pub max_attempts: u32,
+    /// The largest response body read, in bytes: the body is streamed and counted, and a
+    /// larger one fails without being buffered beyond this.
+    pub max_body_bytes: u64,
+    /// The most pages one listing reads. A listing whose server states a total must also
+    /// fit that total in this many pages of the size asked for, or fails at once.
+    pub max_pages: u32,
 }
 
 impl Default for ClientOptions {
@@ -48,11 +62,14 @@ impl Default for ClientOptions {
         ClientOptions {
             parallelism: 8,
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            retry_after_cap: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(10),
+            retry_budget: Duration::from_secs(30),
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
             max_attempts: 6,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_pages: 1000,
         }
     }
 }
@@ -116,12 +133,17 @@ pub enum ErrorKind {
     NotFound,
     /// The request was refused as invalid or conflicting (400, 409).
     Rejected,
-    /// Rate limited and told to wait longer than the cap.
+    /// Rate limited and told to wait longer than the retry budget allows.
     RateLimited,
     /// Retries exhausted on 5xx/408/429 or connection errors.
     Unavailable,
     /// The response could not be understood.
     Malformed,
+    /// A listing could not be proven complete: a short, empty or repeated page, or a count
+    /// that does not match what the server stated.
+    Incomplete,
+    /// A response or listing exceeded a bound of [`ClientOptions`] (body size, page count).
+    TooLarge,
     /// Anything else (unexpected status, unexpected mutation such as a CREATE).
     Other,
 }
