@@ -13,8 +13,9 @@
 //!   listing keeps paging from where it got to;
 //! - when the server states no total, only an empty page ends the listing.
 //!
-//! Pages are bounded too: a stated total must fit in `max_pages` pages of the size asked for
-//! (otherwise the listing fails before reading further, so a lying total costs one request),
+//! Pages are bounded too: a stated total must fit in `max_pages` pages of the size asked for,
+//! or of the first page's size where the server chooses it (otherwise the listing fails
+//! before reading further, so a lying total costs one request),
 //! and no listing reads more than `max_pages` pages. Items are remembered as two 64-bit
 //! hashes (id, content), so the proof costs little memory next to the items themselves.
 
@@ -41,8 +42,12 @@ pub(crate) struct Listing {
     target: String,
     /// `METHOD route` of the listing, for errors.
     what: String,
-    /// Items asked for per page; `None` when the server chooses.
+    /// Items asked for per page; `None` when the server chooses (then the first page's
+    /// size is taken as the page size).
     page_size: Option<u64>,
+    /// The page size the server showed it keeps to when its first page held fewer items
+    /// than asked for while stating more.
+    server_cap: Option<u64>,
     max_pages: u32,
     /// The total stated with the first page, if any.
     claim: Option<u64>,
@@ -61,6 +66,7 @@ impl Listing {
             target: http.target().to_string(),
             what: what.into(),
             page_size,
+            server_cap: None,
             max_pages: http.options().max_pages.max(1),
             claim: None,
             pages: 0,
@@ -68,6 +74,12 @@ impl Listing {
             seen: HashMap::new(),
             hasher: RandomState::new(),
         }
+    }
+
+    /// Sets the page size when the server states it with its first answer (Mist's
+    /// `X-Page-Limit`).
+    pub(crate) fn set_page_size(&mut self, size: u64) {
+        self.page_size = Some(size.max(1));
     }
 
     /// Items received so far, duplicates included: the offset of the next page.
@@ -95,12 +107,13 @@ impl Listing {
     ) -> Result<Next, PlatformError> {
         self.pages += 1;
         let page = self.pages;
+        let items: Vec<(u64, u64)> = items.into_iter().collect();
         match (page, self.claim, claim) {
             (1, _, Some(c)) => {
                 self.claim = Some(c);
-                if let Some(size) = self.page_size
-                    && c > size.saturating_mul(u64::from(self.max_pages))
-                {
+                // Where the server chooses the page size, its first page shows it.
+                let size = self.page_size.unwrap_or(items.len() as u64).max(1);
+                if c > size.saturating_mul(u64::from(self.max_pages)) {
                     return Err(self.too_many(format!(
                         "the server states {c} items, more than {} pages of {size}",
                         self.max_pages
@@ -146,12 +159,26 @@ impl Listing {
             )));
         }
         let distinct = self.seen.len() as u64;
+        if page == 1
+            && let Some(c) = self.claim
+            && count < c
+            && self.page_size.is_none_or(|size| count < size)
+        {
+            self.server_cap = Some(count);
+        }
+        // A full page that reaches the stated total may not be the last: a server that
+        // understates its total would otherwise hide what follows. One more page, which
+        // must come back empty, settles it (only when the total is a multiple of the page).
+        let full = count > 0
+            && (self.page_size.is_some_and(|size| count >= size)
+                || self.server_cap.is_some_and(|cap| count >= cap));
         let next = match self.claim {
             Some(c) if distinct > c => {
                 return Err(self.incomplete(format!(
                     "{distinct} distinct items arrived, more than the {c} the server stated"
                 )));
             }
+            Some(c) if distinct == c && full => Next::Page,
             Some(c) if distinct == c => Next::Done,
             Some(c) if count == 0 => {
                 return Err(self.incomplete(format!(
@@ -298,6 +325,37 @@ mod tests {
     }
 
     #[test]
+    fn a_full_page_reaching_the_total_is_confirmed_by_an_empty_one() {
+        let h = http(10);
+        // The total is a multiple of the page: one more page must come back empty.
+        let mut l = Listing::new(&h, "GET /x", Some(2));
+        let page = items(&l, &["a", "b"]);
+        assert_eq!(l.page(Some(4), page).unwrap(), Next::Page);
+        let page = items(&l, &["c", "d"]);
+        assert_eq!(l.page(Some(4), page).unwrap(), Next::Page);
+        assert_eq!(l.page(Some(4), Vec::new()).unwrap(), Next::Done);
+        // A server that understates its total is caught on that page.
+        let mut l = Listing::new(&h, "GET /x", Some(2));
+        let page = items(&l, &["a", "b"]);
+        assert_eq!(l.page(Some(2), page).unwrap(), Next::Page);
+        let page = items(&l, &["c"]);
+        let error = l.page(Some(2), page).unwrap_err();
+        assert!(error.to_string().contains("more than the 2"), "{error}");
+        // So is one that caps its pages below what was asked for.
+        let mut l = Listing::new(&h, "GET /x", Some(1000));
+        let page = items(&l, &["a"]);
+        assert_eq!(l.page(Some(2), page).unwrap(), Next::Page);
+        let page = items(&l, &["b"]);
+        assert_eq!(l.page(Some(2), page).unwrap(), Next::Page);
+        let page = items(&l, &["c"]);
+        assert!(l.page(Some(2), page).is_err());
+        // A last page shorter than the page size needs no confirmation.
+        let mut l = Listing::new(&h, "GET /x", Some(1000));
+        let page = items(&l, &["a", "b"]);
+        assert_eq!(l.page(Some(2), page).unwrap(), Next::Done);
+    }
+
+    #[test]
     fn every_way_of_stopping_short_or_lying_is_an_error() {
         let h = http(10);
         let check = |pages: &[(Option<u64>, &[&str])], expect: &str| {
@@ -357,7 +415,9 @@ mod tests {
         let mut l = Listing::new(&h, "GET /x", None);
         let (a, b, c) = (l.item("a", &"a"), l.item("b", &"b"), l.item("c", &"c"));
         assert_eq!(l.page(Some(3), vec![a, b]).unwrap(), Next::Page);
-        assert_eq!(l.page(Some(3), vec![b, c]).unwrap(), Next::Done);
+        // Full pages (of the size the first page showed): one more must come back empty.
+        assert_eq!(l.page(Some(3), vec![b, c]).unwrap(), Next::Page);
+        assert_eq!(l.page(Some(3), Vec::new()).unwrap(), Next::Done);
         assert_eq!(l.received(), 4);
 
         let mut l = Listing::new(&h, "GET /x", None);

@@ -296,9 +296,11 @@ impl MistClient {
                 return Ok(page);
             }
             if limit.is_none() {
-                limit = page_header(&response, "X-Page-Limit")?
-                    .filter(|l| *l > 0)
-                    .or(Some(page.len().max(1) as u64));
+                let stated = page_header(&response, "X-Page-Limit")?.filter(|l| *l > 0);
+                if let Some(stated) = stated {
+                    listing.set_page_size(stated);
+                }
+                limit = stated.or(Some(page.len().max(1) as u64));
             }
             let next = listing.page(claim, items)?;
             tokens.extend(page);

@@ -1,6 +1,7 @@
 //! The one integration-test binary (as in cargo's own testsuite): every module below talks to
 //! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
-//! `common` and `e2e_apply_support` are the shared harness.
+//! `common`, `e2e_apply_support` and `fake_server` (a scripted proxy for hostile-server tests)
+//! are the shared harness.
 
 mod apply_cli;
 mod apply_executor;
@@ -14,7 +15,9 @@ mod e2e_apply_support;
 mod e2e_plan;
 mod export_cli;
 mod export_roundtrip;
+mod fake_server;
 mod help;
+mod hostile_servers;
 mod logging;
 mod manifest_examples;
 mod manifest_invalid;
