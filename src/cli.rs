@@ -144,7 +144,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_response_mib: u64,
     /// Most pages one listing reads; a listing that does not end within them fails.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_pages: u32,
     /// Seconds one attempt of a request may take, to the last byte of the answer.
     #[arg(long, value_name = "SECS", default_value_t = 15)]

@@ -533,7 +533,7 @@ async fn apply_batch<S: LiveSystem>(
                     slot.finish(status);
                 }
                 Some(what) if attempt == MAX_REDO => slot.fail(format!(
-                    "after {MAX_REDO} retries a concurrent writer still drops values: {what} missing"
+                    "after {MAX_REDO} retries the written values are still not live ({what} missing): a concurrent writer drops them, or the server does not store what it acknowledges"
                 )),
                 Some(_) => {
                     slot.report.retries += 1;

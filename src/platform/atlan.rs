@@ -47,6 +47,10 @@ use crate::secret::Secret;
 /// Elasticsearch's limit (65,536) and keeps the body near 40 kB; the page size matches, so a
 /// chunk normally costs one request.
 const SEARCH_CHUNK: usize = 1000;
+/// Hits asked for per search page: one more than a chunk, so that the hits of a chunk whose
+/// names all exist fill no page, and the listing is proven complete without asking for an
+/// empty page after it (`super::listing`).
+const SEARCH_PAGE: usize = SEARCH_CHUNK + 1;
 /// Tokens per page when listing all API tokens.
 const TOKEN_PAGE: usize = 500;
 /// Records asked for in a lookup by display name: two are enough to detect a duplicate.
@@ -652,8 +656,11 @@ impl AtlanClient {
     }
 
     async fn search_chunk(&self, names: &[String]) -> Result<Vec<Entity>, PlatformError> {
-        self.search_connections(Some(json!({"terms": {"qualifiedName": names}})))
-            .await
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        self.search_connections(Some(json!({"terms": {"qualifiedName": names}})), |e| {
+            e.qualified_name().is_some_and(|qn| wanted.contains(qn))
+        })
+        .await
     }
 
     /// Every active connection (matching `filter` when given), paged with `from`/`size` in a
@@ -662,6 +669,7 @@ impl AtlanClient {
     async fn search_connections(
         &self,
         filter: Option<Value>,
+        keep: impl Fn(&Entity) -> bool,
     ) -> Result<Vec<Entity>, PlatformError> {
         let mut filters = vec![
             json!({"term": {"__typeName.keyword": {"value": "Connection", "case_insensitive": false}}}),
@@ -671,7 +679,7 @@ impl AtlanClient {
         let mut listing = Listing::new(
             &self.http,
             format!("POST {SEARCH_ROUTE}"),
-            Some(SEARCH_CHUNK as u64),
+            Some(SEARCH_PAGE as u64),
         );
         let mut all = Vec::new();
         loop {
@@ -679,7 +687,7 @@ impl AtlanClient {
                 "attributes": ADMIN_FIELDS,
                 "dsl": {
                     "from": listing.received(),
-                    "size": SEARCH_CHUNK,
+                    "size": SEARCH_PAGE,
                     "track_total_hits": true,
                     "query": {"bool": {"filter": filters}},
                     "sort": [{"__guid": {"order": "asc"}}],
@@ -698,7 +706,7 @@ impl AtlanClient {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let next = listing.page(page.approximate_count, items)?;
-            all.extend(entities);
+            all.extend(entities.into_iter().filter(&keep));
             if next == Next::Done {
                 return Ok(all);
             }
@@ -784,7 +792,7 @@ impl AtlanClient {
     /// document counts them so the adopter sees who else has access.
     pub async fn export(&self) -> Result<Export, PlatformError> {
         let (tokens, entities) =
-            futures::try_join!(self.all_tokens(), self.search_connections(None))?;
+            futures::try_join!(self.all_tokens(), self.search_connections(None, |_| true))?;
         self.remember(&tokens);
         let mut name_counts: BTreeMap<&str, usize> = BTreeMap::new();
         for t in &tokens {

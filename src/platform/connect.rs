@@ -207,12 +207,15 @@ impl ConnectClient {
         self.http.request_counts()
     }
 
-    /// Every item of a collection, paged with `skip`/`count` until the listing is proven
-    /// complete against the `Total-Count` the server states (`super::listing`).
+    /// The items of a collection that `keep` wants, paged with `skip`/`count` until the
+    /// listing is proven complete against the `Total-Count` the server states
+    /// (`super::listing`). Every item is checked; only the kept ones are held, so memory
+    /// follows what the caller needs, not what the server sends.
     async fn list<T: DeserializeOwned + Serialize + Listed>(
         &self,
         route: &'static str,
         collection: &str,
+        keep: impl Fn(&T) -> bool,
     ) -> Result<Vec<T>, PlatformError> {
         let path = format!("{}/{collection}", self.tenant_path);
         let mut listing = Listing::new(&self.http, format!("GET {route}"), Some(PAGE as u64));
@@ -242,7 +245,7 @@ impl ConnectClient {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let next = listing.page(claim, items)?;
-            all.extend(page);
+            all.extend(page.into_iter().filter(&keep));
             if next == Next::Done {
                 return Ok(all);
             }
@@ -251,7 +254,7 @@ impl ConnectClient {
 
     async fn roles(&self) -> Result<Vec<Role>, PlatformError> {
         let roles: Vec<Role> = self
-            .list("/api/v1/Tenants/{tenantId}/Roles", "Roles")
+            .list("/api/v1/Tenants/{tenantId}/Roles", "Roles", |_| true)
             .await?;
         if let Ok(mut names) = self.role_names.lock() {
             *names = roles
@@ -262,8 +265,13 @@ impl ConnectClient {
         Ok(roles)
     }
 
-    async fn identities(&self) -> Result<Vec<Identity>, PlatformError> {
-        self.list(IDENTITIES_ROUTE, "AutomationIdentities").await
+    /// The identities `keep` wants, from a complete listing.
+    async fn identities(
+        &self,
+        keep: impl Fn(&Identity) -> bool,
+    ) -> Result<Vec<Identity>, PlatformError> {
+        self.list(IDENTITIES_ROUTE, "AutomationIdentities", keep)
+            .await
     }
 
     // ---------------------------------------------------------------- resolve
@@ -321,7 +329,13 @@ impl ConnectClient {
     // ---------------------------------------------------------------- read
 
     pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        let identities = self.identities().await?;
+        let wanted: BTreeSet<&str> = objects
+            .iter()
+            .map(|o| o.address.remote_key.as_str())
+            .collect();
+        let identities = self
+            .identities(|i| i.name.as_deref().is_some_and(|n| wanted.contains(n)))
+            .await?;
         let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
         for i in &identities {
             if let Some(n) = i.name.as_deref() {
@@ -399,7 +413,7 @@ impl ConnectClient {
     /// id; and its tags. Identities whose name is shared or missing cannot be declared and
     /// are left out with a note.
     pub async fn export(&self) -> Result<Export, PlatformError> {
-        let (roles, identities) = futures::try_join!(self.roles(), self.identities())?;
+        let (roles, identities) = futures::try_join!(self.roles(), self.identities(|_| true))?;
         let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
         let mut export = Export::default();
         for i in &identities {
@@ -565,12 +579,7 @@ impl ConnectClient {
     }
 
     async fn find_by_name(&self, name: &str) -> Result<Vec<Identity>, PlatformError> {
-        Ok(self
-            .identities()
-            .await?
-            .into_iter()
-            .filter(|i| i.name.as_deref() == Some(name))
-            .collect())
+        self.identities(|i| i.name.as_deref() == Some(name)).await
     }
 
     /// Updates the listed fields with `PUT`. CONNECT has no conditional write, so the window

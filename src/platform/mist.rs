@@ -245,7 +245,13 @@ impl MistClient {
     // ---------------------------------------------------------------- read
 
     pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        let tokens = self.list().await?;
+        let wanted: BTreeSet<&str> = objects
+            .iter()
+            .map(|o| o.address.remote_key.as_str())
+            .collect();
+        let tokens = self
+            .list(|t| t.name.as_deref().is_some_and(|n| wanted.contains(n)))
+            .await?;
         let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
         for t in &tokens {
             if let Some(n) = t.name.as_deref() {
@@ -271,10 +277,10 @@ impl MistClient {
             .collect()
     }
 
-    /// Every token of the org. The list is one array; when the server pages it with
-    /// `X-Page-Total/Limit/Page` headers, the following pages are requested until the stated
-    /// total is proven reached.
-    async fn list(&self) -> Result<Vec<ApiToken>, PlatformError> {
+    /// The tokens of the org that `keep` wants. The list is one array; when the server pages
+    /// it with `X-Page-Total/Limit/Page` headers, the following pages are requested until the
+    /// stated total is proven reached. Every token is checked; only the kept ones are held.
+    async fn list(&self, keep: impl Fn(&ApiToken) -> bool) -> Result<Vec<ApiToken>, PlatformError> {
         let mut listing = Listing::new(&self.http, format!("GET {LIST_ROUTE}"), None);
         let mut tokens = Vec::new();
         let mut request = Request::get(LIST_ROUTE, self.list_path());
@@ -293,7 +299,7 @@ impl MistClient {
             if claim.is_none() && listing.pages() == 0 {
                 // Not paged: this one answer is the whole list.
                 listing.whole(items)?;
-                return Ok(page);
+                return Ok(page.into_iter().filter(&keep).collect());
             }
             if limit.is_none() {
                 let stated = page_header(&response, "X-Page-Limit")?.filter(|l| *l > 0);
@@ -303,7 +309,7 @@ impl MistClient {
                 limit = stated.or(Some(page.len().max(1) as u64));
             }
             let next = listing.page(claim, items)?;
-            tokens.extend(page);
+            tokens.extend(page.into_iter().filter(&keep));
             if next == Next::Done {
                 return Ok(tokens);
             }
@@ -369,7 +375,7 @@ impl MistClient {
     /// created again, so it is a placeholder. Tokens whose name is shared or missing, or with
     /// no privilege a manifest can express, are left out with a note.
     pub async fn export(&self) -> Result<Export, PlatformError> {
-        let tokens = self.list().await?;
+        let tokens = self.list(|_| true).await?;
         let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
         let mut export = Export::default();
         for t in &tokens {
@@ -514,8 +520,9 @@ impl MistClient {
             return Ok(BTreeMap::new());
         }
         let mut taken: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for t in self.list().await? {
-            if let Some(name) = t.name.filter(|n| creating.contains(n.as_str())) {
+        let named = |t: &ApiToken| t.name.as_deref().is_some_and(|n| creating.contains(n));
+        for t in self.list(named).await? {
+            if let Some(name) = t.name {
                 taken
                     .entry(name)
                     .or_default()
@@ -555,10 +562,9 @@ impl MistClient {
             backoff.wait(failure).await?;
             if maybe_applied {
                 let existing: Vec<String> = self
-                    .list()
+                    .list(|t| t.name.as_deref() == Some(name))
                     .await?
                     .into_iter()
-                    .filter(|t| t.name.as_deref() == Some(name))
                     .filter_map(|t| t.id)
                     .collect();
                 if !existing.is_empty() {

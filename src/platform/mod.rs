@@ -69,7 +69,7 @@ impl Default for ClientOptions {
             backoff_cap: Duration::from_secs(30),
             max_attempts: 6,
             max_body_bytes: 64 * 1024 * 1024,
-            max_pages: 1000,
+            max_pages: 100,
         }
     }
 }

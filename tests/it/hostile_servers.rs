@@ -10,6 +10,7 @@
 //! `bounds_hold_with_the_default_options` repeats the cheap cases with the real defaults.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
@@ -23,14 +24,7 @@ use warrant::session::{LiveOptions, Session};
 
 use crate::e2e_apply_support::*;
 use crate::fake_server::*;
-
-const SEARCH: &str = "/api/meta/search/indexsearch";
-const BULK: &str = "/api/meta/entity/bulk";
-const APIKEYS: &str = "/api/service/apikeys";
-const IDENTITIES: &str = "/api/v1/Tenants/*/AutomationIdentities";
-const IDENTITY: &str = "/api/v1/Tenants/*/AutomationIdentities/*";
-const TOKENS: &str = "/api/v1/orgs/*/apitokens";
-const TOKEN: &str = "/api/v1/orgs/*/apitokens/*";
+use crate::hostile_scripts::*;
 
 /// No case may take longer than this, whatever the server does: far above every bound below.
 const GUARD: Duration = Duration::from_secs(20);
@@ -44,43 +38,6 @@ fn small_bounds() -> ClientOptions {
         max_body_bytes: 1024 * 1024,
         max_pages: 20,
         ..quick_client()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Platform {
-    Atlan,
-    Connect,
-    Mist,
-}
-
-const PLATFORMS: [Platform; 3] = [Platform::Atlan, Platform::Connect, Platform::Mist];
-
-impl Platform {
-    /// The listing every plan reads, and the object of the example it updates.
-    fn list(self) -> (Method, &'static str) {
-        match self {
-            Platform::Atlan => (Method::POST, SEARCH),
-            Platform::Connect => (Method::GET, IDENTITIES),
-            Platform::Mist => (Method::GET, TOKENS),
-        }
-    }
-
-    fn updated(self) -> &'static str {
-        match self {
-            Platform::Atlan => "snowflake-prod",
-            Platform::Connect => "asset-rule-runner",
-            Platform::Mist => "monitoring-ro",
-        }
-    }
-
-    /// The platform's name of the managed list field of the updated object.
-    fn list_field(self) -> &'static str {
-        match self {
-            Platform::Atlan => "adminUsers",
-            Platform::Connect => "RoleIds",
-            Platform::Mist => "privileges",
-        }
     }
 }
 
@@ -259,69 +216,6 @@ fn object<'a>(report: &'a ApplyReport, name: &str) -> &'a apply::ObjectReport {
 
 // ------------------------------------------------------------------------ the anomalies
 
-/// How a list field is made unknown.
-#[derive(Debug, Clone, Copy)]
-enum Unknown {
-    Missing,
-    Null,
-    WrongType,
-}
-
-impl Unknown {
-    const ALL: [Unknown; 3] = [Unknown::Missing, Unknown::Null, Unknown::WrongType];
-
-    fn apply(self, object: &mut Value, field: &str) {
-        let map = object.as_object_mut().expect("an object");
-        match self {
-            Unknown::Missing => {
-                map.remove(field);
-            }
-            Unknown::Null => {
-                map.insert(field.into(), Value::Null);
-            }
-            Unknown::WrongType => {
-                map.insert(field.into(), json!("admin"));
-            }
-        }
-    }
-
-    /// What the conflict says.
-    fn says(self) -> &'static str {
-        match self {
-            Unknown::Missing => "is missing",
-            Unknown::Null => "is null",
-            Unknown::WrongType => "is a string instead of a list",
-        }
-    }
-}
-
-/// Makes the managed list of `platform`'s updated object unknown in every list response.
-fn unknown_list_in_listing(fake: &FakeServer, platform: Platform, how: Unknown) {
-    let (method, route) = platform.list();
-    let name = platform.updated();
-    let field = platform.list_field();
-    fake.on(
-        method,
-        route,
-        rewrite_json(move |_, body| {
-            let items = match platform {
-                Platform::Atlan => body["entities"].as_array_mut(),
-                Platform::Connect | Platform::Mist => body.as_array_mut(),
-            };
-            for item in items.into_iter().flatten() {
-                match platform {
-                    Platform::Atlan if item["attributes"]["name"] == name => {
-                        how.apply(&mut item["attributes"], field)
-                    }
-                    Platform::Connect if item["Name"] == name => how.apply(item, field),
-                    Platform::Mist if item["name"] == name => how.apply(item, field),
-                    _ => {}
-                }
-            }
-        }),
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_list_on_a_list_read_is_a_conflict_and_apply_refuses_it() {
     for platform in PLATFORMS {
@@ -410,56 +304,6 @@ async fn an_unknown_list_on_the_single_read_before_a_write_fails_the_write() {
     }
 }
 
-/// Makes every page of `platform`'s listing hold at most one item (the server caps the page
-/// size), then lets `then` change each page: `(request, page number from 1, answer)`.
-fn one_per_page(
-    fake: &FakeServer,
-    platform: Platform,
-    then: impl Fn(&Exchange, u64, &mut Upstream) + Send + Sync + 'static,
-) {
-    let (method, route) = platform.list();
-    fake.on(
-        method,
-        route,
-        rewrite_forward(
-            move |request| match platform {
-                Platform::Atlan => {
-                    let mut body = request.json();
-                    body["dsl"]["size"] = json!(1);
-                    request.set_json(&body);
-                }
-                Platform::Connect => request.set_query("count", 1),
-                Platform::Mist => request.set_query("limit", 1),
-            },
-            move |request, answer| {
-                let page = match platform {
-                    Platform::Atlan => request.json()["dsl"]["from"].as_u64().unwrap_or(0) + 1,
-                    Platform::Connect => {
-                        request
-                            .query_value("skip")
-                            .and_then(|s| s.parse().ok())
-                            .unwrap_or(0)
-                            + 1
-                    }
-                    Platform::Mist => request
-                        .query_value("page")
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(1),
-                };
-                then(request, page, answer)
-            },
-        ),
-    );
-}
-
-/// The items of a listing answer.
-fn items(platform: Platform, answer: &mut Value) -> &mut Vec<Value> {
-    match platform {
-        Platform::Atlan => answer["entities"].as_array_mut().expect("entities"),
-        Platform::Connect | Platform::Mist => answer.as_array_mut().expect("a list"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_caps_the_page_size_is_paged_to_the_end() {
     for platform in PLATFORMS {
@@ -490,14 +334,7 @@ async fn a_server_that_caps_the_page_size_is_paged_to_the_end() {
 async fn a_short_page_before_the_stated_total_fails_the_plan() {
     for platform in PLATFORMS {
         let h = Hostile::start().await;
-        // Page 2 comes back empty although the server stated more.
-        one_per_page(h.fake(platform), platform, move |_, page, answer| {
-            if page >= 2 {
-                let mut body = answer.json();
-                items(platform, &mut body).clear();
-                answer.set_json(&body);
-            }
-        });
+        short_page(h.fake(platform), platform);
         h.plan_fails(ErrorKind::Incomplete, "came back empty after 1 of the")
             .await;
         h.assert_untouched();
@@ -508,60 +345,10 @@ async fn a_short_page_before_the_stated_total_fails_the_plan() {
 async fn a_repeated_page_fails_the_plan() {
     for platform in PLATFORMS {
         let h = Hostile::start().await;
-        let (method, route) = platform.list();
-        // The server ignores where the client asked to start: page 1 every time.
-        h.fake(platform).on(
-            method,
-            route,
-            rewrite_forward(
-                move |request| match platform {
-                    Platform::Atlan => {
-                        let mut body = request.json();
-                        body["dsl"]["size"] = json!(1);
-                        body["dsl"]["from"] = json!(0);
-                        request.set_json(&body);
-                    }
-                    Platform::Connect => {
-                        request.set_query("count", 1);
-                        request.set_query("skip", 0);
-                    }
-                    Platform::Mist => {
-                        request.set_query("limit", 1);
-                        request.set_query("page", 1);
-                    }
-                },
-                |_, _| {},
-            ),
-        );
+        repeated_page(h.fake(platform), platform);
         h.plan_fails(ErrorKind::Incomplete, "repeats items already read")
             .await;
         h.assert_untouched();
-    }
-}
-
-/// A listing answer of `n` made-up items, none of them seen before.
-fn made_up(platform: Platform, first: u64, n: u64) -> Value {
-    let items: Vec<Value> = (first..first + n)
-        .map(|i| match platform {
-            Platform::Atlan => json!({
-                "typeName": "Connection",
-                "guid": format!("ffffffff-0000-4000-8000-{i:012}"),
-                "attributes": {"qualifiedName": format!("default/fake/{i}"), "name": format!("fake-{i}"),
-                               "adminUsers": [], "adminGroups": [], "adminRoles": []}
-            }),
-            Platform::Connect => json!({
-                "Id": format!("ffffffff-0000-4000-8000-{i:012}"),
-                "Name": format!("fake-{i}"), "RoleIds": [], "Tags": []
-            }),
-            Platform::Mist => json!({
-                "id": format!("ffffffff-0000-4000-8000-{i:012}"),
-                "name": format!("fake-{i}"), "privileges": [{"role": "read", "scope": "org"}]
-            }),
-        })
-        .collect();
-    match platform {
-        Platform::Atlan => json!({"entities": items}),
-        Platform::Connect | Platform::Mist => Value::Array(items),
     }
 }
 
@@ -569,32 +356,7 @@ fn made_up(platform: Platform, first: u64, n: u64) -> Value {
 async fn endless_next_pages_stop_at_the_page_bound() {
     for platform in PLATFORMS {
         let h = Hostile::start().await;
-        let (method, route) = platform.list();
-        let served = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = served.clone();
-        // Every page is full of new items and there is always more: no count (Atlan,
-        // CONNECT, whose HEAD states none either) or a count that keeps growing (Mist).
-        h.fake(platform).on(
-            method,
-            route,
-            std::sync::Arc::new(move |_exchange| {
-                let page = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let size = 50;
-                let body = made_up(platform, page * size, size);
-                let mut response = axum::response::IntoResponse::into_response(axum::Json(body));
-                if platform == Platform::Mist {
-                    let headers = response.headers_mut();
-                    headers.insert("x-page-total", ((page + 2) * size).into());
-                    headers.insert("x-page-limit", size.into());
-                    headers.insert("x-page-page", (page + 1).into());
-                }
-                Box::pin(async move { response })
-            }),
-        );
-        if platform == Platform::Connect {
-            h.fake(platform)
-                .on(Method::HEAD, IDENTITIES, answer(200, &[], ""));
-        }
+        let served = endless_pages(h.fake(platform), platform, Some(50), None);
         let expect = match platform {
             Platform::Mist => "the stated total changed",
             Platform::Atlan | Platform::Connect => "does not end within 20 pages",
@@ -604,8 +366,24 @@ async fn endless_next_pages_stop_at_the_page_bound() {
             Platform::Atlan | Platform::Connect => ErrorKind::TooLarge,
         };
         h.plan_fails(kind, expect).await;
-        let pages = served.load(std::sync::atomic::Ordering::SeqCst);
+        let pages = served.load(Ordering::SeqCst);
         assert!(pages <= 20, "{platform:?}: {pages} pages read");
+        h.assert_untouched();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_pages_under_a_total_that_fits_the_bound_stop_there() {
+    // A total one short of what 20 pages of 50 hold: the listing walks to the bound and no
+    // further, whatever the server keeps sending.
+    for platform in PLATFORMS {
+        let h = Hostile::start().await;
+        let served = endless_pages(h.fake(platform), platform, Some(50), Some(20 * 50 - 1));
+        let error = h
+            .plan_fails(ErrorKind::Incomplete, "more than the 999")
+            .await;
+        let pages = served.load(Ordering::SeqCst);
+        assert!(pages <= 20, "{platform:?}: {pages} pages read: {error}");
         h.assert_untouched();
     }
 }
@@ -619,20 +397,7 @@ async fn a_lying_total_fails_the_plan() {
             (Lie::Absurd, "more than 20 pages"),
         ] {
             let h = Hostile::start().await;
-            match platform {
-                // Mist states a total only when it pages: one token per page.
-                Platform::Mist => one_per_page(h.fake(platform), platform, move |_, _, answer| {
-                    lie.tell(platform, answer)
-                }),
-                Platform::Atlan | Platform::Connect => {
-                    let (method, route) = platform.list();
-                    h.fake(platform).on(
-                        method,
-                        route,
-                        rewrite(move |_, answer| lie.tell(platform, answer)),
-                    );
-                }
-            }
+            lie.tell_on(h.fake(platform), platform);
             let kind = match lie {
                 Lie::Absurd => ErrorKind::TooLarge,
                 Lie::OneMore | Lie::OneLess => ErrorKind::Incomplete,
@@ -647,45 +412,11 @@ async fn a_lying_total_fails_the_plan() {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lie {
-    OneMore,
-    OneLess,
-    Absurd,
-}
-
-impl Lie {
-    fn tell(self, platform: Platform, answer: &mut Upstream) {
-        let told = |real: u64| match self {
-            Lie::OneMore => real + 1,
-            Lie::OneLess => real.saturating_sub(1),
-            Lie::Absurd => 1_000_000_000_000_000,
-        };
-        match platform {
-            Platform::Atlan => {
-                let mut body = answer.json();
-                let real = body["approximateCount"].as_u64().unwrap();
-                body["approximateCount"] = json!(told(real));
-                answer.set_json(&body);
-            }
-            Platform::Connect => {
-                let real: u64 = answer.header("total-count").unwrap().parse().unwrap();
-                answer.set_header("total-count", told(real));
-            }
-            Platform::Mist => {
-                let real: u64 = answer.header("x-page-total").unwrap().parse().unwrap();
-                answer.set_header("x-page-total", told(real));
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_fails_without_being_buffered() {
     for platform in PLATFORMS {
         let h = Hostile::start().await;
-        let (method, route) = platform.list();
-        h.fake(platform).on(method, route, endless_body());
+        oversized_body(h.fake(platform), platform);
         h.plan_fails(ErrorKind::TooLarge, "larger than 1 MiB").await;
         h.assert_untouched();
     }
@@ -701,8 +432,7 @@ async fn a_slow_drip_or_a_stall_fails_within_the_timeouts() {
             (Duration::from_secs(30), "idle timeout"),
         ] {
             let h = Hostile::start().await;
-            let (method, route) = platform.list();
-            h.fake(platform).on(method, route, drip(every));
+            drip_listing(h.fake(platform), platform, every);
             h.plan_fails(ErrorKind::Unavailable, says).await;
             h.assert_untouched();
         }
@@ -713,79 +443,12 @@ async fn a_slow_drip_or_a_stall_fails_within_the_timeouts() {
 async fn a_huge_retry_after_fails_at_once_naming_the_wait() {
     for platform in PLATFORMS {
         let h = Hostile::start().await;
-        let (method, route) = platform.list();
-        h.fake(platform).on(
-            method,
-            route,
-            answer(
-                429,
-                &[("Retry-After", "18446744073709551615")],
-                r#"{"detail": "slow down"}"#,
-            ),
-        );
+        retry_after_forever(h.fake(platform), platform);
         let error = h
             .plan_fails(ErrorKind::RateLimited, "wait 18446744073709551615 s")
             .await;
         assert_eq!(h.fake(platform).scripted(), 1, "{error}");
         h.assert_untouched();
-    }
-}
-
-/// Answers every write of `platform` with an echo of the request and stores nothing.
-fn echo_writes(fake: &FakeServer, platform: Platform) {
-    match platform {
-        Platform::Atlan => fake.on(
-            Method::POST,
-            BULK,
-            answer_json(|request| {
-                let mut entities = request.json()["entities"].clone();
-                for e in entities.as_array_mut().into_iter().flatten() {
-                    e["guid"] = json!("11111111-2222-4333-8444-555555555555");
-                }
-                json!({"mutatedEntities": {"UPDATE": entities}, "guidAssignments": {}})
-            }),
-        ),
-        Platform::Connect => {
-            fake.on(
-                Method::PUT,
-                IDENTITY,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["Id"] = json!(request.path.rsplit('/').next().unwrap());
-                    body
-                }),
-            );
-            fake.on(
-                Method::POST,
-                IDENTITIES,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["Id"] = json!(uuid::Uuid::new_v4().to_string());
-                    body
-                }),
-            );
-        }
-        Platform::Mist => {
-            fake.on(
-                Method::PUT,
-                TOKEN,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["id"] = json!(request.path.rsplit('/').next().unwrap());
-                    body
-                }),
-            );
-            fake.on(
-                Method::POST,
-                TOKENS,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["id"] = json!(uuid::Uuid::new_v4().to_string());
-                    body["key"] = json!("EchoedKeyOfATokenThatWasNeverStored");
-                    body
-                }),
-            );
-        }
     }
 }
 

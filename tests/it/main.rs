@@ -17,6 +17,7 @@ mod export_cli;
 mod export_roundtrip;
 mod fake_server;
 mod help;
+mod hostile_scripts;
 mod hostile_servers;
 mod logging;
 mod manifest_examples;
