@@ -534,14 +534,10 @@ impl AtlanClient {
         let claim = page.claim();
         // Absent or null records are no records; the stated count decides if that is right.
         let records = page.records.unwrap_or_default();
-        let items = records
-            .iter()
-            .map(|t| match t.listing_id() {
-                Some(id) => Ok(listing.item(id, t)),
-                None => Err(listing.malformed("an API token without id or clientId")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((listing.page(claim, items)?, records))
+        Ok((
+            listing.record(claim, &records, ApiToken::listing_id)?,
+            records,
+        ))
     }
 
     async fn token_page(
@@ -698,14 +694,7 @@ impl AtlanClient {
             let page: SearchPage = self.http.call(&request).await?.json()?;
             // `entities` is left out when there are no hits (contracts/atlan.md §4.2).
             let entities = page.entities.unwrap_or_default();
-            let items = entities
-                .iter()
-                .map(|e| match e.guid.as_deref() {
-                    Some(guid) => Ok(listing.item(guid, e)),
-                    None => Err(listing.malformed("an entity without guid")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let next = listing.page(page.approximate_count, items)?;
+            let next = listing.record(page.approximate_count, &entities, |e| e.guid.as_deref())?;
             all.extend(entities.into_iter().filter(&keep));
             if next == Next::Done {
                 return Ok(all);
@@ -828,30 +817,19 @@ impl AtlanClient {
                 ));
                 continue;
             };
-            let guid = entity.guid.clone().unwrap_or_default();
-            let (users, groups, roles) = match (
-                entity.admin_list(ADMIN_USERS),
-                entity.admin_list("adminGroups"),
-                entity.admin_list("adminRoles"),
-            ) {
-                (Ok(u), Ok(g), Ok(r)) => (u.values(), g.values(), r.values()),
-                (u, g, r) => {
-                    let reasons: Vec<String> = [u.err(), g.err(), r.err()]
-                        .into_iter()
-                        .flatten()
-                        .map(|e| e.reason(&format!("POST {SEARCH_ROUTE}")))
-                        .collect();
-                    export.notes.push(format!(
-                        "connection {qn} was left out: {}",
-                        reasons.join("; ")
-                    ));
-                    continue;
-                }
+            let state = self.live_state(entity, &None, &BTreeMap::new())?;
+            let Some(live) = export.present(state, &format!("connection {qn}")) else {
+                continue;
             };
+            let (users, groups, roles) = (
+                &live.fields[ADMIN_USERS],
+                &live.fields["adminGroups"],
+                &live.fields["adminRoles"],
+            );
             let mut refs = BTreeSet::new();
             let mut comments = Vec::new();
             let mut humans = 0usize;
-            for user in &users {
+            for user in users {
                 let Some(token) = by_username.get(user) else {
                     humans += 1;
                     continue;
@@ -902,7 +880,7 @@ impl AtlanClient {
                 .to_string();
             export.objects.push(ExportedObject {
                 remote_name,
-                id: guid,
+                id: live.id.clone(),
                 spec: ResourceSpec::ConnectionAdmins(ConnectionAdminsSpec {
                     target: self.http.target().to_string(),
                     connection: qn.clone(),
@@ -1111,14 +1089,10 @@ impl AtlanClient {
                 }
                 Err(e) => vanished.push((
                     p.index,
-                    Err(self.http.error(
-                        ErrorKind::Malformed,
-                        format!(
-                            "connection {}: {}; nothing was written",
-                            p.qualified_name,
-                            e.reason(&format!("POST {SEARCH_ROUTE}"))
-                        ),
-                    )),
+                    Err(self
+                        .http
+                        .unreadable(&e, &format!("POST {SEARCH_ROUTE}"))
+                        .context(format_args!("connection {}", p.qualified_name))),
                 )),
             }
         }

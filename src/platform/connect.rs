@@ -234,17 +234,7 @@ impl ConnectClient {
             }
             claim = claim.or(counted);
             let page: Vec<T> = response.json()?;
-            let items = page
-                .iter()
-                .map(|item| match item.id() {
-                    Some(id) => Ok(listing.item(id, item)),
-                    None => Err(listing.malformed(format!(
-                        "an item without Id on page {}",
-                        listing.pages() + 1
-                    ))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let next = listing.page(claim, items)?;
+            let next = listing.record(claim, &page, T::id)?;
             all.extend(page.into_iter().filter(&keep));
             if next == Next::Done {
                 return Ok(all);
@@ -433,16 +423,9 @@ impl ConnectClient {
                 ));
                 continue;
             };
-            let live = match self.live_state(identity, &format!("GET {IDENTITIES_ROUTE}"))? {
-                LiveState::Present { object } => object,
-                LiveState::Unreadable { reasons, .. } => {
-                    export.notes.push(format!(
-                        "automation identity {name} was left out: {}",
-                        reasons.join("; ")
-                    ));
-                    continue;
-                }
-                _ => continue,
+            let state = self.live_state(identity, &format!("GET {IDENTITIES_ROUTE}"))?;
+            let Some(live) = export.present(state, &format!("automation identity {name}")) else {
+                continue;
             };
             let mut refs = BTreeSet::new();
             let mut comments = Vec::new();
@@ -624,13 +607,7 @@ impl ConnectClient {
             for (field, list) in known_lists(&fresh) {
                 if additions.get(field).is_some_and(|a| !a.is_empty()) {
                     let list = list.map_err(|e| {
-                        context(self.http.error(
-                            ErrorKind::Malformed,
-                            format!(
-                                "{}; nothing was written",
-                                e.reason(&format!("GET {IDENTITY_ROUTE}"))
-                            ),
-                        ))
+                        context(self.http.unreadable(&e, &format!("GET {IDENTITY_ROUTE}")))
                     })?;
                     known.insert(field.to_string(), list);
                 }

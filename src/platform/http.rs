@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use crate::model::UnreadableField;
 use crate::platform::{ClientOptions, ErrorKind, PlatformError};
 use crate::secret::Secret;
 
@@ -350,6 +351,15 @@ impl Http {
     /// An error of this target.
     pub fn error(&self, kind: ErrorKind, message: impl Into<String>) -> PlatformError {
         PlatformError::new(&self.target, kind, message)
+    }
+
+    /// The error of a write not made because the fresh read before it shows a list it would
+    /// send as unknown: writing the additions alone would replace what is live.
+    pub fn unreadable(&self, field: &UnreadableField, read_with: &str) -> PlatformError {
+        self.error(
+            ErrorKind::Malformed,
+            format!("{}; nothing was written", field.reason(read_with)),
+        )
     }
 
     /// A fresh retry budget for one logical operation.

@@ -97,9 +97,48 @@ impl Listing {
         self.claim
     }
 
+    /// Records one page of items, each identified by `id`, with the total the server stated
+    /// with it: [`Listing::page`] over each item's id and content. An item without an id is
+    /// malformed, since its repeats could not be told apart.
+    pub(crate) fn record<T: Serialize>(
+        &mut self,
+        claim: Option<u64>,
+        page: &[T],
+        id: impl Fn(&T) -> Option<&str>,
+    ) -> Result<Next, PlatformError> {
+        let items = self.identify(page, id)?;
+        self.page(claim, items)
+    }
+
+    /// Records a response that is the whole list (an unpaged listing): its items must be
+    /// distinct; there is nothing to page.
+    pub(crate) fn record_whole<T: Serialize>(
+        &mut self,
+        page: &[T],
+        id: impl Fn(&T) -> Option<&str>,
+    ) -> Result<(), PlatformError> {
+        let items = self.identify(page, id)?;
+        self.page(None, items).map(|_| ())
+    }
+
+    fn identify<T: Serialize>(
+        &self,
+        page: &[T],
+        id: impl Fn(&T) -> Option<&str>,
+    ) -> Result<Vec<(u64, u64)>, PlatformError> {
+        page.iter()
+            .map(|item| match id(item) {
+                Some(id) => Ok(self.item(id, item)),
+                None => {
+                    Err(self.malformed(format!("an item without an id on page {}", self.pages + 1)))
+                }
+            })
+            .collect()
+    }
+
     /// Records one page: the total the server stated with it, and each item as (id, content)
-    /// (see [`item`]). Says whether another page must be read, or why the listing cannot be
-    /// proven complete.
+    /// (see [`Listing::item`]). Says whether another page must be read, or why the listing
+    /// cannot be proven complete.
     pub(crate) fn page(
         &mut self,
         claim: Option<u64>,
@@ -214,18 +253,9 @@ impl Listing {
         Ok(())
     }
 
-    /// Records a response that is the whole list (an unpaged listing): its items must be
-    /// distinct; there is nothing to page.
-    pub(crate) fn whole(
-        &mut self,
-        items: impl IntoIterator<Item = (u64, u64)>,
-    ) -> Result<(), PlatformError> {
-        self.page(None, items).map(|_| ())
-    }
-
     /// The (id, content) pair [`Listing::page`] takes for one item: hashes of its id and of
     /// its JSON form.
-    pub(crate) fn item(&self, id: &str, content: &impl Serialize) -> (u64, u64) {
+    fn item(&self, id: &str, content: &impl Serialize) -> (u64, u64) {
         let mut h = self.hasher.build_hasher();
         h.write(id.as_bytes());
         let id = h.finish();
@@ -235,8 +265,7 @@ impl Listing {
         (id, h.0.finish())
     }
 
-    /// An error about this listing, for the client's own checks (an item without id…).
-    pub(crate) fn malformed(&self, what: impl std::fmt::Display) -> PlatformError {
+    fn malformed(&self, what: impl std::fmt::Display) -> PlatformError {
         PlatformError::new(
             &self.target,
             ErrorKind::Malformed,
@@ -421,8 +450,11 @@ mod tests {
         assert_eq!(l.received(), 4);
 
         let mut l = Listing::new(&h, "GET /x", None);
-        let (one, two) = (l.item("a", &"one"), l.item("a", &"two"));
-        let error = l.whole(vec![one, two]).unwrap_err();
+        let error = l
+            .record_whole(&[("a", 1), ("a", 2)], |(id, _)| Some(*id))
+            .unwrap_err();
         assert!(error.to_string().contains("different content"), "{error}");
+        let error = l.record_whole(&[("a", 1)], |_| None::<&str>).unwrap_err();
+        assert!(error.to_string().contains("without an id"), "{error}");
     }
 }

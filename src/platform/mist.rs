@@ -83,6 +83,12 @@ struct ApiToken {
     src_ips: Option<Value>,
 }
 
+impl ApiToken {
+    fn listing_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
 /// The token's privilege objects as they are, each with a role and scope.
 fn known_privileges(token: &ApiToken) -> Result<KnownList<Map<String, Value>>, UnreadableField> {
     KnownList::from_json("privileges", token.privileges.as_ref(), |v| {
@@ -288,17 +294,10 @@ impl MistClient {
         loop {
             let response = self.http.call(&request).await?;
             let page: Vec<ApiToken> = response.json()?;
-            let items = page
-                .iter()
-                .map(|t| match t.id.as_deref() {
-                    Some(id) => Ok(listing.item(id, t)),
-                    None => Err(listing.malformed("an API token without id")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
             let claim = page_header(&response, "X-Page-Total")?;
             if claim.is_none() && listing.pages() == 0 {
                 // Not paged: this one answer is the whole list.
-                listing.whole(items)?;
+                listing.record_whole(&page, ApiToken::listing_id)?;
                 return Ok(page.into_iter().filter(&keep).collect());
             }
             if limit.is_none() {
@@ -308,7 +307,7 @@ impl MistClient {
                 }
                 limit = stated.or(Some(page.len().max(1) as u64));
             }
-            let next = listing.page(claim, items)?;
+            let next = listing.record(claim, &page, ApiToken::listing_id)?;
             tokens.extend(page.into_iter().filter(&keep));
             if next == Next::Done {
                 return Ok(tokens);
@@ -395,16 +394,9 @@ impl MistClient {
                 ));
                 continue;
             };
-            let live = match self.live_state(token, &format!("GET {LIST_ROUTE}"))? {
-                LiveState::Present { object } => object,
-                LiveState::Unreadable { reasons, .. } => {
-                    export.notes.push(format!(
-                        "API token {name} was left out: {}",
-                        reasons.join("; ")
-                    ));
-                    continue;
-                }
-                _ => continue,
+            let state = self.live_state(token, &format!("GET {LIST_ROUTE}"))?;
+            let Some(live) = export.present(state, &format!("API token {name}")) else {
+                continue;
             };
             let Ok(raw_privileges) = known_privileges(token).map(KnownList::into_items) else {
                 continue;
@@ -626,15 +618,8 @@ impl MistClient {
         let mut backoff = self.http.backoff();
         loop {
             let fresh = self.get(&live.id).await.map_err(context)?;
-            let fresh = known_privileges(&fresh).map_err(|e| {
-                context(self.http.error(
-                    ErrorKind::Malformed,
-                    format!(
-                        "{}; nothing was written",
-                        e.reason(&format!("GET {ITEM_ROUTE}"))
-                    ),
-                ))
-            })?;
+            let fresh = known_privileges(&fresh)
+                .map_err(|e| context(self.http.unreadable(&e, &format!("GET {ITEM_ROUTE}"))))?;
             let body = json!({
                 "name": address.remote_key,
                 "privileges": with_additions(fresh, &additions),

@@ -22,7 +22,7 @@ pub mod mist;
 use std::time::Duration;
 
 use crate::manifest::{Resource, ResourceSpec, Target, TargetPlatform};
-use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
+use crate::model::{DesiredObject, LiveObject, LiveState, WriteOp, WriteOutcome};
 use crate::secret::Secret;
 
 pub use http::RequestCounts;
@@ -231,6 +231,22 @@ pub struct Export {
     pub objects: Vec<ExportedObject>,
     /// Lines for the header comment: live objects left out, and why.
     pub notes: Vec<String>,
+}
+
+impl Export {
+    /// The live object of a state an export read, or `None` after noting why `what` was left
+    /// out: a list of it is unreadable, and a manifest cannot be written from an unknown.
+    fn present(&mut self, state: LiveState, what: &str) -> Option<LiveObject> {
+        match state {
+            LiveState::Present { object } => Some(object),
+            LiveState::Unreadable { reasons, .. } => {
+                self.notes
+                    .push(format!("{what} was left out: {}", reasons.join("; ")));
+                None
+            }
+            LiveState::Absent | LiveState::Ambiguous { .. } => None,
+        }
+    }
 }
 
 /// A client for one Target. Its `Debug` shows the target and base URL, never a credential.

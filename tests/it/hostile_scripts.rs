@@ -130,6 +130,22 @@ pub fn one_per_page(
     platform: Platform,
     then: impl Fn(&Exchange, u64, &mut Upstream) + Send + Sync + 'static,
 ) {
+    pages_of_one(fake, platform, false, then);
+}
+
+/// The server ignores where the client asked to start: page 1, of one item, every time.
+pub fn repeated_page(fake: &FakeServer, platform: Platform) {
+    pages_of_one(fake, platform, true, |_, _, _| {});
+}
+
+/// Pages of one item each, from where the client asked or (`restart`) from the first item
+/// every time; `then` changes each answer.
+fn pages_of_one(
+    fake: &FakeServer,
+    platform: Platform,
+    restart: bool,
+    then: impl Fn(&Exchange, u64, &mut Upstream) + Send + Sync + 'static,
+) {
     let (method, route) = platform.list();
     fake.on(
         method,
@@ -139,10 +155,23 @@ pub fn one_per_page(
                 Platform::Atlan => {
                     let mut body = request.json();
                     body["dsl"]["size"] = json!(1);
+                    if restart {
+                        body["dsl"]["from"] = json!(0);
+                    }
                     request.set_json(&body);
                 }
-                Platform::Connect => request.set_query("count", 1),
-                Platform::Mist => request.set_query("limit", 1),
+                Platform::Connect => {
+                    request.set_query("count", 1);
+                    if restart {
+                        request.set_query("skip", 0);
+                    }
+                }
+                Platform::Mist => {
+                    request.set_query("limit", 1);
+                    if restart {
+                        request.set_query("page", 1);
+                    }
+                }
             },
             move |request, answer| {
                 let page = match platform {
@@ -266,47 +295,49 @@ pub fn echo_writes(fake: &FakeServer, platform: Platform) {
             }),
         ),
         Platform::Connect => {
-            fake.on(
-                Method::PUT,
-                IDENTITY,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["Id"] = json!(request.path.rsplit('/').next().unwrap());
-                    body
-                }),
-            );
-            fake.on(
-                Method::POST,
-                IDENTITIES,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["Id"] = json!(uuid::Uuid::new_v4().to_string());
-                    body
-                }),
-            );
+            fake.on(Method::PUT, IDENTITY, echo("Id", path_id, json!({})));
+            fake.on(Method::POST, IDENTITIES, echo("Id", new_id, json!({})));
         }
         Platform::Mist => {
-            fake.on(
-                Method::PUT,
-                TOKEN,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["id"] = json!(request.path.rsplit('/').next().unwrap());
-                    body
-                }),
-            );
+            fake.on(Method::PUT, TOKEN, echo("id", path_id, json!({})));
             fake.on(
                 Method::POST,
                 TOKENS,
-                answer_json(|request| {
-                    let mut body = request.json();
-                    body["id"] = json!(uuid::Uuid::new_v4().to_string());
-                    body["key"] = json!("EchoedKeyOfATokenThatWasNeverStored");
-                    body
-                }),
+                echo(
+                    "id",
+                    new_id,
+                    json!({"key": "EchoedKeyOfATokenThatWasNeverStored"}),
+                ),
             );
         }
     }
+}
+
+/// Answers with the request's own body, `id_key` set to what `id` makes of the request and
+/// `extra` added: a write echoed, never stored.
+fn echo(id_key: &'static str, id: fn(&Exchange) -> String, extra: Value) -> Handler {
+    answer_json(move |request| {
+        let mut body = request.json();
+        body[id_key] = json!(id(request));
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        body
+    })
+}
+
+/// The id at the end of the request's path.
+fn path_id(request: &Exchange) -> String {
+    request
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn new_id(_: &Exchange) -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Page 2 of `platform`'s listing comes back empty although the server stated more.
@@ -318,34 +349,6 @@ pub fn short_page(fake: &FakeServer, platform: Platform) {
             answer.set_json(&body);
         }
     });
-}
-
-/// The server ignores where the client asked to start: page 1, of one item, every time.
-pub fn repeated_page(fake: &FakeServer, platform: Platform) {
-    let (method, route) = platform.list();
-    fake.on(
-        method,
-        route,
-        rewrite_forward(
-            move |request| match platform {
-                Platform::Atlan => {
-                    let mut body = request.json();
-                    body["dsl"]["size"] = json!(1);
-                    body["dsl"]["from"] = json!(0);
-                    request.set_json(&body);
-                }
-                Platform::Connect => {
-                    request.set_query("count", 1);
-                    request.set_query("skip", 0);
-                }
-                Platform::Mist => {
-                    request.set_query("limit", 1);
-                    request.set_query("page", 1);
-                }
-            },
-            |_, _| {},
-        ),
-    );
 }
 
 /// Every page is full of new items and there is always more. With `stated: None` the

@@ -330,26 +330,71 @@ async fn a_server_that_caps_the_page_size_is_paged_to_the_end() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_page_before_the_stated_total_fails_the_plan() {
+/// On every platform in turn: with `install` on its proxy, the plan fails with an error of
+/// `kind` saying `says`, and nothing is written. Returns the proxies' scripted answers.
+async fn each_platform_fails_the_plan(
+    install: fn(&FakeServer, Platform),
+    kind: ErrorKind,
+    says: &str,
+) -> Vec<usize> {
+    let mut scripted = Vec::new();
     for platform in PLATFORMS {
         let h = Hostile::start().await;
-        short_page(h.fake(platform), platform);
-        h.plan_fails(ErrorKind::Incomplete, "came back empty after 1 of the")
-            .await;
+        install(h.fake(platform), platform);
+        h.plan_fails(kind.clone(), says).await;
         h.assert_untouched();
+        scripted.push(h.fake(platform).scripted());
     }
+    scripted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_listing_without_total_count_is_counted_with_one_head() {
+    let h = Hostile::start().await;
+    let clean = h.clean_plan().await;
+    // The GET states no total, so the client asks the HEAD; a HEAD that lies is caught.
+    h.connect.on(
+        Method::GET,
+        IDENTITIES,
+        rewrite(|_, answer| answer.remove_header("total-count")),
+    );
+    let plan = h.plan().await.0.expect("counted with a HEAD");
+    assert_eq!(plan.summary, clean.summary);
+    let heads = h
+        .connect
+        .seen()
+        .iter()
+        .filter(|r| r.starts_with("HEAD "))
+        .count();
+    assert_eq!(heads, 1);
+    h.connect.on(
+        Method::HEAD,
+        IDENTITIES,
+        rewrite(|_, answer| answer.set_header("total-count", 3)),
+    );
+    h.plan_fails(ErrorKind::Incomplete, "came back empty after 2 of the 3")
+        .await;
+    h.assert_untouched();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_page_before_the_stated_total_fails_the_plan() {
+    each_platform_fails_the_plan(
+        short_page,
+        ErrorKind::Incomplete,
+        "came back empty after 1 of the",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_page_fails_the_plan() {
-    for platform in PLATFORMS {
-        let h = Hostile::start().await;
-        repeated_page(h.fake(platform), platform);
-        h.plan_fails(ErrorKind::Incomplete, "repeats items already read")
-            .await;
-        h.assert_untouched();
-    }
+    each_platform_fails_the_plan(
+        repeated_page,
+        ErrorKind::Incomplete,
+        "repeats items already read",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,12 +459,7 @@ async fn a_lying_total_fails_the_plan() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_fails_without_being_buffered() {
-    for platform in PLATFORMS {
-        let h = Hostile::start().await;
-        oversized_body(h.fake(platform), platform);
-        h.plan_fails(ErrorKind::TooLarge, "larger than 1 MiB").await;
-        h.assert_untouched();
-    }
+    each_platform_fails_the_plan(oversized_body, ErrorKind::TooLarge, "larger than 1 MiB").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,15 +481,13 @@ async fn a_slow_drip_or_a_stall_fails_within_the_timeouts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_retry_after_fails_at_once_naming_the_wait() {
-    for platform in PLATFORMS {
-        let h = Hostile::start().await;
-        retry_after_forever(h.fake(platform), platform);
-        let error = h
-            .plan_fails(ErrorKind::RateLimited, "wait 18446744073709551615 s")
-            .await;
-        assert_eq!(h.fake(platform).scripted(), 1, "{error}");
-        h.assert_untouched();
-    }
+    let scripted = each_platform_fails_the_plan(
+        retry_after_forever,
+        ErrorKind::RateLimited,
+        "wait 18446744073709551615 s",
+    )
+    .await;
+    assert_eq!(scripted, [1, 1, 1], "a 429 was retried");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
