@@ -2,8 +2,10 @@
 //!
 //! One [`Client`] per Target. Each platform's knowledge lives in its own file (`atlan.rs`,
 //! `connect.rs`, `mist.rs`; wire types stay private there), all of them on top of the one
-//! HTTP layer in `http.rs` (retry, backoff, rate limit, concurrency bound, redaction, request
-//! counting). The planner and the applier only see this module's interface:
+//! HTTP layer in `http.rs` (retry, backoff, rate limit, concurrency bound, bounds on size and
+//! time, redaction, request counting) and the one completeness checker of paged reads in
+//! `listing.rs`. A list field a read shows missing, null or malformed is never taken as empty
+//! ([`crate::model::KnownList`]). The planner and the applier only see this module's interface:
 //!
 //! - [`Client::resolve`] (plan time): resolve names in declared resources to ids, producing
 //!   [`DesiredObject`]s (with `problems` for what could not be resolved);
