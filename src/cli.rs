@@ -1,8 +1,11 @@
 //! Command-line arguments (clap) and the dispatch to `crate::commands`. No business logic here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::platform::ClientOptions;
 
 /// How a command ended; `main` maps it to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +129,7 @@ pub struct SchemaArgs {
 }
 
 /// Options shared by every command that talks to live systems.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct LiveArgs {
     /// Override a target's base URL (repeatable): TARGET=URL.
     #[arg(long = "endpoint", value_name = "TARGET=URL")]
@@ -137,6 +140,37 @@ pub struct LiveArgs {
     /// Requests in flight at once per target.
     #[arg(long, default_value_t = 8)]
     pub parallelism: usize,
+    /// Largest API response read, in MiB; a larger one fails the read without being buffered.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_response_mib: u64,
+    /// Most pages one listing reads; a listing that does not end within them fails.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_pages: u32,
+    /// Seconds one attempt of a request may take, to the last byte of the answer.
+    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    pub request_timeout: u64,
+    /// Seconds without a byte of an answer before the attempt fails.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub idle_timeout: u64,
+    /// Seconds one request may spend on failed attempts and waits, Retry-After included.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub retry_budget: u64,
+}
+
+impl LiveArgs {
+    /// The client options these flags give; without flags, `ClientOptions::default()`.
+    pub fn client_options(&self) -> ClientOptions {
+        let secs = |n: u64| Duration::from_secs(n.max(1));
+        ClientOptions {
+            parallelism: self.parallelism.max(1),
+            max_body_bytes: self.max_response_mib.max(1).saturating_mul(1024 * 1024),
+            max_pages: self.max_pages.max(1),
+            request_timeout: secs(self.request_timeout),
+            idle_timeout: secs(self.idle_timeout),
+            retry_budget: secs(self.retry_budget),
+            ..ClientOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -316,5 +350,38 @@ pub fn run() -> Outcome {
             crate::commands::output::errln!("error: {}", lines.join("\n"));
             Outcome::Failure
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_bound_flags_default_to_the_client_defaults() {
+        let cli = Cli::try_parse_from(["warrant", "plan"]).unwrap();
+        let Command::Plan(args) = cli.command else {
+            panic!("not plan");
+        };
+        let from_flags = format!("{:?}", args.live.client_options());
+        assert_eq!(from_flags, format!("{:?}", ClientOptions::default()));
+        let cli = Cli::try_parse_from([
+            "warrant",
+            "plan",
+            "--max-response-mib",
+            "2",
+            "--max-pages",
+            "5",
+            "--retry-budget",
+            "90",
+        ])
+        .unwrap();
+        let Command::Plan(args) = cli.command else {
+            panic!("not plan");
+        };
+        let options = args.live.client_options();
+        assert_eq!(options.max_body_bytes, 2 * 1024 * 1024);
+        assert_eq!(options.max_pages, 5);
+        assert_eq!(options.retry_budget, Duration::from_secs(90));
     }
 }

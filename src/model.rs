@@ -12,6 +12,7 @@
 //! `labels`, so renderers can say `ci-pipeline (service-account-apikey-…)`.
 
 mod compact;
+mod known;
 
 use std::fmt;
 
@@ -93,6 +94,7 @@ impl fmt::Display for Address {
 pub type FieldName = String;
 
 pub use compact::{SmallMap, Values};
+pub use known::{KnownList, UnreadableField};
 
 /// How the planner may change a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -175,6 +177,13 @@ pub enum LiveState {
     Ambiguous {
         ids: Vec<String>,
     },
+    /// The object exists, but a list field came back missing, null or malformed: its value
+    /// is unknown, never taken as empty. The plan makes it a conflict with these reasons
+    /// (see [`UnreadableField::reason`]); nothing is written to it.
+    Unreadable {
+        id: String,
+        reasons: Vec<String>,
+    },
 }
 
 impl LiveState {
@@ -219,19 +228,17 @@ impl WriteOutcome {
     /// applier's read-back verifies it like any other write.
     pub fn already_there() -> WriteOutcome {
         WriteOutcome {
-            after: None,
             created_id: None,
             secret: None,
         }
     }
 }
 
-/// What a successful write returned.
+/// What a successful write returned. It holds no view of the object after the write: a
+/// write's response body proves nothing (a proxy can echo a write it never forwarded), so the
+/// applier confirms every write with an independent read.
 #[derive(Debug)]
 pub struct WriteOutcome {
-    /// The object as the write response showed it, when the API returns it; `None` means the
-    /// applier must read it back to verify.
-    pub after: Option<LiveObject>,
     /// The id of a created object.
     pub created_id: Option<String>,
     /// A secret returned once at creation (a Mist key). Goes only to the key sink.

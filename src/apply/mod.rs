@@ -818,7 +818,7 @@ async fn apply_batch<S: LiveSystem>(
             .map(|op| matches!(op, WriteOp::Create { .. }))
             .collect();
         let outcomes = write_exact(live, target, ops).await;
-        let mut to_verify: Vec<(Pending, Option<LiveState>)> = Vec::new();
+        let mut to_verify: Vec<Pending> = Vec::new();
         for ((pending, outcome), is_create) in written.into_iter().zip(outcomes).zip(created) {
             let slot = &mut slots[pending.slot];
             let outcome = match outcome {
@@ -830,40 +830,33 @@ async fn apply_batch<S: LiveSystem>(
             };
             if is_create {
                 slot.created = true;
-                slot.report.id = outcome
-                    .created_id
-                    .clone()
-                    .or_else(|| outcome.after.as_ref().map(|a| a.id.clone()));
+                slot.report.id = outcome.created_id.clone();
                 if let Err((error, todo)) = deliver_key(slot, outcome.secret, root).await {
                     slot.fail(error);
                     slot.report.action_required = Some(todo);
                     continue;
                 }
             }
-            let after = outcome.after.map(|object| LiveState::Present { object });
-            to_verify.push((pending, after));
+            to_verify.push(pending);
         }
 
-        let unread: Vec<usize> = to_verify
-            .iter()
-            .filter(|(_, after)| after.is_none())
-            .map(|(p, _)| p.slot)
-            .collect();
-        let mut reread = if unread.is_empty() {
+        // Every write is confirmed by reading the objects again, never by the write's own
+        // response: an echo of the request proves nothing about what the server stored.
+        let written: Vec<usize> = to_verify.iter().map(|p| p.slot).collect();
+        let mut reread = if written.is_empty() {
             Ok(Vec::new().into_iter())
         } else {
-            read_exact(live, target, &slots, &unread)
+            read_exact(live, target, &slots, &written)
                 .await
                 .map(Vec::into_iter)
         };
 
         let mut again = Vec::new();
-        for (pending, after) in to_verify {
+        for pending in to_verify {
             let slot = &mut slots[pending.slot];
-            let after = match (after, &mut reread) {
-                (Some(after), _) => after,
-                (None, Ok(states)) => states.next().unwrap_or(LiveState::Absent),
-                (None, Err(e)) => {
+            let after = match &mut reread {
+                Ok(states) => states.next().unwrap_or(LiveState::Absent),
+                Err(e) => {
                     slot.fail(format!(
                         "the write was made but reading it back failed: {e}"
                     ));
@@ -876,7 +869,7 @@ async fn apply_batch<S: LiveSystem>(
                     slot.finish(status);
                 }
                 Some(what) if attempt == MAX_REDO => slot.fail(format!(
-                    "after {MAX_REDO} retries a concurrent writer still drops values: {what} missing"
+                    "after {MAX_REDO} retries the written values are still not live ({what} missing): a concurrent writer drops them, or the server does not store what it acknowledges"
                 )),
                 Some(_) => {
                     slot.report.retries += 1;

@@ -22,7 +22,6 @@ use crate::apply::{
 use crate::cli::{ApplyArgs, Outcome};
 use crate::manifest::Manifests;
 use crate::plan::{Action, Plan};
-use crate::platform::ClientOptions;
 use crate::session::{LiveOptions, Session};
 
 /// How many declared objects that are not in the plan are named on stdout (all are in the
@@ -37,10 +36,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         endpoints: LiveOptions::parse_endpoints(&args.live.endpoints)
             .map_err(anyhow::Error::msg)?,
         credentials: Default::default(),
-        client: ClientOptions {
-            parallelism: args.live.parallelism,
-            ..ClientOptions::default()
-        },
+        client: args.live.client_options(),
     };
     let options = ApplyOptions {
         batch_size: batch_size(args.live.parallelism),

@@ -10,7 +10,6 @@ use super::output::{errln, settle_stdout};
 use crate::cli::{ExportArgs, Outcome};
 use crate::export::{export_target, write_files};
 use crate::plan::gather::now_rfc3339;
-use crate::platform::ClientOptions;
 use crate::session::{LiveOptions, Session};
 
 pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
@@ -40,10 +39,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         endpoints: LiveOptions::parse_endpoints(&args.live.endpoints)
             .map_err(anyhow::Error::msg)?,
         credentials: BTreeMap::new(),
-        client: ClientOptions {
-            parallelism: args.live.parallelism.max(1),
-            ..ClientOptions::default()
-        },
+        client: args.live.client_options(),
     };
     let targets = BTreeMap::from([(target.name.clone(), target.platform.clone())]);
     let session = match Session::open(&targets, &options) {

@@ -13,7 +13,6 @@ pub(crate) use crate::manifest::load;
 use crate::manifest::{Diagnostic, Manifests};
 use crate::plan::Plan;
 use crate::plan::gather::{Only, PlanError, make_plan, open_session};
-use crate::platform::ClientOptions;
 use crate::render::markdown::MarkdownOptions;
 use crate::session::LiveOptions;
 
@@ -113,10 +112,7 @@ pub(crate) fn plan_live_with_manifests(
     let options = LiveOptions {
         endpoints: LiveOptions::parse_endpoints(&live.endpoints).map_err(anyhow::Error::msg)?,
         credentials: Default::default(),
-        client: ClientOptions {
-            parallelism: live.parallelism.max(1),
-            ..ClientOptions::default()
-        },
+        client: live.client_options(),
     };
     let session = match open_session(&manifests, &only, &options) {
         Ok(s) => s,

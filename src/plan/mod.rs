@@ -183,6 +183,10 @@ pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
                 ids.join(", ")
             ));
         }
+        LiveState::Unreadable { id, reasons } => {
+            change.live_id = Some(id.clone());
+            change.reasons.extend(reasons.iter().cloned());
+        }
         LiveState::Absent => match &desired.create {
             CreateRule::Never(reason) => change.reasons.push(reason.clone()),
             CreateRule::Allowed => {
@@ -345,6 +349,14 @@ pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
             for id in ids {
                 h.update(id.as_bytes());
                 h.update([0]);
+            }
+        }
+        LiveState::Unreadable { id, reasons } => {
+            h.update(b"unreadable\0");
+            h.update(id.as_bytes());
+            for r in reasons {
+                h.update([0]);
+                h.update(r.as_bytes());
             }
         }
         LiveState::Present { object } => {

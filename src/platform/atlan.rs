@@ -14,22 +14,30 @@
 //!   read ∪ the additions.
 //! - `export` lists every active connection (the same paged search, without the name filter)
 //!   and the complete token list, and declares the API tokens among each one's admins.
+//!
+//! Every listing is proven complete against the count Atlan states (`totalRecord` or
+//! `filterRecord` of the token list, `approximateCount` of the search; `super::listing`), so a
+//! token list cut short can never settle an ambiguous display name, and a connection missing
+//! from a short search page is an error, not "not found". A connection whose `adminUsers`,
+//! `adminGroups` or `adminRoles` is missing, null or not a list of strings is unreadable,
+//! never empty.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt, stream};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::manifest::{AtlanTarget, ConnectionAdminsSpec, Resource, ResourceSpec, TokenRef};
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    SmallMap, Values, WriteOp, WriteOutcome,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, KnownList, LiveObject,
+    LiveState, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
     ApiError, Auth, Failure, Http, Method, RateLimit, Request, Transient, plain_text,
 };
+use crate::platform::listing::{Listing, Next};
 use crate::platform::{
     ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
 };
@@ -39,6 +47,10 @@ use crate::secret::Secret;
 /// Elasticsearch's limit (65,536) and keeps the body near 40 kB; the page size matches, so a
 /// chunk normally costs one request.
 const SEARCH_CHUNK: usize = 1000;
+/// Hits asked for per search page: one more than a chunk, so that the hits of a chunk whose
+/// names all exist fill no page, and the listing is proven complete without asking for an
+/// empty page after it (`super::listing`).
+const SEARCH_PAGE: usize = SEARCH_CHUNK + 1;
 /// Tokens per page when listing all API tokens.
 const TOKEN_PAGE: usize = 500;
 /// Records asked for in a lookup by display name: two are enough to detect a duplicate.
@@ -49,6 +61,8 @@ pub(crate) const WRITE_BATCH: usize = 20;
 const ADMIN_USERS: &str = "adminUsers";
 const ADMIN_FIELDS: [&str; 3] = ["adminUsers", "adminGroups", "adminRoles"];
 const USERNAME_PREFIX: &str = "service-account-";
+const TOKENS_ROUTE: &str = "/api/service/apikeys";
+const SEARCH_ROUTE: &str = "/api/meta/search/indexsearch";
 
 pub struct AtlanClient {
     http: Http,
@@ -65,7 +79,7 @@ impl std::fmt::Debug for AtlanClient {
 }
 
 /// One API token as the apikeys endpoint returns it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ApiToken {
     #[serde(default)]
@@ -98,18 +112,34 @@ impl ApiToken {
     fn username(&self) -> Option<String> {
         self.client_id().map(|c| format!("{USERNAME_PREFIX}{c}"))
     }
+
+    /// What identifies the token in a listing: its GUID, else its client id.
+    fn listing_id(&self) -> Option<&str> {
+        self.id.as_deref().or_else(|| self.client_id())
+    }
 }
 
+/// One page of `/api/service/apikeys`. `records` is absent or null when nothing matches.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TokenPage {
     #[serde(default)]
     total_record: Option<u64>,
     #[serde(default)]
+    filter_record: Option<u64>,
+    #[serde(default)]
     records: Option<Vec<ApiToken>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+impl TokenPage {
+    /// The count this page states for its listing: the records matching the filter, which
+    /// without a filter is every token.
+    fn claim(&self) -> Option<u64> {
+        self.filter_record.or(self.total_record)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Entity {
     #[serde(default)]
@@ -138,9 +168,11 @@ impl Attributes {
     fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }
+}
 
-    fn contains_key(&self, key: &str) -> bool {
-        self.0.contains_key(key)
+impl Serialize for Attributes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 
@@ -174,6 +206,11 @@ impl<'de> Deserialize<'de> for Attributes {
 impl Entity {
     fn qualified_name(&self) -> Option<&str> {
         self.attributes.get("qualifiedName")?.as_str()
+    }
+
+    /// One admin list of the entity, known or unreadable.
+    fn admin_list(&self, field: &str) -> Result<KnownList, UnreadableField> {
+        KnownList::strings(field, self.attributes.get(field))
     }
 }
 
@@ -369,10 +406,11 @@ impl AtlanClient {
     }
 
     /// Resolves token references with as few requests as possible. The first page of the
-    /// full token list is fetched (it also tells the total). If the list is longer, the rest
+    /// full token list is fetched (it also states the total). If the list is longer, the rest
     /// is fetched either as the remaining pages or as one filtered lookup per reference still
-    /// open, whichever is fewer requests; names are only settled by a complete list or a
-    /// lookup, since a partial list cannot prove a name is unique.
+    /// open, whichever is fewer requests. Names are only settled by a complete read (the whole
+    /// list, or a lookup read to the count it states), since a partial list cannot prove a
+    /// name is unique.
     async fn resolve_tokens(
         &self,
         refs: &BTreeSet<TokenRef>,
@@ -381,122 +419,166 @@ impl AtlanClient {
         if refs.is_empty() {
             return Ok(result);
         }
-        let first = self.token_page(0).await?;
-        let first_records = first.records.unwrap_or_default();
-        let total = first.total_record.unwrap_or(first_records.len() as u64) as usize;
-        let mut tokens = first_records;
-        if tokens.len() >= total || tokens.is_empty() {
+        let mut listing = self.token_listing("GET /api/service/apikeys", TOKEN_PAGE);
+        let first = self.token_page(0, TOKEN_PAGE, None).await?;
+        let (next, mut tokens) = self.record_tokens(&mut listing, first)?;
+        let stride = tokens.len();
+        // Requests the rest of the whole list would cost.
+        let remaining = match (next, listing.claim()) {
+            (Next::Done, _) => 0,
+            (Next::Page, Some(total)) => total
+                .saturating_sub(stride as u64)
+                .div_ceil(stride.max(1) as u64),
+            (Next::Page, None) => u64::MAX,
+        };
+        let open: Vec<&TokenRef> = refs
+            .iter()
+            .filter(|r| match r {
+                TokenRef::Guid(g) => !tokens
+                    .iter()
+                    .any(|t| t.id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(g))),
+                TokenRef::Name(_) => true,
+            })
+            .collect();
+        if remaining <= open.len() as u64 {
+            if next == Next::Page {
+                tokens.extend(self.rest_of_tokens(&mut listing, stride).await?);
+            }
             self.remember(&tokens);
             for r in refs {
                 result.insert(r.clone(), resolve_in(r, &tokens));
             }
             return Ok(result);
         }
-
-        let open: Vec<&TokenRef> = refs
-            .iter()
-            .filter(|r| match r {
-                TokenRef::Guid(g) => !tokens.iter().any(|t| t.id.as_deref() == Some(g)),
-                TokenRef::Name(_) => true,
-            })
-            .collect();
-        let page = tokens.len();
-        let remaining_pages = (total - page).div_ceil(page);
-        if remaining_pages <= open.len() {
-            tokens.extend(self.token_pages(page, total).await?);
-            self.remember(&tokens);
-            for r in refs {
+        self.remember(&tokens);
+        for r in refs {
+            if !open.contains(&r) {
                 result.insert(r.clone(), resolve_in(r, &tokens));
             }
-        } else {
-            self.remember(&tokens);
-            for r in refs {
-                if !open.contains(&r) {
-                    result.insert(r.clone(), resolve_in(r, &tokens));
-                }
-            }
-            let looked_up: Vec<(TokenRef, Vec<ApiToken>)> = stream::iter(open)
-                .map(|r| async move { Ok::<_, PlatformError>((r.clone(), self.lookup(r).await?)) })
-                .buffer_unordered(self.parallelism())
-                .try_collect()
-                .await?;
-            for (r, found) in looked_up {
-                self.remember(&found);
-                result.insert(r.clone(), resolve_in(&r, &found));
-            }
+        }
+        let looked_up: Vec<(TokenRef, Vec<ApiToken>)> = stream::iter(open)
+            .map(|r| async move { Ok::<_, PlatformError>((r.clone(), self.lookup(r).await?)) })
+            .buffer_unordered(self.parallelism())
+            .try_collect()
+            .await?;
+        for (r, found) in looked_up {
+            self.remember(&found);
+            result.insert(r.clone(), resolve_in(&r, &found));
         }
         Ok(result)
     }
 
-    /// Every API token. The first page tells the total; the others are fetched at once. A
-    /// listing shorter than the total it announced fails, since a token missing from it could
-    /// be an admin exported as a human.
+    /// Every API token, proven complete against the count the list states (a token missing
+    /// from it could be an admin exported as a human).
     async fn all_tokens(&self) -> Result<Vec<ApiToken>, PlatformError> {
-        let first = self.token_page(0).await?;
-        let mut tokens = first.records.unwrap_or_default();
-        let Some(total) = first.total_record.map(|t| t as usize) else {
-            if tokens.len() >= TOKEN_PAGE {
-                return Err(self.http.error(
-                    ErrorKind::Malformed,
-                    "the API token list is a full page but does not say how many tokens there are",
-                ));
-            }
-            return Ok(tokens);
-        };
-        let page = tokens.len();
-        if page > 0 && page < total {
-            tokens.extend(self.token_pages(page, total).await?);
-        }
-        if tokens.len() < total {
-            return Err(self.http.error(
-                ErrorKind::Malformed,
-                format!(
-                    "the API token list reported {total} tokens but returned only {}",
-                    tokens.len()
-                ),
-            ));
+        let mut listing = self.token_listing("GET /api/service/apikeys", TOKEN_PAGE);
+        let first = self.token_page(0, TOKEN_PAGE, None).await?;
+        let (next, mut tokens) = self.record_tokens(&mut listing, first)?;
+        if next == Next::Page {
+            let stride = tokens.len();
+            tokens.extend(self.rest_of_tokens(&mut listing, stride).await?);
         }
         Ok(tokens)
     }
 
-    /// The tokens after the first page of `page` tokens, up to `total`, fetched in parallel.
-    async fn token_pages(&self, page: usize, total: usize) -> Result<Vec<ApiToken>, PlatformError> {
-        if page == 0 {
-            return Ok(Vec::new());
-        }
-        let offsets: Vec<usize> = (1..).map(|p| p * page).take_while(|o| *o < total).collect();
+    fn token_listing(&self, what: &str, page: usize) -> Listing {
+        Listing::new(&self.http, what, Some(page as u64))
+    }
+
+    /// The tokens after a first page of `stride`. The pages the stated total needs are
+    /// fetched at once (at offsets `stride`, `2·stride`, …; their number is bounded by
+    /// `max_pages`) and recorded in order; if the total is still not reached, or none was
+    /// stated, paging goes on one page at a time until the listing is complete.
+    async fn rest_of_tokens(
+        &self,
+        listing: &mut Listing,
+        stride: usize,
+    ) -> Result<Vec<ApiToken>, PlatformError> {
+        let stride = stride.max(1);
+        let known_pages = listing.claim().map_or(0, |total| {
+            total.saturating_sub(stride as u64).div_ceil(stride as u64)
+        });
+        listing.fits(known_pages)?;
+        let offsets: Vec<usize> = (1..=known_pages as usize).map(|i| i * stride).collect();
+        let mut offset = stride;
         let pages: Vec<TokenPage> = stream::iter(offsets)
-            .map(|o| self.token_page(o))
+            .map(|o| self.token_page(o, TOKEN_PAGE, None))
             .buffered(self.parallelism())
             .try_collect()
             .await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|p| p.records.unwrap_or_default())
-            .collect())
+        let mut tokens = Vec::new();
+        let mut next = Next::Page;
+        for (i, page) in pages.into_iter().enumerate() {
+            offset = (i + 1) * stride;
+            let (n, records) = self.record_tokens(listing, page)?;
+            offset += records.len();
+            tokens.extend(records);
+            next = n;
+        }
+        while next == Next::Page {
+            let page = self.token_page(offset, TOKEN_PAGE, None).await?;
+            let (n, records) = self.record_tokens(listing, page)?;
+            offset += records.len();
+            tokens.extend(records);
+            next = n;
+        }
+        Ok(tokens)
     }
 
-    async fn token_page(&self, offset: usize) -> Result<TokenPage, PlatformError> {
-        let request = Request::get("/api/service/apikeys", "/api/service/apikeys")
-            .query("limit", TOKEN_PAGE.to_string())
+    /// Records one page of a token listing; returns what comes next and the page's tokens.
+    fn record_tokens(
+        &self,
+        listing: &mut Listing,
+        page: TokenPage,
+    ) -> Result<(Next, Vec<ApiToken>), PlatformError> {
+        let claim = page.claim();
+        // Absent or null records are no records; the stated count decides if that is right.
+        let records = page.records.unwrap_or_default();
+        Ok((
+            listing.record(claim, &records, ApiToken::listing_id)?,
+            records,
+        ))
+    }
+
+    async fn token_page(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: Option<&Value>,
+    ) -> Result<TokenPage, PlatformError> {
+        let mut request = Request::get(TOKENS_ROUTE, TOKENS_ROUTE)
+            .query("limit", limit.to_string())
             .query("offset", offset.to_string())
             .query("sort", "createdAt")
             .query("count", "true");
+        if let Some(filter) = filter {
+            request = request.query("filter", filter.to_string());
+        }
         self.http.call(&request).await?.json()
     }
 
+    /// Every token matching one reference, read to the `filterRecord` the server states:
+    /// more matches than one page holds are paged, never cut off.
     async fn lookup(&self, token: &TokenRef) -> Result<Vec<ApiToken>, PlatformError> {
         let filter = match token {
             TokenRef::Name(n) => json!({ "displayName": n }),
             TokenRef::Guid(g) => json!({ "id": g }),
         };
-        let request = Request::get("/api/service/apikeys", "/api/service/apikeys")
-            .query("limit", TOKEN_LOOKUP_LIMIT.to_string())
-            .query("offset", "0")
-            .query("count", "true")
-            .query("filter", filter.to_string());
-        let page: TokenPage = self.http.call(&request).await?.json()?;
-        Ok(page.records.unwrap_or_default())
+        let mut listing = self.token_listing(
+            &format!("GET /api/service/apikeys (lookup of {})", describe(token)),
+            TOKEN_LOOKUP_LIMIT,
+        );
+        let mut found = Vec::new();
+        loop {
+            let page = self
+                .token_page(found.len(), TOKEN_LOOKUP_LIMIT, Some(&filter))
+                .await?;
+            let (next, records) = self.record_tokens(&mut listing, page)?;
+            found.extend(records);
+            if next == Next::Done {
+                return Ok(found);
+            }
+        }
     }
 
     fn remember(&self, tokens: &[ApiToken]) {
@@ -529,9 +611,7 @@ impl AtlanClient {
             let qn = &o.address.remote_key;
             let state = match found.get(qn).map(Vec::as_slice) {
                 None | Some([]) => LiveState::Absent,
-                Some([entity]) => LiveState::Present {
-                    object: self.live_object(entity, &caller, &labels)?,
-                },
+                Some([entity]) => self.live_state(entity, &caller, &labels)?,
                 Some(many) => LiveState::Ambiguous {
                     ids: many.iter().filter_map(|e| e.guid.clone()).collect(),
                 },
@@ -572,59 +652,51 @@ impl AtlanClient {
     }
 
     async fn search_chunk(&self, names: &[String]) -> Result<Vec<Entity>, PlatformError> {
-        self.search_connections(Some(json!({"terms": {"qualifiedName": names}})))
-            .await
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        self.search_connections(Some(json!({"terms": {"qualifiedName": names}})), |e| {
+            e.qualified_name().is_some_and(|qn| wanted.contains(qn))
+        })
+        .await
     }
 
     /// Every active connection (matching `filter` when given), paged with `from`/`size` in a
-    /// stable order (`__guid`). A page that ends the listing early fails the whole search.
+    /// stable order (`__guid`), proven complete against the `approximateCount` the search
+    /// states (`super::listing`).
     async fn search_connections(
         &self,
         filter: Option<Value>,
+        keep: impl Fn(&Entity) -> bool,
     ) -> Result<Vec<Entity>, PlatformError> {
         let mut filters = vec![
             json!({"term": {"__typeName.keyword": {"value": "Connection", "case_insensitive": false}}}),
             json!({"term": {"__state": {"value": "ACTIVE", "case_insensitive": false}}}),
         ];
         filters.extend(filter);
+        let mut listing = Listing::new(
+            &self.http,
+            format!("POST {SEARCH_ROUTE}"),
+            Some(SEARCH_PAGE as u64),
+        );
         let mut all = Vec::new();
-        let mut from = 0usize;
         loop {
             let body = json!({
                 "attributes": ADMIN_FIELDS,
                 "dsl": {
-                    "from": from,
-                    "size": SEARCH_CHUNK,
+                    "from": listing.received(),
+                    "size": SEARCH_PAGE,
                     "track_total_hits": true,
                     "query": {"bool": {"filter": filters}},
                     "sort": [{"__guid": {"order": "asc"}}],
                 },
                 "requestMetadata": {"saveSearchLog": false},
             });
-            let request = Request::new(
-                Method::POST,
-                "/api/meta/search/indexsearch",
-                "/api/meta/search/indexsearch",
-            )
-            .json(body);
-            let response = self.http.call(&request).await?;
-            let page: SearchPage = response.json()?;
+            let request = Request::new(Method::POST, SEARCH_ROUTE, SEARCH_ROUTE).json(body);
+            let page: SearchPage = self.http.call(&request).await?.json()?;
+            // `entities` is left out when there are no hits (contracts/atlan.md §4.2).
             let entities = page.entities.unwrap_or_default();
-            let got = entities.len();
-            all.extend(entities);
-            from += got;
-            let more = match page.approximate_count {
-                Some(total) => (from as u64) < total,
-                None => got == SEARCH_CHUNK,
-            };
-            if got == 0 || !more {
-                if let Some(total) = page.approximate_count
-                    && (from as u64) < total
-                {
-                    return Err(response.malformed(format!(
-                        "the search reported {total} connections but returned only {from}"
-                    )));
-                }
+            let next = listing.record(page.approximate_count, &entities, |e| e.guid.as_deref())?;
+            all.extend(entities.into_iter().filter(&keep));
+            if next == Next::Done {
                 return Ok(all);
             }
         }
@@ -644,12 +716,14 @@ impl AtlanClient {
         }
     }
 
-    fn live_object(
+    /// The live state of one connection: present when its admin lists are known,
+    /// unreadable (a conflict, never "empty") when one is not.
+    fn live_state(
         &self,
         entity: &Entity,
         caller: &Option<WhoAmI>,
         labels: &BTreeMap<String, String>,
-    ) -> Result<LiveObject, PlatformError> {
+    ) -> Result<LiveState, PlatformError> {
         let qn = entity.qualified_name().unwrap_or_default().to_string();
         let Some(guid) = entity.guid.clone() else {
             return Err(self
@@ -657,8 +731,17 @@ impl AtlanClient {
                 .error(ErrorKind::Malformed, format!("connection {qn} has no guid")));
         };
         let mut fields = SmallMap::new();
+        let mut reasons = Vec::new();
         for field in ADMIN_FIELDS {
-            fields.insert(field.to_string(), self.string_set(entity, field, &qn)?);
+            match entity.admin_list(field) {
+                Ok(known) => {
+                    fields.insert(field.to_string(), known.values());
+                }
+                Err(e) => reasons.push(e.reason(&format!("POST {SEARCH_ROUTE}"))),
+            }
+        }
+        if !reasons.is_empty() {
+            return Ok(LiveState::Unreadable { id: guid, reasons });
         }
         let admins = &fields[ADMIN_USERS];
         let write_denied = caller.as_ref().and_then(|c| {
@@ -679,34 +762,15 @@ impl AtlanClient {
         if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
             extra.insert("name".to_string(), name.to_string());
         }
-        Ok(LiveObject {
-            id: guid,
-            fields,
-            labels: live_labels,
-            write_denied,
-            extra,
+        Ok(LiveState::Present {
+            object: LiveObject {
+                id: guid,
+                fields,
+                labels: live_labels,
+                write_denied,
+                extra,
+            },
         })
-    }
-
-    fn string_set(&self, entity: &Entity, field: &str, qn: &str) -> Result<Values, PlatformError> {
-        match entity.attributes.get(field) {
-            None | Some(Value::Null) => Ok(Values::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str().map(str::to_string).ok_or_else(|| {
-                        self.http.error(
-                            ErrorKind::Malformed,
-                            format!("connection {qn}: {field} holds a non-string value {v}"),
-                        )
-                    })
-                })
-                .collect(),
-            Some(other) => Err(self.http.error(
-                ErrorKind::Malformed,
-                format!("connection {qn}: {field} is not a list but {other}"),
-            )),
-        }
     }
 
     // ---------------------------------------------------------------- export
@@ -717,7 +781,7 @@ impl AtlanClient {
     /// document counts them so the adopter sees who else has access.
     pub async fn export(&self) -> Result<Export, PlatformError> {
         let (tokens, entities) =
-            futures::try_join!(self.all_tokens(), self.search_connections(None))?;
+            futures::try_join!(self.all_tokens(), self.search_connections(None, |_| true))?;
         self.remember(&tokens);
         let mut name_counts: BTreeMap<&str, usize> = BTreeMap::new();
         for t in &tokens {
@@ -753,14 +817,19 @@ impl AtlanClient {
                 ));
                 continue;
             };
-            let guid = entity.guid.clone().unwrap_or_default();
-            let users = self.string_set(entity, ADMIN_USERS, qn)?;
-            let groups = self.string_set(entity, "adminGroups", qn)?;
-            let roles = self.string_set(entity, "adminRoles", qn)?;
+            let state = self.live_state(entity, &None, &BTreeMap::new())?;
+            let Some(live) = export.present(state, &format!("connection {qn}")) else {
+                continue;
+            };
+            let (users, groups, roles) = (
+                &live.fields[ADMIN_USERS],
+                &live.fields["adminGroups"],
+                &live.fields["adminRoles"],
+            );
             let mut refs = BTreeSet::new();
             let mut comments = Vec::new();
             let mut humans = 0usize;
-            for user in &users {
+            for user in users {
                 let Some(token) = by_username.get(user) else {
                     humans += 1;
                     continue;
@@ -811,7 +880,7 @@ impl AtlanClient {
                 .to_string();
             export.objects.push(ExportedObject {
                 remote_name,
-                id: guid,
+                id: live.id.clone(),
                 spec: ResourceSpec::ConnectionAdmins(ConnectionAdminsSpec {
                     target: self.http.target().to_string(),
                     connection: qn.clone(),
@@ -864,9 +933,19 @@ impl AtlanClient {
                         )));
                         continue;
                     };
-                    let had = live.fields.get(ADMIN_USERS).cloned().unwrap_or_default();
-                    let additions: Values = wanted.difference(&had).cloned().collect();
-                    let mut admin_users = had;
+                    // A present live object carries every admin list it was read with; one
+                    // without adminUsers was never known, and nothing is built from it.
+                    let Some(had) = live.fields.get(ADMIN_USERS) else {
+                        results[index] = Some(Err(self.http.error(
+                            ErrorKind::Other,
+                            format!(
+                                "{address}: the live adminUsers are unknown; nothing was written"
+                            ),
+                        )));
+                        continue;
+                    };
+                    let additions: Values = wanted.difference(had).cloned().collect();
+                    let mut admin_users = had.clone();
                     admin_users.extend(additions.iter().cloned());
                     pending.push(Pending {
                         index,
@@ -999,17 +1078,22 @@ impl AtlanClient {
                     continue;
                 }
             };
-            match self.string_set(entity, ADMIN_USERS, &p.qualified_name) {
+            match entity.admin_list(ADMIN_USERS) {
                 Ok(users) => {
-                    p.admin_users = users;
-                    p.admin_users.extend(p.additions.iter().cloned());
+                    p.admin_users = users.union(&p.additions);
                     if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
                         p.name = name.to_string();
                     }
                     p.placeholder = placeholder_guid();
                     kept.push(p);
                 }
-                Err(e) => vanished.push((p.index, Err(e))),
+                Err(e) => vanished.push((
+                    p.index,
+                    Err(self
+                        .http
+                        .unreadable(&e, &format!("POST {SEARCH_ROUTE}"))
+                        .context(format_args!("connection {}", p.qualified_name))),
+                )),
             }
         }
         *batch = kept;
@@ -1040,17 +1124,10 @@ impl AtlanClient {
             .iter()
             .map(|p| {
                 let qn = p.qualified_name.as_str();
-                let result = if let Some(e) = find(&["UPDATE", "PARTIAL_UPDATE"], qn) {
-                    let after = ADMIN_FIELDS
-                        .iter()
-                        .all(|f| e.attributes.contains_key(f))
-                        .then(|| self.live_object(&e, &None, &BTreeMap::new()).ok())
-                        .flatten();
-                    Ok(WriteOutcome {
-                        after,
-                        created_id: None,
-                        secret: None,
-                    })
+                // What the answer says was done is not taken as proof: the applier confirms
+                // the write with a search.
+                let result = if find(&["UPDATE", "PARTIAL_UPDATE"], qn).is_some() {
+                    Ok(WriteOutcome::already_there())
                 } else if find(&["CREATE"], qn).is_some() {
                     Err(self.http.error(
                         ErrorKind::Other,
@@ -1063,11 +1140,7 @@ impl AtlanClient {
                     ))
                 } else if assigned.contains_key(&p.placeholder) {
                     // NOOP: the server found nothing to change.
-                    Ok(WriteOutcome {
-                        after: None,
-                        created_id: None,
-                        secret: None,
-                    })
+                    Ok(WriteOutcome::already_there())
                 } else {
                     Err(response.malformed(format!("connection {qn} is not mentioned")))
                 };

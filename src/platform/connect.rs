@@ -4,6 +4,10 @@
 //! Authentication is the OAuth2 client-credentials grant at `/identity/connect/token`
 //! (cached and refreshed by the HTTP layer). Roles and identities are read by paging with
 //! `count=1000`; there is no filter by name, so one listing serves every identity of a plan.
+//! A listing is complete only when it reached the `Total-Count` the server states (on the
+//! `GET`, or else from one `HEAD`); a page shorter than asked for, with more stated, is a
+//! server-side cap and paging continues (`super::listing`). An identity whose `RoleIds` or
+//! `Tags` is missing, null or not a list of strings is unreadable, never empty.
 //! Role names in manifests are resolved to the tenant's role ids: built-in roles by their
 //! `RoleTypeId` (their API names are not published), other roles by exact `Name`.
 //! Writes: `POST` creates (Name, RoleIds, Tags). `PUT` replaces each list it is sent and
@@ -16,25 +20,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use futures::{StreamExt, stream};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{AutomationIdentitySpec, ConnectTarget, Resource, ResourceSpec, RoleRef};
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    SmallMap, Values, WriteOp, WriteOutcome,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, KnownList, LiveObject,
+    LiveState, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{ApiError, Auth, Http, Method, Request, Transient, plain_text};
+use crate::platform::listing::{Listing, Next, present};
 use crate::platform::{
     ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
 };
 use crate::secret::Secret;
 
-/// Items per page (the largest page the AVEVA samples use).
+/// Items per page (the largest page the AVEVA samples use, and the sandbox's cap).
 const PAGE: usize = 1000;
 const ROLE_IDS: &str = "roleIds";
 const TAGS: &str = "tags";
+/// The stated total of a listing (contracts/connect.md §3, §6).
+const TOTAL_COUNT: &str = "Total-Count";
+const IDENTITIES_ROUTE: &str = "/api/v1/Tenants/{tenantId}/AutomationIdentities";
+const IDENTITY_ROUTE: &str = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
 
 /// Built-in roles and their role type ids (contracts/connect.md §4).
 pub const BUILTIN_ROLES: &[(&str, &str)] = &[
@@ -84,7 +93,7 @@ impl std::fmt::Debug for ConnectClient {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Role {
     #[serde(default)]
@@ -95,17 +104,47 @@ struct Role {
     role_type_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// An automation identity. Its lists stay raw JSON until [`known_lists`] checks them, so one
+/// malformed identity makes that identity unreadable instead of failing the whole listing.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Identity {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
-    role_ids: Option<Vec<String>>,
-    #[serde(default)]
-    tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    role_ids: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Value>,
+}
+
+/// What a listing needs to know of an item.
+trait Listed {
+    fn id(&self) -> Option<&str>;
+}
+
+impl Listed for Role {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Listed for Identity {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+/// The identity's role ids and tags, each known or unreadable.
+fn known_lists(identity: &Identity) -> [(&'static str, Result<KnownList, UnreadableField>); 2] {
+    [
+        (
+            ROLE_IDS,
+            KnownList::strings("RoleIds", identity.role_ids.as_ref()),
+        ),
+        (TAGS, KnownList::strings("Tags", identity.tags.as_ref())),
+    ]
 }
 
 /// CONNECT `ErrorResponse` (`OperationId`, `Error`, `Reason`, `Resolution`) or an OAuth
@@ -168,21 +207,36 @@ impl ConnectClient {
         self.http.request_counts()
     }
 
-    /// Every item of a collection, paged with `skip`/`count` until a short page.
-    async fn list<T: DeserializeOwned>(
+    /// The items of a collection that `keep` wants, paged with `skip`/`count` until the
+    /// listing is proven complete against the `Total-Count` the server states
+    /// (`super::listing`). Every item is checked; only the kept ones are held, so memory
+    /// follows what the caller needs, not what the server sends.
+    async fn list<T: DeserializeOwned + Serialize + Listed>(
         &self,
         route: &'static str,
         collection: &str,
+        keep: impl Fn(&T) -> bool,
     ) -> Result<Vec<T>, PlatformError> {
+        let path = format!("{}/{collection}", self.tenant_path);
+        let mut listing = Listing::new(&self.http, format!("GET {route}"), Some(PAGE as u64));
+        // The total from a HEAD, when the GET does not state one.
+        let mut counted: Option<u64> = None;
         let mut all = Vec::new();
         loop {
-            let request = Request::get(route, format!("{}/{collection}", self.tenant_path))
-                .query("skip", all.len().to_string())
+            let request = Request::get(route, path.clone())
+                .query("skip", listing.received().to_string())
                 .query("count", PAGE.to_string());
-            let page: Vec<T> = self.http.call(&request).await?.json()?;
-            let got = page.len();
-            all.extend(page);
-            if got < PAGE {
+            let response = self.http.call(&request).await?;
+            let mut claim = total_count(&response)?;
+            if claim.is_none() && listing.pages() == 0 {
+                let head = Request::new(Method::HEAD, route, path.clone());
+                counted = total_count(&self.http.call(&head).await?)?;
+            }
+            claim = claim.or(counted);
+            let page: Vec<T> = response.json()?;
+            let next = listing.record(claim, &page, T::id)?;
+            all.extend(page.into_iter().filter(&keep));
+            if next == Next::Done {
                 return Ok(all);
             }
         }
@@ -190,7 +244,7 @@ impl ConnectClient {
 
     async fn roles(&self) -> Result<Vec<Role>, PlatformError> {
         let roles: Vec<Role> = self
-            .list("/api/v1/Tenants/{tenantId}/Roles", "Roles")
+            .list("/api/v1/Tenants/{tenantId}/Roles", "Roles", |_| true)
             .await?;
         if let Ok(mut names) = self.role_names.lock() {
             *names = roles
@@ -201,12 +255,13 @@ impl ConnectClient {
         Ok(roles)
     }
 
-    async fn identities(&self) -> Result<Vec<Identity>, PlatformError> {
-        self.list(
-            "/api/v1/Tenants/{tenantId}/AutomationIdentities",
-            "AutomationIdentities",
-        )
-        .await
+    /// The identities `keep` wants, from a complete listing.
+    async fn identities(
+        &self,
+        keep: impl Fn(&Identity) -> bool,
+    ) -> Result<Vec<Identity>, PlatformError> {
+        self.list(IDENTITIES_ROUTE, "AutomationIdentities", keep)
+            .await
     }
 
     // ---------------------------------------------------------------- resolve
@@ -264,28 +319,46 @@ impl ConnectClient {
     // ---------------------------------------------------------------- read
 
     pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        let identities = self.identities().await?;
-        self.match_by_name(objects, &identities)
+        Ok(self.read_noting(objects, false).await?.0)
     }
 
-    /// [`read`](Self::read), and the names of the other live identities.
+    /// [`read`](Self::read), and the names of the other live identities (for the planner's
+    /// look-alike warnings). Only the names of those are kept, never the objects.
     pub async fn read_noting_others(
         &self,
         objects: &[DesiredObject],
     ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
-        let identities = self.identities().await?;
-        let states = self.match_by_name(objects, &identities)?;
-        let names = identities.iter().filter_map(|i| i.name.as_deref());
-        Ok((states, super::names_not_asked(objects, names)))
+        self.read_noting(objects, true).await
     }
 
-    fn match_by_name(
+    async fn read_noting(
         &self,
         objects: &[DesiredObject],
-        identities: &[Identity],
-    ) -> Result<Vec<LiveState>, PlatformError> {
+        note_others: bool,
+    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
+        let wanted: BTreeSet<&str> = objects
+            .iter()
+            .map(|o| o.address.remote_key.as_str())
+            .collect();
+        let others = std::sync::Mutex::new(BTreeSet::new());
+        let identities = self
+            .identities(|i| match i.name.as_deref() {
+                Some(n) if wanted.contains(n) => true,
+                Some(n) => {
+                    if note_others && let Ok(mut others) = others.lock() {
+                        others.insert(n.to_string());
+                    }
+                    false
+                }
+                None => false,
+            })
+            .await?;
+        let others: Vec<String> = others
+            .into_inner()
+            .map(|o| o.into_iter().collect())
+            .unwrap_or_default();
         let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
-        for i in identities {
+        for i in &identities {
             if let Some(n) = i.name.as_deref() {
                 by_name.entry(n).or_default().push(i);
             }
@@ -299,19 +372,20 @@ impl ConnectClient {
                         .map(Vec::as_slice)
                     {
                         None | Some([]) => LiveState::Absent,
-                        Some([one]) => LiveState::Present {
-                            object: self.live_object(one)?,
-                        },
+                        Some([one]) => self.live_state(one, &format!("GET {IDENTITIES_ROUTE}"))?,
                         Some(many) => LiveState::Ambiguous {
                             ids: many.iter().filter_map(|i| i.id.clone()).collect(),
                         },
                     },
                 )
             })
-            .collect()
+            .collect::<Result<Vec<_>, PlatformError>>()
+            .map(|states| (states, others))
     }
 
-    fn live_object(&self, identity: &Identity) -> Result<LiveObject, PlatformError> {
+    /// The live state of one identity read with `read_with`: present when its lists are
+    /// known, unreadable (a conflict, never "empty") when one is not.
+    fn live_state(&self, identity: &Identity, read_with: &str) -> Result<LiveState, PlatformError> {
         let Some(id) = identity.id.clone() else {
             return Err(self.http.error(
                 ErrorKind::Malformed,
@@ -321,28 +395,36 @@ impl ConnectClient {
                 ),
             ));
         };
-        let role_ids: Values = identity.role_ids.iter().flatten().cloned().collect();
+        let mut fields = SmallMap::new();
+        let mut reasons = Vec::new();
+        for (field, list) in known_lists(identity) {
+            match list {
+                Ok(known) => {
+                    fields.insert(field.to_string(), known.values());
+                }
+                Err(e) => reasons.push(e.reason(read_with)),
+            }
+        }
+        if !reasons.is_empty() {
+            return Ok(LiveState::Unreadable { id, reasons });
+        }
         let names = self
             .role_names
             .lock()
             .map(|n| n.clone())
             .unwrap_or_default();
-        let labels = role_ids
+        let labels = fields[ROLE_IDS]
             .iter()
             .filter_map(|r| names.get(r).map(|n| (r.clone(), n.clone())))
             .collect();
-        Ok(LiveObject {
-            id,
-            fields: SmallMap::from([
-                (ROLE_IDS.to_string(), role_ids),
-                (
-                    TAGS.to_string(),
-                    identity.tags.iter().flatten().cloned().collect(),
-                ),
-            ]),
-            labels,
-            write_denied: None,
-            extra: SmallMap::new(),
+        Ok(LiveState::Present {
+            object: LiveObject {
+                id,
+                fields,
+                labels,
+                write_denied: None,
+                extra: SmallMap::new(),
+            },
         })
     }
 
@@ -353,7 +435,7 @@ impl ConnectClient {
     /// id; and its tags. Identities whose name is shared or missing cannot be declared and
     /// are left out with a note.
     pub async fn export(&self) -> Result<Export, PlatformError> {
-        let (roles, identities) = futures::try_join!(self.roles(), self.identities())?;
+        let (roles, identities) = futures::try_join!(self.roles(), self.identities(|_| true))?;
         let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
         let mut export = Export::default();
         for i in &identities {
@@ -373,7 +455,10 @@ impl ConnectClient {
                 ));
                 continue;
             };
-            let live = self.live_object(identity)?;
+            let state = self.live_state(identity, &format!("GET {IDENTITIES_ROUTE}"))?;
+            let Some(live) = export.present(state, &format!("automation identity {name}")) else {
+                continue;
+            };
             let mut refs = BTreeSet::new();
             let mut comments = Vec::new();
             for id in &live.fields[ROLE_IDS] {
@@ -430,26 +515,38 @@ impl ConnectClient {
         name: &str,
         fields: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
+        let declared = |field: &str| {
+            fields.get(field).cloned().ok_or_else(|| {
+                self.http.error(
+                    ErrorKind::Other,
+                    format!("creating automation identity {name}: no {field} were given"),
+                )
+            })
+        };
         let body = json!({
             "Name": name,
-            "RoleIds": fields.get(ROLE_IDS).cloned().unwrap_or_default(),
-            "Tags": fields.get(TAGS).cloned().unwrap_or_default(),
+            "RoleIds": declared(ROLE_IDS)?,
+            "Tags": declared(TAGS)?,
         });
         let request = Request::new(
             Method::POST,
-            "/api/v1/Tenants/{tenantId}/AutomationIdentities",
+            IDENTITIES_ROUTE,
             format!("{}/AutomationIdentities", self.tenant_path),
         )
         .json(body);
         let mut backoff = self.http.backoff();
         loop {
             let failure = match self.http.send(&request).await {
+                // Only the id is taken from the answer; the applier reads the identity back.
                 Ok(response) => {
                     let identity: Identity = response.json()?;
-                    let after = self.live_object(&identity)?;
+                    let Some(id) = identity.id else {
+                        return Err(response.malformed(format!(
+                            "the created automation identity {name} has no Id"
+                        )));
+                    };
                     return Ok(WriteOutcome {
-                        created_id: Some(after.id.clone()),
-                        after: Some(after),
+                        created_id: Some(id),
                         secret: None,
                     });
                 }
@@ -477,10 +574,8 @@ impl ConnectClient {
                 match existing.as_slice() {
                     [] => {}
                     [one] => {
-                        let after = self.live_object(one)?;
                         return Ok(WriteOutcome {
-                            created_id: Some(after.id.clone()),
-                            after: Some(after),
+                            created_id: one.id.clone(),
                             secret: None,
                         });
                     }
@@ -499,19 +594,16 @@ impl ConnectClient {
     }
 
     async fn find_by_name(&self, name: &str) -> Result<Vec<Identity>, PlatformError> {
-        Ok(self
-            .identities()
-            .await?
-            .into_iter()
-            .filter(|i| i.name.as_deref() == Some(name))
-            .collect())
+        self.identities(|i| i.name.as_deref() == Some(name)).await
     }
 
     /// Updates the listed fields with `PUT`. CONNECT has no conditional write, so the window
     /// in which a concurrent change can be overwritten is kept to one round trip: each attempt
     /// first reads this identity alone, then sends only the lists that gain values, each as
     /// that fresh read ∪ the additions (never values the batch read saw but which are gone
-    /// now); the other list is sent as null, which CONNECT leaves unchanged (§3).
+    /// now); the other list is sent as null, which CONNECT leaves unchanged (§3). A list to
+    /// be written that the fresh read does not show as a list fails the update: its live
+    /// value is unknown, and writing the additions alone would replace it.
     async fn update(
         &self,
         address: &Address,
@@ -519,7 +611,6 @@ impl ConnectClient {
         fields: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
         let path = format!("{}/AutomationIdentities/{}", self.tenant_path, live.id);
-        let route = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
         let additions = additions(live, fields);
         if additions.is_empty() {
             return Err(self.http.error(
@@ -540,27 +631,24 @@ impl ConnectClient {
         loop {
             let fresh: Identity = self
                 .http
-                .call(&Request::get(route, path.clone()))
+                .call(&Request::get(IDENTITY_ROUTE, path.clone()))
                 .await
                 .and_then(|r| r.json())
                 .map_err(context)?;
-            let fresh = self.live_object(&fresh)?.fields;
-            let request = Request::new(Method::PUT, route, path.clone())
-                .json(update_body(&fresh, &additions));
-            let failure = match self.http.send(&request).await {
-                Ok(response) => {
-                    let after = match response.json::<Option<Identity>>()? {
-                        Some(identity) if identity.id.is_some() => {
-                            Some(self.live_object(&identity)?)
-                        }
-                        _ => None,
-                    };
-                    return Ok(WriteOutcome {
-                        after,
-                        created_id: None,
-                        secret: None,
-                    });
+            let mut known = SmallMap::new();
+            for (field, list) in known_lists(&fresh) {
+                if additions.get(field).is_some_and(|a| !a.is_empty()) {
+                    let list = list.map_err(|e| {
+                        context(self.http.unreadable(&e, &format!("GET {IDENTITY_ROUTE}")))
+                    })?;
+                    known.insert(field.to_string(), list);
                 }
+            }
+            let request = Request::new(Method::PUT, IDENTITY_ROUTE, path.clone())
+                .json(update_body(&known, &additions));
+            let failure = match self.http.send(&request).await {
+                // The answer is not read back: the applier confirms the write with a read.
+                Ok(_) => return Ok(WriteOutcome::already_there()),
                 Err(f) => f,
             };
             if failure.transient == Transient::No {
@@ -596,22 +684,34 @@ fn additions(live: &LiveObject, fields: &SmallMap<Values>) -> SmallMap<Values> {
         .collect()
 }
 
-/// The `PUT` body: each list with additions as fresh ∪ additions, every other list null so
-/// the server keeps it as it is at that moment.
-fn update_body(fresh: &SmallMap<Values>, additions: &SmallMap<Values>) -> Value {
+/// The `PUT` body: each list with additions as its fresh known value ∪ additions, every
+/// other list null so the server keeps it as it is at that moment. A list with additions
+/// but no known fresh value is sent as null too (the caller refuses that case first).
+fn update_body(fresh: &SmallMap<KnownList>, additions: &SmallMap<Values>) -> Value {
     let mut body = Map::new();
     for (field, key) in [(ROLE_IDS, "RoleIds"), (TAGS, "Tags")] {
-        let value = match additions.get(field).filter(|a| !a.is_empty()) {
-            Some(add) => {
-                let mut values = fresh.get(field).cloned().unwrap_or_default();
-                values.extend(add.iter().cloned());
-                json!(values)
-            }
-            None => Value::Null,
+        let value = match (
+            additions.get(field).filter(|a| !a.is_empty()),
+            fresh.get(field),
+        ) {
+            (Some(add), Some(known)) => json!(known.union(add)),
+            _ => Value::Null,
         };
         body.insert(key.to_string(), value);
     }
     Value::Object(body)
+}
+
+/// The stated total of a listing response, when it states one.
+fn total_count(response: &crate::platform::http::Response) -> Result<Option<u64>, PlatformError> {
+    match response.header(TOTAL_COUNT) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| response.malformed(format!("{TOTAL_COUNT} is not a count"))),
+    }
 }
 
 /// How a manifest names the role with this id: the name `resolve_role` maps back to exactly
@@ -709,6 +809,16 @@ mod tests {
         }
     }
 
+    /// The lists of a fresh single read, as `update` checks them.
+    fn known(roles: &[&str], tags: &[&str]) -> SmallMap<KnownList> {
+        let identity: Identity =
+            serde_json::from_value(json!({"Id": "i", "RoleIds": roles, "Tags": tags})).unwrap();
+        known_lists(&identity)
+            .into_iter()
+            .map(|(field, list)| (field.to_string(), list.unwrap()))
+            .collect()
+    }
+
     #[test]
     fn an_update_adding_only_a_role_leaves_tags_to_the_server() {
         let read = live(&["member", "viewer"], &["a"]);
@@ -719,7 +829,7 @@ mod tests {
         let add = additions(&read, &fields);
         assert_eq!(add[ROLE_IDS], values(&["runner"]));
         // Since the read, someone removed viewer, added steward and changed the tags.
-        let fresh = live(&["member", "steward"], &["b"]).fields;
+        let fresh = known(&["member", "steward"], &["b"]);
         let body = update_body(&fresh, &add);
         assert_eq!(body["Tags"], Value::Null);
         assert_eq!(body["RoleIds"], json!(["member", "runner", "steward"]));
@@ -733,9 +843,40 @@ mod tests {
             (TAGS.to_string(), values(&["a", "managed"])),
         ]);
         let add = additions(&read, &fields);
-        let fresh = live(&["member"], &["a", "foreign:1"]).fields;
+        let fresh = known(&["member"], &["a", "foreign:1"]);
         let body = update_body(&fresh, &add);
         assert_eq!(body["RoleIds"], json!(["member", "runner"]));
         assert_eq!(body["Tags"], json!(["a", "foreign:1", "managed"]));
+    }
+
+    #[test]
+    fn missing_null_or_malformed_lists_are_unknown_not_empty() {
+        for (identity, problem) in [
+            (json!({"Id": "i", "Tags": []}), "field RoleIds is missing"),
+            (
+                json!({"Id": "i", "RoleIds": null, "Tags": []}),
+                "field RoleIds is null",
+            ),
+            (
+                json!({"Id": "i", "RoleIds": [], "Tags": "x"}),
+                "field Tags is a string",
+            ),
+            (
+                json!({"Id": "i", "RoleIds": [1], "Tags": []}),
+                "field RoleIds holds",
+            ),
+        ] {
+            let identity: Identity = serde_json::from_value(identity).unwrap();
+            let reasons: Vec<String> = known_lists(&identity)
+                .into_iter()
+                .filter_map(|(_, l)| l.err().map(|e| e.reason("GET x")))
+                .collect();
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert!(reasons[0].contains(problem), "{reasons:?}");
+            // Nothing of an unreadable list can reach a body: it stays null.
+            let add = SmallMap::from([(ROLE_IDS.to_string(), values(&["r"]))]);
+            let body = update_body(&SmallMap::new(), &add);
+            assert_eq!(body["RoleIds"], Value::Null);
+        }
     }
 }

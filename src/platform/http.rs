@@ -3,6 +3,13 @@
 //! header or a cached OAuth client-credentials token), redacted debug logging and request
 //! counting.
 //!
+//! It is also the one place that bounds what a server can do to warrant (the limits live in
+//! [`ClientOptions`]): a body is streamed and counted, and fails as soon as it passes
+//! `max_body_bytes`, never buffered beyond it; an attempt fails when no byte arrives for
+//! `idle_timeout` or the answer is not complete after `request_timeout`; and the retries of
+//! one request, waits and `Retry-After` included, stay inside `retry_budget`. Listings add
+//! their page bound and completeness proof on top (`super::listing`).
+//!
 //! The layer separates *one attempt* ([`Http::send`]) from *the retry decision*
 //! ([`Backoff::wait`]), because the clients need different things between attempts: a read
 //! is simply sent again ([`Http::call`]); an update re-reads the object and rebuilds its body
@@ -29,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use crate::model::UnreadableField;
 use crate::platform::{ClientOptions, ErrorKind, PlatformError};
 use crate::secret::{Secret, redact};
 
@@ -213,6 +221,8 @@ pub struct Failure {
     /// The platform's own code and text, when the failure was an error response.
     pub api: ApiError,
     pub transient: Transient,
+    /// How long the attempt took, from sending it (queueing for a request slot excluded).
+    pub elapsed: Duration,
 }
 
 /// Whether a failed attempt is worth repeating.
@@ -248,6 +258,7 @@ impl From<PlatformError> for Failure {
             error,
             api: ApiError::default(),
             transient: Transient::No,
+            elapsed: Duration::ZERO,
         }
     }
 }
@@ -294,6 +305,7 @@ impl Http {
             .use_rustls_tls()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
+            .read_timeout(options.idle_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("warrant/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -353,11 +365,21 @@ impl Http {
         PlatformError::new(&self.target, kind, message)
     }
 
+    /// The error of a write not made because the fresh read before it shows a list it would
+    /// send as unknown: writing the additions alone would replace what is live.
+    pub fn unreadable(&self, field: &UnreadableField, read_with: &str) -> PlatformError {
+        self.error(
+            ErrorKind::Malformed,
+            format!("{}; nothing was written", field.reason(read_with)),
+        )
+    }
+
     /// A fresh retry budget for one logical operation.
     pub fn backoff(&self) -> Backoff<'_> {
         Backoff {
             http: self,
             attempt: 1,
+            spent: Duration::ZERO,
         }
     }
 
@@ -446,18 +468,17 @@ impl Http {
                 tracing::debug!(target = %self.target, request = %shown,
                     error = %redact(&e.to_string()),
                     elapsed_ms = started.elapsed().as_millis() as u64, "http error");
-                return Err(self.transport_failure(&shown, e));
+                return Err(self.transport_failure(&shown, e, started.elapsed()));
             }
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => {
-                tracing::debug!(target = %self.target, request = %shown, status,
-                    error = %redact(&e.to_string()),
+        let body = match self.read_body(response, &shown, started).await {
+            Ok(b) => b,
+            Err(f) => {
+                tracing::debug!(target = %self.target, request = %shown, status, error = %f.error,
                     elapsed_ms = started.elapsed().as_millis() as u64, "http body error");
-                return Err(self.transport_failure(&shown, e));
+                return Err(f);
             }
         };
         tracing::debug!(target = %self.target, request = %shown, status,
@@ -472,11 +493,56 @@ impl Http {
         if (200..300).contains(&status) {
             Ok(response)
         } else {
-            Err(self.status_failure(&response))
+            let mut failure = self.status_failure(&response);
+            failure.elapsed = started.elapsed();
+            Err(failure)
         }
     }
 
-    fn transport_failure(&self, shown: &str, e: reqwest::Error) -> Failure {
+    /// Reads a body chunk by chunk, counting: more than `max_body_bytes` fails at once
+    /// (whatever `Content-Length` says), and the buffer only ever holds what arrived. Time
+    /// bounds come from the client (`idle_timeout` per read, `request_timeout` overall).
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        shown: &str,
+        started: Instant,
+    ) -> Result<Vec<u8>, Failure> {
+        let max = self.options.max_body_bytes;
+        let too_large = || Failure {
+            error: self
+                .error(
+                    ErrorKind::TooLarge,
+                    format!(
+                        "{shown}: the response is larger than {}; it was not read further",
+                        bytes_text(max)
+                    ),
+                )
+                .with_hint("raise --max-response-mib if the platform really answers this much"),
+            api: ApiError::default(),
+            // A body this large would be as large again.
+            transient: Transient::No,
+            elapsed: started.elapsed(),
+        };
+        if response.content_length().is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() as u64).saturating_add(chunk.len() as u64) > max {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(self.transport_failure(shown, e, started.elapsed())),
+            }
+        }
+    }
+
+    fn transport_failure(&self, shown: &str, e: reqwest::Error, elapsed: Duration) -> Failure {
         let maybe_applied = !e.is_connect();
         // reqwest's Display of a request error names the URL, which holds no secret.
         let mut cause = String::new();
@@ -486,11 +552,21 @@ impl Http {
             source = s.source();
         }
         let what = if e.is_timeout() {
-            "timed out"
+            if elapsed >= self.options.request_timeout {
+                format!(
+                    "no complete answer within {} (request timeout)",
+                    seconds_text(self.options.request_timeout)
+                )
+            } else {
+                format!(
+                    "timed out: no data for {} (idle timeout)",
+                    seconds_text(self.options.idle_timeout)
+                )
+            }
         } else if e.is_connect() {
-            "could not connect"
+            "could not connect".to_string()
         } else {
-            "connection failed"
+            "connection failed".to_string()
         };
         Failure {
             error: self.error(ErrorKind::Unavailable, format!("{shown}: {what}{cause}")),
@@ -499,6 +575,7 @@ impl Http {
                 after: None,
                 maybe_applied,
             },
+            elapsed,
         }
     }
 
@@ -548,6 +625,7 @@ impl Http {
             error,
             api,
             transient,
+            elapsed: Duration::ZERO,
         }
     }
 
@@ -647,15 +725,18 @@ impl Response {
     }
 }
 
-/// The `Retry-After` header as a delay: seconds, or an HTTP date.
+/// The `Retry-After` header as a delay: seconds, or an HTTP date. A number of seconds too
+/// large for any clock saturates (it is refused as too long anyway), never overflows.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -664,31 +745,66 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
+/// `12 s`, `1.5 s`, `250 ms`.
+fn seconds_text(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// `64 MiB`, `3000 bytes`.
+fn bytes_text(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 /// The retry budget of one logical operation: exponential backoff with full jitter, or the
-/// server's `Retry-After` when it sends one.
+/// server's `Retry-After` when it sends one, within `max_attempts` and `retry_budget`.
 pub struct Backoff<'a> {
     http: &'a Http,
     attempt: u32,
+    /// Time spent on failed attempts and waits so far.
+    spent: Duration,
 }
 
 impl Backoff<'_> {
     /// Waits before the next attempt, or returns the error when `failure` is final: not
-    /// transient, attempts exhausted, or a `Retry-After` longer than the cap.
+    /// transient, attempts exhausted, a `Retry-After` the budget cannot hold, or a retry that
+    /// would end after the budget if it took as long as this failed attempt.
     pub async fn wait(&mut self, failure: Failure) -> Result<(), PlatformError> {
         let options = &self.http.options;
         let Transient::Yes { after, .. } = failure.transient else {
             return Err(failure.error);
         };
+        self.spent = self.spent.saturating_add(failure.elapsed);
+        let budget = options.retry_budget;
+        let fits = |wait: Duration| {
+            self.spent
+                .saturating_add(wait)
+                .saturating_add(failure.elapsed)
+                <= budget
+        };
         if let Some(after) = after
-            && after > options.retry_after_cap
+            && !fits(after)
         {
-            let when = httpdate::fmt_http_date(SystemTime::now() + after);
             let mut error = failure.error;
             error.kind = ErrorKind::RateLimited;
+            let when = SystemTime::now()
+                .checked_add(after)
+                .map(|t| format!("; retry after {}", httpdate::fmt_http_date(t)))
+                .unwrap_or_default();
             error.hint = Some(format!(
-                "the server asks to wait {} s, longer than the {} s cap; retry after {when}",
+                "the server asks to wait {} s, more than the {} retry budget allows{when}",
                 after.as_secs(),
-                options.retry_after_cap.as_secs()
+                seconds_text(budget)
             ));
             return Err(error);
         }
@@ -707,9 +823,21 @@ impl Backoff<'_> {
             let ceiling = exp.min(options.backoff_cap);
             ceiling.mul_f64(rand::rng().random_range(0.0..=1.0))
         });
+        if !fits(delay) {
+            let mut error = failure.error;
+            error.message = format!(
+                "{} (gave up after {} attempts in {}: another would not end within the {} retry budget)",
+                error.message,
+                self.attempt,
+                seconds_text(self.spent),
+                seconds_text(budget)
+            );
+            return Err(error);
+        }
         tracing::debug!(target = %self.http.target, attempt = self.attempt,
             delay_ms = delay.as_millis() as u64, error = %failure.error, "retrying");
         self.attempt += 1;
+        self.spent = self.spent.saturating_add(delay);
         tokio::time::sleep(delay).await;
         Ok(())
     }

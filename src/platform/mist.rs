@@ -3,22 +3,28 @@
 //!
 //! Values are canonical strings: a privilege is `role:scope` or `role:scope:<site or
 //! sitegroup id>` (e.g. `read:org`, `write:site:d96e…`); a source IP is an address in its
-//! normal form or a CIDR as `network/prefix`. Tokens are read with one list per org (following
-//! `X-Page-*` headers when the server sends them) and matched by name. A create (`POST`)
-//! returns the token's key once: it becomes a [`Secret`] in the write outcome and goes only to
-//! the manifest's key sink; the token is then read back to confirm its privileges. An update
+//! normal form or a CIDR as `network/prefix`. Tokens are read with one list per org and matched
+//! by name. The list is one array; when the server pages it with `X-Page-*` headers, it is
+//! complete only when it reached the stated `X-Page-Total` (`super::listing`). A token whose
+//! `privileges` is missing, null or malformed is unreadable, never empty; a missing or null
+//! `src_ips` means none (the field is never written after creation, and Mist leaves it out
+//! when a token has none).
+//!
+//! A token name is not unique in Mist, so before the creates of a batch the list is read once
+//! more, and a create is refused when a token of that name appeared since the plan. A create
+//! (`POST`) returns the token's key once: it becomes a [`Secret`] in the write outcome and
+//! goes only to the manifest's key sink; the applier then reads the token back. An update
 //! first `GET`s the one token, then `PUT`s the name and the full privilege list (the privilege
 //! objects of that fresh read as they are, plus the new ones); `src_ips` is fixed at creation
-//! and never sent. `export` writes every
-//! token of the org back as a manifest spec; its key cannot be read back, so the key sink is a
-//! placeholder the adopter sets.
+//! and never sent. `export` writes every token of the org back as a manifest spec; its key
+//! cannot be read back, so the key sink is a placeholder the adopter sets.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use futures::{StreamExt, stream};
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{
@@ -26,12 +32,13 @@ use crate::manifest::{
     ResourceSpec,
 };
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    SmallMap, Values, WriteOp, WriteOutcome,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, KnownList, LiveObject,
+    LiveState, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
     ApiError, Auth, Http, Method, RateLimit, Request, Response, Transient, plain_text,
 };
+use crate::platform::listing::{Listing, Next, present};
 use crate::platform::{
     ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
 };
@@ -58,19 +65,51 @@ impl std::fmt::Debug for MistClient {
     }
 }
 
-/// An org API token as listed (the key masked) or created (the full key, once).
-#[derive(Deserialize)]
+/// An org API token as listed (the key masked) or created (the full key, once). The lists
+/// stay raw JSON until [`known_privileges`] and [`known_src_ips`] check them, so one
+/// malformed token makes that token unreadable instead of failing the whole list. It is
+/// serialized only into the hash a listing keeps of each item, never with its key.
+#[derive(Deserialize, Serialize)]
 struct ApiToken {
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     key: Option<String>,
-    #[serde(default)]
-    privileges: Option<Vec<Map<String, Value>>>,
-    #[serde(default)]
-    src_ips: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    privileges: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    src_ips: Option<Value>,
+}
+
+impl ApiToken {
+    fn listing_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+/// The token's privilege objects as they are, each with a role and scope.
+fn known_privileges(token: &ApiToken) -> Result<KnownList<Map<String, Value>>, UnreadableField> {
+    KnownList::from_json("privileges", token.privileges.as_ref(), |v| {
+        v.as_object()
+            .filter(|p| live_privilege(p).is_some())
+            .cloned()
+    })
+}
+
+/// The token's source IPs. Missing or null means none: Mist leaves the field out when a token
+/// has none, and it is never written after creation, so no write can drop what it hides.
+fn known_src_ips(token: &ApiToken) -> Result<Values, UnreadableField> {
+    match &token.src_ips {
+        None | Some(Value::Null) => Ok(Values::new()),
+        some => KnownList::strings("src_ips", some.as_ref()).map(|ips| {
+            ips.items()
+                .iter()
+                .map(|ip| canonical_ip(ip).unwrap_or_else(|| ip.clone()))
+                .collect()
+        }),
+    }
 }
 
 impl std::fmt::Debug for ApiToken {
@@ -216,28 +255,46 @@ impl MistClient {
     // ---------------------------------------------------------------- read
 
     pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        let tokens = self.list().await?;
-        self.match_by_name(objects, &tokens)
+        Ok(self.read_noting(objects, false).await?.0)
     }
 
-    /// [`read`](Self::read), and the names of the other live tokens.
+    /// [`read`](Self::read), and the names of the other live tokens (for the planner's
+    /// look-alike warnings). Only the names of those are kept, never the objects.
     pub async fn read_noting_others(
         &self,
         objects: &[DesiredObject],
     ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
-        let tokens = self.list().await?;
-        let states = self.match_by_name(objects, &tokens)?;
-        let names = tokens.iter().filter_map(|t| t.name.as_deref());
-        Ok((states, super::names_not_asked(objects, names)))
+        self.read_noting(objects, true).await
     }
 
-    fn match_by_name(
+    async fn read_noting(
         &self,
         objects: &[DesiredObject],
-        tokens: &[ApiToken],
-    ) -> Result<Vec<LiveState>, PlatformError> {
+        note_others: bool,
+    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
+        let wanted: BTreeSet<&str> = objects
+            .iter()
+            .map(|o| o.address.remote_key.as_str())
+            .collect();
+        let others = std::sync::Mutex::new(BTreeSet::new());
+        let tokens = self
+            .list(|t| match t.name.as_deref() {
+                Some(n) if wanted.contains(n) => true,
+                Some(n) => {
+                    if note_others && let Ok(mut others) = others.lock() {
+                        others.insert(n.to_string());
+                    }
+                    false
+                }
+                None => false,
+            })
+            .await?;
+        let others: Vec<String> = others
+            .into_inner()
+            .map(|o| o.into_iter().collect())
+            .unwrap_or_default();
         let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
-        for t in tokens {
+        for t in &tokens {
             if let Some(n) = t.name.as_deref() {
                 by_name.entry(n).or_default().push(t);
             }
@@ -251,35 +308,49 @@ impl MistClient {
                         .map(Vec::as_slice)
                     {
                         None | Some([]) => LiveState::Absent,
-                        Some([one]) => LiveState::Present {
-                            object: self.live_object(one)?,
-                        },
+                        Some([one]) => self.live_state(one, &format!("GET {LIST_ROUTE}"))?,
                         Some(many) => LiveState::Ambiguous {
                             ids: many.iter().filter_map(|t| t.id.clone()).collect(),
                         },
                     },
                 )
             })
-            .collect()
+            .collect::<Result<Vec<_>, PlatformError>>()
+            .map(|states| (states, others))
     }
 
-    /// Every token of the org. The list is one array; when the server pages it with
-    /// `X-Page-Total/Limit/Page` headers, the following pages are requested too.
-    async fn list(&self) -> Result<Vec<ApiToken>, PlatformError> {
+    /// The tokens of the org that `keep` wants. The list is one array; when the server pages
+    /// it with `X-Page-Total/Limit/Page` headers, the following pages are requested until the
+    /// stated total is proven reached. Every token is checked; only the kept ones are held.
+    async fn list(&self, keep: impl Fn(&ApiToken) -> bool) -> Result<Vec<ApiToken>, PlatformError> {
+        let mut listing = Listing::new(&self.http, format!("GET {LIST_ROUTE}"), None);
         let mut tokens = Vec::new();
         let mut request = Request::get(LIST_ROUTE, self.list_path());
+        let mut limit = None;
         loop {
             let response = self.http.call(&request).await?;
             let page: Vec<ApiToken> = response.json()?;
-            tokens.extend(page);
-            match next_page(&response) {
-                Some((page, limit)) => {
-                    request = Request::get(LIST_ROUTE, self.list_path())
-                        .query("limit", limit.to_string())
-                        .query("page", page.to_string());
-                }
-                None => return Ok(tokens),
+            let claim = page_header(&response, "X-Page-Total")?;
+            if claim.is_none() && listing.pages() == 0 {
+                // Not paged: this one answer is the whole list.
+                listing.record_whole(&page, ApiToken::listing_id)?;
+                return Ok(page.into_iter().filter(&keep).collect());
             }
+            if limit.is_none() {
+                let stated = page_header(&response, "X-Page-Limit")?.filter(|l| *l > 0);
+                if let Some(stated) = stated {
+                    listing.set_page_size(stated);
+                }
+                limit = stated.or(Some(page.len().max(1) as u64));
+            }
+            let next = listing.record(claim, &page, ApiToken::listing_id)?;
+            tokens.extend(page.into_iter().filter(&keep));
+            if next == Next::Done {
+                return Ok(tokens);
+            }
+            request = Request::get(LIST_ROUTE, self.list_path())
+                .query("limit", limit.unwrap_or(1).to_string())
+                .query("page", (listing.pages() + 1).to_string());
         }
     }
 
@@ -290,7 +361,9 @@ impl MistClient {
             .json()
     }
 
-    fn live_object(&self, token: &ApiToken) -> Result<LiveObject, PlatformError> {
+    /// The live state of one token read with `read_with`: present when its privileges and
+    /// source IPs are known, unreadable (a conflict, never "empty") when they are not.
+    fn live_state(&self, token: &ApiToken, read_with: &str) -> Result<LiveState, PlatformError> {
         let name = token.name.as_deref().unwrap_or("");
         let Some(id) = token.id.clone() else {
             return Err(self.http.error(
@@ -298,37 +371,35 @@ impl MistClient {
                 format!("API token {name:?} has no id"),
             ));
         };
-        let privileges = token
-            .privileges
-            .iter()
-            .flatten()
-            .map(|p| {
-                live_privilege(p).ok_or_else(|| {
-                    self.http.error(
-                        ErrorKind::Malformed,
-                        format!(
-                            "API token {name:?} has a privilege without role or scope: {}",
-                            Value::Object(p.clone())
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<Values, _>>()?;
-        let src_ips = token
-            .src_ips
-            .iter()
-            .flatten()
-            .map(|ip| canonical_ip(ip).unwrap_or_else(|| ip.clone()))
-            .collect();
-        Ok(LiveObject {
-            id,
-            fields: SmallMap::from([
-                (PRIVILEGES.to_string(), privileges),
-                (SRC_IPS.to_string(), src_ips),
-            ]),
-            labels: SmallMap::new(),
-            write_denied: None,
-            extra: SmallMap::new(),
+        let privileges = known_privileges(token).map(|p| {
+            p.items()
+                .iter()
+                .filter_map(live_privilege)
+                .collect::<Values>()
+        });
+        let src_ips = known_src_ips(token);
+        let (privileges, src_ips) = match (privileges, src_ips) {
+            (Ok(p), Ok(s)) => (p, s),
+            (p, s) => {
+                let reasons = [p.err(), s.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.reason(read_with))
+                    .collect();
+                return Ok(LiveState::Unreadable { id, reasons });
+            }
+        };
+        Ok(LiveState::Present {
+            object: LiveObject {
+                id,
+                fields: SmallMap::from([
+                    (PRIVILEGES.to_string(), privileges),
+                    (SRC_IPS.to_string(), src_ips),
+                ]),
+                labels: SmallMap::new(),
+                write_denied: None,
+                extra: SmallMap::new(),
+            },
         })
     }
 
@@ -339,7 +410,7 @@ impl MistClient {
     /// created again, so it is a placeholder. Tokens whose name is shared or missing, or with
     /// no privilege a manifest can express, are left out with a note.
     pub async fn export(&self) -> Result<Export, PlatformError> {
-        let tokens = self.list().await?;
+        let tokens = self.list(|_| true).await?;
         let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
         let mut export = Export::default();
         for t in &tokens {
@@ -359,12 +430,18 @@ impl MistClient {
                 ));
                 continue;
             };
-            let live = self.live_object(token)?;
+            let state = self.live_state(token, &format!("GET {LIST_ROUTE}"))?;
+            let Some(live) = export.present(state, &format!("API token {name}")) else {
+                continue;
+            };
+            let Ok(raw_privileges) = known_privileges(token).map(KnownList::into_items) else {
+                continue;
+            };
             let mut privileges = BTreeSet::new();
             let mut comments = vec![
                 "the key of an existing token cannot be read back: keySink is only used if this token is ever created again; set it before applying".to_string(),
             ];
-            for raw in token.privileges.iter().flatten() {
+            for raw in &raw_privileges {
                 match privilege_spec(raw) {
                     Some(p) => {
                         privileges.insert(p);
@@ -400,22 +477,87 @@ impl MistClient {
     // ---------------------------------------------------------------- write
 
     pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
+        let taken = match self.names_taken(&ops).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                let e = e.context(
+                    "not created: the token list could not be read again right before creating",
+                );
+                return ops
+                    .iter()
+                    .map(|op| match op {
+                        WriteOp::Create { .. } => Err(e.clone()),
+                        WriteOp::Update { .. } => Err(self.http.error(
+                            ErrorKind::Other,
+                            "not attempted: the token list read before this batch's creates failed",
+                        )),
+                    })
+                    .collect();
+            }
+        };
         stream::iter(ops)
-            .map(|op| async move {
-                match op {
-                    WriteOp::Create { desired, fields } => {
-                        self.create(&desired.address.remote_key, &fields).await
+            .map(|op| {
+                let taken = &taken;
+                async move {
+                    match op {
+                        WriteOp::Create { desired, fields } => {
+                            let name = &desired.address.remote_key;
+                            match taken.get(name.as_str()) {
+                                Some(ids) => Err(self
+                                    .http
+                                    .error(
+                                        ErrorKind::Rejected,
+                                        format!(
+                                            "not created: an API token named {name} appeared since the plan (id {}); Mist does not keep names unique, so creating it would make a duplicate",
+                                            ids.join(", ")
+                                        ),
+                                    )
+                                    .with_hint("run plan again to see the token that exists now")),
+                                None => self.create(name, &fields).await,
+                            }
+                        }
+                        WriteOp::Update {
+                            address,
+                            live,
+                            fields,
+                        } => self.update(&address, &live, &fields).await,
                     }
-                    WriteOp::Update {
-                        address,
-                        live,
-                        fields,
-                    } => self.update(&address, &live, &fields).await,
                 }
             })
             .buffered(self.http.options().parallelism.max(1))
             .collect()
             .await
+    }
+
+    /// The ids of live tokens already named like the tokens `ops` create, read with one more
+    /// list right before the creates (no request when nothing is created). The applier's
+    /// read can be a whole batch old by then; this keeps the window in which a concurrent
+    /// apply or a human creates the same name to one round trip.
+    async fn names_taken(
+        &self,
+        ops: &[WriteOp],
+    ) -> Result<BTreeMap<String, Vec<String>>, PlatformError> {
+        let creating: BTreeSet<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::Create { desired, .. } => Some(desired.address.remote_key.as_str()),
+                WriteOp::Update { .. } => None,
+            })
+            .collect();
+        if creating.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut taken: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let named = |t: &ApiToken| t.name.as_deref().is_some_and(|n| creating.contains(n));
+        for t in self.list(named).await? {
+            if let Some(name) = t.name {
+                taken
+                    .entry(name)
+                    .or_default()
+                    .push(t.id.unwrap_or_else(|| "unknown".into()));
+            }
+        }
+        Ok(taken)
     }
 
     /// Creates a token and returns its key as a secret. A create is never re-sent blindly:
@@ -437,21 +579,20 @@ impl MistClient {
         if let Some(ips) = fields.get(SRC_IPS).filter(|ips| !ips.is_empty()) {
             body["src_ips"] = json!(ips);
         }
-        let request = Request::new(Method::POST, LIST_ROUTE, self.list_path()).json(body.clone());
+        let request = Request::new(Method::POST, LIST_ROUTE, self.list_path()).json(body);
         let mut backoff = self.http.backoff();
         loop {
             let failure = match self.http.send(&request).await {
-                Ok(response) => return self.created(name, &response, &body).await,
+                Ok(response) => return created(name, &response),
                 Err(f) => f,
             };
             let maybe_applied = failure.maybe_applied();
             backoff.wait(failure).await?;
             if maybe_applied {
                 let existing: Vec<String> = self
-                    .list()
+                    .list(|t| t.name.as_deref() == Some(name))
                     .await?
                     .into_iter()
-                    .filter(|t| t.name.as_deref() == Some(name))
                     .filter_map(|t| t.id)
                     .collect();
                 if !existing.is_empty() {
@@ -472,62 +613,15 @@ impl MistClient {
         }
     }
 
-    async fn created(
-        &self,
-        name: &str,
-        response: &Response,
-        sent: &Value,
-    ) -> Result<WriteOutcome, PlatformError> {
-        let token: ApiToken = response.json()?;
-        let (Some(id), Some(key)) = (token.id, token.key) else {
-            return Err(response.malformed(format!(
-                "the created token {name} has no id or key; if it exists, delete it in Mist and apply again"
-            )));
-        };
-        // Masked from now on: an error or log line quoting a response must not show it.
-        let secret = Secret::in_use(key);
-        // The POST response may leave out the privileges (contracts/mist.md); only then (or
-        // when source IPs were sent and are not echoed) is the token read back, saving a
-        // request per create against a 5,000-an-hour limit.
-        let echoes_all = token.privileges.is_some()
-            && (sent.get("src_ips").is_none() || token.src_ips.is_some());
-        if echoes_all {
-            let echoed = ApiToken {
-                id: Some(id.clone()),
-                name: token.name,
-                key: None,
-                privileges: token.privileges,
-                src_ips: token.src_ips,
-            };
-            return Ok(WriteOutcome {
-                after: self.live_object(&echoed).ok(),
-                created_id: Some(id),
-                secret: Some(secret),
-            });
-        }
-        // The key must reach the sink even if the confirming read fails; the applier then
-        // reads the token back itself.
-        let after = match self.get(&id).await {
-            Ok(t) => self.live_object(&t).ok(),
-            Err(e) => {
-                tracing::debug!(target = %self.http.target(), error = %e, "reading a created token back failed");
-                None
-            }
-        };
-        Ok(WriteOutcome {
-            after,
-            created_id: Some(id),
-            secret: Some(secret),
-        })
-    }
-
     /// Adds privileges with `PUT`. Mist has no conditional write and replaces the privilege
     /// list it is sent, so the window in which a concurrent change can be overwritten is kept
     /// to one round trip: each attempt first reads this token alone and sends its privilege
     /// objects as they are at that moment (every attribute, such as `views`, kept) plus the
-    /// additions, never privileges the batch read saw but which are gone now. `src_ips` is
-    /// not sent (absent keys are kept); `name`, the schema's one required field, is sent as
-    /// it is. When the response carries the token, it is the read-back.
+    /// additions, never privileges the batch read saw but which are gone now. A fresh read
+    /// whose privileges are missing, null or malformed fails the update: writing the additions
+    /// alone would replace what is live. `src_ips` is not sent (absent keys are kept);
+    /// `name`, the schema's one required field, is sent as it is. The answer is not read: the
+    /// applier confirms the write with a read.
     async fn update(
         &self,
         address: &Address,
@@ -560,27 +654,16 @@ impl MistClient {
         let mut backoff = self.http.backoff();
         loop {
             let fresh = self.get(&live.id).await.map_err(context)?;
+            let fresh = known_privileges(&fresh)
+                .map_err(|e| context(self.http.unreadable(&e, &format!("GET {ITEM_ROUTE}"))))?;
             let body = json!({
                 "name": address.remote_key,
-                "privileges": with_additions(fresh.privileges.unwrap_or_default(), &additions),
+                "privileges": with_additions(fresh, &additions),
             });
             let request =
                 Request::new(Method::PUT, ITEM_ROUTE, self.item_path(&live.id)).json(body);
             let failure = match self.http.send(&request).await {
-                Ok(response) => {
-                    // The current spec defines no PUT body, older ones the token: use it when
-                    // it is there, otherwise the applier reads the token back.
-                    let after = response
-                        .json::<ApiToken>()
-                        .ok()
-                        .filter(|t| t.id.is_some() && t.privileges.is_some())
-                        .and_then(|t| self.live_object(&t).ok());
-                    return Ok(WriteOutcome {
-                        after,
-                        created_id: None,
-                        secret: None,
-                    });
-                }
+                Ok(_) => return Ok(WriteOutcome::already_there()),
                 Err(f) => f,
             };
             if failure.transient == Transient::No {
@@ -598,12 +681,29 @@ impl MistClient {
     }
 }
 
+/// The outcome of a create: the new token's id, and its key as a secret for the sink. Nothing
+/// else of the answer is trusted; the applier reads the token back.
+fn created(name: &str, response: &Response) -> Result<WriteOutcome, PlatformError> {
+    let token: ApiToken = response.json()?;
+    let (Some(id), Some(key)) = (token.id, token.key) else {
+        return Err(response.malformed(format!(
+            "the created token {name} has no id or key; if it exists, delete it in Mist and apply again"
+        )));
+    };
+    Ok(WriteOutcome {
+        created_id: Some(id),
+        // Masked from now on: an error or log line quoting a response must not show it.
+        secret: Some(Secret::in_use(key)),
+    })
+}
+
 /// The privilege list of a `PUT`: the fresh privilege objects unchanged, then each addition
 /// not already among them.
 fn with_additions(
-    fresh: Vec<Map<String, Value>>,
+    fresh: KnownList<Map<String, Value>>,
     additions: &[Map<String, Value>],
 ) -> Vec<Map<String, Value>> {
+    let fresh = fresh.into_items();
     let present: Values = fresh.iter().filter_map(live_privilege).collect();
     let mut out = fresh;
     out.extend(
@@ -615,15 +715,16 @@ fn with_additions(
     out
 }
 
-/// The next `(page, limit)` when the response says there is one.
-fn next_page(response: &Response) -> Option<(u64, u64)> {
-    let number = |h: &str| response.header(h)?.trim().parse::<u64>().ok();
-    let (total, limit, page) = (
-        number("X-Page-Total")?,
-        number("X-Page-Limit")?,
-        number("X-Page-Page")?,
-    );
-    (limit > 0 && limit.saturating_mul(page) < total).then_some((page + 1, limit))
+/// A numeric `X-Page-*` header, when the response has it.
+fn page_header(response: &Response, name: &str) -> Result<Option<u64>, PlatformError> {
+    match response.header(name) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| response.malformed(format!("{name} is not a number"))),
+    }
 }
 
 /// `role:scope[:id]` of a manifest privilege.
@@ -770,9 +871,38 @@ mod tests {
             privilege_object("write:site:s1").unwrap(),
             privilege_object("admin:org").unwrap(),
         ];
-        let sent = with_additions(fresh.clone(), &additions);
+        let token: ApiToken =
+            serde_json::from_value(json!({"id": "t", "privileges": fresh.clone()})).unwrap();
+        let sent = with_additions(known_privileges(&token).unwrap(), &additions);
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[..2], fresh[..]);
         assert_eq!(live_privilege(&sent[2]).as_deref(), Some("admin:org"));
+    }
+
+    #[test]
+    fn privileges_missing_null_or_malformed_are_unknown_and_absent_src_ips_are_none() {
+        let parse = |v: Value| serde_json::from_value::<ApiToken>(v).unwrap();
+        for (token, problem) in [
+            (json!({"id": "t"}), "field privileges is missing"),
+            (
+                json!({"id": "t", "privileges": null}),
+                "field privileges is null",
+            ),
+            (
+                json!({"id": "t", "privileges": "admin"}),
+                "is a string instead of a list",
+            ),
+            (
+                json!({"id": "t", "privileges": [{"role": "admin"}]}),
+                "unreadable element at position 0",
+            ),
+        ] {
+            let error = known_privileges(&parse(token)).unwrap_err();
+            assert!(error.to_string().contains(problem), "{error}");
+        }
+        let none = parse(json!({"id": "t", "privileges": [], "src_ips": null}));
+        assert_eq!(known_src_ips(&none).unwrap(), Values::new());
+        let wrong = parse(json!({"id": "t", "privileges": [], "src_ips": "10.0.0.1"}));
+        assert!(known_src_ips(&wrong).is_err());
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! One [`Client`] per Target. Each platform's knowledge lives in its own file (`atlan.rs`,
 //! `connect.rs`, `mist.rs`; wire types stay private there), all of them on top of the one
-//! HTTP layer in `http.rs` (retry, backoff, rate limit, concurrency bound, redaction, request
-//! counting). The planner and the applier only see this module's interface:
+//! HTTP layer in `http.rs` (retry, backoff, rate limit, concurrency bound, bounds on size and
+//! time, redaction, request counting) and the one completeness checker of paged reads in
+//! `listing.rs`. A list field a read shows missing, null or malformed is never taken as empty
+//! ([`crate::model::KnownList`]). The planner and the applier only see this module's interface:
 //!
 //! - [`Client::resolve`] (plan time): resolve names in declared resources to ids, producing
 //!   [`DesiredObject`]s (with `problems` for what could not be resolved);
@@ -16,31 +18,45 @@
 pub mod atlan;
 pub mod connect;
 pub mod http;
+mod listing;
 pub mod mist;
 
 use std::time::Duration;
 
 use crate::manifest::{Resource, ResourceSpec, Target, TargetPlatform};
-use crate::model::{DesiredObject, LiveState, WriteOp, WriteOutcome};
+use crate::model::{DesiredObject, LiveObject, LiveState, WriteOp, WriteOutcome};
 use crate::secret::Secret;
 
 pub use http::RequestCounts;
 
-/// Settings shared by every client.
+/// Settings shared by every client, among them the bounds of every read: no response, page
+/// run or retry loop can hold warrant longer or make it allocate more than these say, whatever
+/// a server sends. The defaults suit real tenants; `plan`, `apply` and `export` can raise them.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Requests in flight at once per target.
     pub parallelism: usize,
     pub connect_timeout: Duration,
+    /// One attempt of a request, from sending it to the last byte of the answer.
     pub request_timeout: Duration,
-    /// A `Retry-After` asking for longer than this fails the call at once.
-    pub retry_after_cap: Duration,
+    /// An attempt fails when no byte of the answer arrives for this long.
+    pub idle_timeout: Duration,
+    /// What one request may spend on failed attempts and the waits between them. A retry is
+    /// made only when it would still end inside the budget if it took as long as the failed
+    /// attempt; a `Retry-After` that does not fit fails at once, naming the wait.
+    pub retry_budget: Duration,
     /// Base delay of exponential backoff (full jitter).
     pub backoff_base: Duration,
     /// Ceiling of one backoff delay.
     pub backoff_cap: Duration,
     /// Attempts per request, the first included.
     pub max_attempts: u32,
+    /// The largest response body read, in bytes: the body is streamed and counted, and a
+    /// larger one fails without being buffered beyond this.
+    pub max_body_bytes: u64,
+    /// The most pages one listing reads. A listing whose server states a total must also
+    /// fit that total in this many pages of the size asked for, or fails at once.
+    pub max_pages: u32,
 }
 
 impl Default for ClientOptions {
@@ -48,11 +64,14 @@ impl Default for ClientOptions {
         ClientOptions {
             parallelism: 8,
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            retry_after_cap: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(10),
+            retry_budget: Duration::from_secs(30),
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
             max_attempts: 6,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_pages: 100,
         }
     }
 }
@@ -116,12 +135,17 @@ pub enum ErrorKind {
     NotFound,
     /// The request was refused as invalid or conflicting (400, 409).
     Rejected,
-    /// Rate limited and told to wait longer than the cap.
+    /// Rate limited and told to wait longer than the retry budget allows.
     RateLimited,
     /// Retries exhausted on 5xx/408/429 or connection errors.
     Unavailable,
     /// The response could not be understood.
     Malformed,
+    /// A listing could not be proven complete: a short, empty or repeated page, or a count
+    /// that does not match what the server stated.
+    Incomplete,
+    /// A response or listing exceeded a bound of [`ClientOptions`] (body size, page count).
+    TooLarge,
     /// Anything else (unexpected status, unexpected mutation such as a CREATE).
     Other,
 }
@@ -200,19 +224,6 @@ impl PlatformError {
     }
 }
 
-/// The names among `live` that no object of `objects` has as its remote key, each once.
-fn names_not_asked<'a>(
-    objects: &[DesiredObject],
-    live: impl Iterator<Item = &'a str>,
-) -> Vec<String> {
-    let asked: std::collections::HashSet<&str> = objects
-        .iter()
-        .map(|o| o.address.remote_key.as_str())
-        .collect();
-    let others: std::collections::BTreeSet<&str> = live.filter(|n| !asked.contains(n)).collect();
-    others.into_iter().map(str::to_string).collect()
-}
-
 fn masked(text: String) -> String {
     match crate::secret::redact(&text) {
         std::borrow::Cow::Borrowed(_) => text,
@@ -241,6 +252,22 @@ pub struct Export {
     pub objects: Vec<ExportedObject>,
     /// Lines for the header comment: live objects left out, and why.
     pub notes: Vec<String>,
+}
+
+impl Export {
+    /// The live object of a state an export read, or `None` after noting why `what` was left
+    /// out: a list of it is unreadable, and a manifest cannot be written from an unknown.
+    fn present(&mut self, state: LiveState, what: &str) -> Option<LiveObject> {
+        match state {
+            LiveState::Present { object } => Some(object),
+            LiveState::Unreadable { reasons, .. } => {
+                self.notes
+                    .push(format!("{what} was left out: {}", reasons.join("; ")));
+                None
+            }
+            LiveState::Absent | LiveState::Ambiguous { .. } => None,
+        }
+    }
 }
 
 /// A client for one Target. Its `Debug` shows the target and base URL, never a credential.

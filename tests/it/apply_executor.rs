@@ -43,8 +43,8 @@ pub(crate) struct World {
     /// was built on, overwrites right after (a lost update).
     pub(crate) lost_updates: BTreeMap<String, u32>,
     pub(crate) foreign_seq: u64,
-    /// Return the object in the write response instead of making the applier read it back.
-    pub(crate) return_after: bool,
+    /// Answer every write with success without storing anything (a proxy that echoes).
+    pub(crate) echo_only: bool,
     /// The key every new token gets.
     pub(crate) key: String,
     /// What each declared resource resolves to, by name: what the manifests imply.
@@ -184,6 +184,14 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
         )
         .with_status(403));
     }
+    if w.echo_only {
+        let secret = matches!(&op, WriteOp::Create { desired, .. } if desired.address.kind == Kind::OrgApiToken)
+            .then(|| Secret::new(w.key.clone()));
+        return Ok(WriteOutcome {
+            created_id: matches!(op, WriteOp::Create { .. }).then(|| "echoed-id".to_string()),
+            secret,
+        });
+    }
     match op {
         WriteOp::Create { desired, fields } => {
             if w.objects.contains_key(&key) {
@@ -201,7 +209,6 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
             let secret =
                 (desired.address.kind == Kind::OrgApiToken).then(|| Secret::new(w.key.clone()));
             Ok(WriteOutcome {
-                after: w.return_after.then_some(object.clone()),
                 created_id: Some(object.id),
                 secret,
             })
@@ -213,7 +220,6 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
             for (field, values) in &fields {
                 object.fields.insert(field.clone(), values.clone());
             }
-            let after = object.clone();
             let lost = w.lost_updates.get(&key.1).copied().unwrap_or(0);
             if lost > 0 {
                 w.lost_updates.insert(key.1.clone(), lost - 1);
@@ -227,7 +233,6 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
                 }
             }
             Ok(WriteOutcome {
-                after: w.return_after.then_some(after),
                 created_id: None,
                 secret: None,
             })
@@ -648,7 +653,6 @@ async fn one_refused_write_fails_that_object_only() {
         .collect();
     let plan = make_plan(&fake, &desired);
     fake.world().refuse_writes.insert("b-remote".into());
-    fake.world().return_after = true;
 
     let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
@@ -663,8 +667,43 @@ async fn one_refused_write_fails_that_object_only() {
         fake.get("b-remote").unwrap().fields["adminUsers"],
         values(&["u1"])
     );
-    // With the object in every write response, no verifying read: one read for the batch.
-    assert_eq!(fake.world().reads, 1);
+    // One read for the batch and one verifying read of what was written.
+    assert_eq!(fake.world().reads, 2);
+}
+
+#[tokio::test]
+async fn a_write_answered_with_an_echo_is_never_taken_as_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new();
+    fake.put("a-remote", live("c1", &[("adminUsers", &["u1"])]));
+    let mut desired = vec![connection("a", &["u1", "u2"])];
+    desired.push(token("t", &["read:org"], KeySink::File("t.key".into())));
+    let plan = make_plan(&fake, &desired);
+    fake.world().echo_only = true;
+
+    let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
+
+    assert_eq!(report.outcome(), Outcome::Failure);
+    let a = object_report(&report, "a");
+    assert_eq!(a.status, Status::Failed, "{a:?}");
+    assert!(a.error.as_deref().unwrap().contains("missing"), "{a:?}");
+    let t = object_report(&report, "t");
+    assert_eq!(t.status, Status::Failed, "{t:?}");
+    assert!(
+        t.error
+            .as_deref()
+            .unwrap()
+            .contains("reading it back does not show it"),
+        "{t:?}"
+    );
+    // Nothing was stored, and the token was not created a second time.
+    assert_eq!(
+        fake.get("a-remote").unwrap().fields["adminUsers"],
+        values(&["u1"])
+    );
+    assert!(fake.get("t-remote").is_none());
+    // The update is redone MAX_REDO times (each echoed, none stored); the create is sent once.
+    assert_eq!(fake.world().writes, 1 + warrant::apply::MAX_REDO as u64 + 1);
 }
 
 #[tokio::test]

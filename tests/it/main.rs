@@ -2,6 +2,8 @@
 //! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
 //! `common` and `e2e_apply_support` are the shared harness; `tools` runs external programs and
 //! installs the ones a new machine lacks under `target/`.
+//! `common`, `e2e_apply_support` and `fake_server` (a scripted proxy for hostile-server tests)
+//! are the shared harness.
 
 mod actionlint;
 mod apply_cli;
@@ -19,7 +21,10 @@ mod e2e_apply_support;
 mod e2e_plan;
 mod export_cli;
 mod export_roundtrip;
+mod fake_server;
 mod help;
+mod hostile_scripts;
+mod hostile_servers;
 mod install_script;
 mod local_inputs;
 mod logging;

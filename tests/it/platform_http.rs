@@ -154,7 +154,7 @@ fn fast() -> ClientOptions {
     ClientOptions {
         backoff_base: Duration::from_millis(1),
         backoff_cap: Duration::from_millis(5),
-        retry_after_cap: Duration::from_secs(5),
+        retry_budget: Duration::from_secs(5),
         ..ClientOptions::default()
     }
 }
