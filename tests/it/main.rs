@@ -35,6 +35,7 @@ mod manifest_proptest;
 mod output_escaping;
 mod plan_artifact_provenance;
 mod plan_file;
+mod plan_file_golden;
 mod plan_gather;
 mod plan_props;
 mod platform_clients;
