@@ -34,5 +34,4 @@ pub mod platform;
 pub mod render;
 pub mod sandbox;
 pub mod secret;
-pub mod session;
 pub mod text;

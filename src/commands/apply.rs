@@ -15,31 +15,41 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use super::Outcome;
+use super::common::{Live, plan_live, print_diagnostics, use_color};
 use super::output::{errln, out, outln};
-use crate::apply::{
-    self, ApplyOptions, ApplyReport, Bar, CancelFlag, Declared, PlainLines, Progress, Status,
-};
-use crate::cli::{ApplyArgs, Outcome};
-use crate::manifest::Manifests;
+use crate::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Progress, Status};
 use crate::plan::{Action, Plan};
-use crate::session::{LiveOptions, Session};
+use crate::platform::{Manifests, Session};
+use crate::render::progress::{Bar, PlainLines};
 
 /// How many declared objects that are not in the plan are named on stdout (all are in the
 /// report).
 const NOT_IN_PLAN_SHOWN: usize = 20;
 
-pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
-    if args.live.parallelism == 0 {
-        bail!("--parallelism must be at least 1");
-    }
-    let live = LiveOptions {
-        endpoints: LiveOptions::parse_endpoints(&args.live.endpoints)
-            .map_err(anyhow::Error::msg)?,
-        credentials: Default::default(),
-        client: args.live.client_options(),
-    };
+/// What `warrant apply` applies, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A plan file, or manifest files and directories to plan and apply.
+    pub paths: Vec<PathBuf>,
+    /// With a plan file: the merged manifests to apply from (default: the paths the plan
+    /// records).
+    pub manifests: Vec<PathBuf>,
+    /// With a plan file: the id of the reviewed plan.
+    pub plan_id: Option<String>,
+    /// With manifests: apply without asking.
+    pub auto_approve: bool,
+    /// Refuse plans with more creates and updates than this.
+    pub max_changes: Option<usize>,
+    /// Write the JSON report here.
+    pub report: Option<PathBuf>,
+    pub live: Live,
+}
+
+pub fn run(args: Options) -> anyhow::Result<Outcome> {
+    let live = &args.live.options;
     let options = ApplyOptions {
-        batch_size: batch_size(args.live.parallelism),
+        batch_size: batch_size(live.client.parallelism),
         max_changes: args.max_changes,
         cancel: CancelFlag::default(),
     };
@@ -74,21 +84,17 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
             if !args.auto_approve && !std::io::stdin().is_terminal() {
                 bail!("{NO_TERMINAL}");
             }
-            let (manifests, plan) =
-                match super::plan::plan_live_with_manifests(&args.paths, &args.live)? {
-                    Ok(made) => made,
-                    Err(outcome) => return Ok(outcome),
-                };
-            apply::preflight(&plan, &options)?;
-            out!(
-                "{}",
-                crate::render::text::plan(&plan, super::plan::use_color())
-            )?;
-            if !confirmed(&plan, args.auto_approve)? {
+            let (manifests, made) = match plan_live(&args.paths, &args.live)? {
+                Ok(made) => made,
+                Err(outcome) => return Ok(outcome),
+            };
+            apply::preflight(&made.plan, &options)?;
+            out!("{}", crate::render::text::plan(&made, use_color()))?;
+            if !confirmed(&made.plan, args.auto_approve)? {
                 outln!("Apply cancelled; nothing was changed.")?;
                 return Ok(Outcome::Failure);
             }
-            (plan, manifests)
+            (made.plan, manifests)
         }
     };
 
@@ -111,11 +117,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         write_report(path, &report)?;
     }
     shown?;
-    Ok(report.outcome())
+    Ok(report.outcome.into())
 }
 
 fn show_summary(report: &ApplyReport) -> anyhow::Result<()> {
-    outln!("{}", report.summary_line())?;
+    outln!("{}", crate::render::report::summary_line(report))?;
     for object in report.objects.iter() {
         if let Some(todo) = &object.action_required {
             let line = format!("action required: {}: {todo}", object.address);
@@ -138,10 +144,10 @@ fn load_manifests(plan: &Plan, given: &[PathBuf]) -> anyhow::Result<Manifests> {
     } else {
         given.to_vec()
     };
-    let manifests = match crate::manifest::load_under(&paths, &root) {
+    let manifests = match Manifests::load_under(&paths, &root) {
         Ok(m) => m,
         Err(diagnostics) => {
-            super::plan::print_diagnostics(&diagnostics);
+            print_diagnostics(&diagnostics);
             bail!("the manifests are invalid; nothing was applied");
         }
     };
@@ -214,10 +220,8 @@ fn untracked_check(manifests: &Manifests, paths: &[PathBuf], root: &Path) -> any
         .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
         .collect();
     let files: std::collections::BTreeSet<PathBuf> = manifests
-        .targets
-        .iter()
-        .map(|t| &t.location.file)
-        .chain(manifests.resources.iter().map(|r| &r.location.file))
+        .files()
+        .into_iter()
         .map(|f| crate::manifest::lexically_normal(&root.join(f)))
         .collect();
     let untracked: Vec<String> = files
@@ -243,7 +247,7 @@ fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
         .filter(|o| o.status == Status::NotInPlan)
         .collect();
     for object in left_out.iter().take(NOT_IN_PLAN_SHOWN) {
-        outln!("{}", object.line())?;
+        outln!("{}", crate::render::report::object_line(object))?;
     }
     if left_out.len() > NOT_IN_PLAN_SHOWN {
         outln!(

@@ -104,17 +104,6 @@ impl Node {
         }
     }
 
-    /// The key node of `key` in a mapping (where an unknown or misplaced field is reported).
-    pub fn key_node(&self, key: &str) -> Option<&Node> {
-        match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.text() == Some(key))
-                .map(|(k, _)| k),
-            _ => None,
-        }
-    }
-
     /// A short name of the node's YAML type for messages; never includes the value, which may
     /// be a secret pasted in the wrong place.
     pub fn type_name(&self) -> &'static str {
@@ -391,8 +380,11 @@ mod tests {
         let (docs, errors) = parse_stream("a: 1\nb:\n  c: x\n");
         assert!(errors.is_empty());
         let root = docs[0].root.as_ref().unwrap();
-        let c = root.get("b").unwrap().key_node("c").unwrap();
-        assert_eq!(c.pos, Pos { line: 3, column: 3 });
+        let Value::Map(entries) = &root.get("b").unwrap().value else {
+            panic!("b is a mapping")
+        };
+        assert_eq!(entries[0].0.pos, Pos { line: 3, column: 3 });
+        assert_eq!(entries[0].1.pos, Pos { line: 3, column: 6 });
     }
 
     #[test]

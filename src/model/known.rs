@@ -6,14 +6,14 @@
 //! live, so it is never done: a field is either a `KnownList`, built from a JSON value that
 //! was present and well-formed, or an `UnreadableField` the plan turns into a conflict
 //! ([`crate::model::LiveState::Unreadable`]). Every client builds the list part of a write
-//! body from a `KnownList` of a fresh read, through [`KnownList::union`]; there is no
-//! default to fall back on.
+//! body from a `KnownList` of a fresh read, through [`KnownList::union`] — the one place
+//! *fresh live ∪ additions* is built; there is no default to fall back on.
 
 use std::fmt;
 
 use serde_json::Value;
 
-use super::Values;
+use super::{Reason, Values};
 
 /// A live list field that was present and well-formed in the read it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +35,13 @@ impl fmt::Display for UnreadableField {
 }
 
 impl UnreadableField {
-    /// The conflict reason shown in plans: what was wrong and in which response.
-    pub fn reason(&self, read_with: &str) -> String {
-        format!("live state unreadable: {self} in {read_with}")
+    /// The conflict reason: what was wrong and in which response.
+    pub fn reason(&self, read_with: &str) -> Reason {
+        Reason::Unreadable {
+            field: self.field.clone(),
+            problem: self.problem.clone(),
+            read_with: read_with.to_string(),
+        }
     }
 }
 
@@ -99,6 +103,29 @@ impl<T> KnownList<T> {
     pub fn into_items(self) -> Vec<T> {
         self.items
     }
+
+    /// The list of the present, well-formed field a live object was read with: a
+    /// [`LiveState::Present`](super::LiveState::Present) object holds only such fields.
+    pub fn of_present(items: impl IntoIterator<Item = T>) -> KnownList<T> {
+        KnownList {
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
+impl<T: PartialEq> KnownList<T> {
+    /// What a write sends for this list: every item of the read it came from, as read, then
+    /// each addition that is not among them. The only place a write's *fresh live ∪
+    /// additions* is built; each platform calls it on the freshest read it holds.
+    pub fn union(self, additions: impl IntoIterator<Item = T>) -> Vec<T> {
+        let mut all = self.items;
+        for addition in additions {
+            if !all.contains(&addition) {
+                all.push(addition);
+            }
+        }
+        all
+    }
 }
 
 impl KnownList<String> {
@@ -110,13 +137,6 @@ impl KnownList<String> {
     /// The values as a set.
     pub fn values(&self) -> Values {
         self.items.iter().cloned().collect()
-    }
-
-    /// What a write sends for this field: every live value of this read, plus `additions`.
-    pub fn union<'a>(&self, additions: impl IntoIterator<Item = &'a String>) -> Values {
-        let mut all = self.values();
-        all.extend(additions.into_iter().cloned());
-        all
     }
 }
 
@@ -139,7 +159,7 @@ mod tests {
         assert_eq!(problem("d"), "is an object instead of a list");
         let error = KnownList::strings("adminUsers", None).unwrap_err();
         assert_eq!(
-            error.reason("POST /search"),
+            error.reason("POST /search").to_string(),
             "live state unreadable: field adminUsers is missing in POST /search"
         );
     }
@@ -149,10 +169,7 @@ mod tests {
         let doc = json!({"roles": ["b", "a"]});
         let known = KnownList::strings("roles", doc.get("roles")).unwrap();
         let add = ["c".to_string(), "a".to_string()];
-        assert_eq!(
-            known.union(&add),
-            Values::from(["a".to_string(), "b".to_string(), "c".to_string()])
-        );
+        assert_eq!(known.union(add), ["b", "a", "c"]);
         let empty = KnownList::strings("roles", Some(&json!([]))).unwrap();
         assert!(
             empty.values().is_empty(),

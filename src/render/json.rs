@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{Address, SmallMap, Values};
-use crate::plan::Plan;
+use crate::plan::file::PlanFile;
 use crate::platform::RequestCounts;
 
 /// The plan file's content.
-pub fn plan(plan: &Plan) -> String {
-    crate::plan::file::to_json(plan)
+pub fn plan(file: &PlanFile) -> String {
+    crate::plan::file::to_json(file)
 }
 
 /// What `drift --format json` prints.
@@ -46,7 +46,8 @@ pub struct DriftEntry<'a> {
 }
 
 /// The drift report of a plan, pretty JSON with a final newline.
-pub fn drift(plan: &Plan) -> String {
+pub fn drift(file: &PlanFile) -> String {
+    let plan = &file.plan;
     let entries: Vec<DriftEntry> = plan
         .changes
         .iter()
@@ -72,7 +73,7 @@ pub fn drift(plan: &Plan) -> String {
         objects: plan.changes.len(),
         objects_with_drift: entries.len(),
         drift: entries,
-        requests: &plan.requests,
+        requests: &file.requests,
     };
     let mut text = crate::text::to_json_string_pretty(&report).unwrap_or_else(|_| "{}".to_string());
     text.push('\n');

@@ -1,6 +1,8 @@
-//! Renderers of plans and drift: [`text`] for terminals, [`markdown`] for pull requests (within
-//! a size budget), [`json`] for machines. Rendering never decides anything: it only formats a
-//! `crate::plan::Plan`.
+//! Renderers: of plans and drift, [`text`] for terminals, [`markdown`] for pull requests
+//! (within a size budget), [`json`] for machines; of an apply run, [`report`] (its lines and
+//! summary) and [`progress`] (a bar or a line per object). Rendering never decides anything:
+//! it only puts into words a plan (`crate::plan::file::PlanFile`, the plan with its request
+//! counts), a typed reason (`crate::model::Reason`) or an apply report.
 //!
 //! This module holds what the formats share, so they cannot disagree: how a value is shown
 //! (`label (canonical value)`, hidden characters escaped by `crate::text::escape`, the one
@@ -9,14 +11,16 @@
 
 pub mod json;
 pub mod markdown;
+pub mod progress;
+pub mod report;
 pub mod text;
 
 use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::manifest::TargetPlatform;
 use crate::model::{SmallMap, Values};
+use crate::plan::file::PlanFile;
 use crate::plan::lookalike::{NameReason, NameWarning};
 use crate::plan::{Action, Change, Plan};
 use crate::text::escape;
@@ -153,7 +157,8 @@ fn quoted_spelled(name: &str) -> String {
 }
 
 /// The closing summary of a plan, naming it by the first 12 characters of its id.
-pub fn summary_line(plan: &Plan) -> String {
+pub fn summary_line(file: &PlanFile) -> String {
+    let plan = &file.plan;
     let s = &plan.summary;
     let counts = format!(
         "Plan {}: {} to create, {} to update, {} conflicts; {} objects with undeclared access; {} API requests",
@@ -162,7 +167,7 @@ pub fn summary_line(plan: &Plan) -> String {
         s.update,
         s.conflict,
         s.drift,
-        plan.request_total()
+        file.request_total()
     );
     if s.has_changes() {
         counts
@@ -172,9 +177,10 @@ pub fn summary_line(plan: &Plan) -> String {
 }
 
 /// The closing summary of a drift report.
-pub fn drift_summary_line(plan: &Plan) -> String {
+pub fn drift_summary_line(file: &PlanFile) -> String {
+    let plan = &file.plan;
     let d = plan.summary.drift;
-    let requests = plan.request_total();
+    let requests = file.request_total();
     if d == 0 {
         format!(
             "No undeclared access in {} objects; {requests} API requests",
@@ -191,12 +197,7 @@ pub fn drift_summary_line(plan: &Plan) -> String {
 /// `name (platform, base URL)`: a target header.
 pub fn target_heading(plan: &Plan, target: &str) -> String {
     let heading = match plan.targets.get(target) {
-        Some(TargetPlatform::Atlan(a)) => format!("{target} (atlan, {})", a.base_url),
-        Some(TargetPlatform::Connect(c)) => format!("{target} (connect, {})", c.base_url),
-        Some(TargetPlatform::Mist(m)) => {
-            let url = m.base_url.as_deref().or(m.cloud.as_deref()).unwrap_or("?");
-            format!("{target} (mist, {url})")
-        }
+        Some(platform) => platform.heading(target),
         None => target.to_string(),
     };
     // A plan file is untrusted input: its target names and URLs are shown escaped too.
@@ -251,7 +252,7 @@ pub fn change_lines(change: &Change) -> Vec<String> {
         out.push(format!("    key → {}", escape(&sink.describe())));
     }
     for reason in &change.reasons {
-        out.push(format!("!   conflict: {}", escape(reason)));
+        out.push(format!("!   conflict: {}", escape(&reason.to_string())));
     }
     out
 }

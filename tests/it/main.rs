@@ -1,9 +1,9 @@
 //! The one integration-test binary (as in cargo's own testsuite): every module below talks to
 //! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
-//! `common` and `e2e_apply_support` are the shared harness; `tools` runs external programs and
-//! installs the ones a new machine lacks under `target/`.
-//! `common`, `e2e_apply_support` and `fake_server` (a scripted proxy for hostile-server tests)
-//! are the shared harness.
+//! `support` is the one harness (credentials, the sandbox world builder, the ACME plan and
+//! goldens); `fake_server` is a scripted proxy for hostile-server tests, `hostile_scripts` its
+//! scripts; `tools` runs external programs and installs the ones a new machine lacks under
+//! `target/`.
 
 mod actionlint;
 mod apply_cli;
@@ -13,11 +13,9 @@ mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
-mod common;
 mod demo;
 mod e2e_apply;
 mod e2e_apply_faults;
-mod e2e_apply_support;
 mod e2e_plan;
 mod export_cli;
 mod export_roundtrip;
@@ -26,6 +24,7 @@ mod help;
 mod hostile_scripts;
 mod hostile_servers;
 mod install_script;
+mod layers;
 mod local_inputs;
 mod logging;
 mod lookalike_warnings;
@@ -55,5 +54,6 @@ mod sdk_python;
 mod sdk_python_workflows;
 mod secrets_echo;
 mod shellcheck;
+mod support;
 mod tools;
 mod validate_cli;

@@ -1,7 +1,7 @@
 //! The plan file: round trip, refusals of other formats and versions, clear errors on
 //! malformed files.
 
-use crate::common;
+use crate::support::acme as common;
 
 use warrant::plan::file::{PlanFileError, parse, read, to_json, write};
 
@@ -12,8 +12,13 @@ fn written_plan_reads_back_equal_and_byte_identical() {
     let plan = common::acme_plan();
     write(&path, &plan).unwrap();
     let back = read(&path).unwrap();
-    assert_eq!(back, plan);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), to_json(&back));
+    assert_eq!(back, plan.plan);
+    // Written again with the request counts it was written with (`read` leaves them out).
+    let again = warrant::plan::file::PlanFile {
+        plan: back,
+        requests: plan.requests.clone(),
+    };
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), to_json(&again));
 }
 
 fn with(field: &str, value: serde_json::Value) -> String {

@@ -11,14 +11,14 @@
 use std::collections::BTreeMap;
 
 use warrant::plan::gather::{make_plan, open_session};
+use warrant::platform::LiveOptions;
 use warrant::sandbox::Seed;
 use warrant::sandbox::seed::{ConnectIdentity, MistPlace, MistPrivilege, MistToken};
-use warrant::session::LiveOptions;
 
-use crate::common::golden;
-use crate::e2e_apply_support::*;
 use crate::fake_server::FakeServer;
 use crate::hostile_scripts::{PLATFORMS, Platform, Unknown, unknown_list_in_listing};
+use crate::support::acme::golden;
+use crate::support::*;
 
 /// The placeholders of the per-run values of a plan file, after checking its id.
 fn normalize(text: &str, urls: &[(&str, &str)]) -> String {
@@ -225,7 +225,7 @@ async fn the_unreadable_world_plan_file_is_unchanged() {
             ("connect-prod".to_string(), connect.url.clone()),
             ("mist-prod".to_string(), mist.url.clone()),
         ]),
-        credentials: credentials(ATLAN_KEY),
+        environment: environment(ATLAN_KEY),
         client: quick_client(),
     };
     let session = open_session(&world.manifests, &[], &live).unwrap();
@@ -250,8 +250,10 @@ async fn the_unreadable_world_plan_file_is_unchanged() {
 /// The reasons the planner alone gives, from data: a limit on create and on update.
 #[test]
 fn the_planner_reasons_plan_file_is_unchanged() {
-    use crate::common::{acme_meta, address, append, desired, live};
-    use warrant::model::{DesiredField, Kind, LiveState};
+    use crate::support::acme::ORG_API_TOKEN;
+    use crate::support::acme::{acme_meta, address, append, desired, live};
+    use warrant::model::{DesiredField, LiveState};
+    use warrant::plan::file::PlanFile;
     use warrant::plan::{Plan, diff};
 
     let limited = |values: &[&str]| DesiredField {
@@ -259,16 +261,19 @@ fn the_planner_reasons_plan_file_is_unchanged() {
         ..append(values)
     };
     let d = desired(
-        address(Kind::OrgApiToken, "many", "mist-prod", "many"),
+        address(ORG_API_TOKEN, "many", "mist-prod", "many"),
         vec![("privileges", limited(&["a:org", "b:org", "c:org"]))],
     );
     let created = diff(&d, &LiveState::Absent);
     let d = desired(
-        address(Kind::OrgApiToken, "grows", "mist-prod", "grows"),
+        address(ORG_API_TOKEN, "grows", "mist-prod", "grows"),
         vec![("privileges", limited(&["a:org", "b:org"]))],
     );
     let updated = diff(&d, &live("t-2", vec![("privileges", &["c:org"])]));
-    let plan = Plan::new(acme_meta(), vec![created, updated], Default::default());
+    let plan = PlanFile::new(
+        Plan::new(acme_meta(), vec![created, updated]),
+        Default::default(),
+    );
     golden(
         "world_planner_reasons_plan.json",
         &warrant::plan::file::to_json(&plan),

@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::e2e_apply_support::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use warrant::model::{DesiredObject, LiveObject, LiveState, Values, WriteOp};
 use warrant::plan::gather::open_session;
-use warrant::platform::Client;
-use warrant::session::{LiveOptions, Session};
+use warrant::platform::{LiveOptions, LiveTarget, Session};
 
 const ASSET_RULE_RUNNER: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c01";
 const TENANT_VIEWER: &str = "9b1e2c3d-4f5a-4b6c-8d7e-0f1a2b3c4d05";
@@ -38,7 +37,7 @@ async fn desired(world: &World, session: &Session, names: &[String]) -> Vec<Desi
         .collect()
 }
 
-async fn read_one(client: &Client, object: &DesiredObject) -> LiveObject {
+async fn read_one(client: &dyn LiveTarget, object: &DesiredObject) -> LiveObject {
     match client
         .read(std::slice::from_ref(object))
         .await
@@ -50,20 +49,19 @@ async fn read_one(client: &Client, object: &DesiredObject) -> LiveObject {
     }
 }
 
-/// The update the applier would build from `live`: each listed field as live ∪ additions.
+/// The update the applier would send after reading `live`: these additions per field.
 fn update(object: &DesiredObject, live: &LiveObject, add: &[(&str, &[&str])]) -> WriteOp {
-    let fields = add
+    let additions = add
         .iter()
         .map(|(field, values)| {
-            let mut union: Values = live.fields.get(field).cloned().unwrap_or_default();
-            union.extend(values.iter().map(|v| v.to_string()));
-            (field.to_string(), union)
+            let values = values.iter().map(|v| v.to_string()).collect();
+            (field.to_string(), values)
         })
         .collect();
     WriteOp::Update {
         address: object.address.clone(),
         live: live.clone(),
-        fields,
+        additions,
     }
 }
 

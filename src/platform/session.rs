@@ -1,21 +1,65 @@
-//! A live session: one platform client per target, opened from target settings, credentials
-//! (from the environment unless given) and `--endpoint` overrides. `plan`, `drift`, `apply`,
-//! `export`, the demo and the benchmarks all reach live systems through a `Session`.
+//! A live session: one [`LiveTarget`] per target, opened from target settings, credentials
+//! (the environment variables the Target names, from the process or given) and `--endpoint`
+//! overrides. `plan`, `drift`, `apply`, `export`, the demo and the benchmarks all reach live
+//! systems through a `Session`.
 
 use std::collections::BTreeMap;
 
-use crate::manifest::{Location, Manifests, Target, TargetPlatform};
-use crate::platform::{
-    Client, ClientOptions, Credentials, ErrorKind, PlatformError, RequestCounts,
+use super::{
+    ClientOptions, ErrorKind, LiveTarget, Manifests, PlatformError, RequestCounts, TargetPlatform,
 };
+use crate::secret::Secret;
+
+/// Where credentials are read from: the environment variables a Target names.
+#[derive(Debug, Clone, Default)]
+pub enum Environment {
+    /// The process's environment.
+    #[default]
+    Process,
+    /// These variables only (tests, the demo): what the process would have had.
+    Given(BTreeMap<String, Secret>),
+}
+
+impl Environment {
+    /// These variables only.
+    pub fn given<'a>(variables: impl IntoIterator<Item = (&'a str, &'a str)>) -> Environment {
+        Environment::Given(
+            variables
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), Secret::new(value)))
+                .collect(),
+        )
+    }
+
+    /// The variable `name` that a Target `target` names; a missing or empty one is an error
+    /// naming the variable and the target, reported before any request. The value is not yet
+    /// masked: the platform decides which of its variables are secrets ([`Secret::in_use`]).
+    pub(crate) fn variable(&self, target: &str, name: &str) -> Result<Secret, PlatformError> {
+        let value = match self {
+            Environment::Process => std::env::var(name).ok().map(Secret::new),
+            Environment::Given(variables) => variables.get(name).cloned(),
+        };
+        match value {
+            Some(value) if !value.is_empty() => Ok(value),
+            _ => Err(PlatformError::new(
+                target,
+                ErrorKind::Credentials,
+                format!("environment variable {name} is not set"),
+            )
+            .with_hint(format!(
+                "export {name} with the credential for target {target}"
+            ))),
+        }
+    }
+}
 
 /// How to reach live systems.
 #[derive(Debug, Clone, Default)]
 pub struct LiveOptions {
     /// Target name → base URL override (`--endpoint TARGET=URL`).
     pub endpoints: BTreeMap<String, String>,
-    /// Target name → credentials; targets not listed read theirs from the environment.
-    pub credentials: BTreeMap<String, Credentials>,
+    /// Where the credentials come from.
+    pub environment: Environment,
     pub client: ClientOptions,
 }
 
@@ -62,9 +106,9 @@ impl LiveOptions {
     }
 }
 
-/// One client per target.
+/// One live target per target name.
 pub struct Session {
-    pub clients: BTreeMap<String, Client>,
+    clients: BTreeMap<String, Box<dyn LiveTarget>>,
     /// The `--endpoint` overrides the clients were opened with (target → base URL), so a plan
     /// can record the base URL actually used.
     pub endpoints: BTreeMap<String, String>,
@@ -80,30 +124,10 @@ impl Session {
         let mut clients = BTreeMap::new();
         let mut errors = Vec::new();
         for (name, platform) in targets {
-            let target = Target {
-                name: name.clone(),
-                platform: platform.clone(),
-                location: Location {
-                    file: "<targets>".into(),
-                    line: 0,
-                    column: 0,
-                },
-            };
-            let creds = match options.credentials.get(name) {
-                Some(c) => Ok(c.clone()),
-                None => Credentials::from_env(&target),
-            };
-            let client = creds.and_then(|c| {
-                Client::new(
-                    &target,
-                    options.endpoints.get(name).map(String::as_str),
-                    c,
-                    &options.client,
-                )
-            });
-            match client {
-                Ok(c) => {
-                    clients.insert(name.clone(), c);
+            let endpoint = options.endpoints.get(name).map(String::as_str);
+            match platform.open(name, endpoint, &options.environment, &options.client) {
+                Ok(client) => {
+                    clients.insert(name.clone(), client);
                 }
                 Err(e) => errors.push(e),
             }
@@ -129,8 +153,28 @@ impl Session {
         }
     }
 
-    pub fn client(&self, target: &str) -> Option<&Client> {
-        self.clients.get(target)
+    /// A session of these live targets (target name → target): tests plan and apply against
+    /// targets of their own this way.
+    pub fn of(clients: BTreeMap<String, Box<dyn LiveTarget>>) -> Session {
+        Session {
+            clients,
+            endpoints: BTreeMap::new(),
+        }
+    }
+
+    pub fn client(&self, target: &str) -> Option<&dyn LiveTarget> {
+        self.clients.get(target).map(|c| c.as_ref())
+    }
+
+    /// The live target `target`, or the error that no client is open for it.
+    pub(crate) fn live(&self, target: &str) -> Result<&dyn LiveTarget, PlatformError> {
+        self.client(target).ok_or_else(|| {
+            PlatformError::new(
+                target,
+                ErrorKind::Other,
+                "no client is open for this target",
+            )
+        })
     }
 
     pub fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
