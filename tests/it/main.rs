@@ -44,6 +44,7 @@ mod release_workflow;
 mod render_golden;
 mod render_markdown_budget;
 mod sandbox_atlan;
+mod sandbox_atlan_fidelity;
 mod sandbox_atlan_workflows;
 mod sandbox_bench;
 mod sandbox_connect;
