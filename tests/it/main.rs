@@ -49,6 +49,7 @@ mod sandbox_atlan_workflows;
 mod sandbox_bench;
 mod sandbox_connect;
 mod sandbox_faults;
+mod sandbox_fidelity;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
