@@ -53,6 +53,7 @@ mod sandbox_fidelity;
 mod sandbox_mist;
 mod sandbox_seed;
 mod sdk_python;
+mod sdk_python_fidelity;
 mod sdk_python_workflows;
 mod secrets_echo;
 mod shellcheck;
