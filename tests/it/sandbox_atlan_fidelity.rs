@@ -251,7 +251,7 @@ async fn a_lagging_write_becomes_searchable_once_the_lag_has_passed() {
 #[tokio::test]
 async fn two_writes_inside_the_lag_reach_the_search_in_order() {
     let mut seed = Seed::example();
-    seed.atlan.index_lag_seconds = 0.5;
+    seed.atlan.index_lag_seconds = 1.0;
     let sb = start(seed).await;
     save(
         &sb,
@@ -259,7 +259,7 @@ async fn two_writes_inside_the_lag_reach_the_search_in_order() {
         snowflake_with(&["jsmith", CI_PIPELINE, DBT_CLOUD]),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     save(&sb, ADMIN_KEY, snowflake_with(&["jsmith", DBT_CLOUD])).await;
     // Each version shows for a while, then the last one stays.
     let mut seen = Vec::new();
@@ -295,6 +295,9 @@ async fn two_writes_inside_the_lag_reach_the_search_in_order() {
         })
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    // The middle version had the index to itself for 600 ms: the first write's time came
+    // while the second was still pending.
+    assert_eq!(positions, [0, 1, 2], "{seen:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
