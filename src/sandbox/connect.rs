@@ -513,6 +513,26 @@ fn paging(q: &[(String, String)]) -> Result<(usize, usize), Response> {
     Ok((skip as usize, count as usize))
 }
 
+/// One page of `items` (`skip`, `count` items), rendered by `json`, with the `Total-Count` of
+/// all of them: every list answers this way.
+fn page_of<T>(
+    headers: &HeaderMap,
+    items: &[&T],
+    (skip, count): (usize, usize),
+    json: impl Fn(&T) -> Value,
+) -> Response {
+    let page: Vec<Value> = items
+        .iter()
+        .skip(skip)
+        .take(count)
+        .map(|i| json(i))
+        .collect();
+    with_total(
+        json_response(StatusCode::OK, &render(headers, Value::Array(page))),
+        items.len(),
+    )
+}
+
 fn with_total(mut r: Response, total: usize) -> Response {
     r.headers_mut()
         .insert(TOTAL_COUNT, HeaderValue::from(total));
@@ -549,22 +569,12 @@ async fn list_roles(
         Err(r) => return r,
     };
     let q = query_pairs(&uri);
-    let (skip, count) = match state.paging(&q) {
+    let paging = match state.paging(&q) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let t = &state.tenants[caller.tenant];
-    let roles = roles_of(t, &q);
-    let page: Vec<Value> = roles
-        .iter()
-        .skip(skip)
-        .take(count)
-        .map(|r| role_json(t, r))
-        .collect();
-    with_total(
-        json_response(StatusCode::OK, &render(&headers, Value::Array(page))),
-        roles.len(),
-    )
+    page_of(&headers, &roles_of(t, &q), paging, |r| role_json(t, r))
 }
 
 /// `HEAD /api/v1/Tenants/{tenantId}/Roles`
@@ -686,25 +696,15 @@ async fn list_client_roles(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (skip, count) = match state.paging(&query_pairs(&uri)) {
+    let paging = match state.paging(&query_pairs(&uri)) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let t = &state.tenants[caller.tenant];
-    let roles = match client_roles(t, &caller, &client_id) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let page: Vec<Value> = roles
-        .iter()
-        .skip(skip)
-        .take(count)
-        .map(|r| role_json(t, r))
-        .collect();
-    with_total(
-        json_response(StatusCode::OK, &render(&headers, Value::Array(page))),
-        roles.len(),
-    )
+    match client_roles(t, &caller, &client_id) {
+        Ok(roles) => page_of(&headers, &roles, paging, |r| role_json(t, r)),
+        Err(r) => r,
+    }
 }
 
 /// `HEAD /api/v1/Tenants/{tenantId}/ClientCredentialClients/{clientId}/Roles`
@@ -753,22 +753,14 @@ async fn list_identities(
         Err(r) => return r,
     };
     let q = query_pairs(&uri);
-    let (skip, count) = match state.paging(&q) {
+    let paging = match state.paging(&q) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let t = &state.tenants[caller.tenant];
-    let matched = identities_of(t, &q);
-    let page: Vec<Value> = matched
-        .iter()
-        .skip(skip)
-        .take(count)
-        .map(|i| identity_json(t, i))
-        .collect();
-    with_total(
-        json_response(StatusCode::OK, &render(&headers, Value::Array(page))),
-        matched.len(),
-    )
+    page_of(&headers, &identities_of(t, &q), paging, |i| {
+        identity_json(t, i)
+    })
 }
 
 /// `HEAD /api/v1/Tenants/{tenantId}/AutomationIdentities?tag=`

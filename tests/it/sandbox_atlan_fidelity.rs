@@ -54,6 +54,11 @@ async fn post(sb: &SandboxHandle, path: &str, key: &str, body: &Value) -> (Statu
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// `GET /api/meta/entity/guid/{guid}` as warrant-bot.
+async fn entity(sb: &SandboxHandle, guid: &str) -> (StatusCode, Value) {
+    get(sb, &format!("/api/meta/entity/guid/{guid}"), ADMIN_KEY).await
+}
+
 /// A bulk save of one connection with these attributes (qualifiedName and name included).
 async fn save(sb: &SandboxHandle, key: &str, attributes: Value) -> (StatusCode, Value) {
     post(
@@ -146,12 +151,7 @@ async fn a_write_reaches_the_entity_reads_at_once_and_the_search_after_the_lag()
     let written = sorted(&["jsmith", CI_PIPELINE, DBT_CLOUD]);
 
     // The entity store: every read sees the write.
-    let (_, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{SNOWFLAKE_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (_, one) = entity(&sb, SNOWFLAKE_GUID).await;
     assert_eq!(admins_of(&one["entity"]), written);
     let (_, by_name) = get(
         &sb,
@@ -208,7 +208,7 @@ async fn a_write_reaches_the_entity_reads_at_once_and_the_search_after_the_lag()
         .as_str()
         .unwrap()
         .to_string();
-    let (s, _) = get(&sb, &format!("/api/meta/entity/guid/{guid}"), ADMIN_KEY).await;
+    let (s, _) = entity(&sb, &guid).await;
     assert_eq!(s, StatusCode::OK);
     assert!(
         search(&sb, &["default/postgres/1800000001"])
@@ -535,12 +535,7 @@ async fn other_attributes_are_kept_count_as_an_update_and_can_be_cleared() {
         body["mutatedEntities"]["UPDATE"][0]["guid"], SNOWFLAKE_GUID,
         "{body}"
     );
-    let (_, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{SNOWFLAKE_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (_, one) = entity(&sb, SNOWFLAKE_GUID).await;
     assert_eq!(
         one["entity"]["attributes"]["description"],
         "Production warehouse"
@@ -566,12 +561,7 @@ async fn other_attributes_are_kept_count_as_an_update_and_can_be_cleared() {
     attributes["description"] = Value::Null;
     let (_, body) = save(&sb, JSMITH_KEY, attributes).await;
     assert!(body["mutatedEntities"]["UPDATE"].is_array(), "{body}");
-    let (_, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{SNOWFLAKE_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (_, one) = entity(&sb, SNOWFLAKE_GUID).await;
     assert!(
         one["entity"]["attributes"].get("description").is_none(),
         "{one}"
@@ -610,12 +600,7 @@ async fn archived_connections_are_readable_and_never_written() {
     let archived_before = sb.state()["atlan"]["archivedConnections"].clone();
     assert_eq!(archived_before.as_array().unwrap().len(), 2);
 
-    let (s, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{ARCHIVED_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (s, one) = entity(&sb, ARCHIVED_GUID).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(one["entity"]["status"], "DELETED");
     // A qualifiedName lookup finds only active connections.
@@ -811,12 +796,7 @@ async fn the_atlan_rule_needs_a_listed_user_group_or_role() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let before = sb.state()["atlan"]["connections"].clone();
     // The refusals changed nothing.
-    let (_, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{DATABRICKS_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (_, one) = entity(&sb, DATABRICKS_GUID).await;
     assert_eq!(admins_of(&one["entity"]), [CI_PIPELINE.to_string()]);
     assert_eq!(sb.state()["atlan"]["connections"], before);
 }
@@ -948,12 +928,7 @@ async fn a_workflow_run_follows_the_same_rule_as_its_submitter() {
     let sb = start(seed_with_run(ADMIN_USER, ConnectionAdminRule::Legacy)).await;
     let run = finished_run(&sb).await;
     assert_eq!(run["phase"], "Succeeded", "{run}");
-    let (_, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{DATABRICKS_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (_, one) = entity(&sb, DATABRICKS_GUID).await;
     assert_eq!(admins_of(&one["entity"]), sorted(&[CI_PIPELINE, DBT_CLOUD]));
 
     // Atlan's rule: the same run fails with the refusal entity/bulk gives, nothing changes.
@@ -966,11 +941,6 @@ async fn a_workflow_run_follows_the_same_rule_as_its_submitter() {
             "Unable to add the API token as a connection admin. {ADMIN_USER} is not authorized to perform update entity: Connection:{DATABRICKS}"
         )
     );
-    let (_, one) = get(
-        &sb,
-        &format!("/api/meta/entity/guid/{DATABRICKS_GUID}"),
-        ADMIN_KEY,
-    )
-    .await;
+    let (_, one) = entity(&sb, DATABRICKS_GUID).await;
     assert_eq!(admins_of(&one["entity"]), [CI_PIPELINE.to_string()]);
 }

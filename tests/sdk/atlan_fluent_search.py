@@ -19,16 +19,7 @@ from pyatlan.model.assets import Connection
 from pyatlan.model.enums import AtlanConnectorType
 from pyatlan.model.fluent_search import CompoundQuery, FluentSearch
 
-
-def mutation_types(response):
-    mutated = response.mutated_entities
-    if mutated is None:
-        return []
-    return sorted(
-        kind
-        for kind in ("CREATE", "UPDATE", "PARTIAL_UPDATE", "DELETE")
-        if getattr(mutated, kind)
-    )
+from sdk_support import mutation_types
 
 
 def main() -> int:

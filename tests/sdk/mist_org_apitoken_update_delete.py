@@ -2,9 +2,8 @@
 
 Run by tests/it/sdk_python_fidelity.rs with the pinned venv's python. Inputs come from the
 environment: SANDBOX_MIST_URL, MIST_SANDBOX_TOKEN, MIST_ORG_ID, SITE_ID. mistapi only talks to
-the Mist clouds over https, so, as in mist_org_apitokens.py, the `requests` transport below
-the SDK sends exactly its requests to the sandbox over plain HTTP and refuses any other
-destination; no SDK file or function is changed.
+the Mist clouds over https: `sdk_support.send_mist_cloud_to` sends exactly its requests to the
+sandbox instead (no SDK file or function is changed; any other destination is refused).
 
 It creates a token, renames it and adds a site privilege with `updateOrgApiToken`, gets it,
 deletes it with `deleteOrgApiToken`, then lists the tokens and gets the deleted one (404), and
@@ -14,30 +13,13 @@ prints one line `SDK_RESULT <json>`. No key is printed.
 import json
 import os
 import sys
-import urllib.parse
-
-import requests.adapters
 
 import mistapi
 from mistapi.api.v1.orgs import apitokens
 
-MIST_CLOUD = "api.mist.com"
-SANDBOX = os.environ["SANDBOX_MIST_URL"].rstrip("/")
+from sdk_support import MIST_CLOUD, send_mist_cloud_to
 
-_send = requests.adapters.HTTPAdapter.send
-
-
-def _send_to_sandbox(adapter, request, *args, **kwargs):
-    url = urllib.parse.urlsplit(request.url)
-    if url.scheme != "https" or url.netloc != MIST_CLOUD:
-        raise requests.exceptions.ConnectionError(
-            f"refusing to send a request outside the sandbox: {url.scheme}://{url.netloc}"
-        )
-    request.url = SANDBOX + request.url[len(f"https://{MIST_CLOUD}") :]
-    return _send(adapter, request, *args, **kwargs)
-
-
-requests.adapters.HTTPAdapter.send = _send_to_sandbox
+send_mist_cloud_to(os.environ["SANDBOX_MIST_URL"])
 
 
 def main() -> int:
