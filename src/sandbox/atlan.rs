@@ -1,14 +1,15 @@
 //! The Atlan simulator, per `contracts/atlan.md`: API tokens (Heracles `/api/service/apikeys`),
-//! users, whoami, and Connection assets (Atlas `/api/meta`: unique-attribute GET, indexsearch,
+//! users, whoami, and Connection assets (Atlas `/api/meta`: the entity store's GETs by
+//! qualifiedName and by GUID, indexsearch over a search index that may lag behind the store,
 //! entity/bulk with the ConnectionPreProcessor admin rules), and, in `atlan_workflows.rs`, the
 //! workflow engine that runs the API token connection admin package as its submitter through
-//! the same admin rule ([`may_change_admins`]) and write.
+//! the same admin rule ([`Atlan::may_change_admins`]) and write.
 //!
 //! Auth is `Authorization: Bearer <apiKey>` of a seeded caller; anything else is 401.
 //! Errors use the Atlas body `{"errorCode", "errorMessage"}`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::Router;
@@ -26,18 +27,105 @@ mod query;
 #[path = "atlan_workflows.rs"]
 mod workflows;
 
-use super::seed::{AtlanApiToken, AtlanCaller, AtlanConnection, AtlanSeed};
+use super::seed::{
+    AtlanApiToken, AtlanCaller, AtlanConnection, AtlanRole, AtlanSeed, ConnectionAdminRule,
+};
 use super::{Platform, Sim, auth_credential, json_response, now_millis, query_pairs, query_value};
 
 type AtlanSim = State<Arc<Sim<Atlan>>>;
 
+/// A connection as the entity store holds it.
+#[derive(Debug, Clone, PartialEq)]
+struct Entity {
+    connection: AtlanConnection,
+    /// Attributes the sandbox does not model (such as `description`), as last saved.
+    other: BTreeMap<String, Value>,
+    /// Archived (`status: DELETED`): readable, never written.
+    archived: bool,
+}
+
+impl Entity {
+    fn status(&self) -> &'static str {
+        if self.archived { "DELETED" } else { "ACTIVE" }
+    }
+}
+
+/// The search index of connections, `lag_ms` behind the entity store: each write reaches it
+/// `lag_ms` after it was made. With no lag (the default) it is the store itself.
+#[derive(Default)]
+struct SearchIndex {
+    lag_ms: i64,
+    /// Positions the index shows differently from the store: an older version, or `None`
+    /// for a connection created too recently to be searchable.
+    stale: HashMap<usize, Option<Entity>>,
+    /// Versions on their way into the index, oldest first: (searchable from, position).
+    pending: VecDeque<(i64, usize, Entity)>,
+    /// Per position, how many of its versions are still pending.
+    in_flight: HashMap<usize, usize>,
+}
+
+impl SearchIndex {
+    /// The version of the entity at `position` a search sees, if any.
+    fn view<'a>(&'a self, entities: &'a [Entity], position: usize) -> Option<&'a Entity> {
+        match self.stale.get(&position) {
+            Some(version) => version.as_ref(),
+            None => entities.get(position),
+        }
+    }
+
+    /// Records a write made at `at`: the index keeps showing `before` until then + lag.
+    fn record(&mut self, position: usize, before: Option<&Entity>, after: &Entity, at: i64) {
+        if self.lag_ms == 0 {
+            return;
+        }
+        self.stale
+            .entry(position)
+            .or_insert_with(|| before.cloned());
+        self.pending
+            .push_back((at.saturating_add(self.lag_ms), position, after.clone()));
+        *self.in_flight.entry(position).or_insert(0) += 1;
+    }
+
+    /// Makes every version whose time has come searchable.
+    fn advance(&mut self, now: i64) {
+        while self.pending.front().is_some_and(|(at, _, _)| *at <= now) {
+            let Some((_, position, version)) = self.pending.pop_front() else {
+                break;
+            };
+            let left = self
+                .in_flight
+                .get(&position)
+                .copied()
+                .unwrap_or(1)
+                .saturating_sub(1);
+            if left == 0 {
+                self.in_flight.remove(&position);
+                self.stale.remove(&position);
+            } else {
+                self.in_flight.insert(position, left);
+                self.stale.insert(position, Some(version));
+            }
+        }
+    }
+}
+
 pub(crate) struct Atlan {
+    /// Callers, users, tokens and options; its connection lists are moved into `entities`.
     data: AtlanSeed,
-    /// qualifiedName → index in `data.connections`. A plan searches 1,000 names at a time
-    /// among tens of thousands of connections; scanning them all per request made the
-    /// sandbox, not warrant, the cost of a large plan. Connections are never removed, so an
-    /// index stays valid; a create adds its entry.
+    /// Every connection: the seeded active ones, the archived ones, then those created.
+    entities: Vec<Entity>,
+    /// qualifiedName → position of the *active* connection. A plan searches 1,000 names at a
+    /// time among tens of thousands of connections; scanning them all per request made the
+    /// sandbox, not warrant, the cost of a large plan. Connections are never removed, so a
+    /// position stays valid; a create adds its entry.
     by_qualified_name: HashMap<String, usize>,
+    /// GUID → position, active or archived.
+    by_guid: HashMap<String, usize>,
+    /// Positions of the archived connections (few), which qualifiedName lookups skip.
+    archived: Vec<usize>,
+    /// Every workspace role (seeded and built-in).
+    roles: Vec<AtlanRole>,
+    index: SearchIndex,
     foreign_seq: u64,
     /// The package workflows: templates, runs, and the clock they run on.
     workflows: workflows::Engine,
@@ -48,48 +136,103 @@ impl Platform for Atlan {
     type Seed = AtlanSeed;
 
     fn from_seed(seed: &AtlanSeed) -> Atlan {
-        let by_qualified_name = seed
-            .connections
+        let mut data = seed.clone();
+        let active = std::mem::take(&mut data.connections);
+        let archived = std::mem::take(&mut data.archived_connections);
+        let entity = |connection: AtlanConnection, archived: bool| Entity {
+            connection,
+            other: BTreeMap::new(),
+            archived,
+        };
+        let entities: Vec<Entity> = active
+            .into_iter()
+            .map(|c| entity(c, false))
+            .chain(archived.into_iter().map(|c| entity(c, true)))
+            .collect();
+        let by_qualified_name = entities
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.qualified_name.clone(), i))
+            .filter(|(_, e)| !e.archived)
+            .map(|(i, e)| (e.connection.qualified_name.clone(), i))
+            .collect();
+        let by_guid = entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.connection.guid.clone(), i))
+            .collect();
+        let archived = (0..entities.len())
+            .filter(|&i| entities[i].archived)
             .collect();
         Atlan {
-            data: seed.clone(),
+            roles: data.all_roles(),
+            index: SearchIndex {
+                lag_ms: millis(data.index_lag_seconds),
+                ..SearchIndex::default()
+            },
+            entities,
             by_qualified_name,
+            by_guid,
+            archived,
             foreign_seq: 0,
             workflows: workflows::Engine::from_seed(&seed.workflows, now_millis()),
+            data,
         }
     }
 
     fn snapshot(&self) -> Value {
+        let shown = |archived: bool| -> Vec<Value> {
+            self.entities
+                .iter()
+                .filter(|e| e.archived == archived)
+                .map(|e| {
+                    let mut v = serde_json::to_value(&e.connection).unwrap_or(Value::Null);
+                    if !e.other.is_empty() {
+                        v["attributes"] = json!(e.other);
+                    }
+                    v
+                })
+                .collect()
+        };
         json!({
             "callers": self.data.callers.iter().map(|c| json!({
                 "username": c.username, "roles": c.roles, "groups": c.groups,
             })).collect::<Vec<_>>(),
+            "roles": self.roles,
             "users": self.data.users,
             "apiTokens": self.data.api_tokens,
-            "connections": self.data.connections,
+            "connections": shown(false),
+            "archivedConnections": shown(true),
             "workflows": self.workflows.snapshot(now_millis()),
         })
     }
 
     fn advance(&mut self) {
         self.advance_workflows();
+        self.index.advance(now_millis());
     }
 
     fn foreign_write(&mut self, rng: &mut StdRng) {
-        if self.data.connections.is_empty() {
+        let active = self.entities.len() - self.archived.len();
+        if active == 0 {
             return;
         }
-        let i = rng.random_range(0..self.data.connections.len());
+        let nth = rng.random_range(0..active);
+        let Some(i) = (0..self.entities.len())
+            .filter(|&i| !self.entities[i].archived)
+            .nth(nth)
+        else {
+            return;
+        };
         self.foreign_seq += 1;
-        let user = format!("foreign-admin-{}", self.foreign_seq);
-        let conn = &mut self.data.connections[i];
-        conn.admin_users.push(user);
+        let now = now_millis();
+        let mut next = self.entities[i].clone();
+        let conn = &mut next.connection;
+        conn.admin_users
+            .push(format!("foreign-admin-{}", self.foreign_seq));
         conn.updated_by = "foreign-writer".to_string();
-        conn.update_time = now_millis();
+        conn.update_time = now;
         conn.version += 1;
+        self.update_entity(i, next, now);
     }
 
     fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response {
@@ -137,10 +280,21 @@ impl Platform for Atlan {
             )
             .route("/api/meta/entity/guid/{guid}", get(get_by_guid))
             .route("/api/meta/search/indexsearch", post(index_search))
-            .route("/api/meta/entity/bulk", post(bulk))
-            .route("/api/meta/entity/bulk/", post(bulk))
+            .route("/api/meta/entity/bulk", get(get_by_guids).post(bulk))
+            .route("/api/meta/entity/bulk/", get(get_by_guids).post(bulk))
             .merge(workflows::routes())
     }
+
+    fn is_write(method: &axum::http::Method, route: &str) -> bool {
+        // The search endpoints are POSTs that only read.
+        !(matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
+            || route.ends_with("/indexsearch"))
+    }
+}
+
+/// Milliseconds of a seed's (checked, finite, non-negative) seconds.
+fn millis(seconds: f64) -> i64 {
+    (seconds * 1000.0).round() as i64
 }
 
 fn atlas_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -171,6 +325,39 @@ impl Atlan {
             .cloned()
             .ok_or_else(unauthorized)
     }
+
+    /// The ids of the caller's workspace roles.
+    fn role_ids<'a>(&'a self, caller: &'a AtlanCaller) -> impl Iterator<Item = &'a str> + 'a {
+        caller.roles.iter().filter_map(|name| {
+            self.roles
+                .iter()
+                .find(|r| &r.name == name)
+                .map(|r| r.id.as_str())
+        })
+    }
+
+    /// The active connection with this qualifiedName.
+    fn active(&self, qualified_name: &str) -> Option<usize> {
+        self.by_qualified_name.get(qualified_name).copied()
+    }
+
+    /// Replaces the entity at `position` by `next`, written at `at`.
+    fn update_entity(&mut self, position: usize, next: Entity, at: i64) {
+        self.index
+            .record(position, Some(&self.entities[position]), &next, at);
+        self.entities[position] = next;
+    }
+
+    /// Adds a new active connection, written at `at`.
+    fn create_entity(&mut self, entity: Entity, at: i64) {
+        let position = self.entities.len();
+        self.index.record(position, None, &entity, at);
+        self.by_qualified_name
+            .insert(entity.connection.qualified_name.clone(), position);
+        self.by_guid
+            .insert(entity.connection.guid.clone(), position);
+        self.entities.push(entity);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,14 +366,28 @@ impl Atlan {
 /// `GET /api/service/apikeys?filter=&limit=&offset=&sort=&count=`
 async fn list_api_keys(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Response {
     let state = sim.state();
-    if let Err(r) = state.caller(&headers) {
-        return r;
-    }
+    let caller = match state.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let q = query_pairs(&uri);
     let (filter, limit, offset) = match list_params(&q, &["displayName", "id", "clientId"]) {
         Ok(p) => p,
         Err(r) => return r,
     };
+    if filter.is_empty()
+        && state.data.unfiltered_token_list_needs_admin
+        && !is_workspace_admin(&caller)
+    {
+        return atlas_error(
+            StatusCode::FORBIDDEN,
+            "ATLAS-403-00-001",
+            format!(
+                "{} is not authorized to list all API tokens; look tokens up with a filter on displayName, id or clientId",
+                caller.username
+            ),
+        );
+    }
     let field = |t: &AtlanApiToken, key: &str| -> String {
         match key {
             "displayName" => t.display_name.clone(),
@@ -199,7 +400,7 @@ async fn list_api_keys(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Re
         .data
         .api_tokens
         .iter()
-        .filter(|t| filter.iter().all(|(k, v)| &field(t, k) == v))
+        .filter(|t| filter.iter().all(|(k, vs)| vs.contains(&field(t, k))))
         .collect();
     if let Some(sort) = query_value(&q, "sort").filter(|s| !s.is_empty()) {
         let (desc, key) = match sort.strip_prefix('-') {
@@ -231,10 +432,11 @@ async fn list_api_keys(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Re
     )
 }
 
-/// Exact-match filter pairs, limit, offset.
-type ListParams = (Vec<(String, String)>, usize, usize);
+/// Per filtered key, the values a record may have there; limit; offset.
+type ListParams = (Vec<(String, Vec<String>)>, usize, usize);
 
-/// Parses `filter` (a JSON object of exact matches on `allowed` keys), `limit` and `offset`.
+/// Parses `filter` (a JSON object of `key: value` exact matches, or `key: {"$in": [values]}`,
+/// on `allowed` keys), `limit` and `offset`.
 fn list_params(q: &[(String, String)], allowed: &[&str]) -> Result<ListParams, Response> {
     let mut filter = Vec::new();
     if let Some(text) = query_value(q, "filter").filter(|s| !s.trim().is_empty()) {
@@ -243,6 +445,10 @@ fn list_params(q: &[(String, String)], allowed: &[&str]) -> Result<ListParams, R
         let Value::Object(map) = value else {
             return Err(bad_request("filter must be a JSON object"));
         };
+        let scalar = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
         for (k, v) in map {
             if !allowed.contains(&k.as_str()) {
                 return Err(bad_request(format!(
@@ -250,11 +456,18 @@ fn list_params(q: &[(String, String)], allowed: &[&str]) -> Result<ListParams, R
                     allowed.join(", ")
                 )));
             }
-            let v = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
+            let values = match v {
+                Value::Object(mut operator) => match (operator.remove("$in"), operator.len()) {
+                    (Some(Value::Array(items)), 0) => items.into_iter().map(scalar).collect(),
+                    _ => {
+                        return Err(bad_request(format!(
+                            "Unsupported filter on {k}: only a value or {{\"$in\": [values]}}"
+                        )));
+                    }
+                },
+                other => vec![scalar(other)],
             };
-            filter.push((k, v));
+            filter.push((k, values));
         }
     }
     let number = |key: &str, default: usize| -> Result<usize, Response> {
@@ -312,9 +525,11 @@ async fn list_users(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Respo
             })
         })
         .filter(|u| {
-            filter
-                .iter()
-                .all(|(k, v)| u.get(k).and_then(Value::as_str) == Some(v.as_str()))
+            filter.iter().all(|(k, vs)| {
+                u.get(k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|have| vs.iter().any(|v| v == have))
+            })
         })
         .collect();
     let records: Vec<&Value> = matched.iter().skip(offset).take(limit).collect();
@@ -328,27 +543,49 @@ async fn list_users(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Respo
     )
 }
 
-/// `GET /api/service/whoami`
+/// `GET /api/service/whoami`: the caller's workspace roles as `{"id", "name"}`.
 async fn whoami(State(sim): AtlanSim, headers: HeaderMap) -> Response {
     let state = sim.state();
     match state.caller(&headers) {
         Err(r) => r,
-        Ok(c) => json_response(
-            StatusCode::OK,
-            &json!({
-                "username": c.username,
-                "roles": c.roles.iter().map(|r| json!({"name": r})).collect::<Vec<_>>(),
-                "groups": c.groups,
-            }),
-        ),
+        Ok(c) => {
+            let roles: Vec<Value> = c
+                .roles
+                .iter()
+                .map(|name| {
+                    let id = state.roles.iter().find(|r| &r.name == name).map(|r| &r.id);
+                    json!({"id": id, "name": name})
+                })
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "username": c.username,
+                    "roles": roles,
+                    "groups": c.groups,
+                }),
+            )
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Atlas: Connection entities
 
-fn entity_json(c: &AtlanConnection, attributes: Option<&[String]>) -> Value {
-    let all = json!({
+/// The attributes the sandbox models; every other attribute of a save is kept as sent.
+const MODELLED: [&str; 7] = [
+    "qualifiedName",
+    "name",
+    "connectorName",
+    "category",
+    "adminUsers",
+    "adminGroups",
+    "adminRoles",
+];
+
+fn entity_json(e: &Entity, attributes: Option<&[String]>) -> Value {
+    let c = &e.connection;
+    let mut all = json!({
         "qualifiedName": c.qualified_name,
         "name": c.name,
         "connectorName": c.connector_name,
@@ -357,6 +594,9 @@ fn entity_json(c: &AtlanConnection, attributes: Option<&[String]>) -> Value {
         "adminGroups": c.admin_groups,
         "adminRoles": c.admin_roles,
     });
+    if let Value::Object(m) = &mut all {
+        m.extend(e.other.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let attrs = match attributes {
         None => all,
         Some(wanted) => {
@@ -375,7 +615,7 @@ fn entity_json(c: &AtlanConnection, attributes: Option<&[String]>) -> Value {
     json!({
         "typeName": "Connection",
         "guid": c.guid,
-        "status": "ACTIVE",
+        "status": e.status(),
         "displayText": c.name,
         "attributes": attrs,
         "classificationNames": [],
@@ -390,7 +630,8 @@ fn entity_json(c: &AtlanConnection, attributes: Option<&[String]>) -> Value {
     })
 }
 
-/// `GET /api/meta/entity/uniqueAttribute/type/{type}?attr:qualifiedName=…`
+/// `GET /api/meta/entity/uniqueAttribute/type/{type}?attr:qualifiedName=…`: active
+/// connections only (Atlas resolves unique attributes among active entities).
 async fn get_by_unique_attribute(
     State(sim): AtlanSim,
     Path(type_name): Path<String>,
@@ -406,12 +647,12 @@ async fn get_by_unique_attribute(
         return bad_request("Unique attribute attr:qualifiedName is required");
     };
     let found = (type_name == "Connection")
-        .then(|| state.by_qualified_name.get(qn))
+        .then(|| state.active(qn))
         .flatten()
-        .map(|&i| &state.data.connections[i]);
+        .map(|i| &state.entities[i]);
     match found {
-        Some(c) => {
-            let mut entity = entity_json(c, None);
+        Some(e) => {
+            let mut entity = entity_json(e, None);
             entity["relationshipAttributes"] = json!({});
             json_response(
                 StatusCode::OK,
@@ -428,7 +669,15 @@ async fn get_by_unique_attribute(
     }
 }
 
-/// `GET /api/meta/entity/guid/{guid}`
+fn guid_not_found(guid: &str) -> Response {
+    atlas_error(
+        StatusCode::NOT_FOUND,
+        "ATLAS-404-00-005",
+        format!("Given instance guid {guid} is invalid/not found"),
+    )
+}
+
+/// `GET /api/meta/entity/guid/{guid}`: from the entity store, archived connections included.
 async fn get_by_guid(
     State(sim): AtlanSim,
     Path(guid): Path<String>,
@@ -438,39 +687,75 @@ async fn get_by_guid(
     if let Err(r) = state.caller(&headers) {
         return r;
     }
-    match state.data.connections.iter().find(|c| c.guid == guid) {
-        Some(c) => json_response(
+    match state.by_guid.get(&guid) {
+        Some(&i) => json_response(
             StatusCode::OK,
-            &json!({"referredEntities": {}, "entity": entity_json(c, None)}),
+            &json!({"referredEntities": {}, "entity": entity_json(&state.entities[i], None)}),
         ),
-        None => atlas_error(
-            StatusCode::NOT_FOUND,
-            "ATLAS-404-00-005",
-            format!("Given instance guid {guid} is invalid/not found"),
-        ),
+        None => guid_not_found(&guid),
     }
 }
 
-fn field_value<'a>(c: &'a AtlanConnection, field: &str) -> Option<&'a str> {
+/// `GET /api/meta/entity/bulk[/]?guid=…&guid=…&minExtInfo=&ignoreRelationships=`: many
+/// entities from the store in one request, in the order asked (`AtlasEntitiesWithExtInfo`).
+/// As in Atlas, no `guid` or any unknown one fails the whole request with 404.
+async fn get_by_guids(State(sim): AtlanSim, headers: HeaderMap, uri: Uri) -> Response {
+    let state = sim.state();
+    if let Err(r) = state.caller(&headers) {
+        return r;
+    }
+    let q = query_pairs(&uri);
+    let guids: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "guid")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if guids.is_empty() {
+        return guid_not_found("[]");
+    }
+    let mut entities = Vec::with_capacity(guids.len());
+    for guid in guids {
+        match state.by_guid.get(guid) {
+            Some(&i) => entities.push(entity_json(&state.entities[i], None)),
+            None => return guid_not_found(guid),
+        }
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({"referredEntities": {}, "entities": entities}),
+    )
+}
+
+fn field_value<'a>(e: &'a Entity, field: &str) -> Option<&'a str> {
+    let c = &e.connection;
     Some(match field {
         "qualifiedName" => &c.qualified_name,
         "name" | "name.keyword" => &c.name,
         "__typeName.keyword" | "__typeName" => "Connection",
-        "__state" => "ACTIVE",
+        "__state" => e.status(),
         "__guid" => &c.guid,
         "connectorName" => &c.connector_name,
-        _ => return None,
+        "category" => c.category.as_deref()?,
+        other => e.other.get(other)?.as_str()?,
     })
 }
 
 /// A connection as the search sees it: its admin lists, or one attribute.
-impl query::Fields for AtlanConnection {
+impl query::Fields for Entity {
     fn texts(&self, field: &str) -> Vec<Cow<'_, str>> {
+        let c = &self.connection;
         let list = match field {
-            "adminUsers" => &self.admin_users,
-            "adminGroups" => &self.admin_groups,
-            "adminRoles" => &self.admin_roles,
-            _ => {
+            "adminUsers" => &c.admin_users,
+            "adminGroups" => &c.admin_groups,
+            "adminRoles" => &c.admin_roles,
+            other => {
+                if let Some(Value::Array(items)) = self.other.get(other) {
+                    return items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(Cow::Borrowed)
+                        .collect();
+                }
                 return field_value(self, field)
                     .map(Cow::Borrowed)
                     .into_iter()
@@ -479,9 +764,16 @@ impl query::Fields for AtlanConnection {
         };
         list.iter().map(|v| Cow::Borrowed(v.as_str())).collect()
     }
+
+    /// Atlan indexes type names through a lowercase normalizer: pyatlan's
+    /// `find_connections_by_name` asks for `__typeName.keyword` = `CONNECTION`.
+    fn normalized(&self, field: &str) -> bool {
+        field == "__typeName"
+    }
 }
 
-/// `POST /api/meta/search/indexsearch`
+/// `POST /api/meta/search/indexsearch`: over the search index, which shows connections as
+/// they were `indexLagSeconds` ago.
 async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> Response {
     let state = sim.state();
     if let Err(r) = state.caller(&headers) {
@@ -524,33 +816,38 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
                 .collect()
         })
         .unwrap_or_default();
-    let connections = &state.data.connections;
+    let entities = &state.entities;
     // The qualified names a query restricts the hits to are looked up, not scanned for.
-    let mut hits: Vec<&AtlanConnection> = match query::required_term(&clause, &["qualifiedName"]) {
+    let positions: Vec<usize> = match query::required_term(&clause, &["qualifiedName"]) {
         Some(names) => {
-            // Seed (creation) order, as a full scan would give.
             let mut found: Vec<usize> = names
                 .iter()
-                .filter_map(|n| state.by_qualified_name.get(n).copied())
+                .filter_map(|n| state.active(n))
+                .chain(
+                    state
+                        .archived
+                        .iter()
+                        .copied()
+                        .filter(|&i| names.contains(&entities[i].connection.qualified_name)),
+                )
                 .collect();
+            // Store (creation) order, as a full scan would give.
             found.sort_unstable();
             found
-                .into_iter()
-                .map(|i| &connections[i])
-                .filter(|c| query::matches(&clause, *c))
-                .collect()
         }
-        None => connections
-            .iter()
-            .filter(|c| query::matches(&clause, *c))
-            .collect(),
+        None => (0..entities.len()).collect(),
     };
+    let mut hits: Vec<&Entity> = positions
+        .into_iter()
+        .filter_map(|i| state.index.view(entities, i))
+        .filter(|e| query::matches(&clause, *e))
+        .collect();
     sort_hits(&mut hits, dsl.get("sort"));
     let page: Vec<Value> = hits
         .iter()
         .skip(from)
         .take(size)
-        .map(|c| entity_json(c, Some(&attributes)))
+        .map(|e| entity_json(e, Some(&attributes)))
         .collect();
     let mut response = json!({
         "queryType": "INDEX",
@@ -568,8 +865,8 @@ async fn index_search(State(sim): AtlanSim, headers: HeaderMap, body: Bytes) -> 
     json_response(StatusCode::OK, &response)
 }
 
-/// Applies the first recognized `sort` entry; unknown fields keep seed (creation) order.
-fn sort_hits(hits: &mut [&AtlanConnection], sort: Option<&Value>) {
+/// Applies the first recognized `sort` entry; unknown fields keep store (creation) order.
+fn sort_hits(hits: &mut [&Entity], sort: Option<&Value>) {
     let Some(entries) = sort.and_then(Value::as_array) else {
         return;
     };
@@ -582,17 +879,18 @@ fn sort_hits(hits: &mut [&AtlanConnection], sort: Option<&Value>) {
             Value::Object(o) => o.get("order").and_then(Value::as_str) == Some("desc"),
             _ => false,
         };
-        let key = |c: &&AtlanConnection| -> Option<String> {
+        let key = |e: &&Entity| -> Option<String> {
+            let c = &e.connection;
             match field.as_str() {
                 "__timestamp" | "createTime" => Some(format!("{:020}", c.create_time)),
                 "__modificationTimestamp" | "updateTime" => Some(format!("{:020}", c.update_time)),
-                f => field_value(c, f).map(str::to_string),
+                f => field_value(e, f).map(str::to_string),
             }
         };
         if hits.first().and_then(key).is_none() {
             continue;
         }
-        hits.sort_by_cached_key(|c| key(c));
+        hits.sort_by_cached_key(|e| key(e));
         if desc {
             hits.reverse();
         }
@@ -600,15 +898,36 @@ fn sort_hits(hits: &mut [&AtlanConnection], sort: Option<&Value>) {
     }
 }
 
-/// The admin lists and name an entity in a bulk request asks for.
+/// What an entity in a bulk request asks for.
 struct Requested {
     placeholder: Option<String>,
     qualified_name: String,
     name: String,
     connector_name: Option<String>,
+    /// Absent: unchanged; `Some(None)`: cleared (null).
+    category: Option<Option<String>>,
     admin_users: Option<Vec<String>>,
     admin_groups: Option<Vec<String>>,
     admin_roles: Option<Vec<String>>,
+    /// Every attribute the sandbox does not model, as sent (null clears it).
+    other: BTreeMap<String, Value>,
+}
+
+impl Requested {
+    /// A save of only these admin users, as the package does.
+    fn admin_users(current: &AtlanConnection, admin_users: Vec<String>) -> Requested {
+        Requested {
+            placeholder: None,
+            qualified_name: current.qualified_name.clone(),
+            name: current.name.clone(),
+            connector_name: None,
+            category: None,
+            admin_users: Some(admin_users),
+            admin_groups: None,
+            admin_roles: None,
+            other: BTreeMap::new(),
+        }
+    }
 }
 
 fn parse_entity(i: usize, e: &Value) -> Result<Requested, Response> {
@@ -664,14 +983,30 @@ fn parse_entity(i: usize, e: &Value) -> Result<Requested, Response> {
             ))),
         }
     };
+    let category = match attrs.get("category") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        Some(_) => {
+            return Err(bad_request(format!(
+                "entities[{i}]: category must be a string"
+            )));
+        }
+    };
     Ok(Requested {
         placeholder: e.get("guid").and_then(Value::as_str).map(str::to_string),
         qualified_name,
         name,
-        connector_name: text("connectorName"),
+        connector_name: text("connectorName").filter(|s| !s.is_empty()),
+        category,
         admin_users: list("adminUsers")?,
         admin_groups: list("adminGroups")?,
         admin_roles: list("adminRoles")?,
+        other: attrs
+            .iter()
+            .filter(|(k, _)| !MODELLED.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
 }
 
@@ -697,39 +1032,69 @@ fn is_workspace_admin(caller: &AtlanCaller) -> bool {
     caller.roles.iter().any(|r| r == "$admin")
 }
 
-/// Whether `caller` may change the admin lists of `connection`. The one rule for every write
-/// of a connection's admins: the bulk entity write, and a package workflow run acting as its
-/// submitter (so a run can never do what its submitter could not do directly).
-fn may_change_admins(caller: &AtlanCaller, connection: &AtlanConnection) -> bool {
-    is_workspace_admin(caller)
-        || connection.admin_users.contains(&caller.username)
-        || caller
-            .groups
-            .iter()
-            .any(|g| connection.admin_groups.contains(g))
-}
-
 impl Atlan {
+    /// Whether `caller` may change `connection` (its admin lists or any other attribute). The
+    /// one rule for every write of an existing connection: the bulk entity write, and a
+    /// package workflow run acting as its submitter (so a run can never do what its
+    /// submitter could not do directly). See [`ConnectionAdminRule`].
+    fn may_change_admins(&self, caller: &AtlanCaller, connection: &AtlanConnection) -> bool {
+        let listed = connection.admin_users.contains(&caller.username)
+            || caller
+                .groups
+                .iter()
+                .any(|g| connection.admin_groups.contains(g));
+        match self.data.connection_admin_rule {
+            ConnectionAdminRule::Legacy => listed || is_workspace_admin(caller),
+            ConnectionAdminRule::Atlan => {
+                listed
+                    || self
+                        .role_ids(caller)
+                        .any(|id| connection.admin_roles.iter().any(|r| r == id))
+                    || (self.data.workspace_admins_may_change_connections
+                        && is_workspace_admin(caller))
+            }
+        }
+    }
+
+    /// The refusal of a change to `connection` by `caller`, in the rule's words.
+    fn refusal(&self, caller: &AtlanCaller, connection: &AtlanConnection) -> AtlasError {
+        let (code, message) = match self.data.connection_admin_rule {
+            ConnectionAdminRule::Legacy => (
+                "ATLAS-403-00-002",
+                format!(
+                    "{} is not admin for connection {}",
+                    caller.username, connection.qualified_name
+                ),
+            ),
+            ConnectionAdminRule::Atlan => (
+                "ATLAS-403-00-001",
+                format!(
+                    "{} is not authorized to perform update entity: Connection:{}",
+                    caller.username, connection.qualified_name
+                ),
+            ),
+        };
+        AtlasError {
+            status: StatusCode::FORBIDDEN,
+            code,
+            message,
+        }
+    }
+
     /// The existing connection at `idx` as `req` would leave it, checked as `caller` would be
-    /// checked by `entity/bulk`, and whether anything changes. Nothing is saved: a bulk request
-    /// checks all its entities before it saves any.
+    /// checked by `entity/bulk`: `None` when nothing changes (a NOOP). Nothing is saved: a
+    /// bulk request checks all its entities before it saves any.
     fn plan_admin_update(
         &self,
         caller: &AtlanCaller,
         idx: usize,
         req: &Requested,
         now: i64,
-    ) -> Result<(AtlanConnection, bool), AtlasError> {
-        let current = &self.data.connections[idx];
-        if !may_change_admins(caller, current) {
-            return Err(AtlasError {
-                status: StatusCode::FORBIDDEN,
-                code: "ATLAS-403-00-002",
-                message: format!(
-                    "{} is not admin for connection {}",
-                    caller.username, current.qualified_name
-                ),
-            });
+    ) -> Result<Option<Entity>, AtlasError> {
+        let current = &self.entities[idx];
+        let legacy = self.data.connection_admin_rule == ConnectionAdminRule::Legacy;
+        if legacy && !self.may_change_admins(caller, &current.connection) {
+            return Err(self.refusal(caller, &current.connection));
         }
         let supplied = [&req.admin_users, &req.admin_groups, &req.admin_roles];
         let any_supplied = supplied.iter().any(|l| l.is_some());
@@ -738,18 +1103,19 @@ impl Atlan {
                 .iter()
                 .all(|l| l.as_ref().is_none_or(Vec::is_empty));
         let mut next = current.clone();
+        let conn = &mut next.connection;
         if let Some(l) = &req.admin_users {
-            next.admin_users = l.clone();
+            conn.admin_users = l.clone();
         }
         if let Some(l) = &req.admin_groups {
-            next.admin_groups = l.clone();
+            conn.admin_groups = l.clone();
         }
         if let Some(l) = &req.admin_roles {
-            next.admin_roles = l.clone();
+            conn.admin_roles = l.clone();
         }
-        let final_empty = next.admin_users.is_empty()
-            && next.admin_groups.is_empty()
-            && next.admin_roles.is_empty();
+        let final_empty = conn.admin_users.is_empty()
+            && conn.admin_groups.is_empty()
+            && conn.admin_roles.is_empty();
         if all_supplied_empty || final_empty {
             return Err(AtlasError {
                 status: StatusCode::BAD_REQUEST,
@@ -757,23 +1123,48 @@ impl Atlan {
                 message: "Admin list should not be empty for type Connection".to_string(),
             });
         }
-        next.name = req.name.clone();
-        let changed = next.name != current.name
-            || !same_set(&next.admin_users, &current.admin_users)
-            || !same_set(&next.admin_groups, &current.admin_groups)
-            || !same_set(&next.admin_roles, &current.admin_roles);
-        if changed {
-            next.updated_by = caller.username.clone();
-            next.update_time = now;
-            next.version += 1;
+        conn.name = req.name.clone();
+        if let Some(connector) = &req.connector_name {
+            conn.connector_name = connector.clone();
         }
-        Ok((next, changed))
+        if let Some(category) = &req.category {
+            conn.category = category.clone();
+        }
+        for (key, value) in &req.other {
+            if value.is_null() {
+                next.other.remove(key);
+            } else {
+                next.other.insert(key.clone(), value.clone());
+            }
+        }
+        let (was, conn) = (&current.connection, &next.connection);
+        let changed = conn.name != was.name
+            || conn.connector_name != was.connector_name
+            || conn.category != was.category
+            || !same_set(&conn.admin_users, &was.admin_users)
+            || !same_set(&conn.admin_groups, &was.admin_groups)
+            || !same_set(&conn.admin_roles, &was.admin_roles)
+            || next.other != current.other;
+        if !changed {
+            return Ok(None);
+        }
+        // Atlas drops unchanged entities before it checks permissions.
+        if !legacy && !self.may_change_admins(caller, &current.connection) {
+            return Err(self.refusal(caller, &current.connection));
+        }
+        let conn = &mut next.connection;
+        conn.updated_by = caller.username.clone();
+        conn.update_time = now;
+        conn.version += 1;
+        Ok(Some(next))
     }
+}
 
-    /// Stores a changed connection planned by [`Atlan::plan_admin_update`].
-    fn save_connection(&mut self, idx: usize, connection: AtlanConnection) {
-        self.data.connections[idx] = connection;
-    }
+/// What a bulk request does to one of its entities.
+enum Planned {
+    Update(usize, Entity),
+    Noop(usize),
+    Create(Entity),
 }
 
 /// `POST /api/meta/entity/bulk[/]`: all entities are checked before any is changed.
@@ -804,17 +1195,16 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
         return bad_request("entities must not be empty");
     }
     let now = now_millis();
-    // Planned results: (index into connections or None for a create, the new connection).
-    let mut planned: Vec<(Option<usize>, AtlanConnection, bool, Option<String>)> = Vec::new();
+    let mut planned: Vec<(Planned, Option<String>)> = Vec::new();
     for (i, e) in entities.iter().enumerate() {
         let req = match parse_entity(i, e) {
             Ok(r) => r,
             Err(r) => return r,
         };
-        let existing = state.by_qualified_name.get(&req.qualified_name).copied();
-        match existing {
+        match state.active(&req.qualified_name) {
             Some(idx) => match state.plan_admin_update(&caller, idx, &req, now) {
-                Ok((next, changed)) => planned.push((Some(idx), next, changed, req.placeholder)),
+                Ok(Some(next)) => planned.push((Planned::Update(idx, next), req.placeholder)),
+                Ok(None) => planned.push((Planned::Noop(idx), req.placeholder)),
                 Err(e) => return e.response(),
             },
             None => {
@@ -847,7 +1237,7 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
                     qualified_name: req.qualified_name.clone(),
                     name: req.name.clone(),
                     connector_name,
-                    category: None,
+                    category: req.category.clone().flatten(),
                     admin_users,
                     admin_groups: req.admin_groups.clone().unwrap_or_default(),
                     admin_roles: req.admin_roles.clone().unwrap_or_default(),
@@ -857,39 +1247,52 @@ async fn bulk(State(sim): AtlanSim, headers: HeaderMap, uri: Uri, body: Bytes) -
                     update_time: now,
                     version: 0,
                 };
-                planned.push((None, created, true, req.placeholder));
+                let other = req
+                    .other
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .collect();
+                planned.push((
+                    Planned::Create(Entity {
+                        connection: created,
+                        other,
+                        archived: false,
+                    }),
+                    req.placeholder,
+                ));
             }
         }
     }
     let mut updated = Vec::new();
     let mut created = Vec::new();
     let mut assignments = Map::new();
-    for (idx, conn, changed, placeholder) in planned {
-        if let Some(p) = placeholder {
-            assignments.insert(p, Value::String(conn.guid.clone()));
-        }
-        let header = entity_json(
-            &conn,
+    let header = |e: &Entity| {
+        entity_json(
+            e,
             Some(&[
                 "adminUsers".to_string(),
                 "adminGroups".to_string(),
                 "adminRoles".to_string(),
             ]),
-        );
-        match idx {
-            Some(i) => {
-                if changed {
-                    updated.push(header);
-                    state.save_connection(i, conn);
-                }
+        )
+    };
+    for (plan, placeholder) in planned {
+        let guid = match &plan {
+            Planned::Update(_, e) | Planned::Create(e) => e.connection.guid.clone(),
+            Planned::Noop(idx) => state.entities[*idx].connection.guid.clone(),
+        };
+        if let Some(p) = placeholder {
+            assignments.insert(p, Value::String(guid));
+        }
+        match plan {
+            Planned::Update(idx, next) => {
+                updated.push(header(&next));
+                state.update_entity(idx, next, now);
             }
-            None => {
-                created.push(header);
-                let index = state.data.connections.len();
-                state
-                    .by_qualified_name
-                    .insert(conn.qualified_name.clone(), index);
-                state.data.connections.push(conn);
+            Planned::Noop(_) => {}
+            Planned::Create(entity) => {
+                created.push(header(&entity));
+                state.create_entity(entity, now);
             }
         }
     }

@@ -14,6 +14,12 @@ use serde_json::Value;
 /// A searchable document: the values it holds at a field path (`.keyword` already removed).
 pub(super) trait Fields {
     fn texts(&self, field: &str) -> Vec<Cow<'_, str>>;
+
+    /// Whether the index lowercases `field` (an Elasticsearch normalizer), so that exact
+    /// terms and prefixes on it match whatever their case.
+    fn normalized(&self, _field: &str) -> bool {
+        false
+    }
 }
 
 /// A query clause. `nested` is evaluated as its inner query: documents are searched whole,
@@ -287,7 +293,7 @@ pub(super) fn matches<D: Fields + ?Sized>(q: &Query, doc: &D) -> bool {
             values,
             case_insensitive,
         } => doc.texts(base_field(field)).iter().any(|have| {
-            if *case_insensitive {
+            if *case_insensitive || doc.normalized(base_field(field)) {
                 values.iter().any(|want| have.eq_ignore_ascii_case(want))
             } else {
                 values.contains(have.as_ref())
@@ -298,7 +304,7 @@ pub(super) fn matches<D: Fields + ?Sized>(q: &Query, doc: &D) -> bool {
             value,
             case_insensitive,
         } => doc.texts(base_field(field)).iter().any(|have| {
-            if *case_insensitive {
+            if *case_insensitive || doc.normalized(base_field(field)) {
                 have.to_lowercase().starts_with(&value.to_lowercase())
             } else {
                 have.starts_with(value.as_str())

@@ -25,7 +25,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::query::{Fields, Query, base_field, matches, parse_query, required_term};
-use super::{Atlan, AtlanSim, Requested, atlas_error, bad_request};
+use super::{Atlan, AtlanSim, Requested, atlas_error, bad_request, millis};
 use crate::sandbox::seed::{
     API_TOKEN_CONNECTION_ADMIN, AtlanCaller, AtlanWorkflows, WorkflowPhase, name_epoch_millis,
     rfc3339_millis, valid_workflow_name,
@@ -95,10 +95,6 @@ impl Run {
             _ => WorkflowPhase::Pending,
         }
     }
-}
-
-fn millis(seconds: f64) -> i64 {
-    (seconds * 1000.0).round() as i64
 }
 
 /// `2023-11-14T22:15:00Z`, the format of Kubernetes timestamps.
@@ -464,7 +460,7 @@ impl Atlan {
         };
         let qualified_name = first_of_multi_select(&param("connection_qualified_name"));
         let guid = param("api_token_guid");
-        let connection = self.by_qualified_name.get(&qualified_name).copied();
+        let connection = self.active(&qualified_name);
         let (Some(idx), false) = (connection, guid.is_empty()) else {
             return (WorkflowPhase::Failed, MISSING_PARAMETER.to_string());
         };
@@ -487,27 +483,19 @@ impl Atlan {
                 roles: Vec::new(),
                 groups: Vec::new(),
             });
-        let current = &self.data.connections[idx];
+        let current = &self.entities[idx].connection;
         let mut admin_users = current.admin_users.clone();
         if !admin_users.contains(&token_user) {
             admin_users.push(token_user);
         }
         // What the package saves: qualifiedName, name and adminUsers only.
-        let request = Requested {
-            placeholder: None,
-            qualified_name: current.qualified_name.clone(),
-            name: current.name.clone(),
-            connector_name: None,
-            admin_users: Some(admin_users),
-            admin_groups: None,
-            admin_roles: None,
-        };
+        let request = Requested::admin_users(current, admin_users);
         match self.plan_admin_update(&submitter, idx, &request, now) {
-            Ok((next, true)) => {
-                self.save_connection(idx, next);
+            Ok(Some(next)) => {
+                self.update_entity(idx, next, now);
                 (WorkflowPhase::Succeeded, UPDATED.to_string())
             }
-            Ok((_, false)) => (WorkflowPhase::Succeeded, NOOP.to_string()),
+            Ok(None) => (WorkflowPhase::Succeeded, NOOP.to_string()),
             Err(e) => (WorkflowPhase::Failed, format!("{NOT_ADDED} {}", e.message)),
         }
     }

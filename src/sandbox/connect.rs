@@ -1,5 +1,6 @@
 //! The AVEVA CONNECT simulator, per `contracts/connect.md`: OpenID discovery, the
-//! client-credentials token endpoint, tenant Roles and AutomationIdentities.
+//! client-credentials token endpoint, tenant Roles, the roles of a client credential client
+//! (how a caller reads its own roles) and AutomationIdentities.
 //!
 //! Paths match case-insensitively (ASP.NET); every response carries `Operation-Id`; errors use
 //! the ErrorResponse body `{OperationId, Error, Reason, Resolution, DynamicProperties}`, except
@@ -33,6 +34,8 @@ const MAX_COUNT: i64 = 1000;
 
 pub(crate) struct Connect {
     tenants: Vec<ConnectTenant>,
+    /// The most items a list page holds (`connect.maxPageSize`).
+    max_page_size: Option<usize>,
     tokens: HashMap<String, IssuedToken>,
     foreign_seq: u64,
 }
@@ -50,6 +53,7 @@ impl Platform for Connect {
     fn from_seed(seed: &ConnectSeed) -> Connect {
         Connect {
             tenants: seed.tenants.clone(),
+            max_page_size: seed.max_page_size.map(|n| n.max(1) as usize),
             tokens: HashMap::new(),
             foreign_seq: 0,
         }
@@ -74,7 +78,11 @@ impl Platform for Connect {
                 })
             })
             .collect();
-        json!({"tenants": tenants, "issuedTokens": self.tokens.len()})
+        json!({
+            "maxPageSize": self.max_page_size,
+            "tenants": tenants,
+            "issuedTokens": self.tokens.len(),
+        })
     }
 
     fn foreign_write(&mut self, rng: &mut StdRng) {
@@ -151,6 +159,10 @@ impl Platform for Connect {
                 get(get_role).head(head_role),
             )
             .route(
+                "/api/v1/Tenants/{tenant_id}/ClientCredentialClients/{client_id}/Roles",
+                get(list_client_roles).head(count_client_roles),
+            )
+            .route(
                 "/api/v1/Tenants/{tenant_id}/AutomationIdentities",
                 get(list_identities)
                     .head(count_identities)
@@ -166,11 +178,12 @@ impl Platform for Connect {
     }
 
     fn canonical_path(path: &str) -> Option<String> {
-        const LITERALS: [&str; 10] = [
+        const LITERALS: [&str; 11] = [
             "api",
             "v1",
             "Tenants",
             "Roles",
+            "ClientCredentialClients",
             "AutomationIdentities",
             "identity",
             ".well-known",
@@ -190,6 +203,12 @@ impl Platform for Connect {
             .collect();
         let rewritten = rewritten.join("/");
         (rewritten != path).then_some(rewritten)
+    }
+
+    fn is_write(method: &axum::http::Method, route: &str) -> bool {
+        // The token endpoint issues a token; it changes nothing a client manages.
+        !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
+            && route != "/identity/connect/token"
     }
 
     fn finish(router: Router) -> Router {
@@ -326,6 +345,7 @@ fn identity_json(t: &ConnectTenant, i: &ConnectIdentity) -> Value {
 /// Who is calling, for the tenant in the path.
 struct Caller {
     tenant: usize,
+    client_id: String,
     role_ids: BTreeSet<String>,
     admin: bool,
 }
@@ -372,6 +392,7 @@ impl Connect {
         }
         Ok(Caller {
             tenant,
+            client_id: client.client_id.clone(),
             role_ids,
             admin,
         })
@@ -461,6 +482,14 @@ async fn token(State(sim): ConnectSim, headers: HeaderMap, body: Bytes) -> Respo
 // ---------------------------------------------------------------------------------------------
 // Roles
 
+impl Connect {
+    /// `skip` and `count` of a list request, `count` clamped to the seed's `maxPageSize`.
+    fn paging(&self, q: &[(String, String)]) -> Result<(usize, usize), Response> {
+        let (skip, count) = paging(q)?;
+        Ok((skip, self.max_page_size.map_or(count, |max| count.min(max))))
+    }
+}
+
 /// `skip` (default 0, ≥ 0) and `count` (default 100, 1..=1000).
 fn paging(q: &[(String, String)]) -> Result<(usize, usize), Response> {
     let number = |key: &str, default: i64| -> Result<i64, Response> {
@@ -482,6 +511,26 @@ fn paging(q: &[(String, String)]) -> Result<(usize, usize), Response> {
         )));
     }
     Ok((skip as usize, count as usize))
+}
+
+/// One page of `items` (`skip`, `count` items), rendered by `json`, with the `Total-Count` of
+/// all of them: every list answers this way.
+fn page_of<T>(
+    headers: &HeaderMap,
+    items: &[&T],
+    (skip, count): (usize, usize),
+    json: impl Fn(&T) -> Value,
+) -> Response {
+    let page: Vec<Value> = items
+        .iter()
+        .skip(skip)
+        .take(count)
+        .map(|i| json(i))
+        .collect();
+    with_total(
+        json_response(StatusCode::OK, &render(headers, Value::Array(page))),
+        items.len(),
+    )
 }
 
 fn with_total(mut r: Response, total: usize) -> Response {
@@ -520,22 +569,12 @@ async fn list_roles(
         Err(r) => return r,
     };
     let q = query_pairs(&uri);
-    let (skip, count) = match paging(&q) {
+    let paging = match state.paging(&q) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let t = &state.tenants[caller.tenant];
-    let roles = roles_of(t, &q);
-    let page: Vec<Value> = roles
-        .iter()
-        .skip(skip)
-        .take(count)
-        .map(|r| role_json(t, r))
-        .collect();
-    with_total(
-        json_response(StatusCode::OK, &render(&headers, Value::Array(page))),
-        roles.len(),
-    )
+    page_of(&headers, &roles_of(t, &q), paging, |r| role_json(t, r))
 }
 
 /// `HEAD /api/v1/Tenants/{tenantId}/Roles`
@@ -603,6 +642,89 @@ async fn head_role(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Roles of a client credential client: how a caller reads its own roles
+
+/// The roles of client `client_id`, for a caller that is that client ("Self") or a Tenant
+/// Administrator; 404 for a client the tenant lacks, 403 for anyone else.
+fn client_roles<'a>(
+    t: &'a ConnectTenant,
+    caller: &Caller,
+    client_id: &str,
+) -> Result<Vec<&'a ConnectRole>, Response> {
+    let Some(client) = t
+        .clients
+        .iter()
+        .find(|c| c.client_id.eq_ignore_ascii_case(client_id))
+    else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "Not found.",
+            "Tenant or client credential client not found.",
+            "Check the tenant and client identifiers.",
+            Value::Null,
+        ));
+    };
+    if !caller.admin && !caller.client_id.eq_ignore_ascii_case(&client.client_id) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "Forbidden.",
+            "Only the client itself or a Tenant Administrator may read a client's roles.",
+            "Read the roles of the calling client, or ask a Tenant Administrator.",
+            Value::Null,
+        ));
+    }
+    Ok(t.roles
+        .iter()
+        .filter(|r| {
+            client
+                .role_ids
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(&r.id))
+        })
+        .collect())
+}
+
+/// `GET /api/v1/Tenants/{tenantId}/ClientCredentialClients/{clientId}/Roles?skip=&count=`
+async fn list_client_roles(
+    State(sim): ConnectSim,
+    Path((tenant_id, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let state = sim.state();
+    let caller = match state.caller(&headers, &tenant_id) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let paging = match state.paging(&query_pairs(&uri)) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let t = &state.tenants[caller.tenant];
+    match client_roles(t, &caller, &client_id) {
+        Ok(roles) => page_of(&headers, &roles, paging, |r| role_json(t, r)),
+        Err(r) => r,
+    }
+}
+
+/// `HEAD /api/v1/Tenants/{tenantId}/ClientCredentialClients/{clientId}/Roles`
+async fn count_client_roles(
+    State(sim): ConnectSim,
+    Path((tenant_id, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let state = sim.state();
+    let caller = match state.caller(&headers, &tenant_id) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match client_roles(&state.tenants[caller.tenant], &caller, &client_id) {
+        Ok(roles) => with_total(StatusCode::OK.into_response(), roles.len()),
+        Err(r) => r,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Automation identities
 
 /// Identities having at least one of the `tag` values (all when none is given).
@@ -631,22 +753,14 @@ async fn list_identities(
         Err(r) => return r,
     };
     let q = query_pairs(&uri);
-    let (skip, count) = match paging(&q) {
+    let paging = match state.paging(&q) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let t = &state.tenants[caller.tenant];
-    let matched = identities_of(t, &q);
-    let page: Vec<Value> = matched
-        .iter()
-        .skip(skip)
-        .take(count)
-        .map(|i| identity_json(t, i))
-        .collect();
-    with_total(
-        json_response(StatusCode::OK, &render(&headers, Value::Array(page))),
-        matched.len(),
-    )
+    page_of(&headers, &identities_of(t, &q), paging, |i| {
+        identity_json(t, i)
+    })
 }
 
 /// `HEAD /api/v1/Tenants/{tenantId}/AutomationIdentities?tag=`
@@ -721,16 +835,18 @@ fn parse_input(t: &ConnectTenant, body: &[u8]) -> Result<IdentityInput, Response
             }
         }
     }
-    let dedup = |list: Vec<String>| {
+    // Role ids are GUIDs, equal whatever their case; tags are text, equal only when identical
+    // (the `tag` filter matches them case-sensitively too).
+    let dedup = |list: Vec<String>, key: fn(&str) -> String| {
         let mut seen = BTreeSet::new();
         list.into_iter()
-            .filter(|x| seen.insert(x.to_lowercase()))
+            .filter(|x| seen.insert(key(x)))
             .collect::<Vec<_>>()
     };
     Ok(IdentityInput {
         name,
-        role_ids: role_ids.map(dedup),
-        tags: strings("Tags")?.map(dedup),
+        role_ids: role_ids.map(|ids| dedup(ids, str::to_lowercase)),
+        tags: strings("Tags")?.map(|tags| dedup(tags, str::to_string)),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Fault injection for the sandbox: the `--faults` spec, and the seeded roller that decides, per
-//! request, whether to delay it, answer with an error status, drop the connection, or let a
+//! request, whether to delay it, answer with an error status, drop the connection (before the
+//! request is served, or — for a write — after it was applied, losing the response), or let a
 //! foreign writer change a live object first.
 //!
 //! Every decision draws the same number of values from one seeded RNG per platform, so a given
@@ -34,6 +35,10 @@ pub struct FaultSpec {
     pub burst429: u64,
     /// Probability of closing the connection without any response.
     pub drop: f64,
+    /// Probability that a write (a request that changes state) is applied and then its
+    /// response is lost: the connection closes without an answer, as when a network drops
+    /// after the server committed. Reads are served normally.
+    pub lost_response: f64,
     /// Probability that a foreign writer changes a random live object before the request.
     pub foreign: f64,
     /// RNG seed; `None` seeds from entropy (not reproducible).
@@ -53,6 +58,7 @@ impl Default for FaultSpec {
             retry_after: 1,
             burst429: 1,
             drop: 0.0,
+            lost_response: 0.0,
             foreign: 0.0,
             seed: None,
         }
@@ -63,8 +69,10 @@ impl Default for FaultSpec {
 ///
 /// Parsed from a comma-separated spec such as
 /// `latency=20ms,jitter=5ms,p500=0.05,p429=0.02,retry_after=1,burst429=3,drop=0.01,foreign=0.2,seed=7`.
-/// `burst429=N` (N ≥ 1) makes every injected 429 the first of N in a row. A key prefixed with `atlan.`, `connect.` or `mist.` applies to that platform only and wins
-/// over the unprefixed key, whatever the order.
+/// `burst429=N` (N ≥ 1) makes every injected 429 the first of N in a row; `lostResponse=P`
+/// applies a write and then closes the connection without its response. A key prefixed with
+/// `atlan.`, `connect.` or `mist.` applies to that platform only and wins over the unprefixed
+/// key, whatever the order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
     pub atlan: FaultSpec,
@@ -147,10 +155,16 @@ impl FromStr for Faults {
             ("connect", &faults.connect),
             ("mist", &faults.mist),
         ] {
-            let total = spec.p500 + spec.p502 + spec.p503 + spec.p408 + spec.p429 + spec.drop;
+            let total = spec.p500
+                + spec.p502
+                + spec.p503
+                + spec.p408
+                + spec.p429
+                + spec.drop
+                + spec.lost_response;
             if total > 1.0 + 1e-9 {
                 return Err(SandboxError::Faults(format!(
-                    "{name}: p500+p502+p503+p408+p429+drop = {total} exceeds 1"
+                    "{name}: p500+p502+p503+p408+p429+drop+lostResponse = {total} exceeds 1"
                 )));
             }
         }
@@ -202,12 +216,13 @@ fn set_key(spec: &mut FaultSpec, key: &str, value: &str) -> Result<(), SandboxEr
             }
         }
         "drop" => spec.drop = probability(value)?,
+        "lostResponse" => spec.lost_response = probability(value)?,
         "foreign" => spec.foreign = probability(value)?,
         "seed" => spec.seed = Some(integer(value)?),
         other => {
             return Err(SandboxError::Faults(format!(
                 "unknown fault key `{other}` (known: latency, jitter, p500, p502, p503, p408, \
-                 p429, retry_after, burst429, drop, foreign, seed)"
+                 p429, retry_after, burst429, drop, lostResponse, foreign, seed)"
             )));
         }
     }
@@ -231,6 +246,9 @@ impl fmt::Display for FaultSpec {
             self.drop,
             self.foreign
         )?;
+        if self.lost_response > 0.0 {
+            write!(f, ",lostResponse={}", self.lost_response)?;
+        }
         if let Some(seed) = self.seed {
             write!(f, ",seed={seed}")?;
         }
@@ -251,6 +269,8 @@ pub(crate) struct Decision {
 pub(crate) enum Outcome {
     Serve,
     Drop,
+    /// Serve a write, then close the connection without the response (a read is served).
+    LoseResponse,
     /// An injected error status; `retry_after` only for 429.
     Status {
         status: u16,
@@ -310,6 +330,8 @@ impl Roller {
             (s.p503, status(503, None)),
             (s.p408, status(408, None)),
             (s.p429, too_many),
+            // Last, so that specs without it roll exactly as before.
+            (s.lost_response, Outcome::LoseResponse),
         ] {
             edge += p;
             if p > 0.0 && fault < edge {
@@ -383,6 +405,34 @@ mod tests {
         assert_eq!(xs, ys);
         assert!(xs.iter().any(|d| d.outcome == Outcome::Drop));
         assert!(xs.iter().any(|d| d.outcome == Outcome::Serve));
+    }
+
+    #[test]
+    fn lost_responses_are_rolled_last_and_shown_in_the_spec() {
+        let spec: Faults = "drop=0.2,lostResponse=0.3,seed=3".parse().unwrap();
+        let without: Faults = "drop=0.2,seed=3".parse().unwrap();
+        let mut a = Roller::new(spec.mist.clone());
+        let mut b = Roller::new(without.mist);
+        let (mut lost, mut dropped) = (0, 0);
+        for _ in 0..400 {
+            let (x, y) = (a.roll(), b.roll());
+            // Adding lostResponse changes no other outcome of the same seed.
+            match x.outcome {
+                Outcome::LoseResponse => {
+                    lost += 1;
+                    assert_eq!(y.outcome, Outcome::Serve);
+                }
+                other => assert_eq!(other, y.outcome),
+            }
+            dropped += usize::from(x.outcome == Outcome::Drop);
+        }
+        assert!((80..160).contains(&lost), "{lost}");
+        assert!(dropped > 40, "{dropped}");
+        let shown = spec.mist.to_string();
+        assert!(shown.contains("lostResponse=0.3"), "{shown}");
+        assert_eq!(shown.parse::<Faults>().unwrap().mist, spec.mist);
+        assert!(!Faults::default().atlan.to_string().contains("lostResponse"));
+        assert!("lostResponse=0.6,drop=0.5".parse::<Faults>().is_err());
     }
 
     #[test]

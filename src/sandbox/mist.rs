@@ -91,6 +91,7 @@ impl Platform for Mist {
             "requestsPerHour": self.seed.requests_per_hour,
             "omitPrivilegesOnCreate": self.seed.omit_privileges_on_create,
             "pageLimit": self.seed.page_limit,
+            "putClearsMissingSrcIps": self.seed.put_clears_missing_src_ips,
             "orgs": orgs,
             "foreignAdded": self.foreign_added.iter().map(|(org, token, privilege)| {
                 json!({"orgId": org, "tokenId": token, "privilege": privilege})
@@ -704,7 +705,8 @@ async fn get_token(
 }
 
 /// `PUT /api/v1/orgs/{org_id}/apitokens/{apitoken_id}`: `name` and `privileges` replace when
-/// present; a changed `src_ips` is 400. Answers 200 with the (masked) token.
+/// present; a changed `src_ips` is 400; an absent (or null) `src_ips` keeps them, or — with
+/// the seed's `putClearsMissingSrcIps` — clears them. Answers 200 with the (masked) token.
 async fn update_token(
     State(sim): MistSim,
     Path((org_id, token_id)): Path<(String, String)>,
@@ -738,7 +740,8 @@ async fn update_token(
         Some(Err(e)) => return bad_request(e),
         None => None,
     };
-    if let Some(v) = fields.get("src_ips").filter(|v| !v.is_null()) {
+    let src_ips_given = fields.get("src_ips").filter(|v| !v.is_null());
+    if let Some(v) = src_ips_given {
         let given = match parse_src_ips(v) {
             Ok(s) => s,
             Err(e) => return bad_request(e),
@@ -750,6 +753,7 @@ async fn update_token(
             );
         }
     }
+    let clear_src_ips = src_ips_given.is_none() && state.seed.put_clears_missing_src_ips;
     let org = &mut state.seed.orgs[org_index];
     let token = &mut org.api_tokens[index];
     if let Some(n) = name {
@@ -757,6 +761,9 @@ async fn update_token(
     }
     if let Some(p) = privileges {
         token.privileges = p;
+    }
+    if clear_src_ips {
+        token.src_ips.clear();
     }
     let org = &*org;
     json_response(

@@ -243,6 +243,11 @@ pub(crate) trait Platform: Sized + Send + 'static {
     fn canonical_path(_path: &str) -> Option<String> {
         None
     }
+    /// Whether a request to `route` (the matched route pattern) changes state, for the
+    /// `lostResponse` fault: by default every method but GET and HEAD.
+    fn is_write(method: &Method, _route: &str) -> bool {
+        !matches!(*method, Method::GET | Method::HEAD)
+    }
     /// A last layer over the whole router (CONNECT adds `Operation-Id`).
     fn finish(router: Router) -> Router {
         router
@@ -331,17 +336,24 @@ async fn fault_layer<P: Platform>(
         lock(&sim.log).foreign_writes += 1;
     }
     let (response, fault) = match decision.outcome {
-        Outcome::Serve => {
+        Outcome::Drop => {
+            let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            r.extensions_mut().insert(DropConnection);
+            (r, Some("drop".to_string()))
+        }
+        Outcome::LoseResponse if P::is_write(&method, &route) => {
+            sim.state().advance();
+            // The write is applied; only its answer is lost on the way back.
+            let mut r = in_platform_shape::<P>(&method, next.run(req).await).await;
+            r.extensions_mut().insert(DropConnection);
+            (r, Some("lostResponse".to_string()))
+        }
+        Outcome::Serve | Outcome::LoseResponse => {
             sim.state().advance();
             (
                 in_platform_shape::<P>(&method, next.run(req).await).await,
                 None,
             )
-        }
-        Outcome::Drop => {
-            let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            r.extensions_mut().insert(DropConnection);
-            (r, Some("drop".to_string()))
         }
         Outcome::Status {
             status,

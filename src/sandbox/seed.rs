@@ -62,14 +62,38 @@ impl Seed {
         unique(
             &mut problems,
             "atlan connection guid",
-            a.connections.iter().map(|c| &c.guid),
+            a.connections
+                .iter()
+                .chain(&a.archived_connections)
+                .map(|c| &c.guid),
         );
         unique(
             &mut problems,
             "atlan connection qualifiedName",
             a.connections.iter().map(|c| &c.qualified_name),
         );
+        let roles = a.all_roles();
+        unique(&mut problems, "atlan role id", roles.iter().map(|r| &r.id));
+        unique(
+            &mut problems,
+            "atlan role name",
+            roles.iter().map(|r| &r.name),
+        );
+        for c in &a.callers {
+            for r in &c.roles {
+                if !roles.iter().any(|known| &known.name == r) {
+                    problems.push(format!(
+                        "atlan caller {}: role {r} is not a workspace role (list it under atlan.roles)",
+                        c.username
+                    ));
+                }
+            }
+        }
+        check_seconds(&mut problems, "atlan indexLagSeconds", a.index_lag_seconds);
         check_workflows(&a.workflows, &mut problems);
+        if self.connect.max_page_size == Some(0) {
+            problems.push("connect maxPageSize must be at least 1".to_string());
+        }
         unique(
             &mut problems,
             "connect tenant id",
@@ -184,9 +208,94 @@ pub struct AtlanSeed {
     pub api_tokens: Vec<AtlanApiToken>,
     #[serde(default)]
     pub connections: Vec<AtlanConnection>,
+    /// Archived connections (`status: DELETED`, `__state: DELETED` in search): readable by
+    /// GUID and by a search that does not filter on `__state: ACTIVE`, never written. A
+    /// qualifiedName lookup finds only active connections, so an archived one may share its
+    /// qualifiedName with an active one.
+    #[serde(default)]
+    pub archived_connections: Vec<AtlanConnection>,
+    /// Workspace roles with their ids (`$admin`, `$member`, `$guest` and
+    /// `$api-token-default-access` exist with sandbox ids unless listed here). A caller's
+    /// `roles` name these; `whoami` reports each as `{"id", "name"}`, and a connection's
+    /// `adminRoles` hold the ids.
+    #[serde(default)]
+    pub roles: Vec<AtlanRole>,
+    /// Seconds before a connection write shows in `indexsearch`: the search index shows each
+    /// connection as it was this long ago (a new one not at all), while the entity GETs
+    /// (`entity/guid/{guid}`, `entity/bulk?guid=`, `entity/uniqueAttribute`) and `entity/bulk`
+    /// itself see every write at once.
+    #[serde(default)]
+    pub index_lag_seconds: f64,
+    /// Who may change an existing connection: `legacy` (the default for now) or `atlan`.
+    #[serde(default)]
+    pub connection_admin_rule: ConnectionAdminRule,
+    /// Under `connectionAdminRule: atlan`, workspace `$admin` may change any connection, as
+    /// one Atlan FAQ says some tenants allow. Default false: `$admin` counts only through a
+    /// connection's `adminRoles`.
+    #[serde(default)]
+    pub workspace_admins_may_change_connections: bool,
+    /// An API token list without a filter from a caller without `$admin` is 403; filtered
+    /// lookups work for everyone. Default false (every caller may list all tokens).
+    #[serde(default)]
+    pub unfiltered_token_list_needs_admin: bool,
     /// The workflow engine that runs the API token connection admin package.
     #[serde(default)]
     pub workflows: AtlanWorkflows,
+}
+
+/// Who may change an existing connection (its admins or any other attribute) through
+/// `entity/bulk` or a package workflow run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ConnectionAdminRule {
+    /// The sandbox's rule before issue 15, which warrant's plan predicts today: workspace
+    /// `$admin`, a user in `adminUsers` or a member of a group in `adminGroups` (`adminRoles`
+    /// is ignored); the check comes before the NOOP check; a refusal is 403
+    /// `ATLAS-403-00-002` "<user> is not admin for connection <qualifiedName>".
+    #[default]
+    Legacy,
+    /// Atlan's rule (contracts/atlan-workflows.md §5): a user in `adminUsers`, a member of a
+    /// group in `adminGroups`, or a holder of a role whose id is in `adminRoles` (workspace
+    /// `$admin` only through `adminRoles`, unless `workspaceAdminsMayChangeConnections`); an
+    /// unchanged save is a 200 NOOP for anyone; a refusal is 403 `ATLAS-403-00-001`
+    /// "<user> is not authorized to perform update entity: Connection:<qualifiedName>".
+    Atlan,
+}
+
+/// A workspace role of the Atlan tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtlanRole {
+    pub id: String,
+    /// Such as `$admin`.
+    pub name: String,
+}
+
+/// The workspace roles every tenant has, with the ids the sandbox gives them.
+pub(crate) const BUILT_IN_ATLAN_ROLES: [(&str, &str); 4] = [
+    ("$admin", "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01"),
+    ("$member", "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f02"),
+    ("$guest", "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f03"),
+    (
+        "$api-token-default-access",
+        "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f04",
+    ),
+];
+
+impl AtlanSeed {
+    /// Every workspace role: the seeded ones, then the built-ins the seed does not name.
+    pub(crate) fn all_roles(&self) -> Vec<AtlanRole> {
+        let mut roles = self.roles.clone();
+        for (name, id) in BUILT_IN_ATLAN_ROLES {
+            if !roles.iter().any(|r| r.name == name) {
+                roles.push(AtlanRole {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                });
+            }
+        }
+        roles
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -424,13 +533,18 @@ pub(crate) fn name_epoch_millis(name: &str) -> Option<i64> {
 /// The longest time, in seconds, a seed may give a run or the index lag (a year).
 pub(crate) const MAX_WORKFLOW_SECONDS: f64 = 31_536_000.0;
 
+/// A duration in seconds a seed may give: finite, between 0 and a year.
+fn check_seconds(problems: &mut Vec<String>, what: &str, v: f64) {
+    if !(v.is_finite() && (0.0..=MAX_WORKFLOW_SECONDS).contains(&v)) {
+        problems.push(format!(
+            "{what} must be between 0 and {MAX_WORKFLOW_SECONDS} seconds, got {v}"
+        ));
+    }
+}
+
 fn check_workflows(w: &AtlanWorkflows, problems: &mut Vec<String>) {
     let seconds = |problems: &mut Vec<String>, what: &str, v: f64| {
-        if !(v.is_finite() && (0.0..=MAX_WORKFLOW_SECONDS).contains(&v)) {
-            problems.push(format!(
-                "atlan workflows {what} must be between 0 and {MAX_WORKFLOW_SECONDS} seconds, got {v}"
-            ));
-        }
+        check_seconds(problems, &format!("atlan workflows {what}"), v);
     };
     seconds(problems, "runSeconds", w.run_seconds);
     seconds(problems, "pendingSeconds", w.pending_seconds);
@@ -513,6 +627,11 @@ fn check_workflows(w: &AtlanWorkflows, problems: &mut Vec<String>) {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectSeed {
+    /// The most items a list page holds, whatever `count` asks (1–1000): the server returns
+    /// shorter pages than requested, with the full `Total-Count`, as a server with a lower
+    /// page limit would. Unset: a page holds `count` items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_page_size: Option<u32>,
     #[serde(default)]
     pub tenants: Vec<ConnectTenant>,
 }
@@ -601,6 +720,11 @@ pub struct MistSeed {
     /// allows it; whether the real list pages is unknown). Unset: one array, unless asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_limit: Option<u32>,
+    /// A PUT replaces `src_ips` too: a PUT body without `src_ips` (or with null) clears the
+    /// token's source IP restriction, as a literal "PUT replaces" reading of the spec would.
+    /// Default false: an absent `src_ips` keeps them (contracts/mist.md §1).
+    #[serde(default)]
+    pub put_clears_missing_src_ips: bool,
     #[serde(default)]
     pub orgs: Vec<MistOrg>,
 }
@@ -611,6 +735,7 @@ impl Default for MistSeed {
             requests_per_hour: default_requests_per_hour(),
             omit_privileges_on_create: false,
             page_limit: None,
+            put_clears_missing_src_ips: false,
             orgs: Vec::new(),
         }
     }

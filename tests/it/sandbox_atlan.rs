@@ -168,7 +168,12 @@ async fn whoami_and_users() {
         body["username"],
         "service-account-apikey-0b7e4d2a-6c1f-4e8b-9a3d-5f2c1e0d9b8a"
     );
-    assert_eq!(body["roles"], json!([{"name": "$admin"}]));
+    // Each role with its id (the built-in `$admin`'s sandbox id), as a connection's adminRoles
+    // hold them.
+    assert_eq!(
+        body["roles"],
+        json!([{"id": "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01", "name": "$admin"}])
+    );
     let (s, _) = get(format!("{}/api/service/whoami", sb.atlan), "nope").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (_, body) = get(

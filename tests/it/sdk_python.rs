@@ -76,7 +76,7 @@ pub(crate) fn python_of(
     }
 }
 
-fn venv_python() -> &'static Path {
+pub(crate) fn venv_python() -> &'static Path {
     static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     python_of(&VENV, &SDK_VENV)
 }

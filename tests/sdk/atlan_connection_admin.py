@@ -14,17 +14,7 @@ import sys
 from pyatlan.client.atlan import AtlanClient
 from pyatlan.model.assets import Connection
 
-
-def mutation_types(response):
-    """The mutation kinds the server reported (UPDATE, CREATE, ...), as the SDK parsed them."""
-    mutated = response.mutated_entities
-    if mutated is None:
-        return []
-    return sorted(
-        kind
-        for kind in ("CREATE", "UPDATE", "PARTIAL_UPDATE", "DELETE")
-        if getattr(mutated, kind)
-    )
+from sdk_support import mutation_types
 
 
 def main() -> int:

@@ -3,12 +3,9 @@
 Run by tests/it/sdk_python.rs with the pinned venv's python. Inputs come from the environment:
 SANDBOX_MIST_URL (like http://127.0.0.1:PORT), MIST_SANDBOX_TOKEN, MIST_ORG_ID, NEW_TOKEN_NAME.
 
-mistapi has no setting for a custom host or scheme: `APISession(host=...)` accepts only the
-known Mist cloud hostnames, and every URL is built as `https://{host}{path}`. So the session is
-pointed at `api.mist.com` and, below the SDK, the `requests` transport sends exactly those
-requests (same method, path, query, headers and body) to the sandbox over plain HTTP instead.
-No SDK file or SDK function is changed, and any other destination is refused, so nothing can
-leave the machine.
+mistapi only talks to the Mist clouds over https: the session is pointed at `api.mist.com` and
+`sdk_support.send_mist_cloud_to` sends exactly its requests to the sandbox instead (no SDK file
+or function is changed; any other destination is refused).
 
 It lists the org's API tokens, creates one (the full key comes back once), gets it (masked key,
 privileges), and prints one line `SDK_RESULT <json>` on stdout (mistapi's console log also
@@ -18,30 +15,13 @@ writes to stdout). No key is printed: only its length and masking shape.
 import json
 import os
 import sys
-import urllib.parse
-
-import requests.adapters
 
 import mistapi
 from mistapi.api.v1.orgs import apitokens
 
-MIST_CLOUD = "api.mist.com"
-SANDBOX = os.environ["SANDBOX_MIST_URL"].rstrip("/")
+from sdk_support import MIST_CLOUD, send_mist_cloud_to
 
-_send = requests.adapters.HTTPAdapter.send
-
-
-def _send_to_sandbox(adapter, request, *args, **kwargs):
-    url = urllib.parse.urlsplit(request.url)
-    if url.scheme != "https" or url.netloc != MIST_CLOUD:
-        raise requests.exceptions.ConnectionError(
-            f"refusing to send a request outside the sandbox: {url.scheme}://{url.netloc}"
-        )
-    request.url = SANDBOX + request.url[len(f"https://{MIST_CLOUD}") :]
-    return _send(adapter, request, *args, **kwargs)
-
-
-requests.adapters.HTTPAdapter.send = _send_to_sandbox
+send_mist_cloud_to(os.environ["SANDBOX_MIST_URL"])
 
 
 def key_shape(key):
