@@ -23,6 +23,7 @@ mod fake_server;
 mod help;
 mod hostile_scripts;
 mod hostile_servers;
+mod identity_name_case;
 mod install_script;
 mod layers;
 mod local_inputs;

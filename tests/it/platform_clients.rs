@@ -1104,9 +1104,7 @@ async fn plan_reports_a_missing_credential_before_any_request() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["plan", "examples/manifests"])
             .env("NO_COLOR", "1")
-            .env("ATLAN_API_KEY", "sandbox-atlan-key-warrant-bot")
-            .env("CONNECT_CLIENT_ID", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f")
-            .env("CONNECT_CLIENT_SECRET", "sandbox-connect-secret-warrant")
+            .envs(crate::support::variables(crate::support::ATLAN_KEY))
             .env_remove("MIST_API_TOKEN");
         for (t, url) in &endpoints {
             command.args(["--endpoint", &format!("{t}={url}")]);

@@ -82,24 +82,6 @@ fn sorted(values: &[&str]) -> Vec<String> {
     out
 }
 
-async fn connect_token(world: &World) -> String {
-    let response: Value = reqwest::Client::new()
-        .post(format!("{}/identity/connect/token", world.sandbox.connect))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_id={CONNECT_ID}&client_secret={CONNECT_SECRET}"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    response["access_token"].as_str().unwrap().to_string()
-}
-
 /// Another writer replaces lists of a CONNECT identity.
 async fn connect_put(world: &World, id: &str, body: Value) {
     reqwest::Client::new()
@@ -107,7 +89,7 @@ async fn connect_put(world: &World, id: &str, body: Value) {
             "{}/api/v1/Tenants/{TENANT}/AutomationIdentities/{id}",
             world.sandbox.connect
         ))
-        .bearer_auth(connect_token(world).await)
+        .bearer_auth(world.connect_token().await)
         .json(&body)
         .send()
         .await

@@ -20,7 +20,10 @@ use warrant::platform::{ClientOptions, LiveOptions, Manifests, Session};
 use warrant::sandbox::seed::{AtlanConnection, ConnectIdentity, MistPrivilege, MistToken};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
-use super::{ATLAN_KEY, CI_PIPELINE, HQ_SITE, ORG, TENANT, TENANT_MEMBER, environment};
+use super::{
+    ATLAN_KEY, CI_PIPELINE, CONNECT_ID, CONNECT_SECRET, HQ_SITE, ORG, TENANT, TENANT_MEMBER,
+    environment,
+};
 
 /// The example manifests, with the `gh` command sink replaced by a file sink so the tests need
 /// no tool outside the repository. Key files are relative to the manifest: `../keys/` is the
@@ -324,6 +327,26 @@ impl World {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(endpoints.iter().map(String::as_str));
         self.warrant_as(atlan_key, &all)
+    }
+
+    /// An OAuth access token of warrant's CONNECT client, to act on the sandbox directly as
+    /// another writer would.
+    pub async fn connect_token(&self) -> String {
+        let response: Value = reqwest::Client::new()
+            .post(format!("{}/identity/connect/token", self.sandbox.connect))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={CONNECT_ID}&client_secret={CONNECT_SECRET}"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        response["access_token"].as_str().unwrap().to_string()
     }
 
     /// The `--endpoint` flags pointing every target at the sandbox.
