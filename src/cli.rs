@@ -338,7 +338,7 @@ impl Command {
 }
 
 /// The environment variable that turns on diagnostic logging on stderr.
-pub const LOG_ENV: &str = "WARRANT_LOG";
+pub(crate) const LOG_ENV: &str = "WARRANT_LOG";
 
 /// Sends `tracing` events to stderr, filtered by `WARRANT_LOG` (unset: warnings only).
 ///
@@ -348,7 +348,7 @@ pub const LOG_ENV: &str = "WARRANT_LOG";
 /// (`WARRANT_LOG=warrant=debug,h2=trace`) are taken as written for whoever needs them.
 /// warrant's own events name the request (method and URL), status and timing, never a header
 /// or body, so no credential reaches the log.
-pub fn init_logging() {
+pub(crate) fn init_logging() {
     use tracing_subscriber::EnvFilter;
 
     let requested = std::env::var(LOG_ENV).unwrap_or_default();

@@ -64,7 +64,11 @@ pub async fn export_target(
 }
 
 /// Names, orders and renders what a client exported.
-pub fn render(target: &str, export: Export, now: &str) -> Result<Vec<ExportedFile>, ExportError> {
+pub(crate) fn render(
+    target: &str,
+    export: Export,
+    now: &str,
+) -> Result<Vec<ExportedFile>, ExportError> {
     let documents = name_documents(export.objects);
     let mut files = Vec::new();
     for kind in crate::platform::kinds() {
@@ -120,13 +124,13 @@ pub fn write_files(dir: &Path, files: &[ExportedFile]) -> Result<Vec<PathBuf>, E
 }
 
 /// The file objects of `kind` are exported to.
-pub fn file_name(kind: Kind) -> &'static str {
+pub(crate) fn file_name(kind: Kind) -> &'static str {
     crate::platform::of_kind(kind).map_or("other.yaml", |p| p.export_file())
 }
 
 /// `metadata.name` derived from a remote name: lowercase ASCII letters and digits, every run
 /// of anything else one `-`, no leading or trailing `-`.
-pub fn manifest_name(remote: &str) -> String {
+pub(crate) fn manifest_name(remote: &str) -> String {
     let mut name = String::new();
     for c in remote.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {

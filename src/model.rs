@@ -33,7 +33,7 @@ impl Kind {
         Kind(name)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         self.0
     }
 
@@ -141,12 +141,8 @@ impl fmt::Display for Address {
     }
 }
 
-/// A field name as it appears in plans and reports (`adminUsers`, `roleIds`, `tags`,
-/// `privileges`, `srcIps`, and observed-only fields such as `adminGroups`).
-pub type FieldName = String;
-
 pub use compact::{SmallMap, Values};
-pub use known::{KnownList, UnreadableField};
+pub(crate) use known::{KnownList, UnreadableField};
 pub use reason::{Reason, Refused};
 
 /// How the planner may change a field.
@@ -281,7 +277,7 @@ impl WriteOp {
 impl WriteOutcome {
     /// Nothing was written because every value asked for was already live when read; the
     /// applier's read-back verifies it like any other write.
-    pub fn already_there() -> WriteOutcome {
+    pub(crate) fn already_there() -> WriteOutcome {
         WriteOutcome {
             created_id: None,
             secret: None,

@@ -46,7 +46,7 @@ pub fn is_hidden(c: char) -> bool {
 }
 
 /// What a hidden character is, for messages: `None` for a visible one.
-pub fn hidden_kind(c: char) -> Option<&'static str> {
+pub(crate) fn hidden_kind(c: char) -> Option<&'static str> {
     if !is_hidden(c) {
         None
     } else if c.is_control() {
@@ -86,7 +86,7 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// `value` as pretty JSON (serde_json's layout) with every secret in use masked and every
 /// hidden character written as a `\uXXXX` escape. A document without either is byte for byte
 /// what `serde_json::to_writer_pretty` writes.
-pub fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
+pub(crate) fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
     out: W,
     value: &T,
 ) -> serde_json::Result<()> {
@@ -94,18 +94,8 @@ pub fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
     value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
 }
 
-/// [`write_json_pretty`] in serde_json's compact layout: what a digest of an output document
-/// hashes, so that it is a digest of what the document shows.
-pub fn write_json_compact<W: io::Write, T: serde::Serialize + ?Sized>(
-    out: W,
-    value: &T,
-) -> serde_json::Result<()> {
-    let formatter = VisibleJson(serde_json::ser::CompactFormatter);
-    value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
-}
-
 /// [`write_json_pretty`] into a string.
-pub fn to_json_string_pretty<T: serde::Serialize + ?Sized>(
+pub(crate) fn to_json_string_pretty<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> serde_json::Result<String> {
     let mut bytes = Vec::new();

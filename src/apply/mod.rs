@@ -45,8 +45,8 @@
 //! flight finish, the objects not started are reported as not attempted, and the run is a
 //! failure even when nothing was left to start.
 
-pub mod progress;
-pub mod report;
+pub(crate) mod progress;
+pub(crate) mod report;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -96,7 +96,7 @@ impl<'m> Declared<'m> {
 
     /// The declared targets the plan's creates and updates name: the targets a session must
     /// be opened for (with the manifests' settings, never the plan's).
-    pub fn targets_to_open(&self, plan: &Plan) -> BTreeMap<String, TargetPlatform> {
+    pub(crate) fn targets_to_open(&self, plan: &Plan) -> BTreeMap<String, TargetPlatform> {
         let named: BTreeSet<&str> = plan
             .changes
             .iter()
@@ -139,7 +139,7 @@ impl CancelFlag {
         self.0.store(true, Ordering::SeqCst);
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
@@ -194,7 +194,7 @@ pub enum Refusal {
 }
 
 /// Refuses a plan file of another format or warrant version.
-pub fn check_version(format_version: u32, warrant_version: &str) -> Result<(), Refusal> {
+pub(crate) fn check_version(format_version: u32, warrant_version: &str) -> Result<(), Refusal> {
     let ours = env!("CARGO_PKG_VERSION");
     if format_version != FORMAT_VERSION {
         return Err(Refusal::FormatVersion {
@@ -215,7 +215,11 @@ pub fn check_version(format_version: u32, warrant_version: &str) -> Result<(), R
 /// Checks a plan read from the file `text` against its own id, recomputed from the file's bytes
 /// (`crate::plan::file::id_of_text`), and against the id the caller expects (`--plan-id`, the
 /// plan that was reviewed).
-pub fn check_plan_id(plan: &Plan, text: &str, expected: Option<&str>) -> Result<(), Refusal> {
+pub(crate) fn check_plan_id(
+    plan: &Plan,
+    text: &str,
+    expected: Option<&str>,
+) -> Result<(), Refusal> {
     let actual = crate::plan::file::id_of_text(text).unwrap_or_else(|| "(none)".to_string());
     if plan.plan_id != actual {
         return Err(Refusal::PlanIdMismatch {
@@ -235,7 +239,7 @@ pub fn check_plan_id(plan: &Plan, text: &str, expected: Option<&str>) -> Result<
 }
 
 /// Every check made before any request: versions and `--max-changes`.
-pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
+pub(crate) fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
     check_version(plan.format_version, &plan.warrant_version)?;
     if let Some(max) = options.max_changes {
         let changes = plan

@@ -44,7 +44,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub(crate) const ALL: [Status; 10] = [
         Status::Applied,
         Status::Rebased,
         Status::AlreadySatisfied,
@@ -57,7 +57,7 @@ impl Status {
         Status::NotInPlan,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Applied => "applied",
             Status::Rebased => "rebased",
@@ -114,7 +114,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl ObjectReport {
-    pub fn new(address: Address, planned: Action, status: Status) -> ObjectReport {
+    pub(crate) fn new(address: Address, planned: Action, status: Status) -> ObjectReport {
         ObjectReport {
             address,
             planned,
@@ -130,7 +130,7 @@ impl ObjectReport {
     }
 
     /// Marks the object refused, for `why`.
-    pub fn refuse(&mut self, why: Refused) {
+    pub(crate) fn refuse(&mut self, why: Refused) {
         self.status = Status::Refused;
         self.reasons = vec![Reason::Refused(why.clone())];
         self.refused = Some(why);
@@ -183,7 +183,7 @@ impl ReportOutcome {
     /// (exit 3). Declared objects not in the plan change nothing. An interrupted
     /// run fails even when the interrupt came after the last batch had started: whoever pressed
     /// Ctrl-C must not read the run as a clean success.
-    pub fn of(objects: &[ObjectReport], interrupted: bool) -> ReportOutcome {
+    pub(crate) fn of(objects: &[ObjectReport], interrupted: bool) -> ReportOutcome {
         let has = |s: Status| objects.iter().any(|o| o.status == s);
         if interrupted
             || has(Status::Failed)
@@ -201,7 +201,7 @@ impl ReportOutcome {
 }
 
 impl ApplyReport {
-    pub fn counts_of(objects: &[ObjectReport]) -> BTreeMap<Status, usize> {
+    pub(crate) fn counts_of(objects: &[ObjectReport]) -> BTreeMap<Status, usize> {
         let mut counts = BTreeMap::new();
         for o in objects {
             *counts.entry(o.status).or_insert(0) += 1;

@@ -29,7 +29,7 @@ const NOT_IN_PLAN_SHOWN: usize = 20;
 
 /// What `warrant apply` applies, and how.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// A plan file, or manifest files and directories to plan and apply.
     pub paths: Vec<PathBuf>,
     /// With a plan file: the merged manifests to apply from (default: the paths the plan
@@ -46,7 +46,7 @@ pub struct Options {
     pub live: Live,
 }
 
-pub fn run(args: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let live = &args.live.options;
     let options = ApplyOptions {
         batch_size: batch_size(live.client.parallelism),

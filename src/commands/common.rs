@@ -17,7 +17,7 @@ use crate::platform::{LiveOptions, Manifests};
 
 /// How a command reaches live systems, and which declared objects it is about.
 #[derive(Debug, Clone, Default)]
-pub struct Live {
+pub(crate) struct Live {
     pub options: LiveOptions,
     /// `--only` filters (none: every declared object).
     pub only: Vec<Only>,

@@ -23,7 +23,7 @@ use crate::sandbox::{self, Faults, Seed};
 
 /// What `warrant demo` keeps.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Keep the demo's working directory (plan file, report, keys) instead of removing it.
     pub keep: bool,
 }
@@ -48,7 +48,7 @@ const MANIFESTS: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn run(args: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,7 +16,7 @@ use crate::platform::{LiveOptions, Manifests, Session};
 
 /// What `warrant export` exports, and where to.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Manifests that declare the target (other documents are ignored).
     pub paths: Vec<PathBuf>,
     /// The target to export.
@@ -26,7 +26,7 @@ pub struct Options {
     pub live: LiveOptions,
 }
 
-pub fn run(args: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let manifests = match Manifests::load(&args.paths) {
         Ok(m) => m,
         Err(diagnostics) => {

@@ -3,15 +3,15 @@
 //! parsing) and `run(options) -> anyhow::Result<Outcome>`; shared glue is in [`common`]. All of
 //! them write through [`output`], which never panics and ends quietly on a closed stdout.
 
-pub mod apply;
-pub mod common;
-pub mod demo;
-pub mod export;
+pub(crate) mod apply;
+pub(crate) mod common;
+pub(crate) mod demo;
+pub(crate) mod export;
 pub(crate) mod output;
 pub mod plan;
-pub mod sandbox;
+pub(crate) mod sandbox;
 pub mod schema;
-pub mod validate;
+pub(crate) mod validate;
 
 /// How a command ended; `main` exits with its [`code`](Outcome::code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

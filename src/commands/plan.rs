@@ -22,7 +22,7 @@ pub enum PlanFormat {
 
 /// What `warrant plan` does.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub paths: Vec<PathBuf>,
     /// Save the plan file here.
     pub out: Option<PathBuf>,
@@ -37,7 +37,7 @@ pub struct Options {
 
 /// What `warrant drift` does.
 #[derive(Debug, Clone)]
-pub struct DriftOptions {
+pub(crate) struct DriftOptions {
     pub paths: Vec<PathBuf>,
     pub format: PlanFormat,
     /// Undeclared access ends as [`Outcome::DriftFound`].
@@ -45,7 +45,7 @@ pub struct DriftOptions {
     pub live: Live,
 }
 
-pub fn run(options: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     let made = match plan_live(&options.paths, &options.live)? {
         Ok((_, made)) => made,
         Err(outcome) => return Ok(outcome),
@@ -86,7 +86,7 @@ pub fn run(options: Options) -> anyhow::Result<Outcome> {
     })
 }
 
-pub fn run_drift(options: DriftOptions) -> anyhow::Result<Outcome> {
+pub(crate) fn run_drift(options: DriftOptions) -> anyhow::Result<Outcome> {
     let made = match plan_live(&options.paths, &options.live)? {
         Ok((_, made)) => made,
         Err(outcome) => return Ok(outcome),

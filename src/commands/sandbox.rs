@@ -13,14 +13,14 @@ use crate::sandbox::{self, Faults, Seed, StartOptions};
 
 /// What `warrant sandbox` serves, and where.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// The seed file (YAML) with the live objects and callers of each platform.
     pub seed: PathBuf,
     pub faults: Faults,
     pub start: StartOptions,
 }
 
-pub fn run(args: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.seed)
         .with_context(|| format!("cannot read seed file {}", args.seed.display()))?;
     let seed = Seed::from_yaml(&text).with_context(|| format!("in {}", args.seed.display()))?;

@@ -9,7 +9,7 @@ use super::Outcome;
 
 /// Where `warrant schema` writes.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// The directory to write the schemas into.
     pub out: PathBuf,
 }
@@ -28,7 +28,7 @@ pub fn schemas() -> Vec<(String, Value)> {
     all
 }
 
-pub fn run(args: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     for (name, schema) in schemas() {

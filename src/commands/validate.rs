@@ -21,12 +21,12 @@ pub enum DiagnosticFormat {
 
 /// What `warrant validate` checks, and how it reports.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub paths: Vec<PathBuf>,
     pub format: DiagnosticFormat,
 }
 
-pub fn run(args: Options) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let result = Manifests::load(&args.paths);
     let diagnostics: &[Diagnostic] = match &result {
         Ok(_) => &[],

@@ -58,7 +58,7 @@ impl KeySinkSpec {
 
     /// The sink this spec declares; `None` unless it names exactly one of `file` and `command`
     /// (which validation guarantees).
-    pub fn sink(&self) -> Option<crate::secret::KeySink> {
+    pub(crate) fn sink(&self) -> Option<crate::secret::KeySink> {
         use crate::secret::KeySink;
         match (&self.file, &self.command) {
             (Some(path), None) if self.env.is_empty() => Some(KeySink::File(path.clone())),

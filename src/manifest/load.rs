@@ -78,7 +78,7 @@ pub(crate) fn load_str<T: Settings, S: Spec>(
 
 /// The repository root: the nearest directory from the working directory up that holds
 /// `.git` (a directory, or the file of a worktree); the working directory when there is none.
-pub fn repository_root() -> PathBuf {
+pub(crate) fn repository_root() -> PathBuf {
     let cwd = absolute(Path::new("."));
     cwd.ancestors()
         .find(|dir| dir.join(".git").exists())

@@ -32,10 +32,10 @@ use crate::model::Kind;
 pub(crate) use de::{DeError, from_node};
 pub use diagnostics::{render_github, render_json, render_text};
 pub use document::{API_VERSION, KeySinkSpec, Metadata};
-pub use load::repository_root;
+pub(crate) use load::repository_root;
 pub(crate) use load::{lexically_normal, load, load_str, load_under};
 pub(crate) use schema::documents_schemas;
-pub use validate::{BaseUrlProblem, base_url_problems};
+pub(crate) use validate::{BaseUrlProblem, base_url_problems};
 pub(crate) use validate::{Doc, Seg};
 pub(crate) use yaml::Node;
 
@@ -47,11 +47,12 @@ pub struct Location {
     pub column: usize,
 }
 
+/// How bad a diagnostic is. Every rule of the manifests is an error: warrant refuses
+/// manifests rather than guess (what a reviewer should look at twice is a plan's warning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
-    Warning,
 }
 
 /// One problem found in the manifests.

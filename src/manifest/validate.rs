@@ -992,7 +992,7 @@ impl Doc<'_> {
 /// What makes a URL unfit to receive credentials. Its `Display` never quotes the URL: a user
 /// part would be a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BaseUrlProblem {
+pub(crate) enum BaseUrlProblem {
     #[error("is not a valid URL: {0}")]
     Invalid(String),
     #[error("credentials (user:password@) never belong in a manifest")]
@@ -1006,7 +1006,7 @@ pub enum BaseUrlProblem {
 }
 
 impl BaseUrlProblem {
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             BaseUrlProblem::Invalid(_) => {
                 "write the full URL with its scheme, like https://host.example.com"
@@ -1023,7 +1023,7 @@ impl BaseUrlProblem {
 /// The rule for every URL warrant sends credentials to — a Target's `baseUrl` and an
 /// `--endpoint` alike: https, or plain http to a loopback host (127.0.0.0/8, `::1`,
 /// `localhost`), and no user part. Empty when the URL is fit.
-pub fn base_url_problems(value: &str) -> Vec<BaseUrlProblem> {
+pub(crate) fn base_url_problems(value: &str) -> Vec<BaseUrlProblem> {
     let url = match reqwest::Url::parse(value) {
         Ok(url) => url,
         Err(e) => return vec![BaseUrlProblem::Invalid(e.to_string())],

@@ -17,13 +17,13 @@ use super::{Reason, Values};
 
 /// A live list field that was present and well-formed in the read it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownList<T = String> {
+pub(crate) struct KnownList<T = String> {
     items: Vec<T>,
 }
 
 /// Why a live list field is unknown: `field` is the platform's own name for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableField {
+pub(crate) struct UnreadableField {
     pub field: String,
     pub problem: String,
 }
@@ -36,7 +36,7 @@ impl fmt::Display for UnreadableField {
 
 impl UnreadableField {
     /// The conflict reason: what was wrong and in which response.
-    pub fn reason(&self, read_with: &str) -> Reason {
+    pub(crate) fn reason(&self, read_with: &str) -> Reason {
         Reason::Unreadable {
             field: self.field.clone(),
             problem: self.problem.clone(),
@@ -60,7 +60,7 @@ impl<T> KnownList<T> {
     /// Reads the list field `field` from `value` (`None`: the key was absent). Each element
     /// goes through `item`; an element it refuses makes the whole field unreadable, since a
     /// list written back without it would remove it.
-    pub fn from_json(
+    pub(crate) fn from_json(
         field: &str,
         value: Option<&Value>,
         mut item: impl FnMut(&Value) -> Option<T>,
@@ -96,17 +96,17 @@ impl<T> KnownList<T> {
             .map(|items| KnownList { items })
     }
 
-    pub fn items(&self) -> &[T] {
+    pub(crate) fn items(&self) -> &[T] {
         &self.items
     }
 
-    pub fn into_items(self) -> Vec<T> {
+    pub(crate) fn into_items(self) -> Vec<T> {
         self.items
     }
 
     /// The list of the present, well-formed field a live object was read with: a
     /// [`LiveState::Present`](super::LiveState::Present) object holds only such fields.
-    pub fn of_present(items: impl IntoIterator<Item = T>) -> KnownList<T> {
+    pub(crate) fn of_present(items: impl IntoIterator<Item = T>) -> KnownList<T> {
         KnownList {
             items: items.into_iter().collect(),
         }
@@ -117,7 +117,7 @@ impl<T: PartialEq> KnownList<T> {
     /// What a write sends for this list: every item of the read it came from, as read, then
     /// each addition that is not among them. The only place a write's *fresh live ∪
     /// additions* is built; each platform calls it on the freshest read it holds.
-    pub fn union(self, additions: impl IntoIterator<Item = T>) -> Vec<T> {
+    pub(crate) fn union(self, additions: impl IntoIterator<Item = T>) -> Vec<T> {
         let mut all = self.items;
         for addition in additions {
             if !all.contains(&addition) {
@@ -130,12 +130,15 @@ impl<T: PartialEq> KnownList<T> {
 
 impl KnownList<String> {
     /// A list of strings, each element a JSON string.
-    pub fn strings(field: &str, value: Option<&Value>) -> Result<KnownList, UnreadableField> {
+    pub(crate) fn strings(
+        field: &str,
+        value: Option<&Value>,
+    ) -> Result<KnownList, UnreadableField> {
         KnownList::from_json(field, value, |v| v.as_str().map(str::to_string))
     }
 
     /// The values as a set.
-    pub fn values(&self) -> Values {
+    pub(crate) fn values(&self) -> Values {
         self.items.iter().cloned().collect()
     }
 }

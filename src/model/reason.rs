@@ -82,7 +82,7 @@ impl Reason {
     /// Whether an applier must fail the object for this reason rather than call it stale:
     /// the credential may not make the write, or the live value is unknown. Neither changes by
     /// planning again.
-    pub fn fails_apply(&self) -> bool {
+    pub(crate) fn fails_apply(&self) -> bool {
         matches!(
             self,
             Reason::NotConnectionAdmin { .. } | Reason::Unreadable { .. }

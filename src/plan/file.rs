@@ -52,7 +52,7 @@ impl PlanFile {
     /// reader parsed, means any edit gives another id — and the id covers what the file shows
     /// (secrets masked, hidden characters escaped), which parsing could not reproduce (a
     /// masked value sorts differently from the value it hides).
-    pub fn content_id(&mut self) -> String {
+    pub(crate) fn content_id(&mut self) -> String {
         let claimed = std::mem::take(&mut self.plan.plan_id);
         let mut h = Sha256::new();
         // Writing plain data into a hash cannot fail.
@@ -177,7 +177,7 @@ pub fn write(path: &Path, plan: &PlanFile) -> Result<(), PlanFileError> {
 
 /// Writes exactly the bytes of [`to_json`] to `out`. Hidden characters of live values are
 /// written as `\uXXXX` escapes (`crate::text`): the same data, safe to print.
-pub fn write_json(out: &mut impl Write, plan: &PlanFile) -> std::io::Result<()> {
+pub(crate) fn write_json(out: &mut impl Write, plan: &PlanFile) -> std::io::Result<()> {
     crate::text::write_json_pretty(&mut *out, plan).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }

@@ -137,7 +137,10 @@ fn render_platform_errors(errors: &[PlatformError]) -> String {
 
 /// The resources the filters select (all of them without filters). A filter that matches
 /// nothing is an error: a typo must not silently plan nothing.
-pub fn select<'m>(manifests: &'m Manifests, only: &[Only]) -> Result<Vec<&'m Resource>, PlanError> {
+pub(crate) fn select<'m>(
+    manifests: &'m Manifests,
+    only: &[Only],
+) -> Result<Vec<&'m Resource>, PlanError> {
     if only.is_empty() {
         return Ok(manifests.resources.iter().collect());
     }
@@ -395,7 +398,7 @@ fn manifest_dir(manifests: &Manifests) -> &Path {
 
 /// `GITHUB_SHA` in CI, else `git rev-parse HEAD` in `dir`; `None` outside a repository or
 /// without git.
-pub fn git_commit(dir: &Path) -> Option<String> {
+pub(crate) fn git_commit(dir: &Path) -> Option<String> {
     if let Ok(sha) = std::env::var("GITHUB_SHA")
         && !sha.trim().is_empty()
     {
@@ -413,6 +416,6 @@ pub fn git_commit(dir: &Path) -> Option<String> {
 }
 
 /// Now, RFC 3339 in UTC to the second.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

@@ -57,7 +57,7 @@ pub enum NameReason {
 
 /// Every look-alike finding of these changes. `undeclared_live` holds, per target, the names of
 /// live objects that no change is about.
-pub fn name_warnings(
+pub(crate) fn name_warnings(
     changes: &[Change],
     undeclared_live: &BTreeMap<String, Vec<String>>,
 ) -> Vec<NameWarning> {
@@ -174,7 +174,7 @@ fn names_brought(change: &Change) -> BTreeSet<&str> {
 }
 
 /// The scripts of `name`'s letters, when they are more than one writing system.
-pub fn mixed_scripts(name: &str) -> Option<Vec<String>> {
+pub(crate) fn mixed_scripts(name: &str) -> Option<Vec<String>> {
     if name.is_ascii() || name.is_single_script() {
         return None;
     }

@@ -139,7 +139,7 @@ pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
 
 /// [`diff`] taking the desired object by value, so the change can keep it without a copy:
 /// planning 100,000 objects would otherwise hold every desired object twice at its peak.
-pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
+pub(crate) fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
     // The change gets `desired` at the end; until then it holds an empty stand-in (no
     // allocation) so the decisions below can borrow `desired` while filling `change`.
     let stand_in = DesiredObject {
@@ -309,7 +309,7 @@ fn noun(kind: Kind) -> &'static str {
 
 /// sha256 over the live values of the fields the desired object manages, or over "absent" /
 /// the ambiguous ids. Foreign changes to unmanaged fields do not make a plan stale.
-pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
+pub(crate) fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
     let mut h = Sha256::new();
     match live {
         LiveState::Absent => h.update(b"absent"),
@@ -418,7 +418,7 @@ impl Plan {
 }
 
 /// The one order of changes in plans and every rendering: target, kind, name.
-pub fn order_key(address: &Address) -> (&str, crate::model::Kind, &str) {
+pub(crate) fn order_key(address: &Address) -> (&str, crate::model::Kind, &str) {
     (&address.target, address.kind, &address.name)
 }
 

@@ -165,12 +165,12 @@ fn dialects() -> Vec<&'static dyn Dialect<TargetPlatform, ResourceSpec>> {
 
 impl TargetPlatform {
     /// The name of the platform (`atlan`).
-    pub fn platform_name(&self) -> &'static str {
+    pub(crate) fn platform_name(&self) -> &'static str {
         self.settings().platform_name()
     }
 
     /// The settings as used: see [`TargetSettings::as_used`].
-    pub fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform {
+    pub(crate) fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform {
         self.settings().as_used(endpoint)
     }
 
@@ -260,17 +260,17 @@ impl manifest::Spec for ResourceSpec {
 }
 
 impl ResourceSpec {
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         self.spec().kind()
     }
 
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         self.spec().target()
     }
 
     /// The key sink, for a kind that has one (the demo redirects them into its scratch
     /// directory).
-    pub fn key_sink_mut(&mut self) -> Option<&mut KeySinkSpec> {
+    pub(crate) fn key_sink_mut(&mut self) -> Option<&mut KeySinkSpec> {
         self.spec_mut().key_sink_mut()
     }
 }
@@ -307,7 +307,7 @@ impl Resource {
         self.spec.kind()
     }
 
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         self.spec.target()
     }
 
@@ -335,7 +335,7 @@ pub(crate) fn manifest_schemas() -> Vec<(String, serde_json::Value)> {
 // ------------------------------------------------------------------ a live target
 
 /// The live states of a read, and the names of the other live objects it saw.
-pub type Noted = (Vec<LiveState>, Vec<String>);
+pub(crate) type Noted = (Vec<LiveState>, Vec<String>);
 
 /// One target's live system: what the planner and the applier need from it. Each platform's
 /// client implements it; tests implement it in memory. One result per object or op, in
@@ -486,7 +486,7 @@ impl PlatformError {
     }
 
     /// Prefixes the message with what was being done (`updating API token X: …`).
-    pub fn context(mut self, doing: impl std::fmt::Display) -> PlatformError {
+    pub(crate) fn context(mut self, doing: impl std::fmt::Display) -> PlatformError {
         self.message = masked(format!("{doing}: {}", self.message));
         self
     }

@@ -66,7 +66,7 @@ pub struct LiveOptions {
 impl LiveOptions {
     /// Parses `TARGET=URL` pairs. An endpoint receives credentials like a Target's `baseUrl`,
     /// so it follows the same rule: https, or plain http to a loopback host only.
-    pub fn parse_endpoints(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+    pub(crate) fn parse_endpoints(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
         pairs
             .iter()
             .map(|p| match p.split_once('=') {
@@ -93,7 +93,7 @@ impl LiveOptions {
     /// These options for a session of the targets `in_use`: an `--endpoint` for a declared
     /// target not in use is dropped (CI passes the same endpoints to every run), while one
     /// naming no declared target stays, so [`Session::open`] reports the typo.
-    pub fn for_targets(
+    pub(crate) fn for_targets(
         &self,
         in_use: &BTreeMap<String, TargetPlatform>,
         manifests: &Manifests,
@@ -177,7 +177,7 @@ impl Session {
         })
     }
 
-    pub fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
+    pub(crate) fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
         self.clients
             .iter()
             .map(|(n, c)| (n.clone(), c.request_counts()))

@@ -18,7 +18,7 @@ pub fn plan(file: &PlanFile) -> String {
 
 /// What `drift --format json` prints.
 #[derive(Debug, Serialize)]
-pub struct DriftReport<'a> {
+pub(crate) struct DriftReport<'a> {
     pub warrant_version: &'a str,
     pub created_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,7 +35,7 @@ pub struct DriftReport<'a> {
 
 /// The undeclared access of one object.
 #[derive(Debug, Serialize)]
-pub struct DriftEntry<'a> {
+pub(crate) struct DriftEntry<'a> {
     pub address: &'a Address,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_id: Option<&'a str>,

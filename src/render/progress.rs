@@ -38,12 +38,12 @@ impl<W: Write + Send> Progress for PlainLines<W> {
 
 /// An indicatif bar: objects done/total and the target being worked on. Failed, stale and
 /// refused objects are also printed above the bar, so they stay visible after it finishes.
-pub struct Bar {
+pub(crate) struct Bar {
     bar: indicatif::ProgressBar,
 }
 
 impl Bar {
-    pub fn new() -> Bar {
+    pub(crate) fn new() -> Bar {
         let bar = indicatif::ProgressBar::new(0);
         let style = indicatif::ProgressStyle::with_template(
             "{spinner} [{bar:30}] {pos}/{len} objects  {msg}",

@@ -7,7 +7,7 @@ use crate::plan::Action;
 
 /// One line for CI logs, e.g.
 /// `applied  ConnectionAdmins/snowflake-prod (atlan-prod: default/snowflake/1): +2 adminUsers`.
-pub fn object_line(report: &ObjectReport) -> String {
+pub(crate) fn object_line(report: &ObjectReport) -> String {
     let detail = match report.status {
         Status::Applied | Status::Rebased => {
             let mut d = report

@@ -55,7 +55,7 @@ pub fn plan(file: &PlanFile, color: bool) -> String {
 
 /// [`plan`], written piece by piece to `out`: `warrant plan` streams it to stdout, so a plan
 /// of 100,000 objects is never held as one string.
-pub fn write_plan(out: &mut impl fmt::Write, file: &PlanFile, color: bool) -> fmt::Result {
+pub(crate) fn write_plan(out: &mut impl fmt::Write, file: &PlanFile, color: bool) -> fmt::Result {
     let plan = &file.plan;
     let p = Paint { color };
     if let Some(w) = only_warning(plan) {
@@ -94,7 +94,7 @@ pub fn drift(file: &PlanFile, color: bool) -> String {
 }
 
 /// [`drift`], written piece by piece to `out`.
-pub fn write_drift(out: &mut impl fmt::Write, file: &PlanFile, color: bool) -> fmt::Result {
+pub(crate) fn write_drift(out: &mut impl fmt::Write, file: &PlanFile, color: bool) -> fmt::Result {
     let plan = &file.plan;
     let p = Paint { color };
     if let Some(w) = only_warning(plan) {
