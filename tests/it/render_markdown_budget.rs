@@ -2,7 +2,7 @@
 //! UTF-8 with multibyte labels intact, every fence and `<details>` closed, and a notice of
 //! what was left out and where the full plan is.
 
-use crate::support::acme as common;
+use crate::support::acme;
 
 use crate::support::acme::{acme_meta, address, append, desired, live};
 use warrant::model::LiveState;
@@ -18,7 +18,7 @@ fn huge_plan() -> PlanFile {
         let value = format!("service-account-apikey-{i:08}");
         let mut d = desired(
             address(
-                common::CONNECTION_ADMINS,
+                acme::CONNECTION_ADMINS,
                 &format!("conn-{i:05}"),
                 target,
                 &format!("default/x/{i}"),
@@ -126,7 +126,7 @@ fn notice_names_the_plan_file_artifact_without_a_link() {
 
 #[test]
 fn a_plan_within_budget_is_not_truncated() {
-    let md = markdown(&common::acme_plan(), &MarkdownOptions::default());
+    let md = markdown(&acme::acme_plan(), &MarkdownOptions::default());
     assert!(!md.contains("Truncated"));
     assert!(fence_lines_balanced(&md));
 }
