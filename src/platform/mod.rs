@@ -24,10 +24,10 @@
 //! - [`LiveTarget::export`] (`warrant export`): list every live object of the target as the
 //!   manifest spec that would declare it, for adopting warrant on an existing tenant.
 //!
-//! **The one list of platforms** is [`ALL`] with the two enums beside it, [`TargetPlatform`]
-//! (a Target's settings) and [`ResourceSpec`] (a resource's spec): nothing else in warrant
-//! names a platform. A new platform is a new module here, one entry in each of the three, and
-//! its simulator in `crate::sandbox`.
+//! **The one list of platforms** is [`ALL`] (each platform's [`Definition`]) with the two enums
+//! beside it, [`TargetPlatform`] (a Target's settings) and [`ResourceSpec`] (a resource's
+//! spec), and their match arms: nothing else in warrant names a platform. A new platform is a
+//! new module here, one entry in each of the three, and its simulator in `crate::sandbox`.
 
 mod atlan;
 mod connect;
@@ -36,11 +36,13 @@ mod listing;
 mod mist;
 mod session;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{self, Diagnostic, Dialect, Doc, KeySinkSpec};
@@ -55,7 +57,7 @@ pub use session::{Environment, LiveOptions, Session};
 // ------------------------------------------------------------------ the one list of platforms
 
 /// Every platform, in the order they are listed everywhere (messages, schemas, digests).
-pub(crate) static ALL: [&dyn Platform; 3] = [&atlan::Atlan, &connect::Connect, &mist::Mist];
+pub(crate) static ALL: [&dyn Platform; 3] = [&atlan::PLATFORM, &connect::PLATFORM, &mist::PLATFORM];
 
 /// The one platform a Target points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -107,7 +109,8 @@ impl ResourceSpec {
 // ------------------------------------------------------------------ what a platform is
 
 /// One platform: how the manifest layer reads its documents ([`Dialect`]), and what the
-/// planner, renderers and exporter need to know about it.
+/// planner, renderers and exporter need to know about it. Its one implementation is
+/// [`Definition`].
 pub(crate) trait Platform: Dialect<TargetPlatform, ResourceSpec> {
     /// What a new object of the kind is called, in a sentence (`token`).
     fn short_noun(&self) -> &'static str;
@@ -115,11 +118,110 @@ pub(crate) trait Platform: Dialect<TargetPlatform, ResourceSpec> {
     fn export_file(&self) -> &'static str;
 }
 
+/// The facts of a platform: its names, its kind and how documents of it are written, and the
+/// types of its Target settings (`T`) and resource spec (`S`) with their variants in the
+/// list's enums. Each platform module defines one (`PLATFORM`); [`ALL`] lists them. Its
+/// behaviour is in its types: `T` is [`TargetSettings`], `S` is a [`manifest::Spec`].
+pub(crate) struct Definition<T: 'static, S: 'static> {
+    /// The key of the platform under a Target's `spec:` (`atlan`).
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    /// One remote object of the kind, in messages (`connection`).
+    pub(crate) noun: &'static str,
+    /// A new object of the kind, in a sentence (`declare a new token`).
+    pub(crate) short_noun: &'static str,
+    pub(crate) remote_key: manifest::RemoteKey,
+    /// The form in which two remote keys are the same remote object (a case rule).
+    pub(crate) same_object: fn(&str) -> String,
+    /// Whether documents of the kind have a `keySink`.
+    pub(crate) has_key_sink: bool,
+    /// A Target's `spec.<name>` as an example in hints.
+    pub(crate) target_example: &'static str,
+    pub(crate) schema_file: &'static str,
+    pub(crate) export_file: &'static str,
+    pub(crate) target: fn(T) -> TargetPlatform,
+    pub(crate) spec: fn(S) -> ResourceSpec,
+}
+
+impl<T, S> Dialect<TargetPlatform, ResourceSpec> for Definition<T, S>
+where
+    T: DeserializeOwned + JsonSchema,
+    S: DeserializeOwned + JsonSchema,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn noun(&self) -> &'static str {
+        self.noun
+    }
+
+    fn remote_key(&self) -> manifest::RemoteKey {
+        self.remote_key
+    }
+
+    fn same_object(&self, key: &str) -> String {
+        (self.same_object)(key)
+    }
+
+    fn has_key_sink(&self) -> bool {
+        self.has_key_sink
+    }
+
+    fn target_example(&self) -> &'static str {
+        self.target_example
+    }
+
+    fn read_target(
+        &self,
+        node: &manifest::Node,
+        unknown: &RefCell<Vec<manifest::DeError>>,
+    ) -> Result<Option<TargetPlatform>, manifest::DeError> {
+        Ok(manifest::from_node::<Option<T>>(node, unknown)?.map(self.target))
+    }
+
+    fn read_spec(
+        &self,
+        node: &manifest::Node,
+        unknown: &RefCell<Vec<manifest::DeError>>,
+    ) -> Result<ResourceSpec, manifest::DeError> {
+        manifest::from_node::<S>(node, unknown).map(self.spec)
+    }
+
+    fn target_schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<Option<T>>()
+    }
+
+    fn spec_schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<S>()
+    }
+
+    fn schema_file(&self) -> &'static str {
+        self.schema_file
+    }
+}
+
+impl<T, S> Platform for Definition<T, S>
+where
+    T: DeserializeOwned + JsonSchema,
+    S: DeserializeOwned + JsonSchema,
+{
+    fn short_noun(&self) -> &'static str {
+        self.short_noun
+    }
+
+    fn export_file(&self) -> &'static str {
+        self.export_file
+    }
+}
+
 /// A platform's Target settings beyond what the manifest layer checks: where its API is, as
 /// whom warrant calls it, and how a client is opened.
 pub(crate) trait TargetSettings: manifest::Settings + Send + Sync {
-    /// The platform.
-    fn platform(&self) -> &'static dyn Platform;
     /// The settings as used: `endpoint` (`--endpoint`), or a base URL the settings imply,
     /// becomes the recorded base URL, so a plan says exactly where it read from.
     fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform;
@@ -217,7 +319,7 @@ impl TargetPlatform {
 
 impl manifest::Settings for TargetPlatform {
     fn platform_name(&self) -> &'static str {
-        self.settings().platform().name()
+        self.settings().platform_name()
     }
 
     fn credential_variables(&self) -> Vec<&str> {

@@ -9,15 +9,11 @@
 mod client;
 mod spec;
 
-use std::cell::RefCell;
-
-use schemars::{Schema, SchemaGenerator};
-
 use super::{
-    ClientOptions, Environment, LiveTarget, Platform, PlatformError, ResourceSpec, TargetPlatform,
-    TargetSettings,
+    ClientOptions, Definition, Environment, LiveTarget, PlatformError, ResourceSpec,
+    TargetPlatform, TargetSettings,
 };
-use crate::manifest::{self, DeError, Dialect, Node, RemoteKey};
+use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
 pub use spec::{AtlanTarget, ConnectionAdminsSpec, TokenRef};
@@ -28,73 +24,22 @@ const NAME: &str = "atlan";
 pub(crate) const KIND: Kind = Kind::new("ConnectionAdmins");
 
 /// Atlan, in the list of platforms.
-pub(crate) struct Atlan;
-
-impl Dialect<TargetPlatform, ResourceSpec> for Atlan {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn noun(&self) -> &'static str {
-        "connection"
-    }
-
-    fn remote_key(&self) -> RemoteKey {
-        RemoteKey::Field("connection")
-    }
-
-    fn target_example(&self) -> &'static str {
-        "atlan: {baseUrl: https://<tenant>.atlan.com}"
-    }
-
-    fn read_target(
-        &self,
-        node: &Node,
-        unknown: &RefCell<Vec<DeError>>,
-    ) -> Result<Option<TargetPlatform>, DeError> {
-        Ok(manifest::from_node::<Option<AtlanTarget>>(node, unknown)?.map(TargetPlatform::Atlan))
-    }
-
-    fn read_spec(
-        &self,
-        node: &Node,
-        unknown: &RefCell<Vec<DeError>>,
-    ) -> Result<ResourceSpec, DeError> {
-        manifest::from_node(node, unknown).map(ResourceSpec::ConnectionAdmins)
-    }
-
-    fn target_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<Option<AtlanTarget>>()
-    }
-
-    fn spec_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<ConnectionAdminsSpec>()
-    }
-
-    fn schema_file(&self) -> &'static str {
-        "connection-admins.schema.json"
-    }
-}
-
-impl Platform for Atlan {
-    fn short_noun(&self) -> &'static str {
-        "connection admin list"
-    }
-
-    fn export_file(&self) -> &'static str {
-        "connection-admins.yaml"
-    }
-}
+pub(crate) static PLATFORM: Definition<AtlanTarget, ConnectionAdminsSpec> = Definition {
+    name: NAME,
+    kind: KIND,
+    noun: "connection",
+    short_noun: "connection admin list",
+    remote_key: RemoteKey::Field("connection"),
+    same_object: str::to_string,
+    has_key_sink: false,
+    target_example: "atlan: {baseUrl: https://<tenant>.atlan.com}",
+    schema_file: "connection-admins.schema.json",
+    export_file: "connection-admins.yaml",
+    target: TargetPlatform::Atlan,
+    spec: ResourceSpec::ConnectionAdmins,
+};
 
 impl TargetSettings for AtlanTarget {
-    fn platform(&self) -> &'static dyn Platform {
-        &Atlan
-    }
-
     fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform {
         let mut used = self.clone();
         if let Some(url) = endpoint {

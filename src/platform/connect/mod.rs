@@ -9,15 +9,11 @@
 mod client;
 mod spec;
 
-use std::cell::RefCell;
-
-use schemars::{Schema, SchemaGenerator};
-
 use super::{
-    ClientOptions, Environment, LiveTarget, Platform, PlatformError, ResourceSpec, TargetPlatform,
-    TargetSettings,
+    ClientOptions, Definition, Environment, LiveTarget, PlatformError, ResourceSpec,
+    TargetPlatform, TargetSettings,
 };
-use crate::manifest::{self, DeError, Dialect, Node, RemoteKey};
+use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
 pub use spec::{AutomationIdentitySpec, ConnectTarget, RoleRef};
@@ -38,78 +34,22 @@ fn same_identity(name: &str) -> String {
 }
 
 /// CONNECT, in the list of platforms.
-pub(crate) struct Connect;
-
-impl Dialect<TargetPlatform, ResourceSpec> for Connect {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn noun(&self) -> &'static str {
-        "automation identity"
-    }
-
-    fn remote_key(&self) -> RemoteKey {
-        RemoteKey::FieldOrName("name")
-    }
-
-    fn same_object(&self, key: &str) -> String {
-        same_identity(key)
-    }
-
-    fn target_example(&self) -> &'static str {
-        "connect: {tenantId: <UUID>}"
-    }
-
-    fn read_target(
-        &self,
-        node: &Node,
-        unknown: &RefCell<Vec<DeError>>,
-    ) -> Result<Option<TargetPlatform>, DeError> {
-        Ok(manifest::from_node::<Option<ConnectTarget>>(node, unknown)?
-            .map(TargetPlatform::Connect))
-    }
-
-    fn read_spec(
-        &self,
-        node: &Node,
-        unknown: &RefCell<Vec<DeError>>,
-    ) -> Result<ResourceSpec, DeError> {
-        manifest::from_node(node, unknown).map(ResourceSpec::AutomationIdentity)
-    }
-
-    fn target_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<Option<ConnectTarget>>()
-    }
-
-    fn spec_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<AutomationIdentitySpec>()
-    }
-
-    fn schema_file(&self) -> &'static str {
-        "automation-identity.schema.json"
-    }
-}
-
-impl Platform for Connect {
-    fn short_noun(&self) -> &'static str {
-        "identity"
-    }
-
-    fn export_file(&self) -> &'static str {
-        "automation-identities.yaml"
-    }
-}
+pub(crate) static PLATFORM: Definition<ConnectTarget, AutomationIdentitySpec> = Definition {
+    name: NAME,
+    kind: KIND,
+    noun: "automation identity",
+    short_noun: "identity",
+    remote_key: RemoteKey::FieldOrName("name"),
+    same_object: same_identity,
+    has_key_sink: false,
+    target_example: "connect: {tenantId: <UUID>}",
+    schema_file: "automation-identity.schema.json",
+    export_file: "automation-identities.yaml",
+    target: TargetPlatform::Connect,
+    spec: ResourceSpec::AutomationIdentity,
+};
 
 impl TargetSettings for ConnectTarget {
-    fn platform(&self) -> &'static dyn Platform {
-        &Connect
-    }
-
     fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform {
         let mut used = self.clone();
         if let Some(url) = endpoint {

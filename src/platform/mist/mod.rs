@@ -11,15 +11,11 @@ mod client;
 mod privilege;
 mod spec;
 
-use std::cell::RefCell;
-
-use schemars::{Schema, SchemaGenerator};
-
 use super::{
-    ClientOptions, Environment, ErrorKind, LiveTarget, Platform, PlatformError, ResourceSpec,
+    ClientOptions, Definition, Environment, ErrorKind, LiveTarget, PlatformError, ResourceSpec,
     TargetPlatform, TargetSettings,
 };
-use crate::manifest::{self, DeError, Dialect, Node, RemoteKey};
+use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
 pub use spec::{MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
@@ -55,77 +51,22 @@ fn cloud_base_url(cloud: &str) -> Option<&'static str> {
 }
 
 /// Mist, in the list of platforms.
-pub(crate) struct Mist;
-
-impl Dialect<TargetPlatform, ResourceSpec> for Mist {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn kind(&self) -> Kind {
-        KIND
-    }
-
-    fn noun(&self) -> &'static str {
-        "org API token"
-    }
-
-    fn remote_key(&self) -> RemoteKey {
-        RemoteKey::FieldOrName("name")
-    }
-
-    fn has_key_sink(&self) -> bool {
-        true
-    }
-
-    fn target_example(&self) -> &'static str {
-        "mist: {cloud: global01, orgId: <UUID>}"
-    }
-
-    fn read_target(
-        &self,
-        node: &Node,
-        unknown: &RefCell<Vec<DeError>>,
-    ) -> Result<Option<TargetPlatform>, DeError> {
-        Ok(manifest::from_node::<Option<MistTarget>>(node, unknown)?.map(TargetPlatform::Mist))
-    }
-
-    fn read_spec(
-        &self,
-        node: &Node,
-        unknown: &RefCell<Vec<DeError>>,
-    ) -> Result<ResourceSpec, DeError> {
-        manifest::from_node(node, unknown).map(ResourceSpec::OrgApiToken)
-    }
-
-    fn target_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<Option<MistTarget>>()
-    }
-
-    fn spec_schema(&self, generator: &mut SchemaGenerator) -> Schema {
-        generator.subschema_for::<OrgApiTokenSpec>()
-    }
-
-    fn schema_file(&self) -> &'static str {
-        "org-api-token.schema.json"
-    }
-}
-
-impl Platform for Mist {
-    fn short_noun(&self) -> &'static str {
-        "token"
-    }
-
-    fn export_file(&self) -> &'static str {
-        "org-api-tokens.yaml"
-    }
-}
+pub(crate) static PLATFORM: Definition<MistTarget, OrgApiTokenSpec> = Definition {
+    name: NAME,
+    kind: KIND,
+    noun: "org API token",
+    short_noun: "token",
+    remote_key: RemoteKey::FieldOrName("name"),
+    same_object: str::to_string,
+    has_key_sink: true,
+    target_example: "mist: {cloud: global01, orgId: <UUID>}",
+    schema_file: "org-api-token.schema.json",
+    export_file: "org-api-tokens.yaml",
+    target: TargetPlatform::Mist,
+    spec: ResourceSpec::OrgApiToken,
+};
 
 impl TargetSettings for MistTarget {
-    fn platform(&self) -> &'static dyn Platform {
-        &Mist
-    }
-
     /// A cloud name becomes the base URL it stands for.
     fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform {
         let mut used = self.clone();
