@@ -301,7 +301,7 @@ async fn plan_target(
             desired.len(),
         ));
     }
-    let (states, others) = live.read_noting_others(&desired).await?;
+    let (states, others) = live.read_noting(&desired, true).await?;
     if states.len() != desired.len() {
         return Err(count_mismatch(target, "read", desired.len(), states.len()));
     }

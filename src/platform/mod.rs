@@ -436,8 +436,9 @@ pub(crate) fn manifest_schemas() -> Vec<(String, serde_json::Value)> {
 
 // ------------------------------------------------------------------ a live target
 
-/// The live states of a read, and the names of the other live objects it saw.
-pub(crate) type Noted = (Vec<LiveState>, Vec<String>);
+/// The live states of a read, one per object asked about, and the names of the other live
+/// objects of the target it saw (when asked to note them).
+pub type Noted = (Vec<LiveState>, Vec<String>);
 
 /// One target's live system: what the planner and the applier need from it. Each platform's
 /// client implements it; tests implement it in memory. One result per object or op, in
@@ -451,20 +452,22 @@ pub trait LiveTarget: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<Vec<DesiredObject>, PlatformError>>;
 
     /// The live state of these objects, batched; one per object, same order. A failed read is
-    /// an error, never "absent".
+    /// an error, never "absent". With `note_others`, also the names of the target's live
+    /// objects the read saw but was not asked about (the planner's look-alike warnings); a
+    /// target that cannot tell, or whose objects are never created, names none.
+    fn read_noting<'a>(
+        &'a self,
+        objects: &'a [DesiredObject],
+        note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>>;
+
+    /// [`read_noting`](LiveTarget::read_noting) the states only: the applier's read, and the
+    /// independent read that confirms every write.
     fn read<'a>(
         &'a self,
         objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>>;
-
-    /// [`read`](LiveTarget::read), and the names of the live objects of the target that the
-    /// read saw but was not asked about (the planner's look-alike warnings). A target that
-    /// cannot tell, or whose objects are never created, names none.
-    fn read_noting_others<'a>(
-        &'a self,
-        objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
-        Box::pin(async move { Ok((self.read(objects).await?, Vec::new())) })
+    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>> {
+        Box::pin(async move { Ok(self.read_noting(objects, false).await?.0) })
     }
 
     /// Performs these writes (batched where the API allows; failures isolated per op).

@@ -20,8 +20,8 @@ use warrant::plan::file::PlanFile;
 use warrant::plan::{Action, FORMAT_VERSION, Plan, Summary, diff};
 use warrant::platform::{
     AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, ErrorKind, Export, LiveTarget,
-    Manifests, OrgApiTokenSpec, PlatformError, RequestCounts, Resource, ResourceSpec, Session,
-    Target, TargetPlatform,
+    Manifests, Noted, OrgApiTokenSpec, PlatformError, RequestCounts, Resource, ResourceSpec,
+    Session, Target, TargetPlatform,
 };
 use warrant::render::progress::PlainLines;
 use warrant::secret::{KeySink, Secret};
@@ -132,10 +132,11 @@ impl LiveTarget for Fake {
         Box::pin(async move { result })
     }
 
-    fn read<'a>(
+    fn read_noting<'a>(
         &'a self,
         objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>> {
+        _note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
         let mut w = self.world();
         w.reads += 1;
         let result = if w.fail_reads {
@@ -154,7 +155,7 @@ impl LiveTarget for Fake {
                 })
                 .collect())
         };
-        Box::pin(async move { result })
+        Box::pin(async move { result.map(|states| (states, Vec::new())) })
     }
 
     fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {

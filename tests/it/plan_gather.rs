@@ -11,8 +11,8 @@ use warrant::plan::file::PlanFile;
 use warrant::plan::gather::{Only, PlanError, desired_digest, make_plan};
 use warrant::platform::{
     AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, ErrorKind, Export, LiveTarget,
-    Manifests, MistTarget, PlatformError, RequestCounts, Resource, ResourceSpec, RoleRef, Session,
-    Target, TargetPlatform, TokenRef,
+    Manifests, MistTarget, Noted, PlatformError, RequestCounts, Resource, ResourceSpec, RoleRef,
+    Session, Target, TargetPlatform, TokenRef,
 };
 
 fn at() -> Location {
@@ -127,10 +127,11 @@ impl LiveTarget for Fake {
             .collect();
         Box::pin(async move { Ok(desired) })
     }
-    fn read<'a>(
+    fn read_noting<'a>(
         &'a self,
         objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>> {
+        _note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
         self.count();
         let states = if self.fail {
             Err(
@@ -139,7 +140,10 @@ impl LiveTarget for Fake {
                     .with_hint("try again later"),
             )
         } else {
-            Ok(objects.iter().map(|_| LiveState::Absent).collect())
+            Ok((
+                objects.iter().map(|_| LiveState::Absent).collect(),
+                Vec::new(),
+            ))
         };
         Box::pin(async move { states })
     }

@@ -41,8 +41,8 @@ use crate::platform::http::{
 };
 use crate::platform::listing::{Listing, Next};
 use crate::platform::{
-    ClientOptions, ErrorKind, Export, ExportedObject, LiveTarget, PlatformError, RequestCounts,
-    Resource, ResourceSpec,
+    ClientOptions, ErrorKind, Export, ExportedObject, LiveTarget, Noted, PlatformError,
+    RequestCounts, Resource, ResourceSpec,
 };
 use crate::secret::Secret;
 
@@ -1267,11 +1267,13 @@ impl LiveTarget for AtlanClient {
         Box::pin(AtlanClient::resolve(self, resources))
     }
 
-    fn read<'a>(
+    /// Connections are never created, so no other name is noted.
+    fn read_noting<'a>(
         &'a self,
         objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>> {
-        Box::pin(AtlanClient::read(self, objects))
+        _note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
+        Box::pin(async move { Ok((AtlanClient::read(self, objects).await?, Vec::new())) })
     }
 
     fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {

@@ -312,7 +312,7 @@ impl ConnectClient {
     /// identities (for the planner's look-alike warnings; only their names are kept, never
     /// the objects). A declared name finds the live identity whose name is the same under
     /// the case rule.
-    async fn read_noting(
+    async fn read_identities(
         &self,
         objects: &[DesiredObject],
         note_others: bool,
@@ -776,18 +776,12 @@ impl LiveTarget for ConnectClient {
         Box::pin(ConnectClient::resolve(self, resources))
     }
 
-    fn read<'a>(
+    fn read_noting<'a>(
         &'a self,
         objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>> {
-        Box::pin(async move { Ok(self.read_noting(objects, false).await?.0) })
-    }
-
-    fn read_noting_others<'a>(
-        &'a self,
-        objects: &'a [DesiredObject],
+        note_others: bool,
     ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
-        Box::pin(self.read_noting(objects, true))
+        Box::pin(self.read_identities(objects, note_others))
     }
 
     fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {

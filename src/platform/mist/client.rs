@@ -242,7 +242,7 @@ impl MistClient {
     /// The live state of these tokens, and with `note_others` the names of the other live
     /// tokens (for the planner's look-alike warnings; only their names are kept, never the
     /// objects).
-    async fn read_noting(
+    async fn read_tokens(
         &self,
         objects: &[DesiredObject],
         note_others: bool,
@@ -695,18 +695,12 @@ impl LiveTarget for MistClient {
         Box::pin(MistClient::resolve(self, resources))
     }
 
-    fn read<'a>(
+    fn read_noting<'a>(
         &'a self,
         objects: &'a [DesiredObject],
-    ) -> BoxFuture<'a, Result<Vec<LiveState>, PlatformError>> {
-        Box::pin(async move { Ok(self.read_noting(objects, false).await?.0) })
-    }
-
-    fn read_noting_others<'a>(
-        &'a self,
-        objects: &'a [DesiredObject],
+        note_others: bool,
     ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
-        Box::pin(self.read_noting(objects, true))
+        Box::pin(self.read_tokens(objects, note_others))
     }
 
     fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {
