@@ -252,6 +252,7 @@ impl World {
             batch_size,
             max_changes: None,
             cancel: CancelFlag::default(),
+            journal: None,
         }
     }
 
