@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use super::journal::{KeyCreate, KeyOutcome};
-use super::report::{ApplyReport, ObjectReport, REPORT_VERSION, ReportOutcome, Status};
-use super::{Declared, LiveSystem, Progress, not_in_plan, now, requests_since};
+use super::report::{ApplyReport, ObjectReport, Status};
+use super::{Declared, LiveSystem, Progress, report_of, requests_since};
 use crate::model::Address;
 use crate::plan::Plan;
 use crate::platform::RequestCounts;
@@ -86,7 +86,7 @@ pub fn abandoned_report<S: LiveSystem>(
     }
     let creates: HashMap<&Address, &KeyCreate> =
         run.creates.iter().map(|c| (&c.address, c)).collect();
-    let mut objects: Vec<ObjectReport> = plan
+    let objects: Vec<ObjectReport> = plan
         .changes
         .iter()
         .map(|change| {
@@ -102,22 +102,8 @@ pub fn abandoned_report<S: LiveSystem>(
             report
         })
         .collect();
-    objects.extend(not_in_plan(plan, declared.manifests));
-    ApplyReport {
-        report_version: REPORT_VERSION,
-        warrant_version: env!("CARGO_PKG_VERSION").to_string(),
-        plan_id: plan.plan_id.clone(),
-        plan_created_at: plan.created_at.clone(),
-        plan_git_commit: plan.git_commit.clone(),
-        plan_desired_digest: plan.desired_digest.clone(),
-        started_at: run.started_at,
-        finished_at: now(),
-        interrupted: true,
-        outcome: ReportOutcome::Failure,
-        counts: ApplyReport::counts_of(&objects),
-        objects,
-        requests: requests_since(&run.requests_before, &live.request_counts()),
-    }
+    let requests = requests_since(&run.requests_before, &live.request_counts());
+    report_of(plan, declared, objects, true, run.started_at, requests)
 }
 
 /// An unfinished object whose create the journal recorded: what became of its key.

@@ -492,7 +492,7 @@ pub async fn apply_plan<S: LiveSystem>(
     }
     progress.done();
 
-    let mut objects: Vec<ObjectReport> = objects
+    let objects: Vec<ObjectReport> = objects
         .into_iter()
         .zip(&plan.changes)
         .map(|(o, c)| {
@@ -501,10 +501,31 @@ pub async fn apply_plan<S: LiveSystem>(
             })
         })
         .collect();
-    objects.extend(not_in_plan(plan, declared.manifests));
+    let requests = requests_since(&requests_before, &live.request_counts());
     let interrupted = options.cancel.is_cancelled();
+    Ok(report_of(
+        plan,
+        declared,
+        objects,
+        interrupted,
+        started_at,
+        requests,
+    ))
+}
+
+/// The report of a run over `plan`: `objects` (one per change, in plan order), then the
+/// declared objects the plan does not name; the outcome follows from them and `interrupted`.
+fn report_of(
+    plan: &Plan,
+    declared: &Declared<'_>,
+    mut objects: Vec<ObjectReport>,
+    interrupted: bool,
+    started_at: String,
+    requests: BTreeMap<String, RequestCounts>,
+) -> ApplyReport {
+    objects.extend(not_in_plan(plan, declared.manifests));
     let outcome = ReportOutcome::of(&objects, interrupted);
-    Ok(ApplyReport {
+    ApplyReport {
         report_version: REPORT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").to_string(),
         plan_id: plan.plan_id.clone(),
@@ -517,8 +538,8 @@ pub async fn apply_plan<S: LiveSystem>(
         outcome,
         counts: ApplyReport::counts_of(&objects),
         objects,
-        requests: requests_since(&requests_before, &live.request_counts()),
-    })
+        requests,
+    }
 }
 
 /// The declared objects the plan does not name: never touched, reported so nobody takes

@@ -28,9 +28,9 @@ use crate::manifest::Manifests;
 use crate::plan::{Action, Plan};
 use crate::session::{LiveOptions, Session};
 
-/// How many declared objects that are not in the plan are named on stdout (all are in the
-/// report).
-const NOT_IN_PLAN_SHOWN: usize = 20;
+/// How many objects of one kind of outcome (not in the plan, cut off by a second interrupt)
+/// are named on stdout after the summary (all are in the report).
+const LINES_SHOWN: usize = 20;
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
     if args.live.parallelism == 0 {
@@ -267,13 +267,18 @@ fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
         .iter()
         .filter(|o| o.status == Status::NotInPlan)
         .collect();
-    for object in left_out.iter().take(NOT_IN_PLAN_SHOWN) {
+    print_lines(&left_out, "declared objects not in the reviewed plan")
+}
+
+/// One line per object, at most [`LINES_SHOWN`]; the rest counted (all are in the report).
+pub(super) fn print_lines(objects: &[&apply::ObjectReport], what: &str) -> anyhow::Result<()> {
+    for object in objects.iter().take(LINES_SHOWN) {
         outln!("{}", object.line())?;
     }
-    if left_out.len() > NOT_IN_PLAN_SHOWN {
+    if objects.len() > LINES_SHOWN {
         outln!(
-            "… and {} more declared objects not in the reviewed plan (all listed in --report)",
-            left_out.len() - NOT_IN_PLAN_SHOWN
+            "… and {} more {what} (all listed in --report)",
+            objects.len() - LINES_SHOWN
         )?;
     }
     Ok(())

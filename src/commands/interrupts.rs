@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use super::output::{errln, outln};
+use super::output::errln;
 use crate::apply::abandon::{Abandoned, Finished, abandoned_report};
 use crate::apply::journal::Journal;
 use crate::apply::{
@@ -176,9 +176,6 @@ pub(crate) async fn apply_with_interrupts(
     Ok(report)
 }
 
-/// How many objects cut off by an abandoned run are named on stdout (all are in the report).
-const CUT_OFF_SHOWN: usize = 20;
-
 /// Names the objects the progress display never showed: those the run was working on or had
 /// not reached when it was abandoned (the summary counts them).
 fn show_cut_off(report: &ApplyReport) -> anyhow::Result<()> {
@@ -187,14 +184,5 @@ fn show_cut_off(report: &ApplyReport) -> anyhow::Result<()> {
         .iter()
         .filter(|o| o.status == Status::Unfinished || o.action_required.is_some())
         .collect();
-    for object in cut_off.iter().take(CUT_OFF_SHOWN) {
-        outln!("{}", object.line())?;
-    }
-    if cut_off.len() > CUT_OFF_SHOWN {
-        outln!(
-            "… and {} more objects the run stopped before finishing (all listed in --report)",
-            cut_off.len() - CUT_OFF_SHOWN
-        )?;
-    }
-    Ok(())
+    super::apply::print_lines(&cut_off, "objects the run stopped before finishing")
 }

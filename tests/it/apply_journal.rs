@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use crate::e2e_apply_support::{World, assert_no_hidden, assert_nothing_lost, find_object};
+use crate::e2e_apply_support::{
+    World, assert_no_hidden, assert_nothing_lost, find_object, object_of,
+};
 use warrant::apply::{ApplyReport, Status};
 
 /// A journal line as an apply writes it before sending a create (the documented format).
@@ -97,11 +99,7 @@ async fn an_open_record_is_a_conflict_everywhere_until_a_human_resolves_it() {
     let out = world.warrant_live(&["apply", "plan.json", "--report", "report.json"]);
     assert_eq!(out.code, 1, "{out:#?}");
     let report = read_report(&world, "report.json");
-    let token = report
-        .objects
-        .iter()
-        .find(|o| o.address.name == "installer-app")
-        .unwrap();
+    let token = object_of(&report, "installer-app");
     assert_eq!(token.status, Status::Refused, "{token:#?}");
     assert!(token.reasons[0].contains(CONFLICT), "{token:#?}");
     assert!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use crate::e2e_apply_support::{World, find_object};
+use crate::e2e_apply_support::{World, find_object, object_of};
 use crate::fake_server::{FakeServer, Handler, answer, rewrite_json};
 use warrant::apply::journal::{self, Journal, KeyOutcome, Records};
 use warrant::apply::{self, ApplyOptions, ApplyReport, Declared, Silent, Status};
@@ -45,14 +45,6 @@ async fn apply_with(script: impl Fn(&FakeServer)) -> (ApplyReport, Records, Worl
     (report, journal::read(&path).unwrap(), world)
 }
 
-fn token<'r>(report: &'r ApplyReport, name: &str) -> &'r warrant::apply::ObjectReport {
-    report
-        .objects
-        .iter()
-        .find(|o| o.address.name == name)
-        .unwrap()
-}
-
 fn always(handler: Handler) -> impl Fn(&FakeServer) {
     move |mist| mist.on(Method::POST, CREATES, handler.clone())
 }
@@ -65,7 +57,7 @@ async fn a_refused_create_closes_its_record() {
         r#"{"detail":"invalid privilege"}"#,
     )))
     .await;
-    let installer = token(&report, "installer-app");
+    let installer = object_of(&report, "installer-app");
     assert_eq!(installer.status, Status::Failed, "{installer:#?}");
     assert!(installer.action_required.is_none(), "{installer:#?}");
     assert!(records.open.is_empty(), "{:#?}", records.open);
@@ -75,7 +67,7 @@ async fn a_refused_create_closes_its_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_keeps_failing_and_made_nothing_is_closed_by_the_read_after_it() {
     let (report, records, world) = apply_with(always(answer(502, &[], "bad gateway"))).await;
-    let installer = token(&report, "installer-app");
+    let installer = object_of(&report, "installer-app");
     assert_eq!(installer.status, Status::Failed, "{installer:#?}");
     assert!(
         installer.error.as_deref().unwrap_or("").contains("502"),
@@ -100,7 +92,7 @@ async fn a_create_whose_answer_is_unreadable_but_made_the_token_stays_open() {
         .clone();
     let id = live["id"].as_str().unwrap();
 
-    let installer = token(&report, "installer-app");
+    let installer = object_of(&report, "installer-app");
     assert_eq!(installer.status, Status::Failed, "{installer:#?}");
     assert_eq!(installer.id.as_deref(), Some(id));
     let todo = installer.action_required.as_deref().unwrap_or_default();

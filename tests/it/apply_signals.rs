@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::e2e_apply_support::{
-    ATLAN_KEY, World, assert_nothing_lost, example_manifests, find_object, wait_at_most,
+    ATLAN_KEY, World, assert_nothing_lost, example_manifests, find_object, object_of, wait_at_most,
 };
 use warrant::apply::{ApplyReport, ReportOutcome, Status};
 use warrant::sandbox::{Faults, Seed};
@@ -111,14 +111,6 @@ fn report(world: &World) -> ApplyReport {
     serde_json::from_str(&text).unwrap()
 }
 
-fn object<'r>(report: &'r ApplyReport, name: &str) -> &'r warrant::apply::ObjectReport {
-    report
-        .objects
-        .iter()
-        .find(|o| o.address.name == name)
-        .unwrap_or_else(|| panic!("{name} not in the report"))
-}
-
 /// Plans with the sandbox at full speed, then slows every Mist request to `latency`.
 fn plan_then_slow_down(world: &World, latency: &str) {
     let out = world.warrant_live(&["plan", "manifests", "--out", "plan.json"]);
@@ -191,7 +183,7 @@ async fn sigterm_during_a_mist_create_lets_it_deliver_its_key_and_writes_the_rep
     // The batch in flight finished: created, keys delivered, read back.
     for token in TOKENS {
         assert_eq!(
-            object(&report, token).status,
+            object_of(&report, token).status,
             Status::Applied,
             "{report:#?}"
         );
@@ -226,7 +218,7 @@ async fn a_second_sigint_during_a_mist_create_waits_for_the_key_to_reach_its_sin
     assert!(report.interrupted);
     assert_eq!(report.outcome, ReportOutcome::Failure);
     for name in TOKENS {
-        let token = object(&report, name);
+        let token = object_of(&report, name);
         // Stopped before the creates were read back, or (rarely) the run ended on its own
         // first.
         assert!(
@@ -292,7 +284,7 @@ async fn stopped_before_the_create_returned(stop: &str) {
     assert_eq!(plan.code, 1, "{plan:#?}");
     let listed = world.warrant(&["journal"]);
     for name in TOKENS {
-        let token = object(&report, name);
+        let token = object_of(&report, name);
         assert_eq!(token.status, Status::Failed, "{token:#?}");
         let error = token.error.as_deref().unwrap_or_default();
         assert!(
