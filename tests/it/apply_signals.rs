@@ -2,7 +2,8 @@
 //! `warrant` binary as a process: SIGTERM is handled like a first Ctrl-C (the create finishes,
 //! its key reaches its sink, the report is written); a second SIGINT waits, bounded, for the
 //! create and its sink; when that wait runs out (or a third signal ends it), the report and
-//! the next plan name the token as needing rotation, until `warrant journal resolve`.
+//! the next plan name the token as needing rotation, until `warrant journal resolve`; after a
+//! SIGKILL the journal's intents alone make the next plan name them.
 //!
 //! The world is the example's Mist organization: two tokens to create (`installer-app` and
 //! `noc-automation`, keys to `keys/NAME.key`), in one batch. Every Mist request is slowed down,
@@ -384,4 +385,47 @@ async fn when_the_key_wait_runs_out_the_report_and_the_next_plan_name_the_token_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_signal_ends_the_wait_and_the_token_is_still_named_for_rotation() {
     stopped_before_the_create_returned("third signal").await;
+}
+
+/// SIGKILL cannot be handled: nothing more is written, but the intents were on disk before
+/// the creates were sent, so the next plan names both tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigkill_during_a_mist_create_the_next_plan_names_the_tokens_to_rotate() {
+    let world = mist_world().await;
+    plan_then_slow_down(&world, "700ms");
+
+    let mut run = Running::start(&world, &[]);
+    run.wait_for_intent(&world);
+    run.signal("-KILL");
+    let (code, _, _) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, None, "killed by a signal");
+    // The report file was opened (checked writable) first, and never written.
+    let left = std::fs::read_to_string(world.dir().join("report.json")).unwrap_or_default();
+    assert!(left.is_empty(), "{left}");
+
+    world.sandbox.set_faults(Faults::default());
+    let plan = world.warrant_live(&["plan", "manifests"]);
+    assert_eq!(plan.code, 1, "{plan:#?}");
+    for name in TOKENS {
+        assert!(
+            plan.stdout.contains(&format!(
+                "a token named {name} may have been created by an interrupted apply"
+            )),
+            "{}",
+            plan.stdout
+        );
+    }
+    // The lock died with the process: the next apply is not refused for it, only the two
+    // tokens are (their records are open).
+    let out = world.warrant_live(&["apply", "plan.json", "--report", "report.json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        !out.stderr.contains("another warrant process"),
+        "{}",
+        out.stderr
+    );
+    let report = report(&world);
+    for name in TOKENS {
+        assert_eq!(object_of(&report, name).status, Status::Refused);
+    }
 }
