@@ -824,14 +824,14 @@ pub fn resolve_first(address: &Address) -> String {
     )
 }
 
-/// Whether a failed create certainly created nothing: the server answered with a refusal, or
-/// warrant refused before sending. Anything else (a timeout, a dropped connection, a 5xx, an
-/// answer that could not be read) may have created the object, and is settled by a read.
+/// Whether a failed create certainly created nothing: the server refused the create itself as
+/// invalid or conflicting (400, 409, 422), or warrant refused it before sending (a token of
+/// that name appeared since the plan). Anything else — a timeout, a dropped connection, a 5xx,
+/// an answer that could not be read, and also a 403 or 429, which may come from the listing a
+/// create makes after an unclear attempt — is settled by the read after the writes. A
+/// refusal is not settled by a read: a token of that name that exists is someone else's.
 pub fn refused_before_creating(error: &PlatformError) -> bool {
-    matches!(
-        error.kind,
-        ErrorKind::Credentials | ErrorKind::Forbidden | ErrorKind::NotFound | ErrorKind::Rejected
-    ) || error.status == Some(429)
+    error.kind == ErrorKind::Rejected
 }
 
 /// Makes every change of `plan` that an open record is about a conflict with the record's

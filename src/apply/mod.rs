@@ -1180,7 +1180,7 @@ fn settle_failed_create(
             let id = state.object().map(|o| o.id.clone());
             slot.report.id = id.clone();
             slot.report.action_required = Some(format!(
-                "token {name} (id {}) was created although its create failed, and its key was not captured: delete it by hand and run apply again to create a new one{}",
+                "a token named {name} exists (id {}) although its create failed: if this apply made it, its key was not captured; check it, delete it by hand and run apply again to create a new one{}",
                 id.as_deref().unwrap_or("unknown"),
                 journal::resolve_first(&slot.desired.address)
             ));

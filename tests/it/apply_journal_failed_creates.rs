@@ -1,15 +1,17 @@
 //! How a journalled create that fails is recorded, through the library with a journal, behind
-//! a scripted proxy in front of the Mist sandbox: a refusal created nothing (closed); a
-//! failure that may have created the token is settled by the read after the writes — absent
-//! means nothing was created (closed), present means a token without its key (open, reported
-//! as needing rotation, a conflict in the next plan). The key never reaches the journal.
+//! a scripted proxy in front of the Mist sandbox: a refusal of the create itself created
+//! nothing (closed); any other failure may have created the token and is settled by the read
+//! after the writes — absent means nothing was created (closed), present means a token without
+//! its key (open, reported as needing rotation, a conflict in the next plan). A 403 is settled
+//! by the read too: it may come from the listing a create makes after an unclear attempt. The
+//! key never reaches the journal.
 
 use std::sync::Arc;
 
 use axum::http::Method;
 
 use crate::e2e_apply_support::{World, find_object, object_of};
-use crate::fake_server::{FakeServer, Handler, answer, rewrite_json};
+use crate::fake_server::{FakeServer, Handler, answer, forward_then, rewrite_json};
 use warrant::apply::journal::{self, Journal, KeyOutcome, Records};
 use warrant::apply::{self, ApplyOptions, ApplyReport, Declared, Silent, Status};
 use warrant::plan::Action;
@@ -97,7 +99,10 @@ async fn a_create_whose_answer_is_unreadable_but_made_the_token_stays_open() {
     assert_eq!(installer.id.as_deref(), Some(id));
     let todo = installer.action_required.as_deref().unwrap_or_default();
     assert!(
-        todo.contains("was created although its create failed, and its key was not captured")
+        todo.contains("exists (id ")
+            && todo.contains(
+                "although its create failed: if this apply made it, its key was not captured"
+            )
             && todo.contains("run `warrant journal resolve mist-prod/installer-app`"),
         "{todo}"
     );
@@ -140,4 +145,70 @@ async fn a_create_whose_answer_is_unreadable_but_made_the_token_stays_open() {
         "{:#?}",
         change.reasons
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_create_is_settled_by_the_read_and_closed_when_nothing_exists() {
+    let (report, records, world) = apply_with(always(answer(
+        403,
+        &[("content-type", "application/json")],
+        r#"{"detail":"You do not have permission to perform this action."}"#,
+    )))
+    .await;
+    let installer = object_of(&report, "installer-app");
+    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
+    assert!(installer.action_required.is_none(), "{installer:#?}");
+    assert!(records.open.is_empty(), "{:#?}", records.open);
+    assert!(find_object(&world.sandbox.state(), "name", "installer-app").is_none());
+}
+
+/// Someone else creates a token of that name between apply's read and its re-list: the create
+/// is refused before it is sent, the record is closed, and nobody is told to rotate a token
+/// that is not ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_refused_because_the_name_appeared_is_closed_and_names_no_rotation() {
+    let (report, records, world) = apply_with(|mist| {
+        mist.on_times(
+            1,
+            Method::GET,
+            CREATES,
+            forward_then(|exchange| {
+                Box::pin(async move {
+                    let body = serde_json::json!({
+                        "name": "installer-app",
+                        "privileges": [{"role": "read", "scope": "org"}]
+                    });
+                    let created = exchange
+                        .upstream_request(Method::POST, &exchange.path, Some(body))
+                        .await;
+                    assert!(created.status.is_success(), "{:?}", created.body);
+                })
+            }),
+        )
+    })
+    .await;
+    let installer = object_of(&report, "installer-app");
+    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
+    assert!(
+        installer
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("appeared since the plan"),
+        "{installer:#?}"
+    );
+    assert!(installer.action_required.is_none(), "{installer:#?}");
+    let open: Vec<String> = records.open.iter().map(|r| r.handle()).collect();
+    assert!(
+        !open.contains(&"mist-prod/installer-app".to_string()),
+        "{open:?}"
+    );
+    let state = world.sandbox.state();
+    let named = state["mist"]["orgs"][0]["apiTokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "installer-app")
+        .count();
+    assert_eq!(named, 1, "a duplicate was created");
 }
