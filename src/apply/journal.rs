@@ -263,7 +263,10 @@ impl Records {
 pub enum JournalError {
     #[error("cannot read the create journal {}: {source}", path.display())]
     Unreadable { path: PathBuf, source: io::Error },
-    #[error("cannot write the create journal {}: {source}", path.display())]
+    #[error(
+        "cannot write the create journal {}: {source} (--journal FILE puts it elsewhere)",
+        path.display()
+    )]
     Unwritable { path: PathBuf, source: io::Error },
     #[error(
         "the create journal {} is {what}, not a regular file; refusing to use it",
