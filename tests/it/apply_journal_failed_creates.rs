@@ -47,6 +47,20 @@ async fn apply_with(script: impl Fn(&FakeServer)) -> (ApplyReport, Records, Worl
     (report, journal::read(&path).unwrap(), world)
 }
 
+/// installer-app failed, nothing was created, no one is told to rotate anything, and its
+/// journal record is closed.
+fn assert_failed_and_closed_with_nothing_created(
+    report: &ApplyReport,
+    records: &Records,
+    world: &World,
+) {
+    let installer = object_of(report, "installer-app");
+    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
+    assert!(installer.action_required.is_none(), "{installer:#?}");
+    assert!(records.open.is_empty(), "{:#?}", records.open);
+    assert!(find_object(&world.sandbox.state(), "name", "installer-app").is_none());
+}
+
 fn always(handler: Handler) -> impl Fn(&FakeServer) {
     move |mist| mist.on(Method::POST, CREATES, handler.clone())
 }
@@ -59,25 +73,15 @@ async fn a_refused_create_closes_its_record() {
         r#"{"detail":"invalid privilege"}"#,
     )))
     .await;
-    let installer = object_of(&report, "installer-app");
-    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
-    assert!(installer.action_required.is_none(), "{installer:#?}");
-    assert!(records.open.is_empty(), "{:#?}", records.open);
-    assert!(find_object(&world.sandbox.state(), "name", "installer-app").is_none());
+    assert_failed_and_closed_with_nothing_created(&report, &records, &world);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_keeps_failing_and_made_nothing_is_closed_by_the_read_after_it() {
     let (report, records, world) = apply_with(always(answer(502, &[], "bad gateway"))).await;
-    let installer = object_of(&report, "installer-app");
-    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
-    assert!(
-        installer.error.as_deref().unwrap_or("").contains("502"),
-        "{installer:#?}"
-    );
-    assert!(installer.action_required.is_none(), "{installer:#?}");
-    assert!(records.open.is_empty(), "{:#?}", records.open);
-    assert!(find_object(&world.sandbox.state(), "name", "installer-app").is_none());
+    let error = object_of(&report, "installer-app").error.clone();
+    assert!(error.as_deref().unwrap_or("").contains("502"), "{error:?}");
+    assert_failed_and_closed_with_nothing_created(&report, &records, &world);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,11 +159,7 @@ async fn a_forbidden_create_is_settled_by_the_read_and_closed_when_nothing_exist
         r#"{"detail":"You do not have permission to perform this action."}"#,
     )))
     .await;
-    let installer = object_of(&report, "installer-app");
-    assert_eq!(installer.status, Status::Failed, "{installer:#?}");
-    assert!(installer.action_required.is_none(), "{installer:#?}");
-    assert!(records.open.is_empty(), "{:#?}", records.open);
-    assert!(find_object(&world.sandbox.state(), "name", "installer-app").is_none());
+    assert_failed_and_closed_with_nothing_created(&report, &records, &world);
 }
 
 /// Someone else creates a token of that name between apply's read and its re-list: the create
