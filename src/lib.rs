@@ -13,7 +13,9 @@
 //! - [`render`]: text, markdown and json renderings of a plan; decides nothing.
 //! - [`apply`]: executes the reviewed changes of a plan file (untrusted) that the merged manifests
 //!   (trusted) declare: bind each change to its declaration, re-read, re-diff, write the union,
-//!   verify, report.
+//!   verify, report; journals every create that returns a key (`apply::journal`), locks each
+//!   target against a second apply on the machine (`apply::lock`), and reports a run abandoned
+//!   by a second interrupt (`apply::abandon`).
 //! - [`secret`]: a secret type that cannot be printed, the one redaction function every text
 //!   from a server passes, and the confined key sinks for new Mist keys.
 //! - [`export`]: manifests written from live state, to adopt warrant on an existing tenant.

@@ -42,10 +42,13 @@ pub enum Status {
     NotAttempted,
     /// Declared in the manifests, but not in the reviewed plan: never touched.
     NotInPlan,
+    /// The run was abandoned (interrupted a second time) before the object finished: its
+    /// write may or may not have been made (see `crate::apply::abandon`).
+    Unfinished,
 }
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Applied,
         Status::Rebased,
         Status::AlreadySatisfied,
@@ -56,6 +59,7 @@ impl Status {
         Status::NoOp,
         Status::NotAttempted,
         Status::NotInPlan,
+        Status::Unfinished,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl Status {
             Status::NoOp => "no-op",
             Status::NotAttempted => "not-attempted",
             Status::NotInPlan => "not-in-plan",
+            Status::Unfinished => "unfinished",
         }
     }
 }
@@ -81,7 +86,8 @@ impl fmt::Display for Status {
 }
 
 /// Why apply refused a change of the plan: it asked for more than the merged manifests
-/// declare. The plan file is untrusted; these are what an edited (or foreign) plan looks like.
+/// declare (the plan file is untrusted; these are what an edited or foreign plan looks like),
+/// or the create journal holds an earlier create of the object that nobody resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case", tag = "reason")]
 pub enum Refused {
@@ -106,6 +112,8 @@ pub enum Refused {
     UndeclaredAdditions { field: String, values: Vec<String> },
     #[error("the plan creates the object, which the manifests never create")]
     CreateNotDeclared,
+    #[error("{record}")]
+    JournalOpen { record: String },
 }
 
 /// The outcome of one object.
@@ -199,6 +207,8 @@ impl ObjectReport {
             Status::NoOp => "nothing planned".into(),
             Status::NotAttempted => "the run stopped before this object".into(),
             Status::NotInPlan => "not in the reviewed plan; left untouched".into(),
+            Status::Unfinished if !self.reasons.is_empty() => self.reasons.join("; "),
+            Status::Unfinished => "the run stopped before this object finished; its write may or may not have been made (plan again)".into(),
         };
         // Ids, reasons and errors come from servers and plan files: one line, escaped.
         let line = format!("{}  {}: {detail}", self.status, self.address);
@@ -259,6 +269,7 @@ impl ReportOutcome {
             || has(Status::Refused)
             || has(Status::ConflictSkipped)
             || has(Status::NotAttempted)
+            || has(Status::Unfinished)
         {
             ReportOutcome::Failure
         } else if has(Status::Stale) {

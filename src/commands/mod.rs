@@ -5,8 +5,11 @@
 pub mod apply;
 pub mod demo;
 pub mod export;
+pub(crate) mod interrupts;
+pub mod journal;
 pub(crate) mod output;
 pub mod plan;
+pub(crate) mod report_file;
 pub mod sandbox;
 pub mod schema;
 pub mod validate;

@@ -17,10 +17,11 @@ use crate::render::markdown::MarkdownOptions;
 use crate::session::LiveOptions;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let plan = match plan_live(&args.paths, &args.live)? {
+    let mut plan = match plan_live(&args.paths, &args.live)? {
         Ok(plan) => plan,
         Err(outcome) => return Ok(outcome),
     };
+    super::journal::hold_plan(&mut plan, args.journal.as_deref())?;
     if let Some(out) = &args.out {
         crate::plan::file::write(out, &plan)?;
         errln!("Saved the plan to {}", out.display());
