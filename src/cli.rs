@@ -66,6 +66,11 @@ pub enum Command {
         after_help = "Examples:\n  warrant apply plan.json --manifests manifests/   # CI: the merged manifests, as reviewed\n  warrant apply plan.json --plan-id 3f2a9c1b0d4e… --report apply-report.json\n  warrant apply manifests/                        # plan, show, ask for 'yes'\n  warrant apply manifests/ --auto-approve\n\nExit codes: 0 all applied, 1 any failure, refusal, conflict or Ctrl-C, 3 stale object refused (re-plan)."
     )]
     Apply(ApplyArgs),
+    /// Show the create journal's open records (tokens whose keys may be lost), or resolve them.
+    #[command(
+        after_help = "Examples:\n  warrant journal                              # the open records, one per line\n  warrant journal resolve mist-prod/ci-bot     # after rotating the token by hand\n  warrant journal list --journal ci/.warrant/journal.jsonl"
+    )]
+    Journal(JournalArgs),
     /// Write manifests from live state, to adopt warrant on an existing tenant.
     #[command(
         after_help = "Example:\n  warrant export manifests/targets.yaml --target atlan-prod --out adopted/"
@@ -179,6 +184,10 @@ pub struct PlanArgs {
     /// Also append the markdown plan to $GITHUB_STEP_SUMMARY.
     #[arg(long)]
     pub step_summary: bool,
+    /// The create journal whose open records make conflicts (default: .warrant/journal.jsonl
+    /// under the repository root).
+    #[arg(long, value_name = "FILE", env = JOURNAL_ENV)]
+    pub journal: Option<PathBuf>,
     /// Where the full plan can be found, quoted when markdown output is truncated.
     #[arg(long, value_name = "URL|TEXT")]
     pub full_plan_link: Option<String>,
@@ -219,11 +228,45 @@ pub struct ApplyArgs {
     /// Refuse plans with more than N creates and updates.
     #[arg(long, value_name = "N")]
     pub max_changes: Option<usize>,
-    /// Write a JSON report of every object's outcome here.
+    /// Write a JSON report of every object's outcome here (checked writable before anything
+    /// else is done).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// The create journal: an intent before each create that returns a key, an outcome after
+    /// its sink (default: .warrant/journal.jsonl under the repository root; the per-target
+    /// lock files go beside it).
+    #[arg(long, value_name = "FILE", env = JOURNAL_ENV)]
+    pub journal: Option<PathBuf>,
+    /// After a second interrupt (Ctrl-C or SIGTERM), how long to wait for the creates in
+    /// flight to return and hand their keys to their sinks before exiting.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub key_wait: u64,
     #[command(flatten)]
     pub live: LiveArgs,
+}
+
+/// The variable that names the create journal for `plan`, `apply` and `journal`.
+pub const JOURNAL_ENV: &str = "WARRANT_JOURNAL";
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    pub action: Option<JournalAction>,
+    /// The create journal (default: .warrant/journal.jsonl under the repository root).
+    #[arg(long, value_name = "FILE", env = JOURNAL_ENV, global = true)]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum JournalAction {
+    /// List the open records (the default).
+    List,
+    /// Mark the open records of these tokens resolved, once each was rotated by hand.
+    Resolve {
+        /// The tokens, as `warrant journal` lists them.
+        #[arg(required = true, value_name = "TARGET/NAME")]
+        tokens: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +330,7 @@ impl Command {
                     full_plan_link: a.full_plan_link,
                 },
                 step_summary: a.step_summary,
+                journal: a.journal,
             }),
             Command::Drift(a) => commands::plan::run_drift(commands::plan::DriftOptions {
                 live: a.live.live()?,
@@ -306,8 +350,19 @@ impl Command {
                     auto_approve: a.auto_approve,
                     max_changes: a.max_changes,
                     report: a.report,
+                    journal: a.journal,
+                    key_wait: Duration::from_secs(a.key_wait),
                 })
             }
+            Command::Journal(a) => commands::journal::run(commands::journal::Options {
+                journal: a.journal,
+                action: match a.action.unwrap_or(JournalAction::List) {
+                    JournalAction::List => commands::journal::Action::List,
+                    JournalAction::Resolve { tokens } => {
+                        commands::journal::Action::Resolve { tokens }
+                    }
+                },
+            }),
             Command::Export(a) => {
                 if !a.live.only.is_empty() {
                     bail!("--only does not apply to export: it exports every object of --target");

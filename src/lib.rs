@@ -42,7 +42,9 @@
 //! - [`plan`]: the pure diff of desired against live, the `Plan` data and its versioned file.
 //! - [`apply`]: executes the reviewed changes of a plan file (untrusted) that the merged
 //!   manifests (trusted) declare: bind each change to its declaration, re-read, re-diff,
-//!   write the union, verify, report.
+//!   write the union, verify, report; journals every create that returns a key
+//!   (`apply::journal`), locks each target against a second apply on the machine
+//!   (`apply::lock`), and reports a run abandoned by a second interrupt (`apply::abandon`).
 //! - [`render`]: text, markdown and json renderings of a plan, and the lines of an apply;
 //!   decides nothing.
 //! - [`export`]: manifests written from live state, to adopt warrant on an existing tenant.

@@ -143,7 +143,7 @@ impl fmt::Display for Address {
 
 pub use compact::{SmallMap, Values};
 pub(crate) use known::{KnownList, UnreadableField};
-pub use reason::{Reason, Refused};
+pub use reason::{CreateEnded, OpenCreate, Reason, Refused};
 
 /// How the planner may change a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -41,10 +41,17 @@
 //!
 //! So every write is within both what the manifests imply and what the plan reviewed. A key
 //! returned by a create goes straight to the key sink the manifests name and is dropped; it
-//! is never stored in the report. Cancelling (Ctrl-C) starts no new batch; the batches in
-//! flight finish, the objects not started are reported as not attempted, and the run is a
-//! failure even when nothing was left to start.
+//! is never stored in the report. With a [`journal::Journal`] (the CLI always has one), each
+//! create that returns a key is journalled: an intent before it is sent, its outcome after the
+//! sink; an object with an open record from an earlier run is refused. Cancelling (Ctrl-C,
+//! SIGTERM) starts no new batch; the batches in flight finish, the objects not started are
+//! reported as not attempted, and the run is a failure even when nothing was left to start. A
+//! run abandoned half way gets its report from [`abandon`]; [`lock`] keeps two applies on one
+//! machine off the same target.
 
+pub(crate) mod abandon;
+pub mod journal;
+pub(crate) mod lock;
 pub(crate) mod progress;
 pub(crate) mod report;
 
@@ -152,6 +159,8 @@ pub struct ApplyOptions {
     /// Refuse plans with more creates and updates than this, before any request.
     pub max_changes: Option<usize>,
     pub cancel: CancelFlag,
+    /// Where creates that return a key are journalled, and whose open records refuse objects.
+    pub journal: Option<Arc<journal::Journal>>,
 }
 
 impl Default for ApplyOptions {
@@ -160,6 +169,7 @@ impl Default for ApplyOptions {
             batch_size: 64,
             max_changes: None,
             cancel: CancelFlag::default(),
+            journal: None,
         }
     }
 }
@@ -302,18 +312,26 @@ pub async fn apply_plan(
             Action::Create | Action::Update => {
                 let key = (change.address.kind, change.address.name.as_str());
                 let target = change.address.target.as_str();
-                match resources.get(&key) {
+                // An earlier create of it may have lost its key: a human decides first.
+                let held = options.journal.as_ref().and_then(|j| {
+                    let record = j.records().about(&change.address)?;
+                    Some(Refused::JournalOpen {
+                        record: record.conflict().to_string(),
+                    })
+                });
+                match (held, resources.get(&key)) {
                     _ if named.get(&key).copied().unwrap_or(0) > 1 => {
                         report.refuse(Refused::Duplicated)
                     }
-                    None => report.refuse(Refused::NotDeclared),
-                    Some(resource) if resource.address() != change.address => {
+                    (Some(held), _) => report.refuse(held),
+                    (None, None) => report.refuse(Refused::NotDeclared),
+                    (None, Some(resource)) if resource.address() != change.address => {
                         // Declared under another target or remote key than the plan says:
                         // not the declaration that was reviewed.
                         report.status = Status::Stale;
                         report.reasons = vec![Reason::DeclaredAs(resource.address())];
                     }
-                    Some(resource) => {
+                    (None, Some(resource)) => {
                         let refusal = refused_targets
                             .entry(target)
                             .or_insert_with(|| declared.target_refusal(plan, target));
@@ -340,7 +358,7 @@ pub async fn apply_plan(
     }
     progress.done();
 
-    let mut objects: Vec<ObjectReport> = objects
+    let objects: Vec<ObjectReport> = objects
         .into_iter()
         .zip(&plan.changes)
         .map(|(o, c)| {
@@ -349,10 +367,31 @@ pub async fn apply_plan(
             })
         })
         .collect();
-    objects.extend(not_in_plan(plan, declared.manifests));
+    let requests = requests_since(&requests_before, &live.request_counts());
     let interrupted = options.cancel.is_cancelled();
+    Ok(report_of(
+        plan,
+        declared,
+        objects,
+        interrupted,
+        started_at,
+        requests,
+    ))
+}
+
+/// The report of a run over `plan`: `objects` (one per change, in plan order), then the
+/// declared objects the plan does not name; the outcome follows from them and `interrupted`.
+fn report_of(
+    plan: &Plan,
+    declared: &Declared<'_>,
+    mut objects: Vec<ObjectReport>,
+    interrupted: bool,
+    started_at: String,
+    requests: BTreeMap<String, RequestCounts>,
+) -> ApplyReport {
+    objects.extend(not_in_plan(plan, declared.manifests));
     let outcome = ReportOutcome::of(&objects, interrupted);
-    Ok(ApplyReport {
+    ApplyReport {
         report_version: REPORT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").to_string(),
         plan_id: plan.plan_id.clone(),
@@ -365,8 +404,8 @@ pub async fn apply_plan(
         outcome,
         counts: ApplyReport::counts_of(&objects),
         objects,
-        requests: requests_since(&requests_before, &live.request_counts()),
-    })
+        requests,
+    }
 }
 
 /// The declared objects the plan does not name: never touched, reported so nobody takes
@@ -387,8 +426,8 @@ fn not_in_plan(plan: &Plan, manifests: &Manifests) -> Vec<ObjectReport> {
     out
 }
 
-fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+pub(crate) fn now() -> String {
+    crate::plan::gather::now_rfc3339()
 }
 
 /// Requests made between two snapshots, per target.
@@ -556,7 +595,8 @@ async fn apply_target(
         }
         progress.working_on(target);
         let indices: Vec<usize> = batch.iter().map(|b| b.index).collect();
-        let reports = apply_batch(live, target, batch, root).await;
+        let journal = options.journal.as_deref();
+        let reports = apply_batch(live, target, batch, root, journal, &plan.plan_id).await;
         for (i, report) in indices.into_iter().zip(reports) {
             progress.finished(&report);
             out.push((i, report));
@@ -575,6 +615,8 @@ struct Slot<'a> {
     first_status: Option<Status>,
     /// This run created the object (so a later read showing it present is our own doing).
     created: bool,
+    /// Its create, journalled and not yet settled.
+    ticket: Option<journal::Ticket>,
 }
 
 impl<'a> Slot<'a> {
@@ -589,6 +631,7 @@ impl<'a> Slot<'a> {
             report,
             first_status: None,
             created: false,
+            ticket: None,
         }
     }
 
@@ -613,12 +656,15 @@ struct Pending {
     expected: SmallMap<Values>,
 }
 
-/// Re-read, decide, write, verify, and redo what a concurrent writer dropped.
+/// Re-read, decide, write, verify, and redo what a concurrent writer dropped. Creates that
+/// return a key are journalled in `journal` under `plan_id`.
 async fn apply_batch(
     live: &Session,
     target: &str,
     batch: Vec<Bound<'_>>,
     root: &Path,
+    journal: Option<&journal::Journal>,
+    plan_id: &str,
 ) -> Vec<ObjectReport> {
     let mut slots: Vec<Slot> = batch.into_iter().map(Slot::new).collect();
     let mut todo: Vec<usize> = (0..slots.len()).collect();
@@ -663,6 +709,18 @@ async fn apply_batch(
                         ));
                         continue;
                     }
+                    // The intent is on disk before the create is sent, or nothing is sent.
+                    if let (WriteOp::Create { .. }, Some(_), Some(journal)) =
+                        (op.as_ref(), &slot.desired.key_sink, journal)
+                    {
+                        match journal.begin(plan_id, &slot.desired.address) {
+                            Ok(ticket) => slot.ticket = Some(ticket),
+                            Err(e) => {
+                                slot.fail(format!("not created: {e}"));
+                                continue;
+                            }
+                        }
+                    }
                     slot.first_status.get_or_insert(if rebased {
                         Status::Rebased
                     } else {
@@ -683,11 +741,18 @@ async fn apply_batch(
             .collect();
         let outcomes = write_exact(live, target, ops).await;
         let mut to_verify: Vec<Pending> = Vec::new();
+        // Journalled creates that failed in a way that may have created the object.
+        let mut unsure: Vec<usize> = Vec::new();
         for ((pending, outcome), is_create) in written.into_iter().zip(outcomes).zip(created) {
             let slot = &mut slots[pending.slot];
             let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(e) => {
+                    if journal::refused_before_creating(&e) {
+                        finish_create(journal, slot, journal::KeyOutcome::NotCreated);
+                    } else if slot.ticket.is_some() {
+                        unsure.push(pending.slot);
+                    }
                     slot.fail(format!("the write failed: {e}"));
                     continue;
                 }
@@ -695,7 +760,17 @@ async fn apply_batch(
             if is_create {
                 slot.created = true;
                 slot.report.id = outcome.created_id.clone();
-                if let Err((error, todo)) = deliver_key(slot, outcome.secret, root).await {
+                let delivered = deliver_key(slot, outcome.secret, root).await;
+                let key = match delivered {
+                    Ok(()) => journal::KeyOutcome::Delivered,
+                    Err(_) => journal::KeyOutcome::NotDelivered,
+                };
+                let journalled = slot.ticket.is_some();
+                finish_create(journal, slot, key);
+                if let Err((error, mut todo)) = delivered {
+                    if journalled {
+                        todo.push_str(&journal::resolve_first(&slot.desired.address));
+                    }
                     slot.fail(error);
                     slot.report.action_required = Some(todo);
                     continue;
@@ -705,12 +780,13 @@ async fn apply_batch(
         }
 
         // Every write is confirmed by reading the objects again, never by the write's own
-        // response: an echo of the request proves nothing about what the server stored.
+        // response: an echo of the request proves nothing about what the server stored. The
+        // same read settles whether a failed create made its object after all.
         let written: Vec<usize> = to_verify.iter().map(|p| p.slot).collect();
-        let mut reread = if written.is_empty() {
+        let mut reread = if written.is_empty() && unsure.is_empty() {
             Ok(Vec::new().into_iter())
         } else {
-            read_exact(live, target, &slots, &written)
+            read_exact(live, target, &slots, &[&written[..], &unsure[..]].concat())
                 .await
                 .map(Vec::into_iter)
         };
@@ -740,6 +816,10 @@ async fn apply_batch(
                     again.push(pending.slot);
                 }
             }
+        }
+        for k in unsure {
+            let after = reread.as_mut().ok().and_then(Iterator::next);
+            settle_failed_create(journal, &mut slots[k], after.as_ref());
         }
         todo = again;
     }
@@ -931,6 +1011,55 @@ fn missing(expected: &SmallMap<Values>, after: &LiveState) -> Option<String> {
         })
         .collect();
     (!gaps.is_empty()).then(|| gaps.join("; "))
+}
+
+/// Journals how the create of `slot` ended, when it was journalled. A record that cannot be
+/// written leaves the intent open: the next plan flags the object, which the report says.
+fn finish_create(
+    journal: Option<&journal::Journal>,
+    slot: &mut Slot<'_>,
+    outcome: journal::KeyOutcome,
+) {
+    let (Some(journal), Some(ticket)) = (journal, slot.ticket.take()) else {
+        return;
+    };
+    if let Err(e) = journal.finish(ticket, slot.report.id.as_deref(), outcome) {
+        slot.report
+            .reasons
+            .push(Reason::JournalNotWritten(e.to_string()));
+    }
+}
+
+/// A journalled create failed in a way that may have created the object: the read after the
+/// writes (`after`, `None` when it failed) says whether it did. Created means a token without
+/// its key: a human must replace it.
+fn settle_failed_create(
+    journal: Option<&journal::Journal>,
+    slot: &mut Slot<'_>,
+    after: Option<&LiveState>,
+) {
+    let name = slot.desired.address.remote_key.clone();
+    let outcome = match after {
+        Some(LiveState::Absent) => journal::KeyOutcome::NotCreated,
+        Some(state) => {
+            let id = state.object().map(|o| o.id.clone());
+            slot.report.id = id.clone();
+            slot.report.action_required = Some(format!(
+                "a token named {name} exists (id {}) although its create failed: if this apply made it, its key was not captured; check it, delete it by hand and run apply again to create a new one{}",
+                id.as_deref().unwrap_or("unknown"),
+                journal::resolve_first(&slot.desired.address)
+            ));
+            journal::KeyOutcome::NotDelivered
+        }
+        None => {
+            slot.report.action_required = Some(format!(
+                "a token named {name} may have been created although its create failed, and its key was not captured: check Mist, delete it if it exists, and run apply again{}",
+                journal::resolve_first(&slot.desired.address)
+            ));
+            journal::KeyOutcome::Unknown
+        }
+    };
+    finish_create(journal, slot, outcome);
 }
 
 /// Hands a created object's key to the sink the manifests name and drops it. On failure

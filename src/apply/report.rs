@@ -41,10 +41,13 @@ pub enum Status {
     NotAttempted,
     /// Declared in the manifests, but not in the reviewed plan: never touched.
     NotInPlan,
+    /// The run was abandoned (interrupted a second time) before the object finished: its
+    /// write may or may not have been made (see `crate::apply::abandon`).
+    Unfinished,
 }
 
 impl Status {
-    pub(crate) const ALL: [Status; 10] = [
+    pub(crate) const ALL: [Status; 11] = [
         Status::Applied,
         Status::Rebased,
         Status::AlreadySatisfied,
@@ -55,6 +58,7 @@ impl Status {
         Status::NoOp,
         Status::NotAttempted,
         Status::NotInPlan,
+        Status::Unfinished,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -69,6 +73,7 @@ impl Status {
             Status::NoOp => "no-op",
             Status::NotAttempted => "not-attempted",
             Status::NotInPlan => "not-in-plan",
+            Status::Unfinished => "unfinished",
         }
     }
 }
@@ -190,6 +195,7 @@ impl ReportOutcome {
             || has(Status::Refused)
             || has(Status::ConflictSkipped)
             || has(Status::NotAttempted)
+            || has(Status::Unfinished)
         {
             ReportOutcome::Failure
         } else if has(Status::Stale) {

@@ -6,26 +6,31 @@
 //! relative to the repository root — because targets, credentials' variable names, key sinks
 //! and desired objects come only from them. `apply [PATHS…]` plans, shows the plan and asks
 //! for `yes` on a terminal (`--auto-approve` skips the question; without a terminal it
-//! refuses). Then: open one client per declared target the plan names, apply with a progress
-//! bar (terminal) or one line per object (CI), handle Ctrl-C, print the summary, write
-//! `--report`, and map the report to the exit code.
+//! refuses). Then: take the lock of every target the plan writes to, read the create journal
+//! under them, open one client per such target, apply with a progress bar (terminal) or one
+//! line per object (CI) under the signal rules of [`super::interrupts`], print the summary,
+//! write `--report`, and map the report to the exit code. The report and journal paths are
+//! checked writable before anything else is done.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::common::{Live, plan_live, print_diagnostics, use_color};
 use super::output::{errln, out, outln};
-use crate::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Progress, Status};
+use super::report_file::ReportFile;
+use crate::apply::journal::Journal;
+use crate::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Status};
 use crate::plan::{Action, Plan};
 use crate::platform::{Manifests, Session};
-use crate::render::progress::{Bar, PlainLines};
 
-/// How many declared objects that are not in the plan are named on stdout (all are in the
-/// report).
-const NOT_IN_PLAN_SHOWN: usize = 20;
+/// How many objects of one kind of outcome (not in the plan, cut off by a second interrupt)
+/// are named on stdout after the summary (all are in the report).
+const LINES_SHOWN: usize = 20;
 
 /// What `warrant apply` applies, and how.
 #[derive(Debug, Clone)]
@@ -41,17 +46,30 @@ pub(crate) struct Options {
     pub auto_approve: bool,
     /// Refuse plans with more creates and updates than this.
     pub max_changes: Option<usize>,
-    /// Write the JSON report here.
+    /// Write the JSON report here (checked writable before anything else is done).
     pub report: Option<PathBuf>,
+    /// The create journal (default: under the repository root).
+    pub journal: Option<PathBuf>,
+    /// After a second interrupt, how long to wait for the creates in flight.
+    pub key_wait: Duration,
     pub live: Live,
 }
 
 pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let live = &args.live.options;
+    // What apply writes besides stdout is checked first: found unwritable now, not after the
+    // writes to live systems.
+    let report_file = args
+        .report
+        .as_deref()
+        .map(ReportFile::prepare)
+        .transpose()?;
+    let journal = Journal::open(&super::journal::path(args.journal.as_deref()))?;
     let options = ApplyOptions {
         batch_size: batch_size(live.client.parallelism),
         max_changes: args.max_changes,
         cancel: CancelFlag::default(),
+        journal: None,
     };
 
     let (plan, manifests) = match plan_file_argument(&args.paths)? {
@@ -84,10 +102,11 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
             if !args.auto_approve && !std::io::stdin().is_terminal() {
                 bail!("{NO_TERMINAL}");
             }
-            let (manifests, made) = match plan_live(&args.paths, &args.live)? {
+            let (manifests, mut made) = match plan_live(&args.paths, &args.live)? {
                 Ok(made) => made,
                 Err(outcome) => return Ok(outcome),
             };
+            super::journal::hold(&mut made, journal.records(), journal.path());
             apply::preflight(&made.plan, &options)?;
             out!("{}", crate::render::text::plan(&made, use_color()))?;
             if !confirmed(&made.plan, args.auto_approve)? {
@@ -100,6 +119,14 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
 
     let declared = Declared::new(&manifests, &live.endpoints);
     let targets = declared.targets_to_open(&plan);
+    let _locks = apply::lock::lock_targets(&journal.dir(), targets.keys().map(String::as_str))?;
+    // Read again under the locks: no other apply on these targets writes to it now.
+    let journal = journal.reread()?;
+    super::journal::warn_skipped(journal.records());
+    let options = ApplyOptions {
+        journal: Some(Arc::new(journal)),
+        ..options
+    };
     let session =
         Session::open(&targets, &live.for_targets(&targets, &manifests)).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
@@ -109,12 +136,15 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(apply_with_interrupts(&plan, &declared, &session, &options))?;
+    let key_wait = args.key_wait;
+    let report = runtime.block_on(super::interrupts::apply_with_interrupts(
+        &plan, &declared, &session, &options, key_wait,
+    ))?;
 
     // The report is written whatever became of stdout; a stdout error is told after it.
     let shown = show_summary(&report);
-    if let Some(path) = &args.report {
-        write_report(path, &report)?;
+    if let Some(file) = report_file {
+        file.write(&report)?;
     }
     shown?;
     Ok(report.outcome.into())
@@ -246,13 +276,18 @@ fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
         .iter()
         .filter(|o| o.status == Status::NotInPlan)
         .collect();
-    for object in left_out.iter().take(NOT_IN_PLAN_SHOWN) {
+    print_lines(&left_out, "declared objects not in the reviewed plan")
+}
+
+/// One line per object, at most [`LINES_SHOWN`]; the rest counted (all are in the report).
+pub(super) fn print_lines(objects: &[&apply::ObjectReport], what: &str) -> anyhow::Result<()> {
+    for object in objects.iter().take(LINES_SHOWN) {
         outln!("{}", crate::render::report::object_line(object))?;
     }
-    if left_out.len() > NOT_IN_PLAN_SHOWN {
+    if objects.len() > LINES_SHOWN {
         outln!(
-            "… and {} more declared objects not in the reviewed plan (all listed in --report)",
-            left_out.len() - NOT_IN_PLAN_SHOWN
+            "… and {} more {what} (all listed in --report)",
+            objects.len() - LINES_SHOWN
         )?;
     }
     Ok(())
@@ -262,48 +297,6 @@ fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
 /// several rounds per batch, few enough that progress and Ctrl-C stay responsive.
 fn batch_size(parallelism: usize) -> usize {
     parallelism.saturating_mul(8).clamp(8, 256)
-}
-
-/// Runs the apply while the first Ctrl-C stops new batches (the ones in flight finish and the
-/// report is still written); a second one exits at once.
-async fn apply_with_interrupts(
-    plan: &Plan,
-    declared: &Declared<'_>,
-    session: &Session,
-    options: &ApplyOptions,
-) -> anyhow::Result<ApplyReport> {
-    let cancel = options.cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            errln!(
-                "interrupted: finishing the writes in flight, starting nothing new (Ctrl-C again to exit at once)"
-            );
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                errln!("interrupted twice: exiting without a report");
-                std::process::exit(i32::from(Outcome::Failure.code()));
-            }
-        }
-    });
-    let progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
-        Box::new(Bar::new())
-    } else {
-        Box::new(PlainLines::new(std::io::stdout()))
-    };
-    let report = apply::apply_plan(plan, declared, session, options, progress.as_ref()).await;
-    watcher.abort();
-    Ok(report?)
-}
-
-fn write_report(path: &Path, report: &ApplyReport) -> anyhow::Result<()> {
-    // Streamed: a report of 100,000 objects is tens of MB of JSON.
-    let write = || -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-        crate::text::write_json_pretty(&mut out, report).map_err(std::io::Error::other)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    };
-    write().with_context(|| format!("cannot write the report {}", path.display()))
 }
 
 /// A single path that is a file, not YAML, and holds a JSON object with `format_version` is a

@@ -110,6 +110,7 @@ async fn demo(args: Options) -> anyhow::Result<Outcome> {
         batch_size: 64,
         max_changes: None,
         cancel: CancelFlag::default(),
+        journal: None,
     };
     let report = apply::apply_plan(
         plan,

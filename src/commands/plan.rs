@@ -32,6 +32,9 @@ pub(crate) struct Options {
     pub markdown: MarkdownOptions,
     /// Also append the markdown plan to `$GITHUB_STEP_SUMMARY`.
     pub step_summary: bool,
+    /// The create journal whose open records make their objects conflicts (`--journal`;
+    /// `.warrant/journal.jsonl` under the repository root when absent).
+    pub journal: Option<PathBuf>,
     pub live: Live,
 }
 
@@ -46,10 +49,11 @@ pub(crate) struct DriftOptions {
 }
 
 pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
-    let made = match plan_live(&options.paths, &options.live)? {
+    let mut made = match plan_live(&options.paths, &options.live)? {
         Ok((_, made)) => made,
         Err(outcome) => return Ok(outcome),
     };
+    super::journal::hold_plan(&mut made, options.journal.as_deref())?;
     if let Some(out) = &options.out {
         crate::plan::file::write(out, &made)?;
         errln!("Saved the plan to {}", out.display());

@@ -72,6 +72,17 @@ pub enum Reason {
     DeclarationChanged,
     /// The manifests declare the object under another target or remote key than the plan.
     DeclaredAs(Address),
+    /// An earlier apply's create of this token is open in the create journal: the token may
+    /// exist without its key, and a human decides first.
+    KeyMayBeLost(OpenCreate),
+    /// The journal record that closes a create could not be written, so its intent stays
+    /// open; the journal's error.
+    JournalNotWritten(String),
+    /// An abandoned run created the object and delivered its key, but stopped before reading
+    /// it back.
+    CreatedUnverified,
+    /// An abandoned run's create failed, and nothing was created.
+    NothingCreated,
     /// The plan asks for more than the manifests declare.
     Refused(Refused),
     /// The words of a reason as a plan file recorded them: shown, never decided on.
@@ -173,7 +184,76 @@ impl fmt::Display for Reason {
                 f,
                 "the manifests now declare it as {address}, not as the plan says; make and review a new plan"
             ),
+            Reason::KeyMayBeLost(open) => open.fmt(f),
+            Reason::JournalNotWritten(error) => write!(
+                f,
+                "{error}: its intent stays open, so plans show it as a conflict until `warrant journal resolve`"
+            ),
+            Reason::CreatedUnverified => f.write_str(
+                "created, and its key reached its sink; the run stopped before reading it back (plan again to confirm)",
+            ),
+            Reason::NothingCreated => {
+                f.write_str("its create failed and nothing was created (plan again)")
+            }
             Reason::Refused(refused) => refused.fmt(f),
+        }
+    }
+}
+
+/// A create of a token that the create journal holds open (`crate::apply::journal`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCreate {
+    /// The token's name on the server.
+    pub token: String,
+    /// `TARGET/NAME`, what `warrant journal resolve` takes.
+    pub handle: String,
+    /// The first 12 characters of the id of the plan whose apply made the create.
+    pub plan: String,
+    /// When the create's intent was written (RFC 3339).
+    pub at: String,
+    pub ended: CreateEnded,
+}
+
+/// How a journalled create that needs a human ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateEnded {
+    /// The apply stopped before the create said how it ended.
+    Interrupted,
+    /// The create failed in a way that may have created the token, and no read settled it.
+    Failed,
+    /// The token was created (with this id, when known) but its key did not reach its sink.
+    KeyNotDelivered { id: Option<String> },
+}
+
+impl fmt::Display for OpenCreate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OpenCreate {
+            token,
+            handle,
+            plan,
+            at,
+            ended,
+        } = self;
+        let when = format!("plan {plan}, {at}");
+        let then = format!(
+            "then run `warrant journal resolve {handle}` (the create journal keeps it open until then)"
+        );
+        match ended {
+            CreateEnded::KeyNotDelivered { id } => write!(
+                f,
+                "token {token}{} was created by an apply ({when}) but its key did not reach its sink; rotate it, {then}",
+                id.as_ref()
+                    .map(|i| format!(" (id {i})"))
+                    .unwrap_or_default()
+            ),
+            CreateEnded::Failed => write!(
+                f,
+                "a token named {token} may have been created by an apply whose create failed ({when}); its key was not captured; rotate it, {then}"
+            ),
+            CreateEnded::Interrupted => write!(
+                f,
+                "a token named {token} may have been created by an interrupted apply ({when}); its key was not captured; rotate it, {then}"
+            ),
         }
     }
 }
@@ -227,8 +307,9 @@ impl JsonSchema for Reason {
 }
 
 /// Why apply refused a change of the plan: it asked for more than the merged manifests
-/// declare. The plan file is untrusted; these are what an edited (or foreign) plan looks like.
-/// The apply report records the refusal as data (`refused`) besides its words.
+/// declare (the plan file is untrusted; these are what an edited or foreign plan looks like),
+/// or the create journal holds an earlier create of the object that nobody resolved. The
+/// apply report records the refusal as data (`refused`) besides its words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case", tag = "reason")]
 pub enum Refused {
@@ -253,6 +334,8 @@ pub enum Refused {
     UndeclaredAdditions { field: String, values: Vec<String> },
     #[error("the plan creates the object, which the manifests never create")]
     CreateNotDeclared,
+    #[error("{record}")]
+    JournalOpen { record: String },
 }
 
 #[cfg(test)]

@@ -28,12 +28,7 @@ pub(crate) fn object_line(report: &ObjectReport) -> String {
             d
         }
         Status::AlreadySatisfied => "nothing left to add".into(),
-        Status::Stale | Status::ConflictSkipped | Status::Refused => report
-            .reasons
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
+        Status::Stale | Status::ConflictSkipped | Status::Refused => words(&report.reasons),
         Status::Failed => {
             let mut d = report.error.clone().unwrap_or_default();
             if let Some(todo) = &report.action_required {
@@ -44,10 +39,21 @@ pub(crate) fn object_line(report: &ObjectReport) -> String {
         Status::NoOp => "nothing planned".into(),
         Status::NotAttempted => "the run stopped before this object".into(),
         Status::NotInPlan => "not in the reviewed plan; left untouched".into(),
+        Status::Unfinished if !report.reasons.is_empty() => words(&report.reasons),
+        Status::Unfinished => "the run stopped before this object finished; its write may or may not have been made (plan again)".into(),
     };
     // Ids, reasons and errors come from servers and plan files: one line, escaped.
     let line = format!("{}  {}: {detail}", report.status, report.address);
     crate::text::escape(&line).into_owned()
+}
+
+/// Reasons as one line of words.
+fn words(reasons: &[crate::model::Reason]) -> String {
+    reasons
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The one-line summary printed at the end of a run.

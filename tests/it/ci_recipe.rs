@@ -81,12 +81,13 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-/// Every `warrant …` command of a script, continuation lines joined.
+/// Every `warrant …` command of a script (also run with `exec`), continuation lines joined.
 fn warrant_commands(script: &str) -> Vec<Vec<String>> {
     let joined = script.replace("\\\n", " ");
     joined
         .lines()
         .map(str::trim)
+        .map(|l| l.strip_prefix("exec ").unwrap_or(l))
         .filter(|l| l.starts_with("warrant "))
         .map(shell_words)
         .collect()
@@ -313,6 +314,16 @@ fn applies_never_overlap_and_a_newer_push_cancels_an_older_plan() {
         "warrant-plan-${{ github.event.pull_request.number }}"
     );
     assert_eq!(plan["cancel-in-progress"], true);
+
+    // The runner signals only a step's own process on cancel: apply must be it, so that it
+    // finishes its writes and writes its report (and a Mist key is not lost mid-create).
+    let apply_job = job(&recipe, "apply");
+    let step = &steps(apply_job)[step_named(apply_job, "Apply exactly the reviewed plan")];
+    assert!(
+        script(step).trim().starts_with("exec warrant apply "),
+        "{}",
+        script(step)
+    );
 
     // apply applies the whole reviewed plan; it must not be narrowed per target.
     for (job_name, command) in all_commands(&recipe) {

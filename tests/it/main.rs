@@ -7,8 +7,12 @@
 
 mod actionlint;
 mod apply_cli;
+mod apply_concurrent;
 mod apply_executor;
+mod apply_journal;
+mod apply_journal_failed_creates;
 mod apply_props;
+mod apply_signals;
 mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;

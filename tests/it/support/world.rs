@@ -265,6 +265,7 @@ impl World {
             batch_size,
             max_changes: None,
             cancel: CancelFlag::default(),
+            journal: None,
         }
     }
 
@@ -558,10 +559,14 @@ pub fn assert_converged(plan: &Plan) {
 
 /// Status of the object whose address name is `name`.
 pub fn status_of(report: &ApplyReport, name: &str) -> warrant::apply::Status {
+    object_of(report, name).status
+}
+
+/// The report of the object whose address name is `name`.
+pub fn object_of<'r>(report: &'r ApplyReport, name: &str) -> &'r warrant::apply::ObjectReport {
     report
         .objects
         .iter()
         .find(|o| o.address.name == name)
         .unwrap_or_else(|| panic!("{name} is not in the report"))
-        .status
 }
