@@ -246,7 +246,7 @@ pub struct ApplyArgs {
 }
 
 /// The variable that names the create journal for `plan`, `apply` and `journal`.
-pub const JOURNAL_ENV: &str = "WARRANT_JOURNAL";
+pub(crate) const JOURNAL_ENV: &str = "WARRANT_JOURNAL";
 
 #[derive(Debug, Args)]
 pub struct JournalArgs {

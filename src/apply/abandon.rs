@@ -20,13 +20,13 @@ use crate::plan::Plan;
 use crate::platform::{RequestCounts, Session};
 
 /// A [`Progress`] that passes everything on to `inner` and keeps each finished object's report.
-pub struct Finished<'p> {
+pub(crate) struct Finished<'p> {
     inner: &'p dyn Progress,
     reports: Mutex<Vec<ObjectReport>>,
 }
 
 impl<'p> Finished<'p> {
-    pub fn new(inner: &'p dyn Progress) -> Finished<'p> {
+    pub(crate) fn new(inner: &'p dyn Progress) -> Finished<'p> {
         Finished {
             inner,
             reports: Mutex::new(Vec::new()),
@@ -34,7 +34,7 @@ impl<'p> Finished<'p> {
     }
 
     /// The reports of the objects finished so far.
-    pub fn take(&self) -> Vec<ObjectReport> {
+    pub(crate) fn take(&self) -> Vec<ObjectReport> {
         std::mem::take(&mut *self.reports.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -62,7 +62,7 @@ impl Progress for Finished<'_> {
 }
 
 /// What an abandoned run had when it stopped.
-pub struct Abandoned<'a> {
+pub(crate) struct Abandoned<'a> {
     /// From [`Finished::take`].
     pub finished: Vec<ObjectReport>,
     /// From `Journal::creates`.

@@ -46,23 +46,23 @@ use crate::plan::{Action, Summary};
 use crate::platform::{ErrorKind, PlatformError};
 
 /// The directory, under the repository root, that holds the journal and the lock files.
-pub const STATE_DIR: &str = ".warrant";
+pub(crate) const STATE_DIR: &str = ".warrant";
 /// The journal's file name in [`STATE_DIR`].
-pub const FILE_NAME: &str = "journal.jsonl";
+pub(crate) const FILE_NAME: &str = "journal.jsonl";
 /// The version every record carries; records of another version are skipped with a warning.
-pub const RECORD_VERSION: u32 = 1;
+pub(crate) const RECORD_VERSION: u32 = 1;
 /// A larger journal is refused: resolve its open records and move it aside.
-pub const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
 /// A longer line is not a record warrant wrote.
-pub const MAX_LINE_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024;
 /// More open records than this is not a journal warrant wrote (it would take that many
 /// interrupted creates); refused rather than held in memory.
-pub const MAX_OPEN_RECORDS: usize = 10_000;
+pub(crate) const MAX_OPEN_RECORDS: usize = 10_000;
 /// The longest name, id or time a record may carry.
 const MAX_FIELD_CHARS: usize = 1024;
 
 /// Where the journal is when `--journal` is not given.
-pub fn default_path(root: &Path) -> PathBuf {
+pub(crate) fn default_path(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join(FILE_NAME)
 }
 
@@ -206,7 +206,7 @@ pub struct OpenRecord {
 impl OpenRecord {
     /// Whether the record is about the live object `address` names (same target, kind and
     /// name on the server: a renamed manifest document does not escape it).
-    pub fn is_about(&self, address: &Address) -> bool {
+    pub(crate) fn is_about(&self, address: &Address) -> bool {
         self.address.target == address.target
             && self.address.kind == address.kind
             && self.address.remote_key == address.remote_key
@@ -247,7 +247,7 @@ pub struct Records {
 
 impl Records {
     /// The open record about `address`, if any.
-    pub fn about(&self, address: &Address) -> Option<&OpenRecord> {
+    pub(crate) fn about(&self, address: &Address) -> Option<&OpenRecord> {
         self.open.iter().find(|r| r.is_about(address))
     }
 }
@@ -386,7 +386,7 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// The directory a journal path lives in (and the lock files beside it).
-pub fn dir_of(path: &Path) -> PathBuf {
+pub(crate) fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -572,7 +572,7 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<(bool,
 
 /// A create of the running apply that the journal recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyCreate {
+pub(crate) struct KeyCreate {
     pub address: Address,
     pub created_id: Option<String>,
     /// `None` while it is in flight.
@@ -581,7 +581,7 @@ pub struct KeyCreate {
 
 /// A journalled create in flight: what [`Journal::finish`] needs. Not `Clone`: one finish.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     index: usize,
     id: String,
 }
@@ -660,7 +660,7 @@ impl Journal {
     }
 
     /// The journal read again (under the target locks, right before the apply).
-    pub fn reread(mut self) -> Result<Journal, JournalError> {
+    pub(crate) fn reread(mut self) -> Result<Journal, JournalError> {
         let file = open_for_reading(&self.path).map_err(|e| JournalError::Unreadable {
             source: open_error(&self.path, e),
             path: self.path.clone(),
@@ -669,23 +669,23 @@ impl Journal {
         Ok(self)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The directory of the journal, where the lock files are.
-    pub fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         dir_of(&self.path)
     }
 
     /// The open records as read when the journal was opened.
-    pub fn records(&self) -> &Records {
+    pub(crate) fn records(&self) -> &Records {
         &self.records
     }
 
     /// Records the intent to create `address` (written and synced before this returns); the
     /// create may be sent only on `Ok`.
-    pub fn begin(&self, plan_id: &str, address: &Address) -> Result<Ticket, JournalError> {
+    pub(crate) fn begin(&self, plan_id: &str, address: &Address) -> Result<Ticket, JournalError> {
         let mut run = lock(&self.run);
         if run.stopping {
             return Err(JournalError::Stopping);
@@ -712,7 +712,7 @@ impl Journal {
     /// Records how the create of `ticket` ended. The run's state is updated even when the
     /// record cannot be written; then the intent stays open in the file (the next plan flags
     /// the object until someone resolves it) and the error says so.
-    pub fn finish(
+    pub(crate) fn finish(
         &self,
         ticket: Ticket,
         created_id: Option<&str>,
@@ -733,7 +733,7 @@ impl Journal {
     }
 
     /// Appends a resolved record for each open record (`warrant journal resolve`).
-    pub fn resolve(&self, records: &[OpenRecord]) -> Result<(), JournalError> {
+    pub(crate) fn resolve(&self, records: &[OpenRecord]) -> Result<(), JournalError> {
         for open in records {
             let record = Record::new(RecordKind::Resolved, &open.id, &open.address, &open.plan_id);
             self.append(&record)?;
@@ -743,7 +743,7 @@ impl Journal {
 
     /// Stops new creates (each later [`Journal::begin`] fails) and returns the objects whose
     /// creates are in flight.
-    pub fn stop_new(&self) -> Vec<Address> {
+    pub(crate) fn stop_new(&self) -> Vec<Address> {
         let mut run = lock(&self.run);
         run.stopping = true;
         run.creates
@@ -754,14 +754,14 @@ impl Journal {
     }
 
     /// Resolves once no journalled create is in flight.
-    pub async fn settled(&self) {
+    pub(crate) async fn settled(&self) {
         let mut watch = self.in_flight.subscribe();
         // The sender lives as long as `self`, so waiting cannot fail while we borrow it.
         let _ = watch.wait_for(|n| *n == 0).await;
     }
 
     /// The creates of this run so far.
-    pub fn creates(&self) -> Vec<KeyCreate> {
+    pub(crate) fn creates(&self) -> Vec<KeyCreate> {
         lock(&self.run)
             .creates
             .iter()
@@ -814,7 +814,7 @@ fn last_byte(file: &File, len: u64) -> io::Result<u8> {
 }
 
 /// What a human must do first, in a journalled run, before apply creates `address` again.
-pub fn resolve_first(address: &Address) -> String {
+pub(crate) fn resolve_first(address: &Address) -> String {
     format!(
         " (before that, run `warrant journal resolve {}/{}`: until then the create journal keeps it open and apply refuses it)",
         address.target, address.remote_key
@@ -827,7 +827,7 @@ pub fn resolve_first(address: &Address) -> String {
 /// an answer that could not be read, and also a 403 or 429, which may come from the listing a
 /// create makes after an unclear attempt — is settled by the read after the writes. A
 /// refusal is not settled by a read: a token of that name that exists is someone else's.
-pub fn refused_before_creating(error: &PlatformError) -> bool {
+pub(crate) fn refused_before_creating(error: &PlatformError) -> bool {
     error.kind == ErrorKind::Rejected
 }
 
