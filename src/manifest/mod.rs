@@ -188,9 +188,14 @@ pub(crate) trait Spec {
     fn kind(&self) -> Kind;
     /// `spec.target`.
     fn target(&self) -> &str;
+    /// `spec.name`, for a kind whose remote key is a name that defaults to `metadata.name`.
+    fn remote_name(&self) -> Option<&str>;
     /// The remote key, given the document's `metadata.name`.
-    fn remote_key<'a>(&'a self, name: &'a str) -> &'a str;
-    /// Checks the spec; problems go to `doc`. A key sink's file is rewritten relative to the
+    fn remote_key<'a>(&'a self, name: &'a str) -> &'a str {
+        self.remote_name().unwrap_or(name)
+    }
+    /// Checks the spec beyond `spec.target` and `spec.name`, which are checked not to be
+    /// empty before; problems go to `doc`. A key sink's file is rewritten relative to the
     /// `repository` root.
     fn check(&mut self, doc: &mut Doc, repository: &Path);
     /// The spec with its set-like lists sorted and deduplicated: two specs that declare the

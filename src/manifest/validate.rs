@@ -244,6 +244,10 @@ impl<'d, T: Settings, S: Spec> Validator<'d, T, S> {
                 .map(|found| doc.target(self.dialects, found).map(Parsed::Target)),
             Some(dialect) => dialect.read_spec(spec_node, &unknown).map(|mut spec| {
                 let before = doc.error_count();
+                doc.non_empty(&[K("spec"), K("target")], "target", spec.target());
+                if let Some(name) = spec.remote_name() {
+                    doc.non_empty(&[K("spec"), K("name")], "name", name);
+                }
                 spec.check(&mut doc, &self.root);
                 (doc.error_count() == before).then_some(Parsed::Resource(spec))
             }),

@@ -340,6 +340,10 @@ impl manifest::Spec for ResourceSpec {
         self.spec().target()
     }
 
+    fn remote_name(&self) -> Option<&str> {
+        self.spec().remote_name()
+    }
+
     fn remote_key<'a>(&'a self, name: &'a str) -> &'a str {
         self.spec().remote_key(name)
     }

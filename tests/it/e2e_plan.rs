@@ -13,11 +13,14 @@ use std::time::Duration;
 use warrant::plan::gather::{PlanError, make_plan, open_session, targets_in_use};
 use warrant::plan::{Action, Change, Plan};
 use warrant::platform::{ClientOptions, LiveOptions, Manifests};
-use warrant::sandbox::seed::{ConnectIdentity, ConnectRole, MistPlace, MistPrivilege, MistToken};
+use warrant::sandbox::seed::{ConnectRole, MistPlace, MistPrivilege};
 use warrant::sandbox::{Faults, Seed};
 
 use crate::support::acme::golden;
-use crate::support::{ATLAN_KEY, JSMITH_KEY, Output, World, environment, run, warrant_command};
+use crate::support::{
+    ATLAN_KEY, JSMITH_KEY, Output, World, environment, per_run_hidden, run, twin_identity,
+    twin_mist_token, warrant_command,
+};
 
 const TARGETS_YAML: &str = include_str!("../../examples/manifests/targets.yaml");
 
@@ -72,26 +75,7 @@ impl Planning for World {
     /// The per-run values replaced by placeholders: sandbox URLs, creation time, git commit,
     /// and the plan id (which covers them).
     fn normalize(&self, text: &str) -> String {
-        let mut text = text
-            .replace(&self.sandbox.atlan, "<atlan-sandbox>")
-            .replace(&self.sandbox.connect, "<connect-sandbox>")
-            .replace(&self.sandbox.mist, "<mist-sandbox>");
-        text = text
-            .lines()
-            .map(|line| {
-                for key in ["plan_id", "created_at", "git_commit"] {
-                    let prefix = format!("\"{key}\": ");
-                    if let Some(at) = line.find(&prefix) {
-                        let comma = if line.ends_with(',') { "," } else { "" };
-                        return format!("{}{prefix}\"<{key}>\"{comma}", &line[..at]);
-                    }
-                }
-                short_plan_id_hidden(line)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        text.push('\n');
-        text
+        per_run_hidden(text, &self.sandbox_urls(), short_plan_id_hidden)
     }
 
     /// Requests the sandbox received that could have changed something.
@@ -717,14 +701,7 @@ fn a_caller_who_is_not_admin_of_the_connection_gets_a_conflict_that_says_why() {
 #[test]
 fn two_live_identities_with_the_same_name_are_a_conflict() {
     let mut seed = Seed::example();
-    let tenant = &mut seed.connect.tenants[0];
-    tenant.unique_identity_names = false;
-    let twin = ConnectIdentity {
-        id: "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f99".into(),
-        ..tenant.automation_identities[0].clone()
-    };
-    assert_eq!(twin.name, "asset-rule-runner");
-    tenant.automation_identities.push(twin);
+    twin_identity(&mut seed);
     let world = start(seed);
     let plan = world
         .plan_of(&identity("asset-rule-runner", "[Tenant Member]"), ATLAN_KEY)
@@ -744,14 +721,7 @@ fn two_live_identities_with_the_same_name_are_a_conflict() {
 #[test]
 fn two_live_mist_tokens_with_the_same_name_are_a_conflict() {
     let mut seed = Seed::example();
-    let org = &mut seed.mist.orgs[0];
-    let twin = MistToken {
-        id: "497f6eca-6276-4993-bfeb-53efbbba6f99".into(),
-        key: "SbxMistTwinKey000000000000000000000099".into(),
-        ..org.api_tokens[1].clone()
-    };
-    assert_eq!(twin.name, "monitoring-ro");
-    org.api_tokens.push(twin);
+    twin_mist_token(&mut seed);
     let world = start(seed);
     let plan = world
         .plan_of(

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use warrant::plan::gather::{make_plan, open_session};
 use warrant::platform::LiveOptions;
 use warrant::sandbox::Seed;
-use warrant::sandbox::seed::{ConnectIdentity, MistPlace, MistPrivilege, MistToken};
+use warrant::sandbox::seed::{MistPlace, MistPrivilege};
 
 use crate::fake_server::FakeServer;
 use crate::hostile_scripts::{PLATFORMS, Platform, Unknown, unknown_list_in_listing};
@@ -27,34 +27,7 @@ fn normalize(text: &str, urls: &[(&str, &str)]) -> String {
         text.contains(&format!("\"plan_id\": \"{id}\"")),
         "the plan id is not the id of the file's bytes"
     );
-    let mut text = text.to_string();
-    for (url, name) in urls {
-        text = text.replace(url, name);
-    }
-    let mut out: String = text
-        .lines()
-        .map(|line| {
-            for key in ["plan_id", "created_at", "git_commit"] {
-                let prefix = format!("\"{key}\": ");
-                if let Some(at) = line.find(&prefix) {
-                    let comma = if line.ends_with(',') { "," } else { "" };
-                    return format!("{}{prefix}\"<{key}>\"{comma}", &line[..at]);
-                }
-            }
-            line.to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    out.push('\n');
-    out
-}
-
-fn sandbox_urls(world: &World) -> Vec<(&str, &str)> {
-    vec![
-        (world.sandbox.atlan.as_str(), "<atlan-sandbox>"),
-        (world.sandbox.connect.as_str(), "<connect-sandbox>"),
-        (world.sandbox.mist.as_str(), "<mist-sandbox>"),
-    ]
+    per_run_hidden(text, urls, str::to_string)
 }
 
 /// `warrant plan manifests --out plan.json` in the world's directory as `atlan_key`; the file.
@@ -73,28 +46,15 @@ fn plan_file_through_the_binary(world: &World, atlan_key: &str) -> String {
 async fn the_example_world_plan_file_is_unchanged() {
     let world = World::example().await;
     let text = tokio::task::block_in_place(|| plan_file_through_the_binary(&world, ATLAN_KEY));
-    golden("world_plan.json", &normalize(&text, &sandbox_urls(&world)));
+    golden("world_plan.json", &normalize(&text, &world.sandbox_urls()));
 }
 
 /// Every conflict the sandbox can provoke, in one world.
 fn conflict_world() -> (Seed, Vec<(String, String)>) {
     let mut seed = Seed::example();
-    let tenant = &mut seed.connect.tenants[0];
-    tenant.unique_identity_names = false;
-    let twin = ConnectIdentity {
-        id: "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f99".into(),
-        ..tenant.automation_identities[0].clone()
-    };
-    assert_eq!(twin.name, "asset-rule-runner");
-    tenant.automation_identities.push(twin);
+    twin_identity(&mut seed);
+    twin_mist_token(&mut seed);
     let org = &mut seed.mist.orgs[0];
-    let twin = MistToken {
-        id: "497f6eca-6276-4993-bfeb-53efbbba6f99".into(),
-        key: "SbxMistTwinKey000000000000000000000099".into(),
-        ..org.api_tokens[1].clone()
-    };
-    assert_eq!(twin.name, "monitoring-ro");
-    org.api_tokens.push(twin);
     let site = |n: usize| format!("d96e3952-53e8-4266-959a-{n:012x}");
     org.sites.extend((0..11).map(|n| MistPlace {
         id: site(n),
@@ -189,7 +149,7 @@ async fn the_conflict_world_plan_file_is_unchanged() {
     let (seed, files) = conflict_world();
     let world = World::start(seed, &files).await;
     let text = tokio::task::block_in_place(|| plan_file_through_the_binary(&world, JSMITH_KEY));
-    let normalized = normalize(&text, &sandbox_urls(&world));
+    let normalized = normalize(&text, &world.sandbox_urls());
     for expected in [
         "is not an admin of connection default/databricks/1700000003",
         "\\\"no-such-token\\\" not found",

@@ -87,12 +87,16 @@ impl manifest::Spec for ConnectionAdminsSpec {
         &self.target
     }
 
+    fn remote_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// The connection's qualified name, whatever the document is called.
     fn remote_key<'a>(&'a self, _name: &'a str) -> &'a str {
         &self.connection
     }
 
     fn check(&mut self, doc: &mut Doc, _repository: &Path) {
-        doc.non_empty(&[K("spec"), K("target")], "target", &self.target);
         if self.connection.is_empty() || self.connection.chars().any(char::is_whitespace) {
             doc.error(
                 &[K("spec"), K("connection")],

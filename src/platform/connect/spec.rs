@@ -133,15 +133,11 @@ impl manifest::Spec for AutomationIdentitySpec {
         &self.target
     }
 
-    fn remote_key<'a>(&'a self, name: &'a str) -> &'a str {
-        self.name.as_deref().unwrap_or(name)
+    fn remote_name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     fn check(&mut self, doc: &mut Doc, _repository: &Path) {
-        doc.non_empty(&[K("spec"), K("target")], "target", &self.target);
-        if let Some(name) = &self.name {
-            doc.non_empty(&[K("spec"), K("name")], "name", name);
-        }
         if self.roles.is_empty() {
             doc.error(
                 &[K("spec"), K("roles")],

@@ -152,15 +152,11 @@ impl manifest::Spec for OrgApiTokenSpec {
         &self.target
     }
 
-    fn remote_key<'a>(&'a self, name: &'a str) -> &'a str {
-        self.name.as_deref().unwrap_or(name)
+    fn remote_name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     fn check(&mut self, doc: &mut Doc, repository: &Path) {
-        doc.non_empty(&[K("spec"), K("target")], "target", &self.target);
-        if let Some(name) = &self.name {
-            doc.non_empty(&[K("spec"), K("name")], "name", name);
-        }
         let count = self.privileges.len();
         if !(1..=super::MAX_PRIVILEGES).contains(&count) {
             doc.error(

@@ -18,6 +18,8 @@ mod world;
 pub use world::*;
 
 use warrant::platform::Environment;
+use warrant::sandbox::Seed;
+use warrant::sandbox::seed::{ConnectIdentity, MistToken};
 
 /// The `warrant-bot` API token: `$admin` of the Atlan tenant.
 pub const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
@@ -69,4 +71,55 @@ pub fn words(reasons: &[warrant::model::Reason]) -> Vec<String> {
 /// What a test that edits a plan writes.
 pub fn sealed(plan: warrant::plan::Plan) -> warrant::plan::file::PlanFile {
     warrant::plan::file::PlanFile::new(plan, Default::default())
+}
+
+/// Gives the example tenant a second automation identity named `asset-rule-runner` (the
+/// tenant's names are not kept unique), so the name matches two live objects.
+pub fn twin_identity(seed: &mut Seed) {
+    let tenant = &mut seed.connect.tenants[0];
+    tenant.unique_identity_names = false;
+    let twin = ConnectIdentity {
+        id: "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f99".into(),
+        ..tenant.automation_identities[0].clone()
+    };
+    assert_eq!(twin.name, "asset-rule-runner");
+    tenant.automation_identities.push(twin);
+}
+
+/// Gives the example org a second API token named `monitoring-ro`.
+pub fn twin_mist_token(seed: &mut Seed) {
+    let org = &mut seed.mist.orgs[0];
+    let twin = MistToken {
+        id: "497f6eca-6276-4993-bfeb-53efbbba6f99".into(),
+        key: "SbxMistTwinKey000000000000000000000099".into(),
+        ..org.api_tokens[1].clone()
+    };
+    assert_eq!(twin.name, "monitoring-ro");
+    org.api_tokens.push(twin);
+}
+
+/// `text` (a plan file, or a rendering of one) with what differs from run to run replaced by
+/// placeholders: each URL of `urls` by its name, and the values on the `plan_id`,
+/// `created_at` and `git_commit` lines; `other` rewrites every other line.
+pub fn per_run_hidden(text: &str, urls: &[(&str, &str)], other: impl Fn(&str) -> String) -> String {
+    let mut text = text.to_string();
+    for (url, name) in urls {
+        text = text.replace(url, name);
+    }
+    let mut out = text
+        .lines()
+        .map(|line| {
+            for key in ["plan_id", "created_at", "git_commit"] {
+                let prefix = format!("\"{key}\": ");
+                if let Some(at) = line.find(&prefix) {
+                    let comma = if line.ends_with(',') { "," } else { "" };
+                    return format!("{}{prefix}\"<{key}>\"{comma}", &line[..at]);
+                }
+            }
+            other(line)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    out.push('\n');
+    out
 }

@@ -227,6 +227,15 @@ impl World {
         }
     }
 
+    /// Each sandbox URL with its placeholder in goldens (see `per_run_hidden`).
+    pub fn sandbox_urls(&self) -> Vec<(&str, &str)> {
+        vec![
+            (self.sandbox.atlan.as_str(), "<atlan-sandbox>"),
+            (self.sandbox.connect.as_str(), "<connect-sandbox>"),
+            (self.sandbox.mist.as_str(), "<mist-sandbox>"),
+        ]
+    }
+
     pub async fn example() -> World {
         World::start(Seed::example(), &example_manifests()).await
     }
