@@ -63,7 +63,8 @@
 //! and their renderings); the object model; [`platform::LiveTarget`] with
 //! [`platform::Session`], its options and errors, and the HTTP layer ([`platform::http`], so
 //! its retry and bound policy can be tested on its own); planning ([`plan::gather`],
-//! [`plan::diff`], the plan and its file); applying ([`apply::apply_plan`] and its report);
+//! [`plan::diff`], the plan and its file); applying ([`apply::apply_plan`], its report, and the create journal's records,
+//! `apply::journal`);
 //! the renderings; export; the sandbox; secrets; and the binary's entry points ([`cli::run`],
 //! [`commands::Outcome`], the schemas of [`commands::schema`]). The integration tests,
 //! `benches/` and `examples/` use exactly this.
