@@ -228,7 +228,7 @@ pub enum LiveState {
     },
     /// The object exists, but a list field came back missing, null or malformed: its value
     /// is unknown, never taken as empty. The plan makes it a conflict with these reasons
-    /// (see [`UnreadableField::reason`]); nothing is written to it.
+    /// (see `UnreadableField::reason`); nothing is written to it.
     Unreadable {
         id: String,
         reasons: Vec<Reason>,
@@ -254,7 +254,7 @@ pub enum WriteOp {
         fields: SmallMap<Values>,
     },
     /// Add these reviewed values, per field, to the live object. The platform writes each
-    /// listed field as *fresh live ∪ additions* ([`KnownList::union`]) from the freshest read
+    /// listed field as *fresh live ∪ additions* (`KnownList::union`) from the freshest read
     /// it holds — the applier's `live` read, or its own read right before the request — so a
     /// value removed since is never written back. Fields not listed are not sent.
     Update {

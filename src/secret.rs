@@ -10,7 +10,7 @@
 //! A server can still send a secret back: gateways and identity providers echo the request in
 //! their error bodies, and a key-sink program may print what it read. So every credential in
 //! use (API keys, Mist tokens, the CONNECT client secret and its OAuth access token, new Mist
-//! keys) is made known with [`Secret::in_use`] or [`Secret::mask`], and [`redact`] masks each
+//! keys) is made known with `Secret::in_use` or `Secret::mask`, and `redact` masks each
 //! of them — raw, URL-encoded, JSON-escaped and base64-encoded at any alignment — in any text.
 //! The platform layer applies it where its errors and log lines are built
 //! (`crate::platform::PlatformError`, `crate::platform::http`), a key sink to the stderr it

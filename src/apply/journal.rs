@@ -7,14 +7,14 @@
 //! would see a token with the declared privileges: "no-op". The journal closes that gap:
 //!
 //! - before a create is sent, an **intent** record (target, kind, names, plan id, time) is
-//!   appended and `fsync`ed ([`Journal::begin`]); if it cannot be written, nothing is sent;
+//!   appended and `fsync`ed (`Journal::begin`); if it cannot be written, nothing is sent;
 //! - after the key went to its sink, or the create failed, a **done** record says how it
-//!   ended ([`KeyOutcome`]) and with which id ([`Journal::finish`]);
+//!   ended ([`KeyOutcome`]) and with which id (`Journal::finish`);
 //! - an intent without a done record, or one whose done record says the key may be lost, is
 //!   **open** ([`OpenRecord`]): `plan` turns the object into a conflict ("a token named X may
 //!   have been created by an interrupted apply; its key was not captured; rotate it") and
 //!   `apply` refuses to create or update it, until a human rotates the token and appends a
-//!   **resolved** record with `warrant journal resolve` ([`Journal::resolve`]).
+//!   **resolved** record with `warrant journal resolve` (`Journal::resolve`).
 //!
 //! Records never hold a key: only addresses, ids, the plan id, times and outcomes.
 //!
@@ -22,14 +22,14 @@
 //! `--journal`). Each record is one `write` of one line to a file opened with `O_APPEND`, so
 //! concurrent applies on other targets interleave whole lines. It is read like any other
 //! input: opened without following a symlink and without blocking on a FIFO, a regular file
-//! of at most [`MAX_JOURNAL_BYTES`], lines of at most [`MAX_LINE_BYTES`], fields checked; a line
+//! of at most `MAX_JOURNAL_BYTES`, lines of at most `MAX_LINE_BYTES`, fields checked; a line
 //! that is not a valid record is skipped with a warning, and an unfinished last line (a
 //! process killed while writing it: its create was never sent) is ignored. Open records are
-//! kept in memory, at most [`MAX_OPEN_RECORDS`] of them.
+//! kept in memory, at most `MAX_OPEN_RECORDS` of them.
 //!
-//! A journal also tracks the creates of the running apply ([`Journal::creates`]), so that a
-//! second interrupt can stop new creates ([`Journal::stop_new`]) and wait, bounded, for the
-//! ones in flight to settle ([`Journal::settled`]).
+//! A journal also tracks the creates of the running apply (`Journal::creates`), so that a
+//! second interrupt can stop new creates (`Journal::stop_new`) and wait, bounded, for the
+//! ones in flight to settle (`Journal::settled`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

@@ -2,7 +2,7 @@
 //! append-only, re-reading each object before writing and verifying after.
 //!
 //! [`apply_plan`] is the library entry point (the CLI, the demo and the tests call it). It
-//! reaches live systems through a [`Session`] of [`LiveTarget`]s — the platforms' clients, or
+//! reaches live systems through a [`Session`] of `LiveTarget`s — the platforms' clients, or
 //! in-memory targets in tests — so every rule below is testable without HTTP.
 //!
 //! **The plan file is untrusted; the manifests are not.** Everything apply acts on comes from
@@ -32,7 +32,7 @@
 //!    was reviewed), otherwise the object is refused as stale and left untouched; nothing left
 //!    to add is "already satisfied"; an object the credential may not write (it can read it,
 //!    but e.g. is not an admin of the connection), or whose live value is unreadable, fails
-//!    with that reason, untouched ([`Reason::fails_apply`]): planning again would not help;
+//!    with that reason, untouched (`Reason::fails_apply`): planning again would not help;
 //! 3. the write carries the additions; the platform builds it as *fresh live ∪ additions*
 //!    ([`WriteOp`] has no remove variant);
 //! 4. the result is verified: every addition present, nothing written missing. A concurrent
@@ -46,7 +46,7 @@
 //! sink; an object with an open record from an earlier run is refused. Cancelling (Ctrl-C,
 //! SIGTERM) starts no new batch; the batches in flight finish, the objects not started are
 //! reported as not attempted, and the run is a failure even when nothing was left to start. A
-//! run abandoned half way gets its report from [`abandon`]; [`lock`] keeps two applies on one
+//! run abandoned half way gets its report from `abandon`; `lock` keeps two applies on one
 //! machine off the same target.
 
 pub(crate) mod abandon;

@@ -1,7 +1,7 @@
 //! The glue of each subcommand: load, call the library, render, choose the outcome. One file
 //! per command, each with its options (what `crate::cli` made of the arguments, once, after
-//! parsing) and `run(options) -> anyhow::Result<Outcome>`; shared glue is in [`common`]. All of
-//! them write through [`output`], which never panics and ends quietly on a closed stdout.
+//! parsing) and `run(options) -> anyhow::Result<Outcome>`; shared glue is in `common`. All of
+//! them write through `output`, which never panics and ends quietly on a closed stdout.
 
 pub(crate) mod apply;
 pub(crate) mod common;

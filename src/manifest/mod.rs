@@ -6,7 +6,7 @@
 //! across documents (unique names, targets that exist and are of the right platform, one
 //! document per remote object, no credential handed to a key sink). What a platform's Target
 //! settings and resource specs are, and how they are checked, it asks the platforms through
-//! [`Dialect`], [`Settings`] and [`Spec`], which each platform implements
+//! `Dialect`, `Settings` and `Spec`, which each platform implements
 //! (`crate::platform`, where they are listed once). So the validated [`Manifests`] are generic
 //! over the platforms' settings and specs; `crate::platform::Manifests` is the one instance.
 //!

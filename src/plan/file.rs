@@ -187,7 +187,7 @@ pub(crate) fn write_json(out: &mut impl Write, plan: &PlanFile) -> std::io::Resu
 const ID_LINE_START: &str = "{\n  \"plan_id\": \"";
 const ID_LINE_END: &str = "\",\n";
 
-/// The id a plan file's content has ([`PlanFile::content_id`] of what it holds): sha256 over its
+/// The id a plan file's content has (`PlanFile::content_id` of what it holds): sha256 over its
 /// bytes with the `plan_id` line left out. `None` when the file does not begin with a
 /// `plan_id` line as warrant writes it — reformatted or not made by `warrant plan`.
 pub fn id_of_text(text: &str) -> Option<String> {

@@ -15,7 +15,7 @@
 //!   caught too).
 //!
 //! Checked names: a created or updated object's remote name and `metadata.name`, and the values
-//! (with their labels, e.g. a token's display name) it adds. [`name_warnings`] is pure; the
+//! (with their labels, e.g. a token's display name) it adds. `name_warnings` is pure; the
 //! live names come from the platform reads (`gather`).
 
 use std::collections::{BTreeMap, BTreeSet};

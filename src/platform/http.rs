@@ -10,18 +10,18 @@
 //! one request, waits and `Retry-After` included, stay inside `retry_budget`. Listings add
 //! their page bound and completeness proof on top (`super::listing`).
 //!
-//! The layer separates *one attempt* ([`Http::send`]) from *the retry decision*
-//! ([`Backoff::wait`]), because the clients need different things between attempts: a read
+//! The layer separates *one attempt* (`Http::send`) from *the retry decision*
+//! (`Backoff::wait`), because the clients need different things between attempts: a read
 //! is simply sent again ([`Http::call`]); an update re-reads the object and rebuilds its body
 //! (a body computed before a failure is never re-sent); a create first checks whether the
-//! object now exists. All three drive the same [`Backoff`], so there is one retry policy.
+//! object now exists. All three drive the same `Backoff`, so there is one retry policy.
 //!
 //! Nothing secret is logged: the log line of a request carries method, URL, status and time;
 //! credentials only ever live in [`Secret`]s and are exposed when a header is built. Credentials
 //! go only to the base URL the client was made with (a Target's, or an `--endpoint`), which
-//! must be https or loopback http ([`crate::manifest::base_url_problems`]); redirects are
+//! must be https or loopback http (`crate::manifest::base_url_problems`); redirects are
 //! never followed. Whatever a server sends back reaches errors and log lines only through
-//! [`crate::secret::redact`]: [`PlatformError`]'s constructors apply it, and so does every log
+//! `crate::secret::redact`: [`PlatformError`]'s constructors apply it, and so does every log
 //! line here, so an error body echoing the request (a gateway, an identity provider) cannot
 //! carry a credential or the OAuth token fetched here into output.
 

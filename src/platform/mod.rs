@@ -2,13 +2,13 @@
 //!
 //! A platform module (`atlan/`, `connect/`, `mist/`) owns everything about its platform: the
 //! Target settings and their defaults, the resource kind it manages and the rules of its spec
-//! (it is the manifest layer's [`Dialect`](crate::manifest::Dialect) for them), the remote key
+//! (it is the manifest layer's `Dialect` for them), the remote key
 //! and its case rule, the base-URL derivation, name resolution, the live read and the
 //! append-only write, the nouns and headings renderers need; its simulator lives beside it in
 //! `crate::sandbox`. All of them sit on the one HTTP layer in `http.rs` (retry, backoff, rate
 //! limit, concurrency bound, bounds on size and time, redaction, request counting) and the one
 //! completeness checker of paged reads in `listing.rs`. A list field a read shows missing, null
-//! or malformed is never taken as empty ([`crate::model::KnownList`]).
+//! or malformed is never taken as empty (`crate::model::KnownList`).
 //!
 //! The rest of warrant reaches a live system only through [`LiveTarget`], one client per
 //! target, opened by a [`Session`]:
@@ -20,11 +20,11 @@
 //!   allows; any failed page fails the whole read, never "absent". The applier also verifies
 //!   every write with it: an independent read, never the write's own answer;
 //! - [`LiveTarget::write`]: perform append-only writes, each built as *fresh live ∪
-//!   additions* ([`crate::model::KnownList::union`]) from the freshest read the client holds;
+//!   additions* (`crate::model::KnownList::union`) from the freshest read the client holds;
 //! - [`LiveTarget::export`] (`warrant export`): list every live object of the target as the
 //!   manifest spec that would declare it, for adopting warrant on an existing tenant.
 //!
-//! **The one list of platforms** is [`ALL`] (each platform's [`Definition`]) with the two enums
+//! **The one list of platforms** is `ALL` (each platform's `Definition`) with the two enums
 //! beside it, [`TargetPlatform`] (a Target's settings) and [`ResourceSpec`] (a resource's
 //! spec), and their match arms: nothing else in warrant names a platform. A new platform is a
 //! new module here, one entry in each of the three, and its simulator in `crate::sandbox`.
@@ -579,7 +579,7 @@ pub struct PlatformError {
     pub hint: Option<String>,
 }
 
-/// Every text an error keeps passes [`crate::secret::redact`] as it is stored: server text
+/// Every text an error keeps passes `crate::secret::redact` as it is stored: server text
 /// (error bodies, echoed requests, names and ids in responses) reaches an error only through
 /// these constructors, so no credential in use can be stored in one, whoever prints it later.
 impl PlatformError {

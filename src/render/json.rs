@@ -1,5 +1,5 @@
 //! Plans and drift for machines. `plan --format json` prints exactly the plan file's content
-//! (its `warnings` list the look-alike names); `drift --format json` prints a [`DriftReport`],
+//! (its `warnings` list the look-alike names); `drift --format json` prints a `DriftReport`,
 //! the undeclared access of every object that has some. Hidden characters in values are
 //! written as `\uXXXX` escapes (`crate::text::write_json_pretty`).
 

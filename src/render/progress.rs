@@ -1,5 +1,5 @@
 //! The displays of an apply's progress: a bar on a terminal, one plain line per finished
-//! object for CI logs. Lines are [`object_line`]s, which never hold a key.
+//! object for CI logs. Lines are `object_line`s, which never hold a key.
 
 use std::io::Write;
 use std::sync::Mutex;
