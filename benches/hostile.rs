@@ -13,18 +13,18 @@
 //! `WARRANT_REPORT_PEAK_RSS=1`) and the first line of its error. The baseline row is the same
 //! run without an anomaly. This is a program that prints numbers, not a test.
 
-#[path = "../tests/it/e2e_apply_support/mod.rs"]
-mod e2e_apply_support;
 #[path = "../tests/it/fake_server.rs"]
 mod fake_server;
 #[path = "../tests/it/hostile_scripts.rs"]
 mod hostile_scripts;
+#[path = "../tests/it/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
-use e2e_apply_support::{ATLAN_KEY, CONNECT_ID, CONNECT_SECRET, MIST_KEY, example_manifests};
 use fake_server::FakeServer;
 use hostile_scripts::*;
+use support::{ATLAN_KEY, example_manifests, variables};
 use warrant::sandbox::{self, Faults, Seed};
 
 const WARRANT: &str = env!("CARGO_BIN_EXE_warrant");
@@ -175,10 +175,7 @@ async fn measure(class: &Class, platform: Platform) -> Measured {
     let output = tokio::process::Command::new(WARRANT)
         .args(&args)
         .current_dir(scratch.path())
-        .env("ATLAN_API_KEY", ATLAN_KEY)
-        .env("CONNECT_CLIENT_ID", CONNECT_ID)
-        .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-        .env("MIST_API_TOKEN", MIST_KEY)
+        .envs(variables(ATLAN_KEY))
         .env("WARRANT_REPORT_PEAK_RSS", "1")
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())

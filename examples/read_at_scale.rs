@@ -5,18 +5,18 @@
 //!
 //! Run: `cargo run --release --example read_at_scale` (optionally `-- LATENCY` such as `5ms`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
-use warrant::manifest::{
-    AtlanTarget, AutomationIdentitySpec, ConnectTarget, ConnectionAdminsSpec, Location, MistRole,
-    MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource, ResourceSpec, RoleRef, Target,
-    TargetPlatform, TokenRef,
+use warrant::manifest::{KeySinkSpec, Location};
+use warrant::platform::{
+    AtlanTarget, AutomationIdentitySpec, ClientOptions, ConnectTarget, ConnectionAdminsSpec,
+    Environment, LiveOptions, LiveTarget, MistRole, MistScope, MistTarget, OrgApiTokenSpec,
+    PrivilegeSpec, Resource, ResourceSpec, RoleRef, Session, TargetPlatform, TokenRef,
 };
-use warrant::platform::{Client, ClientOptions, Credentials};
 use warrant::sandbox::{self, Seed};
-use warrant::secret::Secret;
 
 const CONNECTIONS: usize = 10_000;
 const GRANTS_PER_CONNECTION: usize = 3;
@@ -92,7 +92,7 @@ fn resource(name: String, spec: ResourceSpec) -> Resource {
     }
 }
 
-async fn measure(label: &str, client: &Client, resources: &[Resource]) {
+async fn measure(label: &str, client: &dyn LiveTarget, resources: &[Resource]) {
     let refs: Vec<&Resource> = resources.iter().collect();
     let started = Instant::now();
     let desired = client.resolve(&refs).await.expect("resolve");
@@ -124,28 +124,47 @@ async fn main() {
         options.parallelism
     );
 
-    let target = |name: &str, platform| Target {
-        name: name.into(),
-        platform,
-        location: location(),
-    };
-
-    let atlan = Client::new(
-        &target(
-            "atlan",
+    let targets = BTreeMap::from([
+        (
+            "atlan".to_string(),
             TargetPlatform::Atlan(AtlanTarget {
                 base_url: sb.atlan.clone(),
                 api_key_env: "ATLAN_API_KEY".into(),
                 requests_per_minute: 1800,
             }),
         ),
-        None,
-        Credentials::Atlan {
-            api_key: Secret::new("bench-atlan-key"),
-        },
-        &options,
-    )
-    .expect("atlan client");
+        (
+            "connect".to_string(),
+            TargetPlatform::Connect(ConnectTarget {
+                base_url: sb.connect.clone(),
+                tenant_id: TENANT.into(),
+                client_id_env: "CONNECT_CLIENT_ID".into(),
+                client_secret_env: "CONNECT_CLIENT_SECRET".into(),
+            }),
+        ),
+        (
+            "mist".to_string(),
+            TargetPlatform::Mist(MistTarget {
+                cloud: None,
+                base_url: Some(sb.mist.clone()),
+                org_id: ORG.into(),
+                api_token_env: "MIST_API_TOKEN".into(),
+                requests_per_hour: 5000,
+            }),
+        ),
+    ]);
+    let live = LiveOptions {
+        endpoints: BTreeMap::new(),
+        environment: Environment::given([
+            ("ATLAN_API_KEY", "bench-atlan-key"),
+            ("CONNECT_CLIENT_ID", "bench-client"),
+            ("CONNECT_CLIENT_SECRET", "bench-secret"),
+            ("MIST_API_TOKEN", "benchMistKeyWarrant0000000000"),
+        ]),
+        client: options,
+    };
+    let session = Session::open(&targets, &live).expect("clients");
+    let client = |name: &str| session.client(name).expect("a client per target");
     let grants: Vec<Resource> = (0..CONNECTIONS)
         .map(|i| {
             let tokens = (0..GRANTS_PER_CONNECTION)
@@ -163,29 +182,11 @@ async fn main() {
         .collect();
     measure(
         &format!("atlan ({} grants)", CONNECTIONS * GRANTS_PER_CONNECTION),
-        &atlan,
+        client("atlan"),
         &grants,
     )
     .await;
 
-    let connect = Client::new(
-        &target(
-            "connect",
-            TargetPlatform::Connect(ConnectTarget {
-                base_url: sb.connect.clone(),
-                tenant_id: TENANT.into(),
-                client_id_env: "CONNECT_CLIENT_ID".into(),
-                client_secret_env: "CONNECT_CLIENT_SECRET".into(),
-            }),
-        ),
-        None,
-        Credentials::Connect {
-            client_id: "bench-client".into(),
-            client_secret: Secret::new("bench-secret"),
-        },
-        &options,
-    )
-    .expect("connect client");
     let identities: Vec<Resource> = (0..IDENTITIES)
         .map(|i| {
             resource(
@@ -199,26 +200,8 @@ async fn main() {
             )
         })
         .collect();
-    measure("connect", &connect, &identities).await;
+    measure("connect", client("connect"), &identities).await;
 
-    let mist = Client::new(
-        &target(
-            "mist",
-            TargetPlatform::Mist(MistTarget {
-                cloud: None,
-                base_url: Some(sb.mist.clone()),
-                org_id: ORG.into(),
-                api_token_env: "MIST_API_TOKEN".into(),
-                requests_per_hour: 5000,
-            }),
-        ),
-        None,
-        Credentials::Mist {
-            api_token: Secret::new("benchMistKeyWarrant0000000000"),
-        },
-        &options,
-    )
-    .expect("mist client");
     let tokens: Vec<Resource> = (0..MIST_TOKENS)
         .map(|i| {
             resource(
@@ -233,10 +216,10 @@ async fn main() {
                         sitegroup_id: None,
                     }],
                     src_ips: vec![],
-                    key_sink: warrant::manifest::KeySinkSpec::file("/dev/null"),
+                    key_sink: KeySinkSpec::file("/dev/null"),
                 }),
             )
         })
         .collect();
-    measure("mist", &mist, &tokens).await;
+    measure("mist", client("mist"), &tokens).await;
 }

@@ -1,38 +1,20 @@
-//! Command-line arguments (clap) and the dispatch to `crate::commands`. No business logic here.
+//! Command-line arguments (clap), turned once, right after parsing, into the options of
+//! `crate::commands` (ripgrep-style: arguments are never passed further down), and the dispatch
+//! to them. No business logic here.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
 
-use crate::platform::ClientOptions;
-
-/// How a command ended; `main` maps it to the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 0: success, nothing to change (plan) or everything applied (apply).
-    Success,
-    /// 1: invalid manifests, conflicts, API failure, partial apply.
-    Failure,
-    /// 2: plan with `--detailed-exitcode` found changes.
-    ChangesPending,
-    /// 3: apply refused one or more objects as stale.
-    Stale,
-    /// 4: `drift --fail-on-drift` found undeclared access.
-    DriftFound,
-}
-
-impl Outcome {
-    pub fn code(self) -> u8 {
-        match self {
-            Outcome::Success => 0,
-            Outcome::Failure => 1,
-            Outcome::ChangesPending => 2,
-            Outcome::Stale => 3,
-            Outcome::DriftFound => 4,
-        }
-    }
-}
+use crate::commands::common::Live;
+use crate::commands::plan::PlanFormat;
+use crate::commands::validate::DiagnosticFormat;
+use crate::commands::{self, Outcome};
+use crate::plan::gather::Only;
+use crate::platform::{ClientOptions, Environment, LiveOptions};
+use crate::render::markdown::MarkdownOptions;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -104,19 +86,6 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiagnosticFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
-    Text,
-    Markdown,
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Manifest files or directories (walked recursively for *.yaml / *.yml).
@@ -164,7 +133,7 @@ pub struct LiveArgs {
 
 impl LiveArgs {
     /// The client options these flags give; without flags, `ClientOptions::default()`.
-    pub fn client_options(&self) -> ClientOptions {
+    fn client_options(&self) -> ClientOptions {
         let secs = |n: u64| Duration::from_secs(n.max(1));
         ClientOptions {
             parallelism: self.parallelism.max(1),
@@ -175,6 +144,25 @@ impl LiveArgs {
             retry_budget: secs(self.retry_budget),
             ..ClientOptions::default()
         }
+    }
+
+    /// How to reach live systems: endpoints checked, credentials from the process's
+    /// environment.
+    fn live_options(&self) -> anyhow::Result<LiveOptions> {
+        Ok(LiveOptions {
+            endpoints: LiveOptions::parse_endpoints(&self.endpoints).map_err(anyhow::Error::msg)?,
+            environment: Environment::Process,
+            client: self.client_options(),
+        })
+    }
+
+    /// [`live_options`](Self::live_options) and the `--only` filters.
+    fn live(&self) -> anyhow::Result<Live> {
+        let only = Only::parse_all(&self.only)?;
+        Ok(Live {
+            options: self.live_options()?,
+            only,
+        })
     }
 }
 
@@ -258,7 +246,7 @@ pub struct ApplyArgs {
 }
 
 /// The variable that names the create journal for `plan`, `apply` and `journal`.
-pub const JOURNAL_ENV: &str = "WARRANT_JOURNAL";
+pub(crate) const JOURNAL_ENV: &str = "WARRANT_JOURNAL";
 
 #[derive(Debug, Args)]
 pub struct JournalArgs {
@@ -322,8 +310,90 @@ pub struct DemoArgs {
     pub keep: bool,
 }
 
+impl Command {
+    /// Runs the command with the options its arguments give.
+    fn run(self) -> anyhow::Result<Outcome> {
+        match self {
+            Command::Validate(a) => commands::validate::run(commands::validate::Options {
+                paths: a.paths,
+                format: a.format,
+            }),
+            Command::Schema(a) => commands::schema::run(commands::schema::Options { out: a.out }),
+            Command::Plan(a) => commands::plan::run(commands::plan::Options {
+                live: a.live.live()?,
+                paths: a.paths,
+                out: a.out,
+                format: a.format,
+                detailed_exitcode: a.detailed_exitcode,
+                markdown: MarkdownOptions {
+                    max_bytes: a.max_bytes,
+                    full_plan_link: a.full_plan_link,
+                },
+                step_summary: a.step_summary,
+                journal: a.journal,
+            }),
+            Command::Drift(a) => commands::plan::run_drift(commands::plan::DriftOptions {
+                live: a.live.live()?,
+                paths: a.paths,
+                format: a.format,
+                fail_on_drift: a.fail_on_drift,
+            }),
+            Command::Apply(a) => {
+                if a.live.parallelism == 0 {
+                    bail!("--parallelism must be at least 1");
+                }
+                commands::apply::run(commands::apply::Options {
+                    live: a.live.live()?,
+                    paths: a.paths,
+                    manifests: a.manifests,
+                    plan_id: a.plan_id,
+                    auto_approve: a.auto_approve,
+                    max_changes: a.max_changes,
+                    report: a.report,
+                    journal: a.journal,
+                    key_wait: Duration::from_secs(a.key_wait),
+                })
+            }
+            Command::Journal(a) => commands::journal::run(commands::journal::Options {
+                journal: a.journal,
+                action: match a.action.unwrap_or(JournalAction::List) {
+                    JournalAction::List => commands::journal::Action::List,
+                    JournalAction::Resolve { tokens } => {
+                        commands::journal::Action::Resolve { tokens }
+                    }
+                },
+            }),
+            Command::Export(a) => {
+                if !a.live.only.is_empty() {
+                    bail!("--only does not apply to export: it exports every object of --target");
+                }
+                commands::export::run(commands::export::Options {
+                    live: a.live.live_options()?,
+                    paths: a.paths,
+                    target: a.target,
+                    out: a.out,
+                })
+            }
+            Command::Sandbox(a) => commands::sandbox::run(commands::sandbox::Options {
+                faults: match &a.faults {
+                    Some(spec) => spec.parse().context("--faults")?,
+                    None => crate::sandbox::Faults::default(),
+                },
+                seed: a.seed,
+                start: crate::sandbox::StartOptions {
+                    host: a.host,
+                    atlan_port: a.atlan_port,
+                    connect_port: a.connect_port,
+                    mist_port: a.mist_port,
+                },
+            }),
+            Command::Demo(a) => commands::demo::run(commands::demo::Options { keep: a.keep }),
+        }
+    }
+}
+
 /// The environment variable that turns on diagnostic logging on stderr.
-pub const LOG_ENV: &str = "WARRANT_LOG";
+pub(crate) const LOG_ENV: &str = "WARRANT_LOG";
 
 /// Sends `tracing` events to stderr, filtered by `WARRANT_LOG` (unset: warnings only).
 ///
@@ -333,7 +403,7 @@ pub const LOG_ENV: &str = "WARRANT_LOG";
 /// (`WARRANT_LOG=warrant=debug,h2=trace`) are taken as written for whoever needs them.
 /// warrant's own events name the request (method and URL), status and timing, never a header
 /// or body, so no credential reaches the log.
-pub fn init_logging() {
+pub(crate) fn init_logging() {
     use tracing_subscriber::EnvFilter;
 
     let requested = std::env::var(LOG_ENV).unwrap_or_default();
@@ -354,7 +424,7 @@ pub fn init_logging() {
             EnvFilter::new("warrant=warn")
         }
     };
-    let color = crate::commands::plan::color_wanted(
+    let color = crate::commands::common::color_wanted(
         std::env::var_os("NO_COLOR").as_deref(),
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
@@ -373,18 +443,7 @@ pub fn init_logging() {
 pub fn run() -> Outcome {
     let cli = Cli::parse();
     init_logging();
-    let result = match cli.command {
-        Command::Validate(a) => crate::commands::validate::run(a),
-        Command::Schema(a) => crate::commands::schema::run(a),
-        Command::Plan(a) => crate::commands::plan::run(a),
-        Command::Drift(a) => crate::commands::plan::run_drift(a),
-        Command::Apply(a) => crate::commands::apply::run(a),
-        Command::Journal(a) => crate::commands::journal::run(a),
-        Command::Export(a) => crate::commands::export::run(a),
-        Command::Sandbox(a) => crate::commands::sandbox::run(a),
-        Command::Demo(a) => crate::commands::demo::run(a),
-    };
-    match result {
+    match cli.command.run() {
         Ok(outcome) => outcome,
         Err(e) => {
             // The chain may quote a plan file or a server: its lines are kept, anything

@@ -1,6 +1,6 @@
 //! `warrant export`: manifests written from live state, to adopt warrant on an existing tenant.
 //!
-//! The platform clients list what is live ([`crate::platform::Client::export`]) as manifest
+//! The platforms list what is live ([`crate::platform::LiveTarget::export`]) as manifest
 //! spec types; this module turns those into documents a team can commit: a valid, unique
 //! `metadata.name` for each (with `spec.name` kept exact when it had to differ from the remote
 //! name), a placeholder key sink for Mist tokens, comments that tell the adopter what the
@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::manifest::{API_VERSION, KeySinkSpec, Metadata, ResourceSpec};
+use crate::manifest::{API_VERSION, KeySinkSpec, Metadata};
 use crate::model::Kind;
-use crate::platform::{Export, ExportedObject, PlatformError};
-use crate::session::Session;
+use crate::platform::{Export, ExportedObject, PlatformError, Session};
 
 /// The manifests of one kind, rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +64,14 @@ pub async fn export_target(
 }
 
 /// Names, orders and renders what a client exported.
-pub fn render(target: &str, export: Export, now: &str) -> Result<Vec<ExportedFile>, ExportError> {
+pub(crate) fn render(
+    target: &str,
+    export: Export,
+    now: &str,
+) -> Result<Vec<ExportedFile>, ExportError> {
     let documents = name_documents(export.objects);
     let mut files = Vec::new();
-    for kind in Kind::ALL {
+    for kind in crate::platform::kinds() {
         let of_kind: Vec<&Named> = documents.iter().filter(|d| d.kind == kind).collect();
         if of_kind.is_empty() {
             continue;
@@ -120,17 +123,14 @@ pub fn write_files(dir: &Path, files: &[ExportedFile]) -> Result<Vec<PathBuf>, E
     Ok(paths)
 }
 
-pub fn file_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::ConnectionAdmins => "connection-admins.yaml",
-        Kind::AutomationIdentity => "automation-identities.yaml",
-        Kind::OrgApiToken => "org-api-tokens.yaml",
-    }
+/// The file objects of `kind` are exported to.
+pub(crate) fn file_name(kind: Kind) -> &'static str {
+    crate::platform::of_kind(kind).map_or("other.yaml", |p| p.export_file())
 }
 
 /// `metadata.name` derived from a remote name: lowercase ASCII letters and digits, every run
 /// of anything else one `-`, no leading or trailing `-`.
-pub fn manifest_name(remote: &str) -> String {
+pub(crate) fn manifest_name(remote: &str) -> String {
     let mut name = String::new();
     for c in remote.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -162,11 +162,7 @@ struct Named {
 /// remote key stays exact; tokens get their placeholder key sink under the document name.
 fn name_documents(mut objects: Vec<ExportedObject>) -> Vec<Named> {
     objects.sort_by(|a, b| (&a.remote_name, &a.id).cmp(&(&b.remote_name, &b.id)));
-    let kind_of = |o: &ExportedObject| match &o.spec {
-        ResourceSpec::ConnectionAdmins(_) => Kind::ConnectionAdmins,
-        ResourceSpec::AutomationIdentity(_) => Kind::AutomationIdentity,
-        ResourceSpec::OrgApiToken(_) => Kind::OrgApiToken,
-    };
+    let kind_of = |o: &ExportedObject| o.spec.kind();
     let mut taken: BTreeSet<(Kind, String)> = BTreeSet::new();
     let mut names: Vec<Option<String>> = vec![None; objects.len()];
     for (i, o) in objects.iter().enumerate() {
@@ -194,13 +190,9 @@ fn name_documents(mut objects: Vec<ExportedObject>) -> Vec<Named> {
         .map(|(mut object, name)| {
             let name = name.unwrap_or_default();
             let renamed = (name != object.remote_name).then(|| object.remote_name.clone());
-            match &mut object.spec {
-                ResourceSpec::ConnectionAdmins(_) => {}
-                ResourceSpec::AutomationIdentity(s) => s.name = renamed,
-                ResourceSpec::OrgApiToken(s) => {
-                    s.name = renamed;
-                    s.key_sink = KeySinkSpec::file(format!("CHANGE-ME/{name}.key"));
-                }
+            crate::manifest::Spec::set_remote_name(&mut object.spec, renamed);
+            if let Some(sink) = object.spec.key_sink_mut() {
+                *sink = KeySinkSpec::file(format!("CHANGE-ME/{name}.key"));
             }
             Named {
                 kind: kind_of(&object),
@@ -235,12 +227,8 @@ fn document_yaml(doc: &Named) -> Result<String, ExportError> {
     let metadata = Metadata {
         name: doc.name.clone(),
     };
-    let value = match &doc.object.spec {
-        ResourceSpec::ConnectionAdmins(s) => document_value(doc.kind, metadata, s),
-        ResourceSpec::AutomationIdentity(s) => document_value(doc.kind, metadata, s),
-        ResourceSpec::OrgApiToken(s) => document_value(doc.kind, metadata, s),
-    }
-    .map_err(|e| failed(e.to_string()))?;
+    let value =
+        document_value(doc.kind, metadata, &doc.object.spec).map_err(|e| failed(e.to_string()))?;
     serde_yaml::to_string(&value).map_err(|e| failed(e.to_string()))
 }
 

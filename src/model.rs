@@ -13,6 +13,7 @@
 
 mod compact;
 mod known;
+mod reason;
 
 use std::fmt;
 
@@ -21,40 +22,91 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::KeySink;
 
-/// The kinds of object warrant manages. There is deliberately no kind for anything warrant
-/// could delete.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub enum Kind {
-    ConnectionAdmins,
-    AutomationIdentity,
-    OrgApiToken,
-}
+/// The kind of a managed object, as manifests name it (`ConnectionAdmins`). Each platform
+/// defines the kind it manages (`crate::platform`); the model only carries its name. There is
+/// deliberately no kind for anything warrant could delete.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Kind(&'static str);
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [
-        Kind::ConnectionAdmins,
-        Kind::AutomationIdentity,
-        Kind::OrgApiToken,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::ConnectionAdmins => "ConnectionAdmins",
-            Kind::AutomationIdentity => "AutomationIdentity",
-            Kind::OrgApiToken => "OrgApiToken",
-        }
+    pub const fn new(name: &'static str) -> Kind {
+        Kind(name)
     }
 
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The kind named `name` as read from a file. Names are interned, so a kind stays a
+    /// plain `&'static str` however many objects name it; a name that is not a word of at
+    /// most [`MAX_KIND_NAME`] ASCII letters and digits, or one name more than
+    /// [`MAX_KIND_NAMES`] distinct ones, is refused (whether a platform manages the kind is
+    /// for the reader to check: `crate::plan::file`).
+    fn read(name: &str) -> Option<Kind> {
+        static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+        let word = !name.is_empty()
+            && name.len() <= MAX_KIND_NAME
+            && name.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !word {
+            return None;
+        }
+        let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = names.iter().find(|n| **n == name) {
+            return Some(Kind(known));
+        }
+        if names.len() >= MAX_KIND_NAMES {
+            return None;
+        }
+        let interned: &'static str = Box::leak(name.to_string().into_boxed_str());
+        names.push(interned);
+        Some(Kind(interned))
     }
 }
+
+/// The longest kind name read from a file.
+const MAX_KIND_NAME: usize = 64;
+/// The most distinct kind names one process reads from files (there are three kinds).
+const MAX_KIND_NAMES: usize = 32;
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Kind, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Kind::read(&name).ok_or_else(|| {
+            serde::de::Error::custom(format_args!("{name:?} is not a kind of object"))
+        })
+    }
+}
+
+/// A kind is a string in schemas; the plan file's schema lists the kinds the platforms manage
+/// (`crate::plan::file::schema`).
+impl JsonSchema for Kind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Kind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "The kinds of object warrant manages. There is deliberately no kind for anything warrant\ncould delete."
+        })
     }
 }
 
@@ -89,12 +141,9 @@ impl fmt::Display for Address {
     }
 }
 
-/// A field name as it appears in plans and reports (`adminUsers`, `roleIds`, `tags`,
-/// `privileges`, `srcIps`, and observed-only fields such as `adminGroups`).
-pub type FieldName = String;
-
 pub use compact::{SmallMap, Values};
-pub use known::{KnownList, UnreadableField};
+pub(crate) use known::{KnownList, UnreadableField};
+pub use reason::{CreateEnded, OpenCreate, Reason, Refused};
 
 /// How the planner may change a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -124,7 +173,7 @@ pub enum CreateRule {
     Allowed,
     /// The object is never created; its absence is a conflict with this reason
     /// (Atlan connections are never created by warrant).
-    Never(String),
+    Never(Reason),
 }
 
 /// A desired object after the platform client resolved every name in it to an id.
@@ -139,7 +188,7 @@ pub struct DesiredObject {
     /// Resolution failures (token not found, ambiguous role name…). Any problem makes the
     /// change a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<String>,
+    pub problems: Vec<Reason>,
     /// Where a secret returned at creation goes (Mist keys). Not itself secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_sink: Option<KeySink>,
@@ -159,7 +208,7 @@ pub struct LiveObject {
     /// Set when the credential in use can read this object but would be refused a write
     /// (e.g. not an admin of the Atlan connection). Only matters when there is something to add.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write_denied: Option<String>,
+    pub write_denied: Option<Reason>,
     /// Platform-private attributes needed to write the object (e.g. the connection's `name`).
     #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
     pub extra: SmallMap<String>,
@@ -179,10 +228,10 @@ pub enum LiveState {
     },
     /// The object exists, but a list field came back missing, null or malformed: its value
     /// is unknown, never taken as empty. The plan makes it a conflict with these reasons
-    /// (see [`UnreadableField::reason`]); nothing is written to it.
+    /// (see `UnreadableField::reason`); nothing is written to it.
     Unreadable {
         id: String,
-        reasons: Vec<String>,
+        reasons: Vec<Reason>,
     },
 }
 
@@ -204,13 +253,15 @@ pub enum WriteOp {
         desired: DesiredObject,
         fields: SmallMap<Values>,
     },
-    /// Set each listed field to exactly `values`, which the applier built as
-    /// *fresh live ∪ additions* from a read made immediately before. Fields not listed are
-    /// not sent.
+    /// Add these reviewed values, per field, to the live object. The platform writes each
+    /// listed field as *fresh live ∪ additions* (`KnownList::union`) from the freshest read
+    /// it holds — the applier's `live` read, or its own read right before the request — so a
+    /// value removed since is never written back. Fields not listed are not sent.
     Update {
         address: Address,
+        /// The applier's read of the object: its id and the attributes a write needs.
         live: LiveObject,
-        fields: SmallMap<Values>,
+        additions: SmallMap<Values>,
     },
 }
 
@@ -226,7 +277,7 @@ impl WriteOp {
 impl WriteOutcome {
     /// Nothing was written because every value asked for was already live when read; the
     /// applier's read-back verifies it like any other write.
-    pub fn already_there() -> WriteOutcome {
+    pub(crate) fn already_there() -> WriteOutcome {
         WriteOutcome {
             created_id: None,
             secret: None,

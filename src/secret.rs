@@ -10,7 +10,7 @@
 //! A server can still send a secret back: gateways and identity providers echo the request in
 //! their error bodies, and a key-sink program may print what it read. So every credential in
 //! use (API keys, Mist tokens, the CONNECT client secret and its OAuth access token, new Mist
-//! keys) is made known with [`Secret::in_use`] or [`Secret::mask`], and [`redact`] masks each
+//! keys) is made known with `Secret::in_use` or `Secret::mask`, and `redact` masks each
 //! of them — raw, URL-encoded, JSON-escaped and base64-encoded at any alignment — in any text.
 //! The platform layer applies it where its errors and log lines are built
 //! (`crate::platform::PlatformError`, `crate::platform::http`), a key sink to the stderr it
@@ -46,14 +46,14 @@ impl Secret {
 
     /// A secret that is in use from now on (a credential read from the environment, an OAuth
     /// token, a new key): [`redact`] masks it in every text from here on.
-    pub fn in_use(value: impl Into<String>) -> Secret {
+    pub(crate) fn in_use(value: impl Into<String>) -> Secret {
         let secret = Secret::new(value);
         secret.mask();
         secret
     }
 
     /// Makes [`redact`] mask this secret, in every form it could be echoed in.
-    pub fn mask(&self) {
+    pub(crate) fn mask(&self) {
         register(&self.0);
     }
 
@@ -63,7 +63,7 @@ impl Secret {
         &self.0
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -77,7 +77,7 @@ impl fmt::Debug for Secret {
 // ------------------------------------------------------------------------------------ redaction
 
 /// What a masked secret is replaced with.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Secrets shorter than this are not masked: a credential is never this short, and masking a
 /// two-letter string would mangle every message.
@@ -180,7 +180,7 @@ fn lowercase_hex_escapes(encoded: &str) -> String {
 
 /// The one redaction function: `text` with every form of every secret in use replaced by
 /// `<redacted>`. Borrowed when there was nothing to mask, which is nearly always.
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let Ok(masks) = MASKS.read() else {
         // A poisoned registry cannot tell what to mask; say nothing rather than leak.
         return Cow::Owned(format!("{REDACTED} (redaction unavailable)"));
@@ -236,14 +236,14 @@ const SINK_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of a failing sink command's stderr is quoted.
 const STDERR_EXCERPT_CHARS: usize = 400;
 /// The variables every sink command gets from warrant's environment, when set.
-pub const SINK_BASE_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
+pub(crate) const SINK_BASE_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "TMPDIR"];
 /// The largest key a command sink is fed: it is written into the pipe before the program
 /// starts, which never blocks up to the pipe's atomic size. Mist keys are 40 characters.
 const MAX_PIPED_KEY: usize = 4096;
 
 impl KeySink {
     /// `file PATH` or `command PROGRAM …`, for messages and plans.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             KeySink::File(path) => format!("file {}", path.display()),
             KeySink::Command { argv, .. } => format!("command {}", argv.join(" ")),
@@ -335,7 +335,7 @@ fn confined(root: &Path, path: &Path) -> Result<PathBuf, SinkError> {
 
 /// Whether `path` (which may not exist yet) stays under `root` once the symbolic links of its
 /// existing part are followed.
-pub fn resolves_inside(root: &Path, path: &Path) -> bool {
+pub(crate) fn resolves_inside(root: &Path, path: &Path) -> bool {
     let Ok(root) = root.canonicalize() else {
         return false;
     };

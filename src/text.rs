@@ -12,10 +12,10 @@
 //! Manifests refuse hidden characters in every string (`manifest::validate`). Live data is
 //! never refused for them — it is what it is — but every output shows them escaped: text,
 //! markdown, errors and apply lines through [`escape`] (`\u{202e}`, `\n`), JSON through
-//! [`write_json_pretty`], which writes them as `\uXXXX` escapes: the same data for any JSON
+//! `write_json_pretty`, which writes them as `\uXXXX` escapes: the same data for any JSON
 //! reader, and nothing for a terminal to act on when the file is printed.
 //!
-//! Every output also passes the one redaction function ([`crate::secret::redact`]) here, before
+//! Every output also passes the one redaction function (`crate::secret::redact`) here, before
 //! escaping: a server that puts a credential into a live value (a tag, a name, an id) gets it
 //! masked in the plan, the plan file, the report and every rendering, not only in error text.
 //! Redaction is for output only; the values warrant writes back are never altered.
@@ -46,7 +46,7 @@ pub fn is_hidden(c: char) -> bool {
 }
 
 /// What a hidden character is, for messages: `None` for a visible one.
-pub fn hidden_kind(c: char) -> Option<&'static str> {
+pub(crate) fn hidden_kind(c: char) -> Option<&'static str> {
     if !is_hidden(c) {
         None
     } else if c.is_control() {
@@ -64,7 +64,7 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `s` as every output shows it: each secret in use masked ([`crate::secret::redact`]), then
+/// `s` as every output shows it: each secret in use masked (`crate::secret::redact`), then
 /// each hidden character escaped (`\n`, `\u{1b}`, `\u{202e}`): one line, shown as it is.
 /// Borrowed when there is nothing to mask or escape, which is nearly always.
 pub fn escape(s: &str) -> Cow<'_, str> {
@@ -86,7 +86,7 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// `value` as pretty JSON (serde_json's layout) with every secret in use masked and every
 /// hidden character written as a `\uXXXX` escape. A document without either is byte for byte
 /// what `serde_json::to_writer_pretty` writes.
-pub fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
+pub(crate) fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
     out: W,
     value: &T,
 ) -> serde_json::Result<()> {
@@ -94,18 +94,8 @@ pub fn write_json_pretty<W: io::Write, T: serde::Serialize + ?Sized>(
     value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
 }
 
-/// [`write_json_pretty`] in serde_json's compact layout: what a digest of an output document
-/// hashes, so that it is a digest of what the document shows.
-pub fn write_json_compact<W: io::Write, T: serde::Serialize + ?Sized>(
-    out: W,
-    value: &T,
-) -> serde_json::Result<()> {
-    let formatter = VisibleJson(serde_json::ser::CompactFormatter);
-    value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
-}
-
 /// [`write_json_pretty`] into a string.
-pub fn to_json_string_pretty<T: serde::Serialize + ?Sized>(
+pub(crate) fn to_json_string_pretty<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> serde_json::Result<String> {
     let mut bytes = Vec::new();

@@ -14,19 +14,19 @@ use std::sync::Mutex;
 
 use super::journal::{KeyCreate, KeyOutcome};
 use super::report::{ApplyReport, ObjectReport, Status};
-use super::{Declared, LiveSystem, Progress, report_of, requests_since};
-use crate::model::Address;
+use super::{Declared, Progress, report_of, requests_since};
+use crate::model::{Address, Reason};
 use crate::plan::Plan;
-use crate::platform::RequestCounts;
+use crate::platform::{RequestCounts, Session};
 
 /// A [`Progress`] that passes everything on to `inner` and keeps each finished object's report.
-pub struct Finished<'p> {
+pub(crate) struct Finished<'p> {
     inner: &'p dyn Progress,
     reports: Mutex<Vec<ObjectReport>>,
 }
 
 impl<'p> Finished<'p> {
-    pub fn new(inner: &'p dyn Progress) -> Finished<'p> {
+    pub(crate) fn new(inner: &'p dyn Progress) -> Finished<'p> {
         Finished {
             inner,
             reports: Mutex::new(Vec::new()),
@@ -34,7 +34,7 @@ impl<'p> Finished<'p> {
     }
 
     /// The reports of the objects finished so far.
-    pub fn take(&self) -> Vec<ObjectReport> {
+    pub(crate) fn take(&self) -> Vec<ObjectReport> {
         std::mem::take(&mut *self.reports.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -62,7 +62,7 @@ impl Progress for Finished<'_> {
 }
 
 /// What an abandoned run had when it stopped.
-pub struct Abandoned<'a> {
+pub(crate) struct Abandoned<'a> {
     /// From [`Finished::take`].
     pub finished: Vec<ObjectReport>,
     /// From `Journal::creates`.
@@ -74,10 +74,10 @@ pub struct Abandoned<'a> {
 
 /// The report of a run abandoned half way (see the module docs). Always a failure, and
 /// `interrupted`.
-pub fn abandoned_report<S: LiveSystem>(
+pub(crate) fn abandoned_report(
     plan: &Plan,
     declared: &Declared<'_>,
-    live: &S,
+    live: &Session,
     run: Abandoned<'_>,
 ) -> ApplyReport {
     let mut finished: HashMap<Address, ObjectReport> = HashMap::new();
@@ -127,12 +127,8 @@ fn settle_create(report: &mut ObjectReport, create: &KeyCreate) {
                 "a token named {name} may have been created by an interrupted apply; its key was not captured (its create was still in flight when the run exited)"
             ),
         ),
-        Some(KeyOutcome::Delivered) => report.reasons.push(
-            "created, and its key reached its sink; the run stopped before reading it back (plan again to confirm)".into(),
-        ),
-        Some(KeyOutcome::NotCreated) => report
-            .reasons
-            .push("its create failed and nothing was created (plan again)".into()),
+        Some(KeyOutcome::Delivered) => report.reasons.push(Reason::CreatedUnverified),
+        Some(KeyOutcome::NotCreated) => report.reasons.push(Reason::NothingCreated),
         Some(KeyOutcome::NotDelivered) => lost(
             report,
             format!("token {name} was created, but its key did not reach its sink"),

@@ -7,14 +7,14 @@
 //! would see a token with the declared privileges: "no-op". The journal closes that gap:
 //!
 //! - before a create is sent, an **intent** record (target, kind, names, plan id, time) is
-//!   appended and `fsync`ed ([`Journal::begin`]); if it cannot be written, nothing is sent;
+//!   appended and `fsync`ed (`Journal::begin`); if it cannot be written, nothing is sent;
 //! - after the key went to its sink, or the create failed, a **done** record says how it
-//!   ended ([`KeyOutcome`]) and with which id ([`Journal::finish`]);
+//!   ended ([`KeyOutcome`]) and with which id (`Journal::finish`);
 //! - an intent without a done record, or one whose done record says the key may be lost, is
 //!   **open** ([`OpenRecord`]): `plan` turns the object into a conflict ("a token named X may
 //!   have been created by an interrupted apply; its key was not captured; rotate it") and
 //!   `apply` refuses to create or update it, until a human rotates the token and appends a
-//!   **resolved** record with `warrant journal resolve` ([`Journal::resolve`]).
+//!   **resolved** record with `warrant journal resolve` (`Journal::resolve`).
 //!
 //! Records never hold a key: only addresses, ids, the plan id, times and outcomes.
 //!
@@ -22,14 +22,14 @@
 //! `--journal`). Each record is one `write` of one line to a file opened with `O_APPEND`, so
 //! concurrent applies on other targets interleave whole lines. It is read like any other
 //! input: opened without following a symlink and without blocking on a FIFO, a regular file
-//! of at most [`MAX_JOURNAL_BYTES`], lines of at most [`MAX_LINE_BYTES`], fields checked; a line
+//! of at most `MAX_JOURNAL_BYTES`, lines of at most `MAX_LINE_BYTES`, fields checked; a line
 //! that is not a valid record is skipped with a warning, and an unfinished last line (a
 //! process killed while writing it: its create was never sent) is ignored. Open records are
-//! kept in memory, at most [`MAX_OPEN_RECORDS`] of them.
+//! kept in memory, at most `MAX_OPEN_RECORDS` of them.
 //!
-//! A journal also tracks the creates of the running apply ([`Journal::creates`]), so that a
-//! second interrupt can stop new creates ([`Journal::stop_new`]) and wait, bounded, for the
-//! ones in flight to settle ([`Journal::settled`]).
+//! A journal also tracks the creates of the running apply (`Journal::creates`), so that a
+//! second interrupt can stop new creates (`Journal::stop_new`) and wait, bounded, for the
+//! ones in flight to settle (`Journal::settled`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -40,28 +40,29 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Address, Kind};
-use crate::plan::{Action, Plan, Summary};
+use crate::model::{Address, CreateEnded, Kind, OpenCreate, Reason};
+use crate::plan::file::PlanFile;
+use crate::plan::{Action, Summary};
 use crate::platform::{ErrorKind, PlatformError};
 
 /// The directory, under the repository root, that holds the journal and the lock files.
-pub const STATE_DIR: &str = ".warrant";
+pub(crate) const STATE_DIR: &str = ".warrant";
 /// The journal's file name in [`STATE_DIR`].
-pub const FILE_NAME: &str = "journal.jsonl";
+pub(crate) const FILE_NAME: &str = "journal.jsonl";
 /// The version every record carries; records of another version are skipped with a warning.
-pub const RECORD_VERSION: u32 = 1;
+pub(crate) const RECORD_VERSION: u32 = 1;
 /// A larger journal is refused: resolve its open records and move it aside.
-pub const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
 /// A longer line is not a record warrant wrote.
-pub const MAX_LINE_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024;
 /// More open records than this is not a journal warrant wrote (it would take that many
 /// interrupted creates); refused rather than held in memory.
-pub const MAX_OPEN_RECORDS: usize = 10_000;
+pub(crate) const MAX_OPEN_RECORDS: usize = 10_000;
 /// The longest name, id or time a record may carry.
 const MAX_FIELD_CHARS: usize = 1024;
 
 /// Where the journal is when `--journal` is not given.
-pub fn default_path(root: &Path) -> PathBuf {
+pub(crate) fn default_path(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join(FILE_NAME)
 }
 
@@ -205,7 +206,7 @@ pub struct OpenRecord {
 impl OpenRecord {
     /// Whether the record is about the live object `address` names (same target, kind and
     /// name on the server: a renamed manifest document does not escape it).
-    pub fn is_about(&self, address: &Address) -> bool {
+    pub(crate) fn is_about(&self, address: &Address) -> bool {
         self.address.target == address.target
             && self.address.kind == address.kind
             && self.address.remote_key == address.remote_key
@@ -217,27 +218,20 @@ impl OpenRecord {
     }
 
     /// The conflict a plan shows, and the reason apply refuses the object.
-    pub fn conflict(&self) -> String {
-        let name = &self.address.remote_key;
-        let plan = self.plan_id.get(..12).unwrap_or(&self.plan_id);
-        let when = format!("plan {plan}, {}", self.at);
-        let then = format!(
-            "then run `warrant journal resolve {}` (the create journal keeps it open until then)",
-            self.handle()
-        );
-        match (self.outcome, &self.created_id) {
-            (Some(KeyOutcome::NotDelivered), id) => format!(
-                "token {name}{} was created by an apply ({when}) but its key did not reach its sink; rotate it, {then}",
-                id.as_ref()
-                    .map(|i| format!(" (id {i})"))
-                    .unwrap_or_default()
-            ),
-            (Some(KeyOutcome::Unknown), _) => format!(
-                "a token named {name} may have been created by an apply whose create failed ({when}); its key was not captured; rotate it, {then}"
-            ),
-            _ => format!(
-                "a token named {name} may have been created by an interrupted apply ({when}); its key was not captured; rotate it, {then}"
-            ),
+    pub(crate) fn conflict(&self) -> OpenCreate {
+        let ended = match self.outcome {
+            Some(KeyOutcome::NotDelivered) => CreateEnded::KeyNotDelivered {
+                id: self.created_id.clone(),
+            },
+            Some(KeyOutcome::Unknown) => CreateEnded::Failed,
+            _ => CreateEnded::Interrupted,
+        };
+        OpenCreate {
+            token: self.address.remote_key.clone(),
+            handle: self.handle(),
+            plan: self.plan_id.get(..12).unwrap_or(&self.plan_id).to_string(),
+            at: self.at.clone(),
+            ended,
         }
     }
 }
@@ -253,7 +247,7 @@ pub struct Records {
 
 impl Records {
     /// The open record about `address`, if any.
-    pub fn about(&self, address: &Address) -> Option<&OpenRecord> {
+    pub(crate) fn about(&self, address: &Address) -> Option<&OpenRecord> {
         self.open.iter().find(|r| r.is_about(address))
     }
 }
@@ -392,7 +386,7 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// The directory a journal path lives in (and the lock files beside it).
-pub fn dir_of(path: &Path) -> PathBuf {
+pub(crate) fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -578,7 +572,7 @@ fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<(bool,
 
 /// A create of the running apply that the journal recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyCreate {
+pub(crate) struct KeyCreate {
     pub address: Address,
     pub created_id: Option<String>,
     /// `None` while it is in flight.
@@ -587,7 +581,7 @@ pub struct KeyCreate {
 
 /// A journalled create in flight: what [`Journal::finish`] needs. Not `Clone`: one finish.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     index: usize,
     id: String,
 }
@@ -666,7 +660,7 @@ impl Journal {
     }
 
     /// The journal read again (under the target locks, right before the apply).
-    pub fn reread(mut self) -> Result<Journal, JournalError> {
+    pub(crate) fn reread(mut self) -> Result<Journal, JournalError> {
         let file = open_for_reading(&self.path).map_err(|e| JournalError::Unreadable {
             source: open_error(&self.path, e),
             path: self.path.clone(),
@@ -675,23 +669,23 @@ impl Journal {
         Ok(self)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The directory of the journal, where the lock files are.
-    pub fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         dir_of(&self.path)
     }
 
     /// The open records as read when the journal was opened.
-    pub fn records(&self) -> &Records {
+    pub(crate) fn records(&self) -> &Records {
         &self.records
     }
 
     /// Records the intent to create `address` (written and synced before this returns); the
     /// create may be sent only on `Ok`.
-    pub fn begin(&self, plan_id: &str, address: &Address) -> Result<Ticket, JournalError> {
+    pub(crate) fn begin(&self, plan_id: &str, address: &Address) -> Result<Ticket, JournalError> {
         let mut run = lock(&self.run);
         if run.stopping {
             return Err(JournalError::Stopping);
@@ -718,7 +712,7 @@ impl Journal {
     /// Records how the create of `ticket` ended. The run's state is updated even when the
     /// record cannot be written; then the intent stays open in the file (the next plan flags
     /// the object until someone resolves it) and the error says so.
-    pub fn finish(
+    pub(crate) fn finish(
         &self,
         ticket: Ticket,
         created_id: Option<&str>,
@@ -739,7 +733,7 @@ impl Journal {
     }
 
     /// Appends a resolved record for each open record (`warrant journal resolve`).
-    pub fn resolve(&self, records: &[OpenRecord]) -> Result<(), JournalError> {
+    pub(crate) fn resolve(&self, records: &[OpenRecord]) -> Result<(), JournalError> {
         for open in records {
             let record = Record::new(RecordKind::Resolved, &open.id, &open.address, &open.plan_id);
             self.append(&record)?;
@@ -749,7 +743,7 @@ impl Journal {
 
     /// Stops new creates (each later [`Journal::begin`] fails) and returns the objects whose
     /// creates are in flight.
-    pub fn stop_new(&self) -> Vec<Address> {
+    pub(crate) fn stop_new(&self) -> Vec<Address> {
         let mut run = lock(&self.run);
         run.stopping = true;
         run.creates
@@ -760,14 +754,14 @@ impl Journal {
     }
 
     /// Resolves once no journalled create is in flight.
-    pub async fn settled(&self) {
+    pub(crate) async fn settled(&self) {
         let mut watch = self.in_flight.subscribe();
         // The sender lives as long as `self`, so waiting cannot fail while we borrow it.
         let _ = watch.wait_for(|n| *n == 0).await;
     }
 
     /// The creates of this run so far.
-    pub fn creates(&self) -> Vec<KeyCreate> {
+    pub(crate) fn creates(&self) -> Vec<KeyCreate> {
         lock(&self.run)
             .creates
             .iter()
@@ -820,7 +814,7 @@ fn last_byte(file: &File, len: u64) -> io::Result<u8> {
 }
 
 /// What a human must do first, in a journalled run, before apply creates `address` again.
-pub fn resolve_first(address: &Address) -> String {
+pub(crate) fn resolve_first(address: &Address) -> String {
     format!(
         " (before that, run `warrant journal resolve {}/{}`: until then the create journal keeps it open and apply refuses it)",
         address.target, address.remote_key
@@ -833,14 +827,14 @@ pub fn resolve_first(address: &Address) -> String {
 /// an answer that could not be read, and also a 403 or 429, which may come from the listing a
 /// create makes after an unclear attempt — is settled by the read after the writes. A
 /// refusal is not settled by a read: a token of that name that exists is someone else's.
-pub fn refused_before_creating(error: &PlatformError) -> bool {
+pub(crate) fn refused_before_creating(error: &PlatformError) -> bool {
     error.kind == ErrorKind::Rejected
 }
 
 /// Makes every change of `plan` that an open record is about a conflict with the record's
 /// reason (its additions dropped), and seals the plan again. Returns the open records no
 /// change is about.
-pub fn hold<'r>(plan: &mut Plan, records: &'r Records) -> Vec<&'r OpenRecord> {
+pub fn hold<'r>(plan: &mut PlanFile, records: &'r Records) -> Vec<&'r OpenRecord> {
     let mut used = vec![false; records.open.len()];
     let mut changed = false;
     for change in &mut plan.changes {
@@ -848,7 +842,7 @@ pub fn hold<'r>(plan: &mut Plan, records: &'r Records) -> Vec<&'r OpenRecord> {
             if record.is_about(&change.address) {
                 used[i] = true;
                 changed = true;
-                change.reasons.push(record.conflict());
+                change.reasons.push(Reason::KeyMayBeLost(record.conflict()));
                 change.action = Action::Conflict;
                 change.additions.clear();
             }
@@ -873,7 +867,7 @@ mod tests {
 
     fn address(name: &str) -> Address {
         Address {
-            kind: Kind::OrgApiToken,
+            kind: Kind::new("OrgApiToken"),
             name: name.into(),
             target: "mist-prod".into(),
             remote_key: name.into(),
@@ -911,7 +905,7 @@ mod tests {
         assert_eq!(records.open.len(), 1);
         assert_eq!(records.open[0].address.remote_key, "a");
         assert!(records.warnings.is_empty(), "{:?}", records.warnings);
-        let conflict = records.open[0].conflict();
+        let conflict = records.open[0].conflict().to_string();
         assert!(
             conflict.contains("a token named a may have been created by an interrupted apply"),
             "{conflict}"
@@ -925,7 +919,12 @@ mod tests {
         let mut text = line(&intent(ID, "a")) + &line(&done(ID, "a", KeyOutcome::NotDelivered));
         let records = parsed(&text);
         assert_eq!(records.open[0].outcome, Some(KeyOutcome::NotDelivered));
-        assert!(records.open[0].conflict().contains("(id tok-1)"));
+        assert!(
+            records.open[0]
+                .conflict()
+                .to_string()
+                .contains("(id tok-1)")
+        );
         text += &line(&Record::new(
             RecordKind::Resolved,
             ID,

@@ -23,13 +23,13 @@ use super::journal::{ensure_dir, no_follow, not_regular, open_error};
 
 /// Locks held until dropped (the operating system also releases them when the process ends).
 #[derive(Debug)]
-pub struct TargetLocks {
+pub(crate) struct TargetLocks {
     _files: Vec<File>,
 }
 
 /// Why the locks could not be taken.
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error(
         "another warrant process is applying to target {target}: it holds the lock {}{}; this apply was refused before any request, nothing was changed. Wait for the other one to finish, then plan and apply again",
         path.display(),
@@ -50,7 +50,7 @@ pub enum LockError {
 
 /// The lock file of `target` in `dir`. Target names are manifest names; anything outside
 /// `[A-Za-z0-9._-]` is written as `%XX` so a name can never leave the directory.
-pub fn lock_path(dir: &Path, target: &str) -> PathBuf {
+pub(crate) fn lock_path(dir: &Path, target: &str) -> PathBuf {
     let mut file = String::from("lock-");
     for b in target.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
@@ -64,7 +64,7 @@ pub fn lock_path(dir: &Path, target: &str) -> PathBuf {
 
 /// Takes the lock of every target in `targets` (in name order), or none: the first one held
 /// elsewhere refuses the whole apply.
-pub fn lock_targets<'t>(
+pub(crate) fn lock_targets<'t>(
     dir: &Path,
     targets: impl IntoIterator<Item = &'t str>,
 ) -> Result<TargetLocks, LockError> {

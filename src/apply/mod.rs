@@ -1,10 +1,9 @@
 //! The applier: executes the reviewed changes of a plan that the merged manifests declare,
 //! append-only, re-reading each object before writing and verifying after.
 //!
-//! [`apply_plan`] is the library entry point (the CLI, the demo and the tests call it). It is
-//! generic over [`LiveSystem`], the operations it needs from live systems — implemented by
-//! [`Session`] for real platforms and by in-memory fakes in tests — so every rule below is
-//! testable without HTTP.
+//! [`apply_plan`] is the library entry point (the CLI, the demo and the tests call it). It
+//! reaches live systems through a [`Session`] of `LiveTarget`s — the platforms' clients, or
+//! in-memory targets in tests — so every rule below is testable without HTTP.
 //!
 //! **The plan file is untrusted; the manifests are not.** Everything apply acts on comes from
 //! the manifests ([`Declared`]): which targets exist and where they live (with `--endpoint`
@@ -32,8 +31,10 @@
 //! 2. the fresh additions must be a subset of the reviewed ones (a create only where a create
 //!    was reviewed), otherwise the object is refused as stale and left untouched; nothing left
 //!    to add is "already satisfied"; an object the credential may not write (it can read it,
-//!    but e.g. is not an admin of the connection) fails with that reason, untouched;
-//! 3. the write is built as *fresh live ∪ additions* ([`WriteOp`] has no remove variant);
+//!    but e.g. is not an admin of the connection), or whose live value is unreadable, fails
+//!    with that reason, untouched (`Reason::fails_apply`): planning again would not help;
+//! 3. the write carries the additions; the platform builds it as *fresh live ∪ additions*
+//!    ([`WriteOp`] has no remove variant);
 //! 4. the result is verified: every addition present, nothing written missing. A concurrent
 //!    write that dropped something makes the read-modify-write run again, at most
 //!    [`MAX_REDO`] times.
@@ -45,30 +46,31 @@
 //! sink; an object with an open record from an earlier run is refused. Cancelling (Ctrl-C,
 //! SIGTERM) starts no new batch; the batches in flight finish, the objects not started are
 //! reported as not attempted, and the run is a failure even when nothing was left to start. A
-//! run abandoned half way gets its report from [`abandon`]; [`lock`] keeps two applies on one
+//! run abandoned half way gets its report from `abandon`; `lock` keeps two applies on one
 //! machine off the same target.
 
-pub mod abandon;
+pub(crate) mod abandon;
 pub mod journal;
-pub mod lock;
-pub mod progress;
-pub mod report;
+pub(crate) mod lock;
+pub(crate) mod progress;
+pub(crate) mod report;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::manifest::{Manifests, Resource, TargetPlatform};
-use crate::model::{DesiredObject, Kind, LiveState, SmallMap, Values, WriteOp, WriteOutcome};
+use crate::model::{
+    DesiredObject, Kind, LiveState, Reason, Refused, SmallMap, Values, WriteOp, WriteOutcome,
+};
 use crate::plan::{Action, Change, FORMAT_VERSION, Plan, declaration_digest};
-use crate::platform::{ErrorKind, PlatformError, RequestCounts};
+use crate::platform::{
+    ErrorKind, Manifests, PlatformError, RequestCounts, Resource, Session, TargetPlatform,
+};
 use crate::secret::Secret;
-use crate::session::Session;
 
-pub use progress::{Bar, PlainLines, Progress, Silent};
-pub use report::{ApplyReport, ObjectReport, REPORT_VERSION, Refused, ReportOutcome, Status};
+pub use progress::{Progress, Silent};
+pub use report::{ApplyReport, ObjectReport, REPORT_VERSION, ReportOutcome, Status};
 
 /// How often a read-modify-write is redone when a concurrent write dropped something.
 pub const MAX_REDO: u32 = 3;
@@ -76,94 +78,6 @@ pub const MAX_REDO: u32 = 3;
 /// At most this many batches per target: each batch re-reads its objects (a whole list on
 /// CONNECT and Mist) right before writing, so more batches means more full-list reads.
 pub const MAX_BATCHES_PER_TARGET: usize = 8;
-
-/// What the applier needs from live systems, per target.
-pub trait LiveSystem: Sync {
-    /// Resolves the names in these declared resources of `target` to ids: one desired object
-    /// per resource, same order (what `plan` does, for the objects the plan names only). Not
-    /// `Send`: like the plan's `LiveReader::resolve`, the Atlan client's resolution borrows
-    /// across a stream the compiler cannot prove `Send` for, and nothing spawns an apply.
-    fn resolve(
-        &self,
-        target: &str,
-        resources: &[&Resource],
-    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>>;
-
-    /// The live state of these objects of `target`, one per object, same order. A failed read
-    /// is an error, never "absent".
-    fn read(
-        &self,
-        target: &str,
-        objects: &[DesiredObject],
-    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>> + Send;
-
-    /// Performs these writes on `target`; one result per op, same order.
-    fn write(
-        &self,
-        target: &str,
-        ops: Vec<WriteOp>,
-    ) -> impl Future<Output = Vec<Result<WriteOutcome, PlatformError>>> + Send;
-
-    /// Requests made so far, per target.
-    fn request_counts(&self) -> BTreeMap<String, RequestCounts>;
-
-    /// How many objects of `target` one write request carries (see
-    /// `Client::objects_per_write`); batches are sized in multiples of it.
-    fn objects_per_write(&self, _target: &str) -> usize {
-        1
-    }
-}
-
-impl LiveSystem for Session {
-    async fn resolve(
-        &self,
-        target: &str,
-        resources: &[&Resource],
-    ) -> Result<Vec<DesiredObject>, PlatformError> {
-        match self.client(target) {
-            Some(client) => client.resolve(resources).await,
-            None => Err(no_client(target)),
-        }
-    }
-
-    async fn read(
-        &self,
-        target: &str,
-        objects: &[DesiredObject],
-    ) -> Result<Vec<LiveState>, PlatformError> {
-        match self.client(target) {
-            Some(client) => client.read(objects).await,
-            None => Err(no_client(target)),
-        }
-    }
-
-    async fn write(
-        &self,
-        target: &str,
-        ops: Vec<WriteOp>,
-    ) -> Vec<Result<WriteOutcome, PlatformError>> {
-        match self.client(target) {
-            Some(client) => client.write(ops).await,
-            None => ops.iter().map(|_| Err(no_client(target))).collect(),
-        }
-    }
-
-    fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
-        Session::request_counts(self)
-    }
-
-    fn objects_per_write(&self, target: &str) -> usize {
-        self.client(target).map_or(1, |c| c.objects_per_write())
-    }
-}
-
-fn no_client(target: &str) -> PlatformError {
-    PlatformError::new(
-        target,
-        ErrorKind::Other,
-        "no client is open for this target",
-    )
-}
 
 /// The trusted side of an apply: the merged manifests, and each declared target's settings as
 /// they will be used (the manifests', with the `--endpoint` overrides applied).
@@ -181,8 +95,7 @@ impl<'m> Declared<'m> {
             .iter()
             .map(|t| {
                 let endpoint = endpoints.get(&t.name).map(String::as_str);
-                let used = crate::plan::gather::effective_target(&t.platform, endpoint);
-                (t.name.clone(), used)
+                (t.name.clone(), t.platform.as_used(endpoint))
             })
             .collect();
         Declared { manifests, targets }
@@ -190,7 +103,7 @@ impl<'m> Declared<'m> {
 
     /// The declared targets the plan's creates and updates name: the targets a session must
     /// be opened for (with the manifests' settings, never the plan's).
-    pub fn targets_to_open(&self, plan: &Plan) -> BTreeMap<String, TargetPlatform> {
+    pub(crate) fn targets_to_open(&self, plan: &Plan) -> BTreeMap<String, TargetPlatform> {
         let named: BTreeSet<&str> = plan
             .changes
             .iter()
@@ -215,61 +128,13 @@ impl<'m> Declared<'m> {
         };
         let differences = match plan.targets.get(target) {
             None => vec!["the plan records no settings for it".to_string()],
-            Some(planned) => target_differences(planned, declared),
+            Some(planned) => planned.differences(declared),
         };
         (!differences.is_empty()).then(|| Refused::TargetSettings {
             target: target.to_string(),
             differences,
         })
     }
-}
-
-/// The settings of a target that decide where requests go and as whom, compared between the
-/// plan (quoted with `{:?}`: its text is untrusted) and the manifests. Rate limits are not
-/// compared: the manifests' always apply, and they change nothing about what is written.
-fn target_differences(planned: &TargetPlatform, declared: &TargetPlatform) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut compare = |setting: &str, plan: Option<&str>, manifests: Option<&str>| {
-        if plan != manifests {
-            out.push(format!(
-                "{setting} is {} in the plan but {} in the manifests",
-                plan.map_or("unset".to_string(), |p| format!("{p:?}")),
-                manifests.map_or("unset".to_string(), |m| format!("{m:?}")),
-            ));
-        }
-    };
-    match (planned, declared) {
-        (TargetPlatform::Atlan(p), TargetPlatform::Atlan(m)) => {
-            compare("baseUrl", Some(&p.base_url), Some(&m.base_url));
-            compare("apiKeyEnv", Some(&p.api_key_env), Some(&m.api_key_env));
-        }
-        (TargetPlatform::Connect(p), TargetPlatform::Connect(m)) => {
-            compare("baseUrl", Some(&p.base_url), Some(&m.base_url));
-            compare("tenantId", Some(&p.tenant_id), Some(&m.tenant_id));
-            compare(
-                "clientIdEnv",
-                Some(&p.client_id_env),
-                Some(&m.client_id_env),
-            );
-            compare(
-                "clientSecretEnv",
-                Some(&p.client_secret_env),
-                Some(&m.client_secret_env),
-            );
-        }
-        (TargetPlatform::Mist(p), TargetPlatform::Mist(m)) => {
-            compare("baseUrl", p.base_url.as_deref(), m.base_url.as_deref());
-            compare("cloud", p.cloud.as_deref(), m.cloud.as_deref());
-            compare("orgId", Some(&p.org_id), Some(&m.org_id));
-            compare(
-                "apiTokenEnv",
-                Some(&p.api_token_env),
-                Some(&m.api_token_env),
-            );
-        }
-        _ => out.push("the platform differs between the plan and the manifests".into()),
-    }
-    out
 }
 
 /// Set from a Ctrl-C handler; checked before every batch.
@@ -281,7 +146,7 @@ impl CancelFlag {
         self.0.store(true, Ordering::SeqCst);
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
@@ -339,7 +204,7 @@ pub enum Refusal {
 }
 
 /// Refuses a plan file of another format or warrant version.
-pub fn check_version(format_version: u32, warrant_version: &str) -> Result<(), Refusal> {
+pub(crate) fn check_version(format_version: u32, warrant_version: &str) -> Result<(), Refusal> {
     let ours = env!("CARGO_PKG_VERSION");
     if format_version != FORMAT_VERSION {
         return Err(Refusal::FormatVersion {
@@ -360,7 +225,11 @@ pub fn check_version(format_version: u32, warrant_version: &str) -> Result<(), R
 /// Checks a plan read from the file `text` against its own id, recomputed from the file's bytes
 /// (`crate::plan::file::id_of_text`), and against the id the caller expects (`--plan-id`, the
 /// plan that was reviewed).
-pub fn check_plan_id(plan: &Plan, text: &str, expected: Option<&str>) -> Result<(), Refusal> {
+pub(crate) fn check_plan_id(
+    plan: &Plan,
+    text: &str,
+    expected: Option<&str>,
+) -> Result<(), Refusal> {
     let actual = crate::plan::file::id_of_text(text).unwrap_or_else(|| "(none)".to_string());
     if plan.plan_id != actual {
         return Err(Refusal::PlanIdMismatch {
@@ -380,7 +249,7 @@ pub fn check_plan_id(plan: &Plan, text: &str, expected: Option<&str>) -> Result<
 }
 
 /// Every check made before any request: versions and `--max-changes`.
-pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
+pub(crate) fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
     check_version(plan.format_version, &plan.warrant_version)?;
     if let Some(max) = options.max_changes {
         let changes = plan
@@ -398,10 +267,10 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
 /// Applies the reviewed changes of `plan` that `declared` (the manifests) implies, through
 /// `live`. Refuses (before any request) a plan of another version or one larger than
 /// `--max-changes`; otherwise always returns a report, whatever failed.
-pub async fn apply_plan<S: LiveSystem>(
+pub async fn apply_plan(
     plan: &Plan,
     declared: &Declared<'_>,
-    live: &S,
+    live: &Session,
     options: &ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<ApplyReport, Refusal> {
@@ -447,7 +316,7 @@ pub async fn apply_plan<S: LiveSystem>(
                 let held = options.journal.as_ref().and_then(|j| {
                     let record = j.records().about(&change.address)?;
                     Some(Refused::JournalOpen {
-                        record: record.conflict(),
+                        record: record.conflict().to_string(),
                     })
                 });
                 match (held, resources.get(&key)) {
@@ -460,10 +329,7 @@ pub async fn apply_plan<S: LiveSystem>(
                         // Declared under another target or remote key than the plan says:
                         // not the declaration that was reviewed.
                         report.status = Status::Stale;
-                        report.reasons = vec![format!(
-                            "the manifests now declare it as {}, not as the plan says; make and review a new plan",
-                            resource.address()
-                        )];
+                        report.reasons = vec![Reason::DeclaredAs(resource.address())];
                     }
                     (None, Some(resource)) => {
                         let refusal = refused_targets
@@ -634,10 +500,10 @@ fn bind(change: &Change, desired: &DesiredObject) -> Result<(), Unbound> {
 /// Works through one target's objects: resolves their declarations once, binds each reviewed
 /// change to its declaration, then batch by batch, stopping before a new batch when
 /// cancelled.
-async fn apply_target<S: LiveSystem>(
+async fn apply_target(
     plan: &Plan,
     declared: &Declared<'_>,
-    live: &S,
+    live: &Session,
     target: &str,
     items: Vec<(usize, &Resource)>,
     options: &ApplyOptions,
@@ -658,7 +524,7 @@ async fn apply_target<S: LiveSystem>(
     }
     progress.working_on(target);
     let resources: Vec<&Resource> = items.iter().map(|(_, r)| *r).collect();
-    let resolved = match live.resolve(target, &resources).await {
+    let resolved = match resolve(live, target, &resources).await {
         Ok(desired) if desired.len() == resources.len() => Ok(desired),
         Ok(desired) => Err(format!(
             "the client resolved {} objects for {} declared",
@@ -694,9 +560,7 @@ async fn apply_target<S: LiveSystem>(
                     ObjectReport::new(change.address.clone(), change.action, Status::Stale);
                 report.id = change.live_id.clone();
                 match why {
-                    Unbound::Changed => report.reasons = vec![
-                        "its declaration in the manifests changed since the plan was reviewed; make and review a new plan".into(),
-                    ],
+                    Unbound::Changed => report.reasons = vec![Reason::DeclarationChanged],
                     Unbound::Refused(refused) => report.refuse(refused),
                 }
                 progress.finished(&report);
@@ -712,7 +576,11 @@ async fn apply_target<S: LiveSystem>(
         .batch_size
         .max(bound.len().div_ceil(MAX_BATCHES_PER_TARGET))
         .max(1)
-        .next_multiple_of(live.objects_per_write(target).max(1));
+        .next_multiple_of(
+            live.client(target)
+                .map_or(1, |c| c.objects_per_write())
+                .max(1),
+        );
     let root = declared.manifests.root.as_path();
     let mut bound = bound.into_iter().peekable();
     while bound.peek().is_some() {
@@ -776,7 +644,7 @@ impl<'a> Slot<'a> {
         self.report.error = Some(error);
     }
 
-    fn stale(&mut self, reasons: Vec<String>) {
+    fn stale(&mut self, reasons: Vec<Reason>) {
         self.report.status = Status::Stale;
         self.report.reasons = reasons;
     }
@@ -790,8 +658,8 @@ struct Pending {
 
 /// Re-read, decide, write, verify, and redo what a concurrent writer dropped. Creates that
 /// return a key are journalled in `journal` under `plan_id`.
-async fn apply_batch<S: LiveSystem>(
-    live: &S,
+async fn apply_batch(
+    live: &Session,
     target: &str,
     batch: Vec<Bound<'_>>,
     root: &Path,
@@ -829,6 +697,7 @@ async fn apply_batch<S: LiveSystem>(
                 Decision::Write {
                     op,
                     additions,
+                    expected,
                     rebased,
                 } => {
                     if let (WriteOp::Create { .. }, Some(sink)) =
@@ -860,11 +729,6 @@ async fn apply_batch<S: LiveSystem>(
                     for (field, values) in additions {
                         slot.report.added.entry(field).or_default().extend(values);
                     }
-                    let expected = match op.as_ref() {
-                        WriteOp::Create { fields, .. } | WriteOp::Update { fields, .. } => {
-                            fields.clone()
-                        }
-                    };
                     written.push(Pending { slot: k, expected });
                     ops.push(*op);
                 }
@@ -963,14 +827,14 @@ async fn apply_batch<S: LiveSystem>(
 }
 
 /// Reads the objects of `slots` listed in `which`, insisting on one state per object.
-async fn read_exact<S: LiveSystem>(
-    live: &S,
+async fn read_exact(
+    live: &Session,
     target: &str,
     slots: &[Slot<'_>],
     which: &[usize],
 ) -> Result<Vec<LiveState>, PlatformError> {
     let desired: Vec<DesiredObject> = which.iter().map(|&k| slots[k].desired.clone()).collect();
-    let states = live.read(target, &desired).await?;
+    let states = live.live(target)?.read(&desired).await?;
     if states.len() != desired.len() {
         return Err(PlatformError::new(
             target,
@@ -985,9 +849,18 @@ async fn read_exact<S: LiveSystem>(
     Ok(states)
 }
 
+/// Resolves the declarations of `resources` on `target`.
+async fn resolve(
+    live: &Session,
+    target: &str,
+    resources: &[&Resource],
+) -> Result<Vec<DesiredObject>, PlatformError> {
+    live.live(target)?.resolve(resources).await
+}
+
 /// Writes `ops`, insisting on one result per op.
-async fn write_exact<S: LiveSystem>(
-    live: &S,
+async fn write_exact(
+    live: &Session,
     target: &str,
     ops: Vec<WriteOp>,
 ) -> Vec<Result<WriteOutcome, PlatformError>> {
@@ -995,7 +868,10 @@ async fn write_exact<S: LiveSystem>(
         return Vec::new();
     }
     let n = ops.len();
-    let results = live.write(target, ops).await;
+    let results = match live.live(target) {
+        Ok(client) => client.write(ops).await,
+        Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
+    };
     if results.len() == n {
         return results;
     }
@@ -1013,11 +889,14 @@ async fn write_exact<S: LiveSystem>(
 /// What to do with one object, given its fresh live state.
 enum Decision {
     Satisfied,
-    Stale(Vec<String>),
+    Stale(Vec<Reason>),
     Fail(String),
     Write {
         op: Box<WriteOp>,
         additions: SmallMap<Values>,
+        /// What must be live after the write: the fresh values ∪ the additions, per field
+        /// written.
+        expected: SmallMap<Values>,
         rebased: bool,
     },
 }
@@ -1033,10 +912,10 @@ fn decide(
     let fresh = crate::plan::diff(desired, state);
     let rebased = fresh.fingerprint != planned.fingerprint;
     match fresh.action {
-        // The credential cannot write this object (e.g. not an admin of the Atlan connection):
-        // nothing about live state moved, so re-planning would not help. It is a failure with
-        // the platform's reason; the object is left untouched.
-        Action::Conflict => match denied_write(state, &fresh.reasons) {
+        // The credential cannot write this object (e.g. not an admin of the Atlan connection),
+        // or its live value is unknown: re-planning would not help. It is a failure with the
+        // platform's reason; the object is left untouched. Anything else moved since the plan.
+        Action::Conflict => match fresh.reasons.iter().find(|r| r.fails_apply()) {
             Some(reason) => Decision::Fail(format!("not applied: {reason}")),
             None => Decision::Stale(fresh.reasons),
         },
@@ -1048,20 +927,18 @@ fn decide(
                 );
             }
             if planned.action != Action::Create {
-                return Decision::Stale(vec![
-                    "the object no longer exists live, and the plan did not review creating it"
-                        .into(),
-                ]);
+                return Decision::Stale(vec![Reason::GoneSincePlan]);
             }
             if let Some(reasons) = unreviewed(&fresh.additions, &planned.additions) {
                 return Decision::Stale(reasons);
             }
-            let fields = desired
+            let fields: SmallMap<Values> = desired
                 .fields
                 .iter()
                 .map(|(name, field)| (name.clone(), field.values.clone()))
                 .collect();
             Decision::Write {
+                expected: fields.clone(),
                 op: Box::new(WriteOp::Create {
                     desired: desired.clone(),
                     fields,
@@ -1075,56 +952,44 @@ fn decide(
                 return Decision::Stale(reasons);
             }
             if planned.action == Action::Create && desired.key_sink.is_some() && !created_by_us {
-                return Decision::Stale(vec![
-                    "the token was created by someone else since the plan, so no new key can reach its key sink".into(),
-                ]);
+                return Decision::Stale(vec![Reason::CreatedElsewhere]);
             }
             let Some(object) = state.object() else {
                 return Decision::Fail(
                     "an update was decided for an object that is not present".into(),
                 );
             };
-            let fields = fresh
+            let mut after = fresh.after();
+            let expected = fresh
                 .additions
-                .iter()
-                .map(|(name, add)| {
-                    let mut union = object.fields.get(name).cloned().unwrap_or_default();
-                    union.extend(add.iter().cloned());
-                    (name.clone(), union)
-                })
+                .keys()
+                .filter_map(|field| Some((field.clone(), after.remove(field)?)))
                 .collect();
             Decision::Write {
                 op: Box::new(WriteOp::Update {
                     address: planned.address.clone(),
                     live: object.clone(),
-                    fields,
+                    additions: fresh.additions.clone(),
                 }),
                 additions: fresh.additions,
+                expected,
                 rebased,
             }
         }
     }
 }
 
-/// The reason when the only thing in the way is the credential's missing write permission.
-fn denied_write(state: &LiveState, reasons: &[String]) -> Option<String> {
-    let denied = state.object()?.write_denied.as_ref()?;
-    (reasons.len() == 1 && &reasons[0] == denied).then(|| denied.clone())
-}
-
 /// The fresh additions the plan did not review, as reasons; `None` when all were reviewed.
-fn unreviewed(fresh: &SmallMap<Values>, planned: &SmallMap<Values>) -> Option<Vec<String>> {
+fn unreviewed(fresh: &SmallMap<Values>, planned: &SmallMap<Values>) -> Option<Vec<Reason>> {
     let empty = Values::new();
-    let reasons: Vec<String> = fresh
+    let reasons: Vec<Reason> = fresh
         .iter()
         .filter_map(|(field, add)| {
             let reviewed = planned.get(field).unwrap_or(&empty);
-            let extra: Vec<&str> = add.difference(reviewed).map(String::as_str).collect();
-            (!extra.is_empty()).then(|| {
-                format!(
-                    "{field}: live state changed since the plan; applying now would also add {}, which the plan did not review",
-                    extra.join(", ")
-                )
+            let values: Vec<String> = add.difference(reviewed).cloned().collect();
+            (!values.is_empty()).then(|| Reason::Unreviewed {
+                field: field.clone(),
+                values,
             })
         })
         .collect();
@@ -1159,9 +1024,9 @@ fn finish_create(
         return;
     };
     if let Err(e) = journal.finish(ticket, slot.report.id.as_deref(), outcome) {
-        slot.report.reasons.push(format!(
-            "{e}: its intent stays open, so plans show it as a conflict until `warrant journal resolve`"
-        ));
+        slot.report
+            .reasons
+            .push(Reason::JournalNotWritten(e.to_string()));
     }
 }
 
@@ -1234,14 +1099,12 @@ async fn deliver_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Address, CreateRule, DesiredField, FieldPolicy, Kind, LiveObject};
-
-    const DENIED: &str = "the credential (jsmith) is not an admin of connection c";
+    use crate::model::{Address, CreateRule, DesiredField, FieldPolicy, LiveObject};
 
     fn desired(max_items: Option<usize>) -> DesiredObject {
         DesiredObject {
             address: Address {
-                kind: Kind::ConnectionAdmins,
+                kind: Kind::new("ConnectionAdmins"),
                 name: "c".into(),
                 target: "atlan".into(),
                 remote_key: "c".into(),
@@ -1254,20 +1117,30 @@ mod tests {
                     max_items,
                 },
             )]),
-            create: CreateRule::Never("connections are never created".into()),
+            create: CreateRule::Never(Reason::NeverCreated {
+                what: "connection",
+                key: "c".into(),
+            }),
             labels: SmallMap::new(),
             problems: Vec::new(),
             key_sink: None,
         }
     }
 
-    fn live(write_denied: Option<&str>) -> LiveState {
+    fn denied() -> Reason {
+        Reason::NotConnectionAdmin {
+            caller: "jsmith".into(),
+            connection: "c".into(),
+        }
+    }
+
+    fn live(write_denied: Option<Reason>) -> LiveState {
         LiveState::Present {
             object: LiveObject {
                 id: "guid".into(),
                 fields: SmallMap::from([("adminUsers".into(), ["a".to_string()].into())]),
                 labels: SmallMap::new(),
-                write_denied: write_denied.map(str::to_string),
+                write_denied,
                 extra: SmallMap::new(),
             },
         }
@@ -1277,8 +1150,28 @@ mod tests {
     fn a_write_the_credential_is_denied_fails_with_the_reason() {
         let planned = crate::plan::diff(&desired(None), &live(None));
         assert_eq!(planned.action, Action::Update);
-        match decide(&planned, &desired(None), &live(Some(DENIED)), false) {
-            Decision::Fail(error) => assert_eq!(error, format!("not applied: {DENIED}")),
+        match decide(&planned, &desired(None), &live(Some(denied())), false) {
+            Decision::Fail(error) => assert_eq!(error, format!("not applied: {}", denied())),
+            _ => panic!("expected a failure"),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_object_fails_rather_than_going_stale() {
+        let planned = crate::plan::diff(&desired(None), &live(None));
+        let unreadable = LiveState::Unreadable {
+            id: "guid".into(),
+            reasons: vec![Reason::Unreadable {
+                field: "adminUsers".into(),
+                problem: "is null".into(),
+                read_with: "POST /search".into(),
+            }],
+        };
+        match decide(&planned, &desired(None), &unreadable, false) {
+            Decision::Fail(error) => assert_eq!(
+                error,
+                "not applied: live state unreadable: field adminUsers is null in POST /search"
+            ),
             _ => panic!("expected a failure"),
         }
     }
@@ -1288,12 +1181,13 @@ mod tests {
         let planned = crate::plan::diff(&desired(None), &live(None));
         // Over the limit as well: live state is in the way, not only the permission.
         let over_limit = desired(Some(1));
-        match decide(&planned, &over_limit, &live(Some(DENIED)), false) {
+        match decide(&planned, &over_limit, &live(Some(denied())), false) {
             Decision::Stale(reasons) => {
                 assert!(
                     reasons
                         .iter()
-                        .any(|r| r.contains("more than the 1 allowed"))
+                        .any(|r| matches!(r, Reason::LimitExceeded { max: 1, .. })),
+                    "{reasons:?}"
                 )
             }
             _ => panic!("expected stale"),

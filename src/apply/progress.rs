@@ -1,12 +1,8 @@
-//! Progress of an apply run: a progress bar on a terminal, one plain line per finished object
-//! for CI logs, or nothing (tests, the library). The executor only calls [`Progress`]; which
-//! implementation is used is the command's choice. Lines come from
-//! [`ObjectReport::line`], which never holds a key.
+//! Progress of an apply run: the executor tells a [`Progress`] what it starts and finishes.
+//! [`Silent`] reports nothing (tests, the library); the command chooses a display
+//! (`crate::render::progress`: a bar on a terminal, one line per object for CI logs).
 
-use std::io::Write;
-use std::sync::Mutex;
-
-use super::report::{ObjectReport, Status};
+use super::report::ObjectReport;
 
 /// Receives progress events. Called from the executor's concurrent per-target tasks.
 pub trait Progress: Send + Sync {
@@ -24,87 +20,4 @@ pub struct Silent;
 
 impl Progress for Silent {
     fn finished(&self, _report: &ObjectReport) {}
-}
-
-/// One line per finished object (no-ops are left out: they were never worked on).
-pub struct PlainLines<W: Write + Send> {
-    out: Mutex<W>,
-}
-
-impl<W: Write + Send> PlainLines<W> {
-    pub fn new(out: W) -> PlainLines<W> {
-        PlainLines {
-            out: Mutex::new(out),
-        }
-    }
-
-    pub fn into_inner(self) -> W {
-        self.out.into_inner().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl<W: Write + Send> Progress for PlainLines<W> {
-    fn finished(&self, report: &ObjectReport) {
-        if report.status == Status::NoOp {
-            return;
-        }
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        // A closed stdout must not abort an apply half way; the report file still records it.
-        let _ = writeln!(out, "{}", report.line());
-        let _ = out.flush();
-    }
-}
-
-/// An indicatif bar: objects done/total and the target being worked on. Failed, stale and
-/// refused objects are also printed above the bar, so they stay visible after it finishes.
-pub struct Bar {
-    bar: indicatif::ProgressBar,
-}
-
-impl Bar {
-    pub fn new() -> Bar {
-        let bar = indicatif::ProgressBar::new(0);
-        let style = indicatif::ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {pos}/{len} objects  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        bar.set_style(style);
-        Bar { bar }
-    }
-}
-
-impl Default for Bar {
-    fn default() -> Self {
-        Bar::new()
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, total: usize) {
-        self.bar.set_length(total as u64);
-        self.bar
-            .enable_steady_tick(std::time::Duration::from_millis(120));
-    }
-
-    fn working_on(&self, target: &str) {
-        self.bar.set_message(target.to_string());
-    }
-
-    fn finished(&self, report: &ObjectReport) {
-        if report.status == Status::NoOp {
-            return;
-        }
-        if matches!(
-            report.status,
-            Status::Failed | Status::Stale | Status::Refused | Status::ConflictSkipped
-        ) {
-            self.bar.println(report.line());
-        }
-        self.bar.inc(1);
-    }
-
-    fn done(&self) {
-        self.bar.finish_and_clear();
-    }
 }

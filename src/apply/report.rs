@@ -1,16 +1,15 @@
 //! The apply report: what happened to every object of the plan (and to the declared objects
-//! the plan does not name), the requests used, and the outcome that decides the exit code.
-//! Written as JSON by `--report FILE` and summarised in one line at the end of a run. It holds
-//! addresses, values and messages only — never a key: every message from a server or a key
-//! sink was redacted where it was made.
+//! the plan does not name), the requests used, and the outcome the exit code is chosen from.
+//! Written as JSON by `--report FILE`; its lines and summary are worded by
+//! `crate::render::report`. It holds addresses, values and messages only — never a key: every
+//! message from a server or a key sink was redacted where it was made.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Outcome;
-use crate::model::{Address, SmallMap, Values};
+use crate::model::{Address, Reason, Refused, SmallMap, Values};
 use crate::plan::Action;
 use crate::platform::RequestCounts;
 
@@ -48,7 +47,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 11] = [
+    pub(crate) const ALL: [Status; 11] = [
         Status::Applied,
         Status::Rebased,
         Status::AlreadySatisfied,
@@ -62,7 +61,7 @@ impl Status {
         Status::Unfinished,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Applied => "applied",
             Status::Rebased => "rebased",
@@ -83,37 +82,6 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Why apply refused a change of the plan: it asked for more than the merged manifests
-/// declare (the plan file is untrusted; these are what an edited or foreign plan looks like),
-/// or the create journal holds an earlier create of the object that nobody resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(rename_all = "kebab-case", tag = "reason")]
-pub enum Refused {
-    #[error("no manifest declares this object")]
-    NotDeclared,
-    #[error("the plan names this object more than once")]
-    Duplicated,
-    #[error("no manifest declares target {target}")]
-    TargetNotDeclared { target: String },
-    #[error(
-        "the plan's settings for target {target} differ from the manifests' ({}); only the manifests and --endpoint decide where requests go",
-        differences.join("; ")
-    )]
-    TargetSettings {
-        target: String,
-        differences: Vec<String>,
-    },
-    #[error(
-        "the plan adds {} to {field}, which the manifests do not declare",
-        values.join(", ")
-    )]
-    UndeclaredAdditions { field: String, values: Vec<String> },
-    #[error("the plan creates the object, which the manifests never create")]
-    CreateNotDeclared,
-    #[error("{record}")]
-    JournalOpen { record: String },
 }
 
 /// The outcome of one object.
@@ -137,7 +105,7 @@ pub struct ObjectReport {
     pub error: Option<String>,
     /// Why the object is stale, refused or a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// Why the object was refused, as data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<Refused>,
@@ -151,7 +119,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl ObjectReport {
-    pub fn new(address: Address, planned: Action, status: Status) -> ObjectReport {
+    pub(crate) fn new(address: Address, planned: Action, status: Status) -> ObjectReport {
         ObjectReport {
             address,
             planned,
@@ -167,52 +135,10 @@ impl ObjectReport {
     }
 
     /// Marks the object refused, for `why`.
-    pub fn refuse(&mut self, why: Refused) {
+    pub(crate) fn refuse(&mut self, why: Refused) {
         self.status = Status::Refused;
-        self.reasons = vec![why.to_string()];
+        self.reasons = vec![Reason::Refused(why.clone())];
         self.refused = Some(why);
-    }
-
-    /// One line for CI logs, e.g.
-    /// `applied  ConnectionAdmins/snowflake-prod (atlan-prod: default/snowflake/1): +2 adminUsers`.
-    pub fn line(&self) -> String {
-        let detail = match self.status {
-            Status::Applied | Status::Rebased => {
-                let mut d = self
-                    .added
-                    .iter()
-                    .map(|(field, values)| format!("+{} {field}", values.len()))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if self.planned == Action::Create
-                    && let Some(id) = &self.id
-                {
-                    d = format!("created {id}: {d}");
-                }
-                if self.retries > 0 {
-                    let times = if self.retries == 1 { "time" } else { "times" };
-                    d.push_str(&format!(" (retried {} {times})", self.retries));
-                }
-                d
-            }
-            Status::AlreadySatisfied => "nothing left to add".into(),
-            Status::Stale | Status::ConflictSkipped | Status::Refused => self.reasons.join("; "),
-            Status::Failed => {
-                let mut d = self.error.clone().unwrap_or_default();
-                if let Some(todo) = &self.action_required {
-                    d.push_str(&format!(" — {todo}"));
-                }
-                d
-            }
-            Status::NoOp => "nothing planned".into(),
-            Status::NotAttempted => "the run stopped before this object".into(),
-            Status::NotInPlan => "not in the reviewed plan; left untouched".into(),
-            Status::Unfinished if !self.reasons.is_empty() => self.reasons.join("; "),
-            Status::Unfinished => "the run stopped before this object finished; its write may or may not have been made (plan again)".into(),
-        };
-        // Ids, reasons and errors come from servers and plan files: one line, escaped.
-        let line = format!("{}  {}: {detail}", self.status, self.address);
-        crate::text::escape(&line).into_owned()
     }
 }
 
@@ -262,7 +188,7 @@ impl ReportOutcome {
     /// (exit 3). Declared objects not in the plan change nothing. An interrupted
     /// run fails even when the interrupt came after the last batch had started: whoever pressed
     /// Ctrl-C must not read the run as a clean success.
-    pub fn of(objects: &[ObjectReport], interrupted: bool) -> ReportOutcome {
+    pub(crate) fn of(objects: &[ObjectReport], interrupted: bool) -> ReportOutcome {
         let has = |s: Status| objects.iter().any(|o| o.status == s);
         if interrupted
             || has(Status::Failed)
@@ -278,55 +204,14 @@ impl ReportOutcome {
             ReportOutcome::Success
         }
     }
-
-    pub fn exit(self) -> Outcome {
-        match self {
-            ReportOutcome::Success => Outcome::Success,
-            ReportOutcome::Stale => Outcome::Stale,
-            ReportOutcome::Failure => Outcome::Failure,
-        }
-    }
 }
 
 impl ApplyReport {
-    pub fn counts_of(objects: &[ObjectReport]) -> BTreeMap<Status, usize> {
+    pub(crate) fn counts_of(objects: &[ObjectReport]) -> BTreeMap<Status, usize> {
         let mut counts = BTreeMap::new();
         for o in objects {
             *counts.entry(o.status).or_insert(0) += 1;
         }
         counts
-    }
-
-    pub fn outcome(&self) -> Outcome {
-        self.outcome.exit()
-    }
-
-    /// The one-line summary printed at the end of a run.
-    pub fn summary_line(&self) -> String {
-        let counts: Vec<String> = Status::ALL
-            .iter()
-            .filter_map(|s| self.counts.get(s).map(|n| format!("{n} {s}")))
-            .collect();
-        let total: u64 = self.requests.values().map(|r| r.total).sum();
-        let per_target: Vec<String> = self
-            .requests
-            .iter()
-            .map(|(t, r)| format!("{t} {}", r.total))
-            .collect();
-        let verdict = match self.outcome {
-            ReportOutcome::Success => "complete",
-            ReportOutcome::Stale => "stale objects refused (re-plan them)",
-            ReportOutcome::Failure if self.interrupted => "interrupted",
-            ReportOutcome::Failure => "incomplete",
-        };
-        let counts = if counts.is_empty() {
-            "no objects".to_string()
-        } else {
-            counts.join(", ")
-        };
-        format!(
-            "Apply {verdict}: {counts}; {total} requests ({})",
-            per_target.join(", ")
-        )
     }
 }

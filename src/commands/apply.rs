@@ -19,29 +19,44 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::Outcome;
+use super::common::{Live, plan_live, print_diagnostics, use_color};
 use super::output::{errln, out, outln};
 use super::report_file::ReportFile;
 use crate::apply::journal::Journal;
 use crate::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Status};
-use crate::cli::{ApplyArgs, Outcome};
-use crate::manifest::Manifests;
 use crate::plan::{Action, Plan};
-use crate::session::{LiveOptions, Session};
+use crate::platform::{Manifests, Session};
 
 /// How many objects of one kind of outcome (not in the plan, cut off by a second interrupt)
 /// are named on stdout after the summary (all are in the report).
 const LINES_SHOWN: usize = 20;
 
-pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
-    if args.live.parallelism == 0 {
-        bail!("--parallelism must be at least 1");
-    }
-    let live = LiveOptions {
-        endpoints: LiveOptions::parse_endpoints(&args.live.endpoints)
-            .map_err(anyhow::Error::msg)?,
-        credentials: Default::default(),
-        client: args.live.client_options(),
-    };
+/// What `warrant apply` applies, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// A plan file, or manifest files and directories to plan and apply.
+    pub paths: Vec<PathBuf>,
+    /// With a plan file: the merged manifests to apply from (default: the paths the plan
+    /// records).
+    pub manifests: Vec<PathBuf>,
+    /// With a plan file: the id of the reviewed plan.
+    pub plan_id: Option<String>,
+    /// With manifests: apply without asking.
+    pub auto_approve: bool,
+    /// Refuse plans with more creates and updates than this.
+    pub max_changes: Option<usize>,
+    /// Write the JSON report here (checked writable before anything else is done).
+    pub report: Option<PathBuf>,
+    /// The create journal (default: under the repository root).
+    pub journal: Option<PathBuf>,
+    /// After a second interrupt, how long to wait for the creates in flight.
+    pub key_wait: Duration,
+    pub live: Live,
+}
+
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
+    let live = &args.live.options;
     // What apply writes besides stdout is checked first: found unwritable now, not after the
     // writes to live systems.
     let report_file = args
@@ -51,7 +66,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         .transpose()?;
     let journal = Journal::open(&super::journal::path(args.journal.as_deref()))?;
     let options = ApplyOptions {
-        batch_size: batch_size(args.live.parallelism),
+        batch_size: batch_size(live.client.parallelism),
         max_changes: args.max_changes,
         cancel: CancelFlag::default(),
         journal: None,
@@ -87,22 +102,18 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
             if !args.auto_approve && !std::io::stdin().is_terminal() {
                 bail!("{NO_TERMINAL}");
             }
-            let (manifests, mut plan) =
-                match super::plan::plan_live_with_manifests(&args.paths, &args.live)? {
-                    Ok(made) => made,
-                    Err(outcome) => return Ok(outcome),
-                };
-            super::journal::hold(&mut plan, journal.records(), journal.path());
-            apply::preflight(&plan, &options)?;
-            out!(
-                "{}",
-                crate::render::text::plan(&plan, super::plan::use_color())
-            )?;
-            if !confirmed(&plan, args.auto_approve)? {
+            let (manifests, mut made) = match plan_live(&args.paths, &args.live)? {
+                Ok(made) => made,
+                Err(outcome) => return Ok(outcome),
+            };
+            super::journal::hold(&mut made, journal.records(), journal.path());
+            apply::preflight(&made.plan, &options)?;
+            out!("{}", crate::render::text::plan(&made, use_color()))?;
+            if !confirmed(&made.plan, args.auto_approve)? {
                 outln!("Apply cancelled; nothing was changed.")?;
                 return Ok(Outcome::Failure);
             }
-            (plan, manifests)
+            (made.plan, manifests)
         }
     };
 
@@ -125,7 +136,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let key_wait = Duration::from_secs(args.key_wait);
+    let key_wait = args.key_wait;
     let report = runtime.block_on(super::interrupts::apply_with_interrupts(
         &plan, &declared, &session, &options, key_wait,
     ))?;
@@ -136,11 +147,11 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<Outcome> {
         file.write(&report)?;
     }
     shown?;
-    Ok(report.outcome())
+    Ok(report.outcome.into())
 }
 
 fn show_summary(report: &ApplyReport) -> anyhow::Result<()> {
-    outln!("{}", report.summary_line())?;
+    outln!("{}", crate::render::report::summary_line(report))?;
     for object in report.objects.iter() {
         if let Some(todo) = &object.action_required {
             let line = format!("action required: {}: {todo}", object.address);
@@ -163,10 +174,10 @@ fn load_manifests(plan: &Plan, given: &[PathBuf]) -> anyhow::Result<Manifests> {
     } else {
         given.to_vec()
     };
-    let manifests = match crate::manifest::load_under(&paths, &root) {
+    let manifests = match Manifests::load_under(&paths, &root) {
         Ok(m) => m,
         Err(diagnostics) => {
-            super::plan::print_diagnostics(&diagnostics);
+            print_diagnostics(&diagnostics);
             bail!("the manifests are invalid; nothing was applied");
         }
     };
@@ -239,10 +250,8 @@ fn untracked_check(manifests: &Manifests, paths: &[PathBuf], root: &Path) -> any
         .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
         .collect();
     let files: std::collections::BTreeSet<PathBuf> = manifests
-        .targets
-        .iter()
-        .map(|t| &t.location.file)
-        .chain(manifests.resources.iter().map(|r| &r.location.file))
+        .files()
+        .into_iter()
         .map(|f| crate::manifest::lexically_normal(&root.join(f)))
         .collect();
     let untracked: Vec<String> = files
@@ -273,7 +282,7 @@ fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
 /// One line per object, at most [`LINES_SHOWN`]; the rest counted (all are in the report).
 pub(super) fn print_lines(objects: &[&apply::ObjectReport], what: &str) -> anyhow::Result<()> {
     for object in objects.iter().take(LINES_SHOWN) {
-        outln!("{}", object.line())?;
+        outln!("{}", crate::render::report::object_line(object))?;
     }
     if objects.len() > LINES_SHOWN {
         outln!(

@@ -11,15 +11,22 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
+use super::Outcome;
+use super::common::{print_diagnostics, use_color};
 use super::output::{out, outln};
-use crate::apply::{self, ApplyOptions, CancelFlag, Declared, PlainLines};
-use crate::cli::{DemoArgs, Outcome};
-use crate::manifest::{KeySinkSpec, Manifests, ResourceSpec};
+use crate::apply::{self, ApplyOptions, CancelFlag, Declared};
+use crate::manifest::KeySinkSpec;
 use crate::plan::gather::{make_plan, open_session};
-use crate::platform::{ClientOptions, Credentials};
+use crate::platform::{ClientOptions, Environment, LiveOptions, Manifests};
+use crate::render::progress::PlainLines;
 use crate::sandbox::{self, Faults, Seed};
-use crate::secret::Secret;
-use crate::session::LiveOptions;
+
+/// What `warrant demo` keeps.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Keep the demo's working directory (plan file, report, keys) instead of removing it.
+    pub keep: bool,
+}
 
 /// The example manifests, compiled in so the demo works from any directory.
 const MANIFESTS: &[(&str, &str)] = &[
@@ -41,7 +48,7 @@ const MANIFESTS: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,14 +56,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     runtime.block_on(demo(args))
 }
 
-async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
+async fn demo(args: Options) -> anyhow::Result<Outcome> {
     let scratch = tempfile::Builder::new()
         .prefix("warrant-demo-")
         .tempdir()
         .context("cannot create a scratch directory")?;
     let dir = scratch.path().to_path_buf();
     let seed = Seed::example();
-    let credentials = demo_credentials(&seed)?;
+    let environment = demo_environment(&seed)?;
     let sandbox = sandbox::start(seed, Faults::default())
         .await
         .context("cannot start the embedded sandbox")?;
@@ -64,11 +71,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     heading("1. validate", "the example manifests, offline")?;
     let manifest_dir = dir.join("manifests");
     write_manifests(&manifest_dir)?;
-    let mut manifests = match crate::manifest::load_under(std::slice::from_ref(&manifest_dir), &dir)
-    {
+    let mut manifests = match Manifests::load_under(std::slice::from_ref(&manifest_dir), &dir) {
         Ok(m) => m,
         Err(diagnostics) => {
-            super::plan::print_diagnostics(&diagnostics);
+            print_diagnostics(&diagnostics);
             bail!("the embedded example manifests are invalid");
         }
     };
@@ -87,19 +93,17 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
             ("connect-prod".to_string(), sandbox.connect.clone()),
             ("mist-prod".to_string(), sandbox.mist.clone()),
         ]),
-        credentials,
+        environment,
         client: ClientOptions::default(),
     };
     let session = open_session(&manifests, &[], &live)?;
 
     heading("2. plan", "what the pull request comment would show")?;
-    let plan = make_plan(&manifests, &[], &session).await?;
-    out!(
-        "{}",
-        crate::render::text::plan(&plan, super::plan::use_color())
-    )?;
+    let made = make_plan(&manifests, &[], &session).await?;
+    out!("{}", crate::render::text::plan(&made, use_color()))?;
     let plan_file = dir.join("plan.json");
-    crate::plan::file::write(&plan_file, &plan)?;
+    crate::plan::file::write(&plan_file, &made)?;
+    let plan = &made.plan;
 
     heading("3. apply", "exactly the plan above, append-only, verified")?;
     let options = ApplyOptions {
@@ -109,31 +113,25 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         journal: None,
     };
     let report = apply::apply_plan(
-        &plan,
+        plan,
         &Declared::new(&manifests, &session.endpoints),
         &session,
         &options,
         &PlainLines::new(std::io::stdout()),
     )
     .await?;
-    outln!("{}", report.summary_line())?;
-    let applied = report.outcome();
+    outln!("{}", crate::render::report::summary_line(&report))?;
+    let applied = Outcome::from(report.outcome);
 
     heading("4. plan again", "nothing left to do")?;
     let again = make_plan(&manifests, &[], &session).await?;
-    out!(
-        "{}",
-        crate::render::text::plan(&again, super::plan::use_color())
-    )?;
+    out!("{}", crate::render::text::plan(&again, use_color()))?;
 
     heading(
         "5. drift",
         "access that exists live but is not declared: reported, never removed",
     )?;
-    out!(
-        "{}",
-        crate::render::text::drift(&again, super::plan::use_color())
-    )?;
+    out!("{}", crate::render::text::drift(&again, use_color()))?;
 
     let keys_written = std::fs::read_dir(&keys)
         .map(|d| d.count())
@@ -151,7 +149,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     )?;
     outln!(
         "  - {} object(s) carry access nobody declared; warrant reports it and leaves it alone.",
-        again.summary.drift
+        again.plan.summary.drift
     )?;
     outln!()?;
     outln!("Try next:")?;
@@ -166,7 +164,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     }
     sandbox.shutdown().await;
 
-    let converged = !again.summary.has_changes() && again.summary.conflict == 0;
+    let converged = !again.plan.summary.has_changes() && again.plan.summary.conflict == 0;
     Ok(if applied == Outcome::Success && converged {
         Outcome::Success
     } else {
@@ -191,14 +189,16 @@ fn write_manifests(dir: &Path) -> anyhow::Result<()> {
 /// scratch directory, and a validated sink path is relative to it).
 fn redirect_key_sinks(manifests: &mut Manifests) {
     for resource in &mut manifests.resources {
-        if let ResourceSpec::OrgApiToken(spec) = &mut resource.spec {
-            spec.key_sink = KeySinkSpec::file(format!("keys/{}.key", resource.name));
+        let file = format!("keys/{}.key", resource.name);
+        if let Some(sink) = resource.spec.key_sink_mut() {
+            *sink = KeySinkSpec::file(file);
         }
     }
 }
 
-/// The credentials of warrant's own callers in the example seed (see examples/WORLD.md).
-fn demo_credentials(seed: &Seed) -> anyhow::Result<BTreeMap<String, Credentials>> {
+/// The credentials of warrant's own callers in the example seed (see examples/WORLD.md), in
+/// the variables the example targets name.
+fn demo_environment(seed: &Seed) -> anyhow::Result<Environment> {
     let atlan = seed
         .atlan
         .callers
@@ -216,25 +216,10 @@ fn demo_credentials(seed: &Seed) -> anyhow::Result<BTreeMap<String, Credentials>
         .first()
         .and_then(|o| o.api_tokens.first())
         .context("the example seed has no Mist token")?;
-    Ok(BTreeMap::from([
-        (
-            "atlan-prod".to_string(),
-            Credentials::Atlan {
-                api_key: Secret::new(atlan.api_key.clone()),
-            },
-        ),
-        (
-            "connect-prod".to_string(),
-            Credentials::Connect {
-                client_id: connect.client_id.clone(),
-                client_secret: Secret::new(connect.client_secret.clone()),
-            },
-        ),
-        (
-            "mist-prod".to_string(),
-            Credentials::Mist {
-                api_token: Secret::new(mist.key.clone()),
-            },
-        ),
+    Ok(Environment::given([
+        ("ATLAN_API_KEY", atlan.api_key.as_str()),
+        ("CONNECT_CLIENT_ID", connect.client_id.as_str()),
+        ("CONNECT_CLIENT_SECRET", connect.client_secret.as_str()),
+        ("MIST_API_TOKEN", mist.key.as_str()),
     ]))
 }

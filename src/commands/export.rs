@@ -3,23 +3,34 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
+use super::Outcome;
+use super::common::print_diagnostics;
 use super::output::{errln, settle_stdout};
-use crate::cli::{ExportArgs, Outcome};
 use crate::export::{export_target, write_files};
 use crate::plan::gather::now_rfc3339;
-use crate::session::{LiveOptions, Session};
+use crate::platform::{LiveOptions, Manifests, Session};
 
-pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
-    if !args.live.only.is_empty() {
-        bail!("--only does not apply to export: it exports every object of --target");
-    }
-    let manifests = match crate::manifest::load(&args.paths) {
+/// What `warrant export` exports, and where to.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Manifests that declare the target (other documents are ignored).
+    pub paths: Vec<PathBuf>,
+    /// The target to export.
+    pub target: String,
+    /// The directory to write the manifests into (stdout when absent).
+    pub out: Option<PathBuf>,
+    pub live: LiveOptions,
+}
+
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
+    let manifests = match Manifests::load(&args.paths) {
         Ok(m) => m,
         Err(diagnostics) => {
-            super::plan::print_diagnostics(&diagnostics);
+            print_diagnostics(&diagnostics);
             return Ok(Outcome::Failure);
         }
     };
@@ -35,14 +46,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
             }
         );
     };
-    let options = LiveOptions {
-        endpoints: LiveOptions::parse_endpoints(&args.live.endpoints)
-            .map_err(anyhow::Error::msg)?,
-        credentials: BTreeMap::new(),
-        client: args.live.client_options(),
-    };
     let targets = BTreeMap::from([(target.name.clone(), target.platform.clone())]);
-    let session = match Session::open(&targets, &options) {
+    let session = match Session::open(&targets, &args.live) {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {

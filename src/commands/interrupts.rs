@@ -25,11 +25,11 @@ use super::output::errln;
 use crate::apply::abandon::{Abandoned, Finished, abandoned_report};
 use crate::apply::journal::Journal;
 use crate::apply::{
-    self, ApplyOptions, ApplyReport, Bar, CancelFlag, Declared, ObjectReport, PlainLines, Progress,
-    Status,
+    self, ApplyOptions, ApplyReport, CancelFlag, Declared, ObjectReport, Progress, Status,
 };
 use crate::plan::Plan;
-use crate::session::Session;
+use crate::platform::Session;
+use crate::render::progress::{Bar, PlainLines};
 
 /// Counts SIGINT and SIGTERM from the moment it listens; the first one sets the cancel flag.
 struct Signals {

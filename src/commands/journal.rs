@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use super::Outcome;
 use super::output::{errln, outln};
 use crate::apply::journal::{self, Journal, OpenRecord, Records};
 use crate::apply::lock;
-use crate::cli::{JournalAction, JournalArgs, Outcome};
-use crate::plan::Plan;
+use crate::plan::file::PlanFile;
 
 /// The journal `--journal` (or `WARRANT_JOURNAL`) names, else `.warrant/journal.jsonl` under
 /// the repository root — one place for `plan`, `apply` and `journal`, wherever they are run
@@ -29,7 +29,7 @@ pub(crate) fn path(given: Option<&Path>) -> PathBuf {
 
 /// Reads the journal (creating nothing) and makes every change of `plan` an open record is
 /// about a conflict (`plan`).
-pub(crate) fn hold_plan(plan: &mut Plan, given: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn hold_plan(plan: &mut PlanFile, given: Option<&Path>) -> anyhow::Result<()> {
     let path = path(given);
     let records = journal::read(&path)?;
     hold(plan, &records, &path);
@@ -38,7 +38,7 @@ pub(crate) fn hold_plan(plan: &mut Plan, given: Option<&Path>) -> anyhow::Result
 
 /// Makes the changes of `plan` that `records` hold conflicts, and says on stderr what the
 /// plan cannot show: skipped lines, and open records about objects the plan does not cover.
-pub(crate) fn hold(plan: &mut Plan, records: &Records, path: &Path) {
+pub(crate) fn hold(plan: &mut PlanFile, records: &Records, path: &Path) {
     warn_skipped(records);
     let elsewhere = journal::hold(plan, records);
     if !elsewhere.is_empty() {
@@ -60,11 +60,27 @@ pub(crate) fn warn_skipped(records: &Records) {
     }
 }
 
-pub fn run(args: JournalArgs) -> anyhow::Result<Outcome> {
-    let path = path(args.journal.as_deref());
-    match args.action.unwrap_or(JournalAction::List) {
-        JournalAction::List => list(&path),
-        JournalAction::Resolve { tokens } => resolve(&path, &tokens),
+/// What `warrant journal` does, and with which journal.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// The create journal (default: under the repository root).
+    pub journal: Option<PathBuf>,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    /// List the open records.
+    List,
+    /// Mark the open records of these `TARGET/NAME` tokens resolved.
+    Resolve { tokens: Vec<String> },
+}
+
+pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
+    let path = path(options.journal.as_deref());
+    match options.action {
+        Action::List => list(&path),
+        Action::Resolve { tokens } => resolve(&path, &tokens),
     }
 }
 

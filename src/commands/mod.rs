@@ -1,15 +1,55 @@
-//! The glue of each subcommand: load, call the library, render, choose the outcome.
-//! One file per command; each exposes `run(args) -> anyhow::Result<Outcome>`. All of them
-//! write through [`output`], which never panics and ends quietly on a closed stdout.
+//! The glue of each subcommand: load, call the library, render, choose the outcome. One file
+//! per command, each with its options (what `crate::cli` made of the arguments, once, after
+//! parsing) and `run(options) -> anyhow::Result<Outcome>`; shared glue is in `common`. All of
+//! them write through `output`, which never panics and ends quietly on a closed stdout.
 
-pub mod apply;
-pub mod demo;
-pub mod export;
+pub(crate) mod apply;
+pub(crate) mod common;
+pub(crate) mod demo;
+pub(crate) mod export;
 pub(crate) mod interrupts;
-pub mod journal;
+pub(crate) mod journal;
 pub(crate) mod output;
 pub mod plan;
 pub(crate) mod report_file;
-pub mod sandbox;
+pub(crate) mod sandbox;
 pub mod schema;
-pub mod validate;
+pub(crate) mod validate;
+
+/// How a command ended; `main` exits with its [`code`](Outcome::code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: success, nothing to change (plan) or everything applied (apply).
+    Success,
+    /// 1: invalid manifests, conflicts, API failure, partial apply.
+    Failure,
+    /// 2: plan with `--detailed-exitcode` found changes.
+    ChangesPending,
+    /// 3: apply refused one or more objects as stale.
+    Stale,
+    /// 4: `drift --fail-on-drift` found undeclared access.
+    DriftFound,
+}
+
+impl Outcome {
+    /// The process exit code (the table in the README and `warrant --help`).
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failure => 1,
+            Outcome::ChangesPending => 2,
+            Outcome::Stale => 3,
+            Outcome::DriftFound => 4,
+        }
+    }
+}
+
+impl From<crate::apply::ReportOutcome> for Outcome {
+    fn from(outcome: crate::apply::ReportOutcome) -> Outcome {
+        match outcome {
+            crate::apply::ReportOutcome::Success => Outcome::Success,
+            crate::apply::ReportOutcome::Stale => Outcome::Stale,
+            crate::apply::ReportOutcome::Failure => Outcome::Failure,
+        }
+    }
+}

@@ -4,29 +4,29 @@
 //! and start talking to the sandbox at once.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Outcome, SandboxArgs};
+use super::Outcome;
 use crate::sandbox::{self, Faults, Seed, StartOptions};
 
-pub fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
+/// What `warrant sandbox` serves, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// The seed file (YAML) with the live objects and callers of each platform.
+    pub seed: PathBuf,
+    pub faults: Faults,
+    pub start: StartOptions,
+}
+
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.seed)
         .with_context(|| format!("cannot read seed file {}", args.seed.display()))?;
     let seed = Seed::from_yaml(&text).with_context(|| format!("in {}", args.seed.display()))?;
-    let faults: Faults = match &args.faults {
-        Some(spec) => spec.parse().context("--faults")?,
-        None => Faults::default(),
-    };
-    let options = StartOptions {
-        host: args.host.clone(),
-        atlan_port: args.atlan_port,
-        connect_port: args.connect_port,
-        mist_port: args.mist_port,
-    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let handle = sandbox::start_with(seed, faults, options).await?;
+        let handle = sandbox::start_with(seed, args.faults, args.start).await?;
         let line = serde_json::json!({
             "atlan": handle.atlan,
             "connect": handle.connect,

@@ -5,12 +5,29 @@
 //! on stdout in text mode, on stderr in JSON mode so stdout stays one JSON document (GitHub
 //! reads workflow commands from both streams).
 
-use super::output::{errln, out, outln, write_err};
-use crate::cli::{DiagnosticFormat, Outcome, ValidateArgs};
-use crate::manifest::{self, Diagnostic};
+use std::path::PathBuf;
 
-pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
-    let result = manifest::load(&args.paths);
+use super::Outcome;
+use super::output::{errln, out, outln, write_err};
+use crate::manifest::{self, Diagnostic};
+use crate::platform::Manifests;
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiagnosticFormat {
+    Text,
+    Json,
+}
+
+/// What `warrant validate` checks, and how it reports.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub paths: Vec<PathBuf>,
+    pub format: DiagnosticFormat,
+}
+
+pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
+    let result = Manifests::load(&args.paths);
     let diagnostics: &[Diagnostic] = match &result {
         Ok(_) => &[],
         Err(d) => d,

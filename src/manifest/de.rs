@@ -1,6 +1,6 @@
 //! A serde `Deserializer` over the located YAML tree of `yaml.rs`.
 //!
-//! The kinds in `kinds.rs` stay plain serde types; this deserializer is what ties their errors
+//! The platforms' settings and specs stay plain serde types; this deserializer is what ties their errors
 //! to positions. Each error is tagged with the position of the innermost node it passed
 //! through, so "missing field" points at its mapping and "expected u32" at the scalar. Unknown
 //! fields are found before the derived visitor runs (serde hands us the list of known fields),
@@ -19,7 +19,7 @@ use super::yaml::{Node, Pos, Resolved, Value};
 
 /// A problem found while deserializing, with the position of the node it concerns.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeError {
+pub(crate) struct DeError {
     pub pos: Option<Pos>,
     pub message: String,
     pub hint: Option<String>,
@@ -127,7 +127,8 @@ fn quoted(items: &[&str]) -> String {
 }
 
 impl DeError {
-    fn at(mut self, pos: Pos) -> Self {
+    /// The error, at `pos` unless it has a position already.
+    pub(crate) fn at(mut self, pos: Pos) -> Self {
         self.pos.get_or_insert(pos);
         self
     }
@@ -135,7 +136,7 @@ impl DeError {
 
 /// Deserializes `T` from `node`. Unknown fields are collected in `unknown` (all of them) and
 /// skipped; any other error ends the deserialization and is returned.
-pub fn from_node<'a, T: serde::Deserialize<'a>>(
+pub(crate) fn from_node<'a, T: serde::Deserialize<'a>>(
     node: &'a Node,
     unknown: &RefCell<Vec<DeError>>,
 ) -> Result<T, DeError> {
@@ -159,7 +160,7 @@ const SECRET_KEYS: &[(&str, &str)] = &[
 ];
 
 /// If `key` names a credential, the `…Env` field to use instead.
-pub fn secret_key_replacement(key: &str) -> Option<&'static str> {
+pub(crate) fn secret_key_replacement(key: &str) -> Option<&'static str> {
     let normalized: String = key
         .chars()
         .filter(|c| *c != '-' && *c != '_')
@@ -172,7 +173,7 @@ pub fn secret_key_replacement(key: &str) -> Option<&'static str> {
 }
 
 /// The diagnostic for a key that holds a literal credential. Names the key, never the value.
-pub fn literal_secret_error(key: &Node) -> DeError {
+pub(crate) fn literal_secret_error(key: &Node) -> DeError {
     literal_secret_named(key.text().unwrap_or_default(), Some(key.pos))
 }
 
@@ -194,7 +195,8 @@ fn literal_secret_named(name: &str, pos: Option<Pos>) -> DeError {
     }
 }
 
-fn unknown_field_error(key: &Node, expected: &[&str]) -> DeError {
+/// The error of an unknown key of a mapping whose keys are `expected`.
+pub(crate) fn unknown_field_error(key: &Node, expected: &[&str]) -> DeError {
     let name = key.text().unwrap_or_default();
     if secret_key_replacement(name).is_some() {
         return literal_secret_error(key);
@@ -216,8 +218,17 @@ fn unknown_field_named(name: &str, expected: &[&str], pos: Option<Pos>) -> DeErr
     }
 }
 
+/// The error of a node that should be a mapping, as deserializing a struct from it gives.
+pub(crate) fn expected_mapping(node: &Node) -> DeError {
+    NodeDeserializer {
+        node,
+        unknown: &RefCell::new(Vec::new()),
+    }
+    .type_error("a mapping")
+}
+
 /// The expected name closest to a misspelt one, if it is close enough to be a likely typo.
-pub fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_lowercase();
     expected
         .iter()

@@ -14,7 +14,6 @@ use crate::text::escape;
 fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
-        Severity::Warning => "warning",
     }
 }
 

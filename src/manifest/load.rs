@@ -1,6 +1,7 @@
 //! Reading manifest files: which files, how big, which encoding, split into documents.
 //!
-//! `load` is the one entry point the rest of warrant uses. It gathers files (directories are
+//! `load` is the one entry point (`crate::platform::Manifests::load` gives it the platforms).
+//! It gathers files (directories are
 //! walked recursively for `*.yaml`/`*.yml` in sorted order), refuses what cannot be a manifest,
 //! parses each into located documents (`yaml.rs`), and hands them all to `validate.rs`, so that
 //! every problem of every file is reported in one run.
@@ -23,24 +24,31 @@ use std::path::{Path, PathBuf};
 
 use super::validate::Validator;
 use super::yaml::{self, Pos};
-use super::{Diagnostic, Location, Manifests, Severity};
+use super::{Diagnostic, Dialect, Location, Manifests, Settings, Severity, Spec};
 
 /// Largest manifest file accepted.
-pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Loads and validates the manifests in `paths` (files or directories) under the
-/// [`repository_root`]. Returns every diagnostic, sorted by file, line and column, when
-/// anything is wrong.
-pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<Diagnostic>> {
-    load_under(paths, &repository_root())
+/// Loads and validates the manifests of these platforms in `paths` (files or directories)
+/// under the [`repository_root`]. Returns every diagnostic, sorted by file, line and column,
+/// when anything is wrong.
+pub(crate) fn load<T: Settings, S: Spec>(
+    paths: &[PathBuf],
+    dialects: &[&dyn Dialect<T, S>],
+) -> Result<Manifests<T, S>, Vec<Diagnostic>> {
+    load_under(paths, &repository_root(), dialects)
 }
 
 /// [`load`] under an explicit repository root.
-pub fn load_under(paths: &[PathBuf], root: &Path) -> Result<Manifests, Vec<Diagnostic>> {
+pub(crate) fn load_under<T: Settings, S: Spec>(
+    paths: &[PathBuf],
+    root: &Path,
+    dialects: &[&dyn Dialect<T, S>],
+) -> Result<Manifests<T, S>, Vec<Diagnostic>> {
     let root = absolute(root);
     let mut diagnostics = Vec::new();
     let files = collect_files(paths, &mut diagnostics);
-    let mut validator = Validator::new(root.clone());
+    let mut validator = Validator::new(root.clone(), dialects);
     for file in &files {
         if let Some(text) = read_text(file, &mut diagnostics) {
             load_text(&mut validator, file, &text);
@@ -54,9 +62,13 @@ pub fn load_under(paths: &[PathBuf], root: &Path) -> Result<Manifests, Vec<Diagn
 
 /// Loads manifests from text (as if read from `file`, under the [`repository_root`]): what
 /// `load` does per file, for tests and for callers that hold the text already.
-pub fn load_str(file: &Path, text: &str) -> Result<Manifests, Vec<Diagnostic>> {
+pub(crate) fn load_str<T: Settings, S: Spec>(
+    file: &Path,
+    text: &str,
+    dialects: &[&dyn Dialect<T, S>],
+) -> Result<Manifests<T, S>, Vec<Diagnostic>> {
     let root = repository_root();
-    let mut validator = Validator::new(root.clone());
+    let mut validator = Validator::new(root.clone(), dialects);
     load_text(&mut validator, file, text);
     let mut manifests = validator.finish(Vec::new())?;
     manifests.paths = vec![under_root(file, &root)];
@@ -66,7 +78,7 @@ pub fn load_str(file: &Path, text: &str) -> Result<Manifests, Vec<Diagnostic>> {
 
 /// The repository root: the nearest directory from the working directory up that holds
 /// `.git` (a directory, or the file of a worktree); the working directory when there is none.
-pub fn repository_root() -> PathBuf {
+pub(crate) fn repository_root() -> PathBuf {
     let cwd = absolute(Path::new("."));
     cwd.ancestors()
         .find(|dir| dir.join(".git").exists())
@@ -91,7 +103,7 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
 
 /// `path` with `.` removed and each `..` taking away the component before it, without looking
 /// at the file system. A `..` with nothing before it stays.
-pub fn lexically_normal(path: &Path) -> PathBuf {
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in path.components() {
@@ -114,7 +126,7 @@ pub fn lexically_normal(path: &Path) -> PathBuf {
     out
 }
 
-fn load_text(validator: &mut Validator, file: &Path, text: &str) {
+fn load_text<T: Settings, S: Spec>(validator: &mut Validator<T, S>, file: &Path, text: &str) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (documents, errors) = yaml::parse_stream(text);
     for e in errors {

@@ -1,56 +1,40 @@
-//! The JSON Schemas of warrant's files, generated from the Rust types with schemars.
+//! The JSON Schemas of the manifest documents, generated from the Rust types with schemars.
 //!
 //! `warrant schema` writes them to `schemas/` (committed, and checked by a test to be current),
 //! where editors pick them up through `# yaml-language-server: $schema=…`. Each kind's document
-//! schema wraps the generated `spec` schema in the common envelope (apiVersion, kind,
-//! metadata); `warrant.schema.json` accepts a document of any kind. The schemas describe shape;
-//! rules across fields and documents are checked by `warrant validate`.
+//! schema wraps the schema of its `spec` — a platform's spec type, or for `Target` the mapping
+//! of the platforms' settings — in the common envelope (apiVersion, kind, metadata);
+//! `warrant.schema.json` accepts a document of any kind. The schemas describe shape; rules
+//! across fields and documents are checked by `warrant validate`.
 
+use schemars::Schema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
-use schemars::{JsonSchema, Schema};
 use serde_json::{Value, json};
 
-use super::kinds::*;
+use super::Dialect;
+use super::document::{API_VERSION, Metadata};
 
-/// One manifest kind: its `kind:` value, its schema file, and its spec type's schema.
-struct KindSchema {
-    kind: &'static str,
-    file: &'static str,
-    spec: fn(&mut SchemaGenerator) -> Schema,
+/// One manifest kind: its `kind:` value, its schema file, and its spec's schema.
+struct KindSchema<'a> {
+    kind: &'a str,
+    file: &'a str,
+    spec: Box<dyn Fn(&mut SchemaGenerator) -> Schema + 'a>,
 }
 
-fn spec_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    generator.subschema_for::<T>()
-}
-
-const KIND_SCHEMAS: &[KindSchema] = &[
-    KindSchema {
+/// Every schema file of the manifests of these platforms, by file name: one per kind and
+/// `warrant.schema.json` (any kind).
+pub(crate) fn documents_schemas<T, S>(dialects: &[&dyn Dialect<T, S>]) -> Vec<(String, Value)> {
+    let mut kinds = vec![KindSchema {
         kind: "Target",
         file: "target.schema.json",
-        spec: spec_of::<TargetSpec>,
-    },
-    KindSchema {
-        kind: "ConnectionAdmins",
-        file: "connection-admins.schema.json",
-        spec: spec_of::<ConnectionAdminsSpec>,
-    },
-    KindSchema {
-        kind: "AutomationIdentity",
-        file: "automation-identity.schema.json",
-        spec: spec_of::<AutomationIdentitySpec>,
-    },
-    KindSchema {
-        kind: "OrgApiToken",
-        file: "org-api-token.schema.json",
-        spec: spec_of::<OrgApiTokenSpec>,
-    },
-];
-
-/// Every schema file, by file name: one per kind, `warrant.schema.json` (any kind) and
-/// `plan.schema.json` (the plan file). Add a file here to have `warrant schema` write it and
-/// the freshness test check it.
-pub fn schemas() -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = KIND_SCHEMAS
+        spec: Box::new(|generator| target_spec(dialects, generator)),
+    }];
+    kinds.extend(dialects.iter().map(|d| KindSchema {
+        kind: d.kind().as_str(),
+        file: d.schema_file(),
+        spec: Box::new(|generator| d.spec_schema(generator)),
+    }));
+    let mut out: Vec<(String, Value)> = kinds
         .iter()
         .map(|k| {
             (
@@ -59,16 +43,34 @@ pub fn schemas() -> Vec<(String, Value)> {
             )
         })
         .collect();
-    out.push(("warrant.schema.json".into(), documents_schema(KIND_SCHEMAS)));
-    out.push((
-        "plan.schema.json".into(),
-        schemars::schema_for!(crate::plan::Plan).to_value(),
-    ));
-    out.push((
-        "sandbox-seed.schema.json".into(),
-        schemars::schema_for!(crate::sandbox::Seed).to_value(),
-    ));
+    out.push(("warrant.schema.json".into(), documents_schema(&kinds)));
     out
+}
+
+/// The `spec` of a Target: exactly one key, a platform's name, holding its settings.
+fn target_spec<T, S>(dialects: &[&dyn Dialect<T, S>], generator: &mut SchemaGenerator) -> Schema {
+    const NAME: &str = "TargetSpec";
+    // Defined before the platforms' settings, so the definitions keep the order of a derived
+    // schema: the spec, then what it refers to.
+    generator
+        .definitions_mut()
+        .insert(NAME.to_string(), Value::Null);
+    let properties: serde_json::Map<String, Value> = dialects
+        .iter()
+        .map(|d| (d.name().to_string(), d.target_schema(generator).to_value()))
+        .collect();
+    generator.definitions_mut().insert(
+        NAME.to_string(),
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": properties,
+            "description": "`kind: Target`: where a platform lives and which environment variables hold its credentials.",
+            "minProperties": 1,
+            "maxProperties": 1,
+        }),
+    );
+    Schema::new_ref(format!("#/$defs/{NAME}"))
 }
 
 /// A schema accepting a document of any of `kinds`.

@@ -1,11 +1,12 @@
 //! Validation: the rules a manifest must follow beyond its YAML shape.
 //!
-//! [`Validator`] receives located documents one by one (`load.rs` feeds it), deserializes each
-//! into its kind (`de.rs`), checks the per-document field rules, and, in [`Validator::finish`],
-//! the rules across documents: unique names per kind, one document per remote object, and
-//! targets that exist and are of the right platform. Problems are collected, never returned
-//! early, so one run reports them all. No message ever contains the value of a field that
-//! could hold a secret.
+//! [`Validator`] receives located documents one by one (`load.rs` feeds it), checks the
+//! envelope, has the platform whose kind (or Target key) it is deserialize the spec
+//! ([`Dialect`], `de.rs`) and check its field rules ([`Settings::check`], [`Spec::check`],
+//! through the helpers of [`Doc`]), and, in [`Validator::finish`], runs the rules across
+//! documents: unique names per kind, one document per remote object, and targets that exist
+//! and are of the right platform. Problems are collected, never returned early, so one run
+//! reports them all. No message ever contains the value of a field that could hold a secret.
 //!
 //! Every string of a document — names, tags, token names, URLs, paths, keys — may hold only
 //! visible characters: a control character, a bidirectional control or a zero-width character
@@ -17,30 +18,22 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use ipnet::IpNet;
-
 use super::de::{self, DeError};
-use super::kinds::*;
+use super::document::{API_VERSION, KeySinkSpec, Metadata};
 use super::yaml::{Node, Pos, Resolved, Value};
 use super::{
-    Diagnostic, Location, Manifests, Resource, ResourceSpec, Severity, Target, TargetPlatform,
+    Diagnostic, Dialect, Location, Manifests, RemoteKey, Resource, Settings, Severity, Spec, Target,
 };
-use crate::platform::mist::{CLOUDS, cloud_base_url};
 
-/// The `kind:` values, in the order they are listed in messages.
-pub const KINDS: &[&str] = &[
-    "Target",
-    "ConnectionAdmins",
-    "AutomationIdentity",
-    "OrgApiToken",
-];
+/// The `kind:` of a Target document; the platforms name the other kinds.
+const TARGET: &str = "Target";
 
 const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 const SINK_FIELDS: &[&str] = &["file", "command", "env"];
 
-/// One step of a path into a document.
+/// One step of a path into a document: the value of a key, or an item of a list.
 #[derive(Clone, Copy)]
-enum Seg<'s> {
+pub(crate) enum Seg<'s> {
     K(&'s str),
     I(usize),
 }
@@ -90,11 +83,15 @@ struct DefinedTarget {
 }
 
 /// Collects documents and diagnostics; `finish` runs the rules across documents.
-pub struct Validator {
+pub(super) struct Validator<'d, T, S> {
+    /// The platforms, in the order they are listed.
+    dialects: &'d [&'d dyn Dialect<T, S>],
+    /// `Target` and the platforms' kinds, in the order they are listed in messages.
+    kinds: Vec<&'static str>,
     /// The repository root: key-sink files must stay under it.
     root: PathBuf,
     diagnostics: Vec<Diagnostic>,
-    manifests: Manifests,
+    manifests: Manifests<T, S>,
     /// Every document whose `metadata.name` is readable, valid or not, in input order.
     places: Vec<Placed>,
     /// Every Target document whose `metadata.name` is readable, valid or not.
@@ -115,10 +112,15 @@ fn at(loc: &Location) -> String {
     format!("{}:{}:{}", loc.file.display(), loc.line, loc.column)
 }
 
-impl Validator {
-    /// A validator for manifests under the repository `root` (absolute).
-    pub fn new(root: PathBuf) -> Validator {
+impl<'d, T: Settings, S: Spec> Validator<'d, T, S> {
+    /// A validator for manifests of these platforms under the repository `root` (absolute).
+    pub(super) fn new(root: PathBuf, dialects: &'d [&'d dyn Dialect<T, S>]) -> Self {
+        let kinds = std::iter::once(TARGET)
+            .chain(dialects.iter().map(|d| d.kind().as_str()))
+            .collect();
         Validator {
+            dialects,
+            kinds,
             root,
             diagnostics: Vec::new(),
             manifests: Manifests::default(),
@@ -128,7 +130,7 @@ impl Validator {
         }
     }
 
-    pub fn report(&mut self, file: &Path, pos: Pos, message: String, hint: Option<String>) {
+    pub(super) fn report(&mut self, file: &Path, pos: Pos, message: String, hint: Option<String>) {
         self.diagnostics.push(Diagnostic {
             location: location(file, pos),
             severity: Severity::Error,
@@ -142,7 +144,7 @@ impl Validator {
     }
 
     /// Checks one non-empty document and keeps it if it is valid.
-    pub fn document(&mut self, file: &Path, root: &Node) {
+    pub(super) fn document(&mut self, file: &Path, root: &Node) {
         let errors_before = self.diagnostics.len();
         self.secrets_anywhere(file, root);
         self.hidden_anywhere(file, root, Holder::Document);
@@ -186,7 +188,7 @@ impl Validator {
             }
             Some(v) => match v
                 .text()
-                .and_then(|k| KINDS.iter().find(|known| **known == k))
+                .and_then(|k| self.kinds.iter().find(|known| **known == k))
             {
                 Some(kind) => *kind,
                 None => {
@@ -196,9 +198,9 @@ impl Validator {
                         format!(
                             "unknown kind \"{}\", expected one of {}",
                             v.text().unwrap_or_default(),
-                            quoted(KINDS)
+                            quoted(&self.kinds)
                         ),
-                        Some(match v.text().and_then(|k| de::closest(k, KINDS)) {
+                        Some(match v.text().and_then(|k| de::closest(k, &self.kinds)) {
                             Some(kind) => format!("did you mean \"{kind}\"?"),
                             None => "kinds are case-sensitive and written in full".into(),
                         }),
@@ -232,30 +234,25 @@ impl Validator {
             root,
             errors: Vec::new(),
         };
-        let repository = self.root.clone();
-        let parsed = match kind {
-            "Target" => de::from_node::<TargetSpec>(spec_node, &unknown)
-                .map(|s| doc.target(s).map(Parsed::Target)),
-            "ConnectionAdmins" => de::from_node::<ConnectionAdminsSpec>(spec_node, &unknown)
-                .map(|s| {
-                    doc.connection_admins(&s)
-                        .then_some(ResourceSpec::ConnectionAdmins(s))
-                })
-                .map(|s| s.map(Parsed::Resource)),
-            "AutomationIdentity" => de::from_node::<AutomationIdentitySpec>(spec_node, &unknown)
-                .map(|s| {
-                    doc.automation_identity(&s)
-                        .then_some(ResourceSpec::AutomationIdentity(s))
-                })
-                .map(|s| s.map(Parsed::Resource)),
-            _ => de::from_node::<OrgApiTokenSpec>(spec_node, &unknown)
-                .map(|mut s| {
-                    doc.org_api_token(&mut s, &repository)
-                        .then_some(ResourceSpec::OrgApiToken(s))
-                })
-                .map(|s| s.map(Parsed::Resource)),
+        let dialect = self
+            .dialects
+            .iter()
+            .copied()
+            .find(|d| d.kind().as_str() == kind);
+        let parsed = match dialect {
+            None => read_target(self.dialects, spec_node, &unknown)
+                .map(|found| doc.target(self.dialects, found).map(Parsed::Target)),
+            Some(dialect) => dialect.read_spec(spec_node, &unknown).map(|mut spec| {
+                let before = doc.error_count();
+                doc.non_empty(&[K("spec"), K("target")], "target", spec.target());
+                if let Some(name) = spec.remote_name() {
+                    doc.non_empty(&[K("spec"), K("name")], "name", name);
+                }
+                spec.check(&mut doc, &self.root);
+                (doc.error_count() == before).then_some(Parsed::Resource(spec))
+            }),
         };
-        if kind == "OrgApiToken" {
+        if dialect.is_some_and(|d| d.has_key_sink()) {
             // Read from the YAML tree, so a document with other errors is checked too.
             let env = spec_node.get("keySink").and_then(|sink| sink.get("env"));
             if let Some(Node {
@@ -298,7 +295,7 @@ impl Validator {
         let location = location(file, root.pos);
         match parsed {
             Parsed::Target(platform) => {
-                self.record(file, root, kind, Some(platform_of(&platform)));
+                self.record(file, root, kind, Some(platform.platform_name()));
                 self.manifests.targets.push(Target {
                     name: metadata.name,
                     platform,
@@ -349,7 +346,7 @@ impl Validator {
         let Some((name, name_at)) = text_at(&[K("metadata"), K("name")]) else {
             return;
         };
-        if kind == "Target" {
+        let Some(dialect) = self.dialect(kind) else {
             self.targets.push(DefinedTarget {
                 name: name.clone(),
                 platform,
@@ -363,14 +360,14 @@ impl Validator {
                 key: None,
             });
             return;
-        }
+        };
         let target = text_at(&[K("spec"), K("target")]);
-        let key = match kind {
-            "ConnectionAdmins" => text_at(&[K("spec"), K("connection")]),
-            // `spec.name` defaults to `metadata.name`; one that is present but unreadable
-            // has its own error.
-            _ => match root.get("spec").and_then(|s| s.get("name")) {
-                Some(_) => text_at(&[K("spec"), K("name")]),
+        let key = match dialect.remote_key() {
+            RemoteKey::Field(field) => text_at(&[K("spec"), K(field)]),
+            // The field defaults to `metadata.name`; one that is present but unreadable has
+            // its own error.
+            RemoteKey::FieldOrName(field) => match root.get("spec").and_then(|s| s.get(field)) {
+                Some(_) => text_at(&[K("spec"), K(field)]),
                 None => Some((name.clone(), name_at.clone())),
             },
         };
@@ -381,6 +378,14 @@ impl Validator {
             target,
             key,
         });
+    }
+
+    /// The platform of a resource kind; `None` for `Target`.
+    fn dialect(&self, kind: &str) -> Option<&'d dyn Dialect<T, S>> {
+        self.dialects
+            .iter()
+            .copied()
+            .find(|d| d.kind().as_str() == kind)
     }
 
     fn missing(&mut self, file: &Path, node: &Node, field: &str, hint: &str) {
@@ -465,7 +470,10 @@ impl Validator {
 
     /// Runs the rules across documents and returns the result: the manifests, or every
     /// diagnostic (of all files) sorted by file, line and column.
-    pub fn finish(mut self, earlier: Vec<Diagnostic>) -> Result<Manifests, Vec<Diagnostic>> {
+    pub(super) fn finish(
+        mut self,
+        earlier: Vec<Diagnostic>,
+    ) -> Result<Manifests<T, S>, Vec<Diagnostic>> {
         self.diagnostics.extend(earlier);
         self.unique_names();
         self.one_document_per_remote_object();
@@ -513,21 +521,17 @@ impl Validator {
             let (Some((target, _)), Some((key, key_at))) = (&place.target, &place.key) else {
                 continue;
             };
-            let compared = match place.kind {
-                "AutomationIdentity" => crate::platform::connect::identity_name_key(key),
-                _ => key.clone(),
+            let Some(dialect) = self.dialect(place.kind) else {
+                continue;
             };
+            let compared = dialect.same_object(key);
             let Some((other, other_key, other_at)) =
                 first.get(&(place.kind, target, compared.clone()))
             else {
                 first.insert((place.kind, target, compared), (place, key, key_at));
                 continue;
             };
-            let what = match place.kind {
-                "ConnectionAdmins" => "connection",
-                "AutomationIdentity" => "automation identity",
-                _ => "org API token",
-            };
+            let what = dialect.noun();
             let (message, hint) = if key == other_key {
                 (
                     format!(
@@ -572,7 +576,7 @@ impl Validator {
                 .manifests
                 .targets
                 .iter()
-                .find(|t| credential_variables(&t.platform).iter().any(|v| v == name));
+                .find(|t| t.platform.credential_variables().iter().any(|v| v == name));
             if let Some(target) = owner {
                 found.push(Diagnostic {
                     location: at.clone(),
@@ -598,11 +602,11 @@ impl Validator {
             let Some((name, target_at)) = &place.target else {
                 continue;
             };
-            let (wanted, platform_name) = match place.kind {
-                "ConnectionAdmins" => ("atlan", "an atlan"),
-                "AutomationIdentity" => ("connect", "a connect"),
-                _ => ("mist", "a mist"),
+            let Some(dialect) = self.dialect(place.kind) else {
+                continue;
             };
+            let wanted = dialect.name();
+            let platform_name = article(wanted);
             match defined
                 .get(name.as_str())
                 .map(|t| (t.platform, &t.location))
@@ -659,25 +663,10 @@ fn unknown_envelope_field(key: &Node) -> DeError {
     }
 }
 
-/// The environment variables holding a Target's credentials.
-fn credential_variables(p: &TargetPlatform) -> Vec<&str> {
-    match p {
-        TargetPlatform::Atlan(a) => vec![&a.api_key_env],
-        TargetPlatform::Connect(c) => vec![&c.client_id_env, &c.client_secret_env],
-        TargetPlatform::Mist(m) => vec![&m.api_token_env],
-    }
-}
-
-fn platform_of(p: &TargetPlatform) -> &'static str {
-    match p {
-        TargetPlatform::Atlan(_) => "atlan",
-        TargetPlatform::Connect(_) => "connect",
-        TargetPlatform::Mist(_) => "mist",
-    }
-}
-
+/// `an atlan`, `a connect`: a platform's name after its article.
 fn article(platform: &str) -> String {
-    format!("a{} {platform}", if platform == "atlan" { "n" } else { "" })
+    let vowel = platform.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("a{} {platform}", if vowel { "n" } else { "" })
 }
 
 fn quoted(items: &[&str]) -> String {
@@ -688,13 +677,47 @@ fn quoted(items: &[&str]) -> String {
         .join(", ")
 }
 
-enum Parsed {
-    Target(TargetPlatform),
-    Resource(ResourceSpec),
+enum Parsed<T, S> {
+    Target(T),
+    Resource(S),
+}
+
+/// The settings of the platforms a Target's `spec` names (`None` for a null one), with the
+/// index of each in `dialects`: as a derived struct of optional fields would read them, so
+/// every unknown key is collected and the first value that cannot be read ends the reading.
+fn read_target<T, S>(
+    dialects: &[&dyn Dialect<T, S>],
+    spec: &Node,
+    unknown: &RefCell<Vec<DeError>>,
+) -> Result<Vec<(usize, T)>, DeError> {
+    let Value::Map(entries) = &spec.value else {
+        return Err(de::expected_mapping(spec));
+    };
+    let names: Vec<&str> = dialects.iter().map(|d| d.name()).collect();
+    let mut known = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        match key
+            .text()
+            .and_then(|k| names.iter().position(|name| *name == k))
+        {
+            Some(i) => known.push((i, value)),
+            None => unknown
+                .borrow_mut()
+                .push(de::unknown_field_error(key, &names)),
+        }
+    }
+    let mut found = Vec::new();
+    for (i, value) in known {
+        let read = dialects[i]
+            .read_target(value, unknown)
+            .map_err(|e| e.at(value.pos).at(spec.pos))?;
+        found.extend(read.map(|settings| (i, settings)));
+    }
+    Ok(found)
 }
 
 /// One document being checked: its errors, and a way to find the node a rule concerns.
-struct Doc<'a> {
+pub(crate) struct Doc<'a> {
     file: &'a Path,
     root: &'a Node,
     errors: Vec<Diagnostic>,
@@ -723,7 +746,7 @@ impl Doc<'_> {
         location(self.file, self.node(path).pos)
     }
 
-    fn error(&mut self, path: &[Seg], message: String, hint: Option<String>) {
+    pub(crate) fn error(&mut self, path: &[Seg], message: String, hint: Option<String>) {
         let location = self.loc(path);
         self.errors.push(Diagnostic {
             location,
@@ -733,11 +756,11 @@ impl Doc<'_> {
         });
     }
 
-    fn error_count(&self) -> usize {
+    pub(crate) fn error_count(&self) -> usize {
         self.errors.len()
     }
 
-    fn env_name(&mut self, path: &[Seg], field: &str, value: &str) {
+    pub(crate) fn env_name(&mut self, path: &[Seg], field: &str, value: &str) {
         let valid = value
             .chars()
             .next()
@@ -757,7 +780,7 @@ impl Doc<'_> {
         }
     }
 
-    fn base_url(&mut self, path: &[Seg], value: &str) {
+    pub(crate) fn base_url(&mut self, path: &[Seg], value: &str) {
         for problem in base_url_problems(value) {
             let message = match &problem {
                 BaseUrlProblem::UserInfo => format!("literal secret in baseUrl: {problem}"),
@@ -767,7 +790,7 @@ impl Doc<'_> {
         }
     }
 
-    fn uuid(&mut self, path: &[Seg], field: &str, value: &str) {
+    pub(crate) fn uuid(&mut self, path: &[Seg], field: &str, value: &str) {
         let hyphenated = value.len() == 36 && uuid::Uuid::try_parse(value).is_ok();
         if !hyphenated {
             self.error(
@@ -778,7 +801,7 @@ impl Doc<'_> {
         }
     }
 
-    fn non_empty(&mut self, path: &[Seg], field: &str, value: &str) {
+    pub(crate) fn non_empty(&mut self, path: &[Seg], field: &str, value: &str) {
         if value.trim().is_empty() {
             let hint = match field {
                 "target" => "name a Target document (its metadata.name)".to_string(),
@@ -789,7 +812,7 @@ impl Doc<'_> {
         }
     }
 
-    fn positive(&mut self, path: &[Seg], field: &str, value: u32) {
+    pub(crate) fn positive(&mut self, path: &[Seg], field: &str, value: u32) {
         if value == 0 {
             self.error(
                 path,
@@ -800,7 +823,7 @@ impl Doc<'_> {
     }
 
     /// Reports the second and later occurrence of each repeated item, naming the first line.
-    fn no_duplicates<T: Ord>(&mut self, list: &str, items: &[T], what: &str) {
+    pub(crate) fn no_duplicates<T: Ord>(&mut self, list: &str, items: &[T], what: &str) {
         let mut seen: Vec<(&T, usize)> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             if let Some((_, first)) = seen.iter().find(|(s, _)| *s == item) {
@@ -818,236 +841,51 @@ impl Doc<'_> {
         }
     }
 
-    fn target(&mut self, spec: TargetSpec) -> Option<TargetPlatform> {
+    /// Checks the settings of a Target's platforms (as [`read_target`] found them): each by
+    /// its own rules, in the order the platforms are listed, and that there is exactly one.
+    fn target<T: Settings, S>(
+        &mut self,
+        dialects: &[&dyn Dialect<T, S>],
+        mut found: Vec<(usize, T)>,
+    ) -> Option<T> {
         let before = self.error_count();
-        let mut platforms = Vec::new();
-        if let Some(a) = spec.atlan {
-            let p = [K("spec"), K("atlan")];
-            self.base_url(&[K("spec"), K("atlan"), K("baseUrl")], &a.base_url);
-            self.env_name(&[p[0], p[1], K("apiKeyEnv")], "apiKeyEnv", &a.api_key_env);
-            self.positive(
-                &[p[0], p[1], K("requestsPerMinute")],
-                "requestsPerMinute",
-                a.requests_per_minute,
-            );
-            platforms.push(("atlan", TargetPlatform::Atlan(a)));
+        found.sort_by_key(|(i, _)| *i);
+        for (_, settings) in &found {
+            settings.check(self);
         }
-        if let Some(c) = spec.connect {
-            let p = |f| [K("spec"), K("connect"), K(f)];
-            self.base_url(&p("baseUrl"), &c.base_url);
-            self.uuid(&p("tenantId"), "tenantId", &c.tenant_id);
-            self.env_name(&p("clientIdEnv"), "clientIdEnv", &c.client_id_env);
-            self.env_name(
-                &p("clientSecretEnv"),
-                "clientSecretEnv",
-                &c.client_secret_env,
-            );
-            platforms.push(("connect", TargetPlatform::Connect(c)));
-        }
-        if let Some(m) = spec.mist {
-            let p = |f| [K("spec"), K("mist"), K(f)];
-            match (&m.cloud, &m.base_url) {
-                (Some(cloud), None) => {
-                    if cloud_base_url(cloud).is_none() {
-                        let names: Vec<&str> = CLOUDS.iter().map(|(n, _)| *n).collect();
-                        self.error(
-                            &p("cloud"),
-                            format!("unknown Mist cloud \"{cloud}\""),
-                            Some(format!("one of {}", quoted(&names))),
-                        );
-                    }
-                }
-                (None, Some(url)) => self.base_url(&p("baseUrl"), url),
-                (Some(_), Some(_)) => self.error(
-                    &p("baseUrl"),
-                    "a mist Target takes either cloud or baseUrl, not both".into(),
-                    Some(
-                        "keep `cloud` for a Mist cloud, or `baseUrl` for any other endpoint".into(),
-                    ),
-                ),
-                (None, None) => self.error(
-                    &[K("spec"), K("mist")],
-                    "a mist Target needs cloud (e.g. global01) or baseUrl".into(),
-                    Some("add the cloud your organization lives in, e.g. `cloud: global01`".into()),
-                ),
-            }
-            self.uuid(&p("orgId"), "orgId", &m.org_id);
-            self.env_name(&p("apiTokenEnv"), "apiTokenEnv", &m.api_token_env);
-            self.positive(
-                &p("requestsPerHour"),
-                "requestsPerHour",
-                m.requests_per_hour,
-            );
-            platforms.push(("mist", TargetPlatform::Mist(m)));
-        }
-        if platforms.len() > 1 {
+        let names: Vec<&str> = found.iter().map(|(i, _)| dialects[*i].name()).collect();
+        if let [_, second, ..] = names.as_slice() {
             self.error(
-                &[K("spec"), K(platforms[1].0)],
+                &[K("spec"), K(second)],
                 format!(
                     "a Target has exactly one platform, found {}",
-                    quoted(&platforms.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+                    quoted(&names)
                 ),
                 Some("write one Target document per platform".into()),
             );
         }
-        if platforms.is_empty() {
+        if let Some(first) = dialects.first().filter(|_| found.is_empty()) {
+            let all: Vec<&str> = dialects.iter().map(|d| d.name()).collect();
             self.error(
                 &[K("spec")],
-                "a Target needs exactly one of \"atlan\", \"connect\", \"mist\"".into(),
-                Some(
-                    "add e.g. `atlan: {baseUrl: https://<tenant>.atlan.com}` under `spec:`".into(),
-                ),
+                format!("a Target needs exactly one of {}", quoted(&all)),
+                Some(format!(
+                    "add e.g. `{}` under `spec:`",
+                    first.target_example()
+                )),
             );
         }
         if self.error_count() > before {
             return None;
         }
-        platforms.pop().map(|(_, p)| p)
-    }
-
-    fn connection_admins(&mut self, spec: &ConnectionAdminsSpec) -> bool {
-        let before = self.error_count();
-        self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
-        if spec.connection.is_empty() || spec.connection.chars().any(char::is_whitespace) {
-            self.error(
-                &[K("spec"), K("connection")],
-                "connection must be a qualifiedName without whitespace".into(),
-                Some("like default/snowflake/1700000001".into()),
-            );
-        }
-        if spec.api_tokens.is_empty() {
-            self.error(
-                &[K("spec"), K("apiTokens")],
-                "apiTokens must list at least one token".into(),
-                Some("each is {name: <display name>} or {guid: <UUID>}".into()),
-            );
-        }
-        for (i, token) in spec.api_tokens.iter().enumerate() {
-            match token {
-                TokenRef::Guid(g) => {
-                    self.uuid(&[K("spec"), K("apiTokens"), I(i), K("guid")], "guid", g)
-                }
-                TokenRef::Name(n) => {
-                    self.non_empty(&[K("spec"), K("apiTokens"), I(i), K("name")], "name", n)
-                }
-            }
-        }
-        self.no_duplicates("apiTokens", &spec.api_tokens, "token");
-        self.error_count() == before
-    }
-
-    fn automation_identity(&mut self, spec: &AutomationIdentitySpec) -> bool {
-        let before = self.error_count();
-        self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
-        if let Some(name) = &spec.name {
-            self.non_empty(&[K("spec"), K("name")], "name", name);
-        }
-        if spec.roles.is_empty() {
-            self.error(
-                &[K("spec"), K("roles")],
-                "roles must list at least one role".into(),
-                Some("a role is a role name or {id: <UUID>}".into()),
-            );
-        }
-        for (i, role) in spec.roles.iter().enumerate() {
-            match role {
-                RoleRef::Id { id } => {
-                    self.uuid(&[K("spec"), K("roles"), I(i), K("id")], "role id", id)
-                }
-                RoleRef::Name(n) => self.non_empty(&[K("spec"), K("roles"), I(i)], "role", n),
-            }
-        }
-        self.no_duplicates("roles", &spec.roles, "role");
-        for (i, tag) in spec.tags.iter().enumerate() {
-            self.non_empty(&[K("spec"), K("tags"), I(i)], "tag", tag);
-        }
-        self.no_duplicates("tags", &spec.tags, "tag");
-        self.error_count() == before
-    }
-
-    fn org_api_token(&mut self, spec: &mut OrgApiTokenSpec, repository: &Path) -> bool {
-        let before = self.error_count();
-        self.non_empty(&[K("spec"), K("target")], "target", &spec.target);
-        if let Some(name) = &spec.name {
-            self.non_empty(&[K("spec"), K("name")], "name", name);
-        }
-        let count = spec.privileges.len();
-        if !(1..=10).contains(&count) {
-            self.error(
-                &[K("spec"), K("privileges")],
-                format!("privileges must list 1 to 10 entries, found {count}"),
-                Some(if count == 0 {
-                    "add one, e.g. `- {role: read, scope: org}`".into()
-                } else {
-                    "a Mist token holds at most 10 privileges; split them over several tokens"
-                        .into()
-                }),
-            );
-        }
-        for (i, p) in spec.privileges.iter().enumerate() {
-            let path = |f| [K("spec"), K("privileges"), I(i), K(f)];
-            let needs_site = p.scope == MistScope::Site;
-            let needs_group = p.scope == MistScope::Sitegroup;
-            match (&p.site_id, needs_site) {
-                (None, true) => self.error(
-                    &path("scope"),
-                    "scope site needs siteId".into(),
-                    Some("add `siteId: <UUID>`".into()),
-                ),
-                (Some(_), false) => self.error(
-                    &path("siteId"),
-                    "siteId is only allowed with scope site".into(),
-                    Some("remove siteId, or write `scope: site`".into()),
-                ),
-                (Some(id), true) => self.uuid(&path("siteId"), "siteId", id),
-                (None, false) => {}
-            }
-            match (&p.sitegroup_id, needs_group) {
-                (None, true) => self.error(
-                    &path("scope"),
-                    "scope sitegroup needs sitegroupId".into(),
-                    Some("add `sitegroupId: <UUID>`".into()),
-                ),
-                (Some(_), false) => self.error(
-                    &path("sitegroupId"),
-                    "sitegroupId is only allowed with scope sitegroup".into(),
-                    Some("remove sitegroupId, or write `scope: sitegroup`".into()),
-                ),
-                (Some(id), true) => self.uuid(&path("sitegroupId"), "sitegroupId", id),
-                (None, false) => {}
-            }
-        }
-        self.no_duplicates("privileges", &spec.privileges, "privilege");
-        if spec.src_ips.len() > 10 {
-            self.error(
-                &[K("spec"), K("srcIps")],
-                format!(
-                    "srcIps may list at most 10 entries, found {}",
-                    spec.src_ips.len()
-                ),
-                Some("Mist accepts at most 10; cover neighbouring addresses with one CIDR".into()),
-            );
-        }
-        let mut nets = Vec::new();
-        for (i, ip) in spec.src_ips.iter().enumerate() {
-            let path = [K("spec"), K("srcIps"), I(i)];
-            match parse_src_ip(ip) {
-                Ok(net) => nets.push(net),
-                Err((message, hint)) => self.error(&path, message, hint),
-            }
-        }
-        if nets.len() == spec.src_ips.len() {
-            self.no_duplicates("srcIps", &nets, "address");
-        }
-        self.key_sink(&mut spec.key_sink, repository);
-        self.error_count() == before
+        found.pop().map(|(_, settings)| settings)
     }
 }
 
 impl Doc<'_> {
     /// Exactly one of `file` and `command`; `env` only with `command`; a file relative to the
     /// manifest and inside the repository, rewritten relative to the repository root.
-    fn key_sink(&mut self, sink: &mut KeySinkSpec, repository: &Path) {
+    pub(crate) fn key_sink(&mut self, sink: &mut KeySinkSpec, repository: &Path) {
         let at = |f| [K("spec"), K("keySink"), K(f)];
         match (&sink.file, &sink.command) {
             (Some(_), Some(_)) => self.error(
@@ -1158,7 +996,7 @@ impl Doc<'_> {
 /// What makes a URL unfit to receive credentials. Its `Display` never quotes the URL: a user
 /// part would be a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BaseUrlProblem {
+pub(crate) enum BaseUrlProblem {
     #[error("is not a valid URL: {0}")]
     Invalid(String),
     #[error("credentials (user:password@) never belong in a manifest")]
@@ -1172,7 +1010,7 @@ pub enum BaseUrlProblem {
 }
 
 impl BaseUrlProblem {
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             BaseUrlProblem::Invalid(_) => {
                 "write the full URL with its scheme, like https://host.example.com"
@@ -1189,7 +1027,7 @@ impl BaseUrlProblem {
 /// The rule for every URL warrant sends credentials to — a Target's `baseUrl` and an
 /// `--endpoint` alike: https, or plain http to a loopback host (127.0.0.0/8, `::1`,
 /// `localhost`), and no user part. Empty when the URL is fit.
-pub fn base_url_problems(value: &str) -> Vec<BaseUrlProblem> {
+pub(crate) fn base_url_problems(value: &str) -> Vec<BaseUrlProblem> {
     let url = match reqwest::Url::parse(value) {
         Ok(url) => url,
         Err(e) => return vec![BaseUrlProblem::Invalid(e.to_string())],
@@ -1213,22 +1051,4 @@ pub fn base_url_problems(value: &str) -> Vec<BaseUrlProblem> {
         problems.push(BaseUrlProblem::NotHttps);
     }
     problems
-}
-
-/// An address or a CIDR whose address is its network's base; a bare address is a host net.
-fn parse_src_ip(text: &str) -> Result<IpNet, (String, Option<String>)> {
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    match text.parse::<IpNet>() {
-        Ok(net) if net.trunc() == net => Ok(net),
-        Ok(net) => Err((
-            format!("srcIps entry \"{text}\" is not the base address of its network"),
-            Some(format!("write {}", net.trunc())),
-        )),
-        Err(_) => Err((
-            format!("srcIps entry \"{text}\" is not an IPv4/IPv6 address or CIDR"),
-            Some("like 63.3.56.0/24 or 63.3.55.4".into()),
-        )),
-    }
 }

@@ -13,13 +13,13 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Nodes an alias may add to one document, in total; real manifests need a handful.
-pub const MAX_ALIAS_NODES: usize = 1_000;
+pub(crate) const MAX_ALIAS_NODES: usize = 1_000;
 /// Deepest nesting accepted; manifests need about six levels.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// A 1-based line and column in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
 }
@@ -34,13 +34,13 @@ impl Pos {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     pub pos: Pos,
     pub value: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// A scalar; `plain` is false for quoted and block scalars, which are always strings.
     Scalar {
         text: String,
@@ -52,7 +52,7 @@ pub enum Value {
 
 /// What a plain scalar means under the YAML 1.2 core schema.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Resolved<'a> {
+pub(crate) enum Resolved<'a> {
     Null,
     Bool(bool),
     Int(i64),
@@ -62,7 +62,7 @@ pub enum Resolved<'a> {
 
 impl Node {
     /// The scalar's meaning: quoted scalars are strings, plain ones follow the core schema.
-    pub fn resolve(&self) -> Option<Resolved<'_>> {
+    pub(crate) fn resolve(&self) -> Option<Resolved<'_>> {
         let Value::Scalar { text, plain } = &self.value else {
             return None;
         };
@@ -86,7 +86,7 @@ impl Node {
     }
 
     /// The scalar's text, whatever it resolves to.
-    pub fn text(&self) -> Option<&str> {
+    pub(crate) fn text(&self) -> Option<&str> {
         match &self.value {
             Value::Scalar { text, .. } => Some(text),
             _ => None,
@@ -94,7 +94,7 @@ impl Node {
     }
 
     /// The value under `key` of a mapping.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
             Value::Map(entries) => entries
                 .iter()
@@ -104,20 +104,9 @@ impl Node {
         }
     }
 
-    /// The key node of `key` in a mapping (where an unknown or misplaced field is reported).
-    pub fn key_node(&self, key: &str) -> Option<&Node> {
-        match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.text() == Some(key))
-                .map(|(k, _)| k),
-            _ => None,
-        }
-    }
-
     /// A short name of the node's YAML type for messages; never includes the value, which may
     /// be a secret pasted in the wrong place.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match &self.value {
             Value::Seq(_) => "a sequence",
             Value::Map(_) => "a mapping",
@@ -165,7 +154,7 @@ fn parse_float(t: &str) -> Option<f64> {
 
 /// A problem found while building the tree.
 #[derive(Debug, Clone, PartialEq)]
-pub struct YamlError {
+pub(crate) struct YamlError {
     pub pos: Pos,
     pub message: String,
     pub hint: Option<String>,
@@ -173,14 +162,14 @@ pub struct YamlError {
 
 /// One document of a file; `None` root for an empty document.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Document {
+pub(crate) struct Document {
     pub pos: Pos,
     pub root: Option<Node>,
 }
 
 /// Parses a whole YAML stream. A syntax error ends the stream (the parser cannot resume after
 /// it); structural problems (duplicate keys, aliases) are collected and parsing goes on.
-pub fn parse_stream(text: &str) -> (Vec<Document>, Vec<YamlError>) {
+pub(crate) fn parse_stream(text: &str) -> (Vec<Document>, Vec<YamlError>) {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         match event {
@@ -391,8 +380,11 @@ mod tests {
         let (docs, errors) = parse_stream("a: 1\nb:\n  c: x\n");
         assert!(errors.is_empty());
         let root = docs[0].root.as_ref().unwrap();
-        let c = root.get("b").unwrap().key_node("c").unwrap();
-        assert_eq!(c.pos, Pos { line: 3, column: 3 });
+        let Value::Map(entries) = &root.get("b").unwrap().value else {
+            panic!("b is a mapping")
+        };
+        assert_eq!(entries[0].0.pos, Pos { line: 3, column: 3 });
+        assert_eq!(entries[0].1.pos, Pos { line: 3, column: 6 });
     }
 
     #[test]

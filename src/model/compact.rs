@@ -24,11 +24,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Values(Vec<String>);
 
 impl Values {
-    pub const fn new() -> Values {
+    pub(crate) const fn new() -> Values {
         Values(Vec::new())
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 
@@ -60,7 +60,7 @@ impl Values {
         self.0.iter().filter(move |v| !other.contains(v))
     }
 
-    pub fn is_subset(&self, other: &Values) -> bool {
+    pub(crate) fn is_subset(&self, other: &Values) -> bool {
         self.0.iter().all(|v| other.contains(v))
     }
 
@@ -177,10 +177,6 @@ impl<V> SmallMap<V> {
         SmallMap(Vec::new())
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -189,7 +185,7 @@ impl<V> SmallMap<V> {
         self.position(key).ok().map(|at| &self.0[at].1)
     }
 
-    pub fn get_key_value(&self, key: &str) -> Option<(&String, &V)> {
+    pub(crate) fn get_key_value(&self, key: &str) -> Option<(&String, &V)> {
         self.position(key)
             .ok()
             .map(|at| (&self.0[at].0, &self.0[at].1))
@@ -197,10 +193,6 @@ impl<V> SmallMap<V> {
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.position(key).ok().map(|at| &mut self.0[at].1)
-    }
-
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.position(key).is_ok()
     }
 
     /// Sets `key` to `value`, returning the value it replaces.
@@ -214,11 +206,11 @@ impl<V> SmallMap<V> {
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<V> {
+    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
         self.position(key).ok().map(|at| self.0.remove(at).1)
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.0.clear();
     }
 
@@ -265,7 +257,7 @@ pub struct Entry<'a, V> {
 }
 
 impl<'a, V> Entry<'a, V> {
-    pub fn or_insert_with(self, make: impl FnOnce() -> V) -> &'a mut V {
+    pub(crate) fn or_insert_with(self, make: impl FnOnce() -> V) -> &'a mut V {
         let at = match self.map.position(&self.key) {
             Ok(at) => at,
             Err(at) => {

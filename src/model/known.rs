@@ -6,24 +6,24 @@
 //! live, so it is never done: a field is either a `KnownList`, built from a JSON value that
 //! was present and well-formed, or an `UnreadableField` the plan turns into a conflict
 //! ([`crate::model::LiveState::Unreadable`]). Every client builds the list part of a write
-//! body from a `KnownList` of a fresh read, through [`KnownList::union`]; there is no
-//! default to fall back on.
+//! body from a `KnownList` of a fresh read, through [`KnownList::union`] — the one place
+//! *fresh live ∪ additions* is built; there is no default to fall back on.
 
 use std::fmt;
 
 use serde_json::Value;
 
-use super::Values;
+use super::{Reason, Values};
 
 /// A live list field that was present and well-formed in the read it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownList<T = String> {
+pub(crate) struct KnownList<T = String> {
     items: Vec<T>,
 }
 
 /// Why a live list field is unknown: `field` is the platform's own name for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableField {
+pub(crate) struct UnreadableField {
     pub field: String,
     pub problem: String,
 }
@@ -35,9 +35,13 @@ impl fmt::Display for UnreadableField {
 }
 
 impl UnreadableField {
-    /// The conflict reason shown in plans: what was wrong and in which response.
-    pub fn reason(&self, read_with: &str) -> String {
-        format!("live state unreadable: {self} in {read_with}")
+    /// The conflict reason: what was wrong and in which response.
+    pub(crate) fn reason(&self, read_with: &str) -> Reason {
+        Reason::Unreadable {
+            field: self.field.clone(),
+            problem: self.problem.clone(),
+            read_with: read_with.to_string(),
+        }
     }
 }
 
@@ -56,7 +60,7 @@ impl<T> KnownList<T> {
     /// Reads the list field `field` from `value` (`None`: the key was absent). Each element
     /// goes through `item`; an element it refuses makes the whole field unreadable, since a
     /// list written back without it would remove it.
-    pub fn from_json(
+    pub(crate) fn from_json(
         field: &str,
         value: Option<&Value>,
         mut item: impl FnMut(&Value) -> Option<T>,
@@ -92,31 +96,50 @@ impl<T> KnownList<T> {
             .map(|items| KnownList { items })
     }
 
-    pub fn items(&self) -> &[T] {
+    pub(crate) fn items(&self) -> &[T] {
         &self.items
     }
 
-    pub fn into_items(self) -> Vec<T> {
+    pub(crate) fn into_items(self) -> Vec<T> {
         self.items
+    }
+
+    /// The list of the present, well-formed field a live object was read with: a
+    /// [`LiveState::Present`](super::LiveState::Present) object holds only such fields.
+    pub(crate) fn of_present(items: impl IntoIterator<Item = T>) -> KnownList<T> {
+        KnownList {
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
+impl<T: PartialEq> KnownList<T> {
+    /// What a write sends for this list: every item of the read it came from, as read, then
+    /// each addition that is not among them. The only place a write's *fresh live ∪
+    /// additions* is built; each platform calls it on the freshest read it holds.
+    pub(crate) fn union(self, additions: impl IntoIterator<Item = T>) -> Vec<T> {
+        let mut all = self.items;
+        for addition in additions {
+            if !all.contains(&addition) {
+                all.push(addition);
+            }
+        }
+        all
     }
 }
 
 impl KnownList<String> {
     /// A list of strings, each element a JSON string.
-    pub fn strings(field: &str, value: Option<&Value>) -> Result<KnownList, UnreadableField> {
+    pub(crate) fn strings(
+        field: &str,
+        value: Option<&Value>,
+    ) -> Result<KnownList, UnreadableField> {
         KnownList::from_json(field, value, |v| v.as_str().map(str::to_string))
     }
 
     /// The values as a set.
-    pub fn values(&self) -> Values {
+    pub(crate) fn values(&self) -> Values {
         self.items.iter().cloned().collect()
-    }
-
-    /// What a write sends for this field: every live value of this read, plus `additions`.
-    pub fn union<'a>(&self, additions: impl IntoIterator<Item = &'a String>) -> Values {
-        let mut all = self.values();
-        all.extend(additions.into_iter().cloned());
-        all
     }
 }
 
@@ -139,7 +162,7 @@ mod tests {
         assert_eq!(problem("d"), "is an object instead of a list");
         let error = KnownList::strings("adminUsers", None).unwrap_err();
         assert_eq!(
-            error.reason("POST /search"),
+            error.reason("POST /search").to_string(),
             "live state unreadable: field adminUsers is missing in POST /search"
         );
     }
@@ -149,10 +172,7 @@ mod tests {
         let doc = json!({"roles": ["b", "a"]});
         let known = KnownList::strings("roles", doc.get("roles")).unwrap();
         let add = ["c".to_string(), "a".to_string()];
-        assert_eq!(
-            known.union(&add),
-            Values::from(["a".to_string(), "b".to_string(), "c".to_string()])
-        );
+        assert_eq!(known.union(add), ["b", "a", "c"]);
         let empty = KnownList::strings("roles", Some(&json!([]))).unwrap();
         assert!(
             empty.values().is_empty(),

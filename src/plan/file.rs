@@ -1,18 +1,107 @@
-//! The plan file: a [`Plan`] as versioned, pretty, deterministic JSON (`plan --out`), read back
-//! by `apply PLANFILE`.
+//! The plan file: a [`Plan`] and the requests made to make it ([`PlanFile`]), as versioned,
+//! pretty, deterministic JSON (`plan --out`), read back by `apply PLANFILE`.
 //!
-//! The same bytes are printed by `plan --format json` ([`to_json`]). Reading checks the format
-//! version before anything else, so a file from a future format gets "unsupported format
-//! version", not a confusing parse error, and refuses a plan made by another warrant version:
-//! the diff rules may differ between versions. The `Plan` types hold no secret, so neither can
-//! the file.
+//! The same bytes are printed by `plan --format json` ([`to_json`]). The plan id is the sha256
+//! of those bytes with the `plan_id` line left out ([`PlanFile::seal`], [`id_of_text`]).
+//! Reading checks the format version before anything else, so a file from a future format
+//! gets "unsupported format version", not a confusing parse error, and refuses a plan made by
+//! another warrant version: the diff rules may differ between versions. The `Plan` types hold
+//! no secret, so neither can the file.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{FORMAT_VERSION, Plan};
+use crate::platform::RequestCounts;
+
+/// A whole plan: what `plan --out` writes and `apply PLANFILE` executes. Contains no secret.
+///
+/// To `apply` a plan file is untrusted (it travels through CI artifact storage): apply takes
+/// targets, key sinks and desired objects from the manifests, and from the plan only the
+/// reviewed set of changes — addresses, additions, live fingerprints and declaration digests —
+/// so a plan can narrow what apply does, never widen it.
+// The file holds the plan, then the requests made while planning. The telemetry is the
+// file's, not the plan's: two plans of the same manifests against the same live state are
+// equal however many requests they took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(rename = "Plan")]
+pub struct PlanFile {
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// API requests made while planning, per target.
+    #[serde(default)]
+    pub requests: BTreeMap<String, RequestCounts>,
+}
+
+impl PlanFile {
+    /// The file of `plan`, sealed: its `plan_id` is set from its content.
+    pub fn new(plan: Plan, requests: BTreeMap<String, RequestCounts>) -> PlanFile {
+        let mut file = PlanFile { plan, requests };
+        file.seal();
+        file
+    }
+
+    /// sha256 (hex) over the file's canonical content: exactly the bytes of [`write_json`]
+    /// with `plan_id` left out, whatever `plan_id` holds now. Streamed into the hash: the JSON
+    /// of 100,000 objects is never held. Hashing the bytes, not a re-serialization of what a
+    /// reader parsed, means any edit gives another id — and the id covers what the file shows
+    /// (secrets masked, hidden characters escaped), which parsing could not reproduce (a
+    /// masked value sorts differently from the value it hides).
+    pub(crate) fn content_id(&mut self) -> String {
+        let claimed = std::mem::take(&mut self.plan.plan_id);
+        let mut h = Sha256::new();
+        // Writing plain data into a hash cannot fail.
+        let _ = write_json(&mut h, self);
+        self.plan.plan_id = claimed;
+        hex::encode(h.finalize())
+    }
+
+    /// Sets `plan_id` from the content: called once every field is final.
+    pub fn seal(&mut self) {
+        self.plan.plan_id = self.content_id();
+    }
+
+    /// API requests made while planning, over all targets.
+    pub fn request_total(&self) -> u64 {
+        self.requests.values().map(|c| c.total).sum()
+    }
+}
+
+/// A plan file is its plan, with the request counts beside it.
+impl std::ops::Deref for PlanFile {
+    type Target = Plan;
+
+    fn deref(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+impl std::ops::DerefMut for PlanFile {
+    fn deref_mut(&mut self) -> &mut Plan {
+        &mut self.plan
+    }
+}
+
+/// The JSON Schema of the plan file, with the kinds of object the platforms manage.
+pub(crate) fn schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(PlanFile).to_value();
+    let kinds: Vec<&str> = crate::platform::kinds().map(|k| k.as_str()).collect();
+    if let Some(kind) = schema
+        .pointer_mut("/$defs/Kind")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        // The list goes before the description, as a derived schema of an enum has it.
+        let description = kind.remove("description");
+        kind.insert("enum".into(), kinds.into());
+        kind.extend(description.map(|d| ("description".to_string(), d)));
+    }
+    schema
+}
 
 /// Why a plan file could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +144,7 @@ pub enum PlanFileError {
 
 /// The plan file's content: pretty JSON with a final newline. Field order is the declaration
 /// order of the types and every map is ordered, so equal plans give equal bytes.
-pub fn to_json(plan: &Plan) -> String {
+pub fn to_json(plan: &PlanFile) -> String {
     let mut bytes = Vec::new();
     // Writing plain data with string keys into memory cannot fail, and serde_json writes UTF-8;
     // fall back to an empty object rather than panicking should that ever change.
@@ -67,7 +156,7 @@ pub fn to_json(plan: &Plan) -> String {
 
 /// Writes the plan file atomically (a temporary file in the same directory, then a rename), so
 /// a reader never sees half a plan.
-pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
+pub fn write(path: &Path, plan: &PlanFile) -> Result<(), PlanFileError> {
     let io = |source| PlanFileError::Io {
         action: "write",
         path: path.to_path_buf(),
@@ -88,7 +177,7 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
 
 /// Writes exactly the bytes of [`to_json`] to `out`. Hidden characters of live values are
 /// written as `\uXXXX` escapes (`crate::text`): the same data, safe to print.
-pub fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
+pub(crate) fn write_json(out: &mut impl Write, plan: &PlanFile) -> std::io::Result<()> {
     crate::text::write_json_pretty(&mut *out, plan).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }
@@ -98,7 +187,7 @@ pub fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
 const ID_LINE_START: &str = "{\n  \"plan_id\": \"";
 const ID_LINE_END: &str = "\",\n";
 
-/// The id a plan file's content has ([`Plan::content_id`] of what it holds): sha256 over its
+/// The id a plan file's content has (`PlanFile::content_id` of what it holds): sha256 over its
 /// bytes with the `plan_id` line left out. `None` when the file does not begin with a
 /// `plan_id` line as warrant writes it — reformatted or not made by `warrant plan`.
 pub fn id_of_text(text: &str) -> Option<String> {
@@ -114,7 +203,7 @@ pub fn id_of_text(text: &str) -> Option<String> {
     Some(hex::encode(h.finalize()))
 }
 
-/// Reads and checks a plan file.
+/// Reads and checks a plan file: the plan it holds (its request counts are not read).
 pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
         action: "read",
@@ -160,5 +249,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanFileError> {
         }
     }
     // Re-parse from the text (not the Value) so errors carry line and column.
-    serde_json::from_str(text).map_err(malformed)
+    let plan: Plan = serde_json::from_str(text).map_err(malformed)?;
+    let known: Vec<crate::model::Kind> = crate::platform::kinds().collect();
+    let addresses = plan
+        .changes
+        .iter()
+        .flat_map(|c| [&c.address, &c.desired.address])
+        .chain(plan.warnings.iter().map(|w| &w.address));
+    if let Some(unknown) = addresses.map(|a| a.kind).find(|k| !known.contains(k)) {
+        return Err(PlanFileError::Malformed {
+            path: path.to_path_buf(),
+            message: format!("\"{unknown}\" is not a kind of object warrant manages"),
+            line: 0,
+            column: 0,
+        });
+    }
+    Ok(plan)
 }

@@ -5,20 +5,22 @@
 //!
 //! ```text
 //! manifests ─ --only filters ─▶ resources per target
-//!     ─ per target, all targets at once: client.resolve ─▶ desired objects
-//!                                        client.read    ─▶ live states
-//!     ─ diff each ─▶ Plan (sorted by target, kind, name; summary; request counts per target)
+//!     ─ per target, all targets at once: target.resolve ─▶ desired objects
+//!                                        target.read    ─▶ live states
+//!     ─ diff each ─▶ Plan (sorted by target, kind, name; summary)
+//!     ─ with the request counts per target ─▶ PlanFile (sealed: its plan id is set)
 //! ```
 //!
 //! Typical use (tests and the demo pass endpoints and credentials in [`LiveOptions`]):
 //!
 //! ```no_run
-//! # async fn f(manifests: warrant::manifest::Manifests) -> Result<(), warrant::plan::gather::PlanError> {
+//! # async fn f(manifests: warrant::platform::Manifests) -> Result<(), warrant::plan::gather::PlanError> {
 //! use warrant::plan::gather::{make_plan, open_session, Only};
-//! use warrant::session::LiveOptions;
+//! use warrant::platform::LiveOptions;
 //! let only: Vec<Only> = Vec::new();
 //! let session = open_session(&manifests, &only, &LiveOptions::default())?;
-//! let plan = make_plan(&manifests, &only, &session).await?;
+//! let made = make_plan(&manifests, &only, &session).await?;
+//! println!("{} changes, {} requests", made.plan.changes.len(), made.request_total());
 //! # Ok(()) }
 //! ```
 //!
@@ -27,16 +29,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::future::Future;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::file::PlanFile;
 use super::{Change, Plan, PlanMeta, diff_owned};
-use crate::manifest::{Manifests, Resource, ResourceSpec, TargetPlatform};
-use crate::model::{DesiredObject, Kind, LiveState};
-use crate::platform::{Client, ErrorKind, PlatformError, RequestCounts};
-use crate::session::{LiveOptions, Session};
+use crate::manifest::Spec;
+use crate::model::Kind;
+use crate::platform::{
+    ErrorKind, LiveOptions, LiveTarget, Manifests, PlatformError, RequestCounts, Resource,
+    ResourceSpec, Session, TargetPlatform,
+};
 
 /// One `--only` filter.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,15 +61,20 @@ impl Only {
             }
             return Ok(Only::Target(target.to_string()));
         }
-        let kinds = Kind::ALL.map(Kind::as_str).join(", ");
+        let kinds = crate::platform::kinds()
+            .map(Kind::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
         match text.split_once('/') {
-            Some((kind, name)) if !name.is_empty() => match Kind::parse(kind) {
-                Some(kind) => Ok(Only::Object {
-                    kind,
-                    name: name.to_string(),
-                }),
-                None => Err(bad(format!("unknown kind {kind:?}; kinds are {kinds}"))),
-            },
+            Some((kind, name)) if !name.is_empty() => {
+                match crate::platform::kinds().find(|k| k.as_str() == kind) {
+                    Some(kind) => Ok(Only::Object {
+                        kind,
+                        name: name.to_string(),
+                    }),
+                    None => Err(bad(format!("unknown kind {kind:?}; kinds are {kinds}"))),
+                }
+            }
             _ => Err(bad(format!(
                 "expected KIND/NAME (kinds are {kinds}) or target=NAME"
             ))),
@@ -128,7 +137,10 @@ fn render_platform_errors(errors: &[PlatformError]) -> String {
 
 /// The resources the filters select (all of them without filters). A filter that matches
 /// nothing is an error: a typo must not silently plan nothing.
-pub fn select<'m>(manifests: &'m Manifests, only: &[Only]) -> Result<Vec<&'m Resource>, PlanError> {
+pub(crate) fn select<'m>(
+    manifests: &'m Manifests,
+    only: &[Only],
+) -> Result<Vec<&'m Resource>, PlanError> {
     if only.is_empty() {
         return Ok(manifests.resources.iter().collect());
     }
@@ -194,76 +206,17 @@ pub fn open_session(
     Session::open(&targets, &live.for_targets(&targets, manifests)).map_err(PlanError::Platform)
 }
 
-/// What the planner needs from a target's client. [`Client`] is the real one; tests may plan
-/// against anything that answers these.
-pub trait LiveReader {
-    /// Resolves names in these resources to ids; one desired object per resource, same order.
-    fn resolve(
-        &self,
-        resources: &[&Resource],
-    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>>;
-    /// Reads the live state of these objects; one per object, same order.
-    fn read(
-        &self,
-        objects: &[DesiredObject],
-    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>>;
-    /// [`read`](LiveReader::read), and the names of the live objects of the target that the
-    /// read saw but was not asked about, for the look-alike warnings (`super::lookalike`). A
-    /// reader that cannot tell returns none.
-    fn read_noting_others(
-        &self,
-        objects: &[DesiredObject],
-    ) -> impl Future<Output = Result<(Vec<LiveState>, Vec<String>), PlatformError>> {
-        async move { Ok((self.read(objects).await?, Vec::new())) }
-    }
-    /// Requests made so far.
-    fn request_counts(&self) -> RequestCounts;
-}
-
-impl LiveReader for Client {
-    fn resolve(
-        &self,
-        resources: &[&Resource],
-    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>> {
-        Client::resolve(self, resources)
-    }
-    fn read(
-        &self,
-        objects: &[DesiredObject],
-    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>> {
-        Client::read(self, objects)
-    }
-    fn read_noting_others(
-        &self,
-        objects: &[DesiredObject],
-    ) -> impl Future<Output = Result<(Vec<LiveState>, Vec<String>), PlatformError>> {
-        Client::read_noting_others(self, objects)
-    }
-    fn request_counts(&self) -> RequestCounts {
-        Client::request_counts(self)
-    }
-}
-
-/// Makes the plan of the selected resources against the session's live systems.
+/// Makes the plan of the selected resources against the session's live targets, in its
+/// file: with the requests made per target, sealed.
 ///
 /// Targets are planned concurrently; the result does not depend on which finishes first.
-/// `Plan.requests` counts only the requests made by this call, so a session can be reused
-/// (plan, apply, plan again).
+/// The request counts are only those of this call, so a session can be reused (plan, apply,
+/// plan again).
 pub async fn make_plan(
     manifests: &Manifests,
     only: &[Only],
     session: &Session,
-) -> Result<Plan, PlanError> {
-    make_plan_with(manifests, only, &session.clients, &session.endpoints).await
-}
-
-/// [`make_plan`] over any [`LiveReader`]s (target name → reader) and endpoint overrides.
-pub async fn make_plan_with<R: LiveReader>(
-    manifests: &Manifests,
-    only: &[Only],
-    readers: &BTreeMap<String, R>,
-    endpoints: &BTreeMap<String, String>,
-) -> Result<Plan, PlanError> {
+) -> Result<PlanFile, PlanError> {
     let selected = select(manifests, only)?;
     let platforms = targets_in_use(manifests, only)?;
     let mut per_target: BTreeMap<&str, Vec<&Resource>> = BTreeMap::new();
@@ -272,16 +225,10 @@ pub async fn make_plan_with<R: LiveReader>(
     }
 
     let runs = per_target.iter().map(|(target, resources)| async move {
-        let reader = readers.get(*target).ok_or_else(|| {
-            PlatformError::new(
-                target,
-                ErrorKind::Other,
-                "no client is open for this target",
-            )
-        })?;
-        let before = reader.request_counts();
-        let result = plan_target(target, reader, resources).await;
-        let used = subtract(&reader.request_counts(), &before);
+        let live = session.live(target)?;
+        let before = live.request_counts();
+        let result = plan_target(target, live, resources).await;
+        let used = subtract(&live.request_counts(), &before);
         result.map(|(changes, others)| (target.to_string(), changes, others, used))
     });
     let results = futures::future::join_all(runs).await;
@@ -318,7 +265,7 @@ pub async fn make_plan_with<R: LiveReader>(
     let targets = platforms
         .into_iter()
         .map(|(name, platform)| {
-            let used = effective_target(&platform, endpoints.get(&name).map(String::as_str));
+            let used = platform.as_used(session.endpoints.get(&name).map(String::as_str));
             (name, used)
         })
         .collect();
@@ -334,19 +281,18 @@ pub async fn make_plan_with<R: LiveReader>(
         targets,
         only: only.iter().map(ToString::to_string).collect(),
     };
-    let mut plan = Plan::new(meta, changes, requests);
+    let mut plan = Plan::new(meta, changes);
     plan.warnings = super::lookalike::name_warnings(&plan.changes, &undeclared_live);
-    plan.seal();
-    Ok(plan)
+    Ok(PlanFile::new(plan, requests))
 }
 
 /// The target's changes, and the names of its live objects that no change is about.
-async fn plan_target<R: LiveReader>(
+async fn plan_target(
     target: &str,
-    reader: &R,
+    live: &dyn LiveTarget,
     resources: &[&Resource],
 ) -> Result<(Vec<Change>, Vec<String>), PlatformError> {
-    let desired = reader.resolve(resources).await?;
+    let desired = live.resolve(resources).await?;
     if desired.len() != resources.len() {
         return Err(count_mismatch(
             target,
@@ -355,15 +301,15 @@ async fn plan_target<R: LiveReader>(
             desired.len(),
         ));
     }
-    let (live, others) = reader.read_noting_others(&desired).await?;
-    if live.len() != desired.len() {
-        return Err(count_mismatch(target, "read", desired.len(), live.len()));
+    let (states, others) = live.read_noting(&desired, true).await?;
+    if states.len() != desired.len() {
+        return Err(count_mismatch(target, "read", desired.len(), states.len()));
     }
     // Both consumed: each live object is freed as soon as its change exists, so a target's
     // live state and its changes are not all held at once.
     let changes = desired
         .into_iter()
-        .zip(live)
+        .zip(states)
         .map(|(d, l)| diff_owned(d, &l))
         .collect();
     Ok((changes, others))
@@ -395,36 +341,6 @@ fn subtract(after: &RequestCounts, before: &RequestCounts) -> RequestCounts {
     }
 }
 
-/// A target's settings as used: the `--endpoint` override, or the Mist cloud's URL, becomes
-/// the recorded base URL, so the plan says exactly where it read from.
-pub fn effective_target(platform: &TargetPlatform, endpoint: Option<&str>) -> TargetPlatform {
-    let mut used = platform.clone();
-    match &mut used {
-        TargetPlatform::Atlan(a) => {
-            if let Some(url) = endpoint {
-                a.base_url = url.to_string();
-            }
-        }
-        TargetPlatform::Connect(c) => {
-            if let Some(url) = endpoint {
-                c.base_url = url.to_string();
-            }
-        }
-        TargetPlatform::Mist(m) => {
-            let cloud_url = m
-                .cloud
-                .as_deref()
-                .and_then(crate::platform::mist::cloud_base_url)
-                .map(str::to_string);
-            if let Some(url) = endpoint.map(str::to_string).or(cloud_url) {
-                m.base_url = Some(url);
-                m.cloud = None;
-            }
-        }
-    }
-    used
-}
-
 /// sha256 over a canonical form of every declared target and resource: sorted by name (and
 /// kind), set-like lists sorted, source locations left out. Reordering documents, files or
 /// list items, or reformatting YAML, leaves it unchanged; `apply --manifests` compares it.
@@ -441,7 +357,9 @@ pub fn desired_digest(manifests: &Manifests) -> String {
         .iter()
         .map(|r| (r.kind(), r.name.as_str(), CanonicalSpec(&r.spec)))
         .collect();
-    resources.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    // Kinds in the order of the list of platforms.
+    let order = |kind: Kind| crate::platform::kind_order(kind);
+    resources.sort_by(|a, b| (order(a.0), a.1).cmp(&(order(b.0), b.1)));
     // Streamed into the hash: the canonical text of 100,000 resources is never held whole.
     // Same bytes as the earlier `{"targets": [...], "resources": [...]}` value.
     #[derive(serde::Serialize)]
@@ -455,46 +373,14 @@ pub fn desired_digest(manifests: &Manifests) -> String {
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
-/// Serializes as [`canonical_spec`], one resource at a time.
+/// Serializes as the spec's canonical form (`crate::manifest::Spec::canonical`), one
+/// resource at a time.
 struct CanonicalSpec<'a>(&'a ResourceSpec);
 
 impl serde::Serialize for CanonicalSpec<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        canonical_spec(self.0).serialize(serializer)
+        self.0.canonical().serialize(serializer)
     }
-}
-
-/// The spec with its set-like lists sorted and deduplicated. Not every list is a set: a key
-/// sink's argv keeps its order.
-fn canonical_spec(spec: &ResourceSpec) -> serde_json::Value {
-    fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
-        let set: BTreeSet<T> = v.iter().cloned().collect();
-        set.into_iter().collect()
-    }
-    match spec {
-        ResourceSpec::ConnectionAdmins(s) => {
-            let mut s = s.clone();
-            s.api_tokens = sorted(&s.api_tokens);
-            to_value(&s)
-        }
-        ResourceSpec::AutomationIdentity(s) => {
-            let mut s = s.clone();
-            s.roles = sorted(&s.roles);
-            s.tags = sorted(&s.tags);
-            to_value(&s)
-        }
-        ResourceSpec::OrgApiToken(s) => {
-            let mut s = s.clone();
-            s.privileges = sorted(&s.privileges);
-            s.src_ips = sorted(&s.src_ips);
-            to_value(&s)
-        }
-    }
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    // Plain manifest data always serializes; Null keeps the digest total should it not.
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// The directory of the first manifest file, where `git` is asked for the commit.
@@ -512,7 +398,7 @@ fn manifest_dir(manifests: &Manifests) -> &Path {
 
 /// `GITHUB_SHA` in CI, else `git rev-parse HEAD` in `dir`; `None` outside a repository or
 /// without git.
-pub fn git_commit(dir: &Path) -> Option<String> {
+pub(crate) fn git_commit(dir: &Path) -> Option<String> {
     if let Ok(sha) = std::env::var("GITHUB_SHA")
         && !sha.trim().is_empty()
     {
@@ -530,6 +416,6 @@ pub fn git_commit(dir: &Path) -> Option<String> {
 }
 
 /// Now, RFC 3339 in UTC to the second.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

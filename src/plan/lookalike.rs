@@ -15,7 +15,7 @@
 //!   caught too).
 //!
 //! Checked names: a created or updated object's remote name and `metadata.name`, and the values
-//! (with their labels, e.g. a token's display name) it adds. [`name_warnings`] is pure; the
+//! (with their labels, e.g. a token's display name) it adds. `name_warnings` is pure; the
 //! live names come from the platform reads (`gather`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,7 +57,7 @@ pub enum NameReason {
 
 /// Every look-alike finding of these changes. `undeclared_live` holds, per target, the names of
 /// live objects that no change is about.
-pub fn name_warnings(
+pub(crate) fn name_warnings(
     changes: &[Change],
     undeclared_live: &BTreeMap<String, Vec<String>>,
 ) -> Vec<NameWarning> {
@@ -174,7 +174,7 @@ fn names_brought(change: &Change) -> BTreeSet<&str> {
 }
 
 /// The scripts of `name`'s letters, when they are more than one writing system.
-pub fn mixed_scripts(name: &str) -> Option<Vec<String>> {
+pub(crate) fn mixed_scripts(name: &str) -> Option<Vec<String>> {
     if name.is_ascii() || name.is_single_script() {
         return None;
     }

@@ -2,12 +2,13 @@
 //!
 //! [`diff`] is the one function that decides what changes; it does no I/O. Its result,
 //! [`Change`], records the action, the additions per field, the live values before, the drift
-//! (live values the manifests do not declare) and a fingerprint of the live managed fields.
-//! A [`Plan`] wraps the changes with what `apply` needs to check it is still valid; it is
-//! written as versioned JSON by [`file`](mod@file) and rendered by `crate::render`, which never decides
-//! anything. [`gather`] is the I/O around the diff: it resolves and reads live state through a
-//! `crate::session::Session` and assembles the `Plan`. [`lookalike`] finds the names in it a
-//! reviewer could misread.
+//! (live values the manifests do not declare), why it cannot be applied (typed
+//! [`Reason`]s) and a fingerprint of the live managed fields. A [`Plan`] wraps the changes with
+//! what `apply` needs to check it is still valid. [`file`](mod@file) writes it as versioned
+//! JSON, together with the requests it took to make ([`file::PlanFile`]), and `crate::render`
+//! renders it, deciding nothing. [`gather`] is the I/O around the diff: it resolves and reads
+//! live state through a `crate::platform::Session` and assembles the plan. [`lookalike`] finds
+//! the names in it a reviewer could misread.
 
 pub mod file;
 pub mod gather;
@@ -19,26 +20,23 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::TargetPlatform;
 use crate::model::{
-    Address, CreateRule, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState, SmallMap, Values,
+    Address, CreateRule, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState, Reason, SmallMap,
+    Values,
 };
-use crate::platform::RequestCounts;
+use crate::platform::TargetPlatform;
 
 /// Version of the plan file format; `apply` refuses any other. 2: `plan_id`, `manifests` and
 /// each change's `declaration`.
 pub const FORMAT_VERSION: u32 = 2;
 
-/// A whole plan: what `plan --out` writes and `apply PLANFILE` executes. Contains no secret.
-///
-/// To `apply` a plan file is untrusted (it travels through CI artifact storage): apply takes
-/// targets, key sinks and desired objects from the manifests, and from the plan only the
-/// reviewed set of changes — addresses, additions, live fingerprints and declaration digests —
-/// so a plan can narrow what apply does, never widen it.
+/// A whole plan: what `apply PLANFILE` executes, and with the requests made to make it what
+/// `plan --out` writes ([`file::PlanFile`]). Contains no secret; see `PlanFile` for what apply
+/// takes from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     /// sha256 (hex) over the plan file's bytes with this field left out, computed by
-    /// [`Plan::content_id`]; apply recomputes it from the file it reads
+    /// [`file::PlanFile::seal`]; apply recomputes it from the file it reads
     /// ([`file::id_of_text`]) and `apply --plan-id` compares it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plan_id: String,
@@ -69,9 +67,6 @@ pub struct Plan {
     /// Every declared object, in a deterministic order (target, kind, name).
     pub changes: Vec<Change>,
     pub summary: Summary,
-    /// API requests made while planning, per target.
-    #[serde(default)]
-    pub requests: BTreeMap<String, RequestCounts>,
 }
 
 /// What applying a change will do. No variant removes anything.
@@ -103,7 +98,7 @@ pub struct Change {
     pub drift: SmallMap<Values>,
     /// Why the change is a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// The live object's id, when it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_id: Option<String>,
@@ -144,7 +139,7 @@ pub fn diff(desired: &DesiredObject, live: &LiveState) -> Change {
 
 /// [`diff`] taking the desired object by value, so the change can keep it without a copy:
 /// planning 100,000 objects would otherwise hold every desired object twice at its peak.
-pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
+pub(crate) fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
     // The change gets `desired` at the end; until then it holds an empty stand-in (no
     // allocation) so the decisions below can borrow `desired` while filling `change`.
     let stand_in = DesiredObject {
@@ -176,12 +171,10 @@ pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
 
     match live {
         LiveState::Ambiguous { ids } => {
-            change.reasons.push(format!(
-                "{} matches {} live objects ({}); rename or remove the duplicates by hand",
-                desired.address.remote_key,
-                ids.len(),
-                ids.join(", ")
-            ));
+            change.reasons.push(Reason::AmbiguousName {
+                name: desired.address.remote_key.clone(),
+                ids: ids.clone(),
+            });
         }
         LiveState::Unreadable { id, reasons } => {
             change.live_id = Some(id.clone());
@@ -194,10 +187,11 @@ pub fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
                     if let Some(max) = field.max_items
                         && field.values.len() > max
                     {
-                        change.reasons.push(format!(
-                            "{name}: {} values declared, at most {max} allowed",
-                            field.values.len()
-                        ));
+                        change.reasons.push(Reason::TooManyValues {
+                            field: name.clone(),
+                            declared: field.values.len(),
+                            max,
+                        });
                     }
                     if !field.values.is_empty() {
                         change.additions.insert(name.clone(), field.values.clone());
@@ -259,15 +253,14 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
                 // the limit (set by hand) is not a conflict while warrant leaves it alone.
                 if let Some(max) = field.max_items
                     && !add.is_empty()
+                    && live.len() + add.len() > max
                 {
-                    let total = live.len() + add.len();
-                    if total > max {
-                        change.reasons.push(format!(
-                            "{name}: adding {} to the {} live values would make {total}, more than the {max} allowed",
-                            add.len(),
-                            live.len()
-                        ));
-                    }
+                    change.reasons.push(Reason::LimitExceeded {
+                        field: name.clone(),
+                        adding: add.len(),
+                        live: live.len(),
+                        max,
+                    });
                 }
                 if !add.is_empty() {
                     change.additions.insert(name.clone(), add);
@@ -275,13 +268,12 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
             }
             FieldPolicy::Immutable => {
                 if live != &field.values {
-                    change.reasons.push(format!(
-                        "{} cannot change after creation; declare a new {} under a new name (live {name}: [{}], declared: [{}])",
-                        snake_case(name),
-                        noun(desired.address.kind),
-                        join(live),
-                        join(&field.values),
-                    ));
+                    change.reasons.push(Reason::ImmutableField {
+                        field: name.clone(),
+                        what: noun(desired.address.kind),
+                        live: live.clone(),
+                        declared: field.values.clone(),
+                    });
                 }
             }
         }
@@ -310,37 +302,14 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
     }
 }
 
-/// How an immutable-field conflict names the field: in snake_case, the spelling the API
-/// documentation readers will search for uses (`srcIps` is documented as `src_ips`).
-fn snake_case(field: &str) -> String {
-    let mut out = String::with_capacity(field.len() + 4);
-    for c in field.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// What a reader calls an object of this kind in a sentence.
+/// What a reader calls a new object of this kind in a sentence (`token`).
 fn noun(kind: Kind) -> &'static str {
-    match kind {
-        Kind::ConnectionAdmins => "connection admin list",
-        Kind::AutomationIdentity => "identity",
-        Kind::OrgApiToken => "token",
-    }
-}
-
-fn join(values: &Values) -> String {
-    values.iter().cloned().collect::<Vec<_>>().join(", ")
+    crate::platform::of_kind(kind).map_or("object", |p| p.short_noun())
 }
 
 /// sha256 over the live values of the fields the desired object manages, or over "absent" /
 /// the ambiguous ids. Foreign changes to unmanaged fields do not make a plan stale.
-pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
+pub(crate) fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
     let mut h = Sha256::new();
     match live {
         LiveState::Absent => h.update(b"absent"),
@@ -356,7 +325,7 @@ pub fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
             h.update(id.as_bytes());
             for r in reasons {
                 h.update([0]);
-                h.update(r.as_bytes());
+                h.update(r.to_string().as_bytes());
             }
         }
         LiveState::Present { object } => {
@@ -415,12 +384,9 @@ pub struct PlanMeta {
 
 impl Plan {
     /// Assembles a plan from changes in any order: sorts them by (target, kind, name) and
-    /// computes the summary, so equal inputs always give byte-identical plan files.
-    pub fn new(
-        meta: PlanMeta,
-        mut changes: Vec<Change>,
-        requests: BTreeMap<String, RequestCounts>,
-    ) -> Plan {
+    /// computes the summary, so equal inputs always give byte-identical plan files. Its
+    /// `plan_id` is set when its file is sealed ([`file::PlanFile::new`]).
+    pub fn new(meta: PlanMeta, mut changes: Vec<Change>) -> Plan {
         // Unstable: it needs no buffer of half the changes. Ties (none in a valid plan, since
         // names are unique per kind) fall back to the whole address, so order stays total.
         changes.sort_unstable_by(|a, b| {
@@ -429,7 +395,7 @@ impl Plan {
                 .then_with(|| a.address.cmp(&b.address))
         });
         let summary = Summary::of(&changes);
-        let mut plan = Plan {
+        Plan {
             plan_id: String::new(),
             format_version: FORMAT_VERSION,
             warrant_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -442,45 +408,17 @@ impl Plan {
             warnings: Vec::new(),
             changes,
             summary,
-            requests,
-        };
-        plan.seal();
-        plan
-    }
-
-    /// sha256 (hex) over the plan's canonical content: exactly the bytes of its plan file
-    /// ([`file::write_json`]) with `plan_id` left out, whatever `plan_id` holds now. Streamed
-    /// into the hash: the JSON of 100,000 objects is never held. Hashing the bytes, not a
-    /// re-serialization of what a reader parsed, means any edit gives another id — and the id
-    /// covers what the file shows (secrets masked, hidden characters escaped), which parsing
-    /// could not reproduce (a masked value sorts differently from the value it hides).
-    pub fn content_id(&mut self) -> String {
-        let claimed = std::mem::take(&mut self.plan_id);
-        let mut h = Sha256::new();
-        // Writing plain data into a hash cannot fail.
-        let _ = file::write_json(&mut h, self);
-        self.plan_id = claimed;
-        hex::encode(h.finalize())
-    }
-
-    /// Sets `plan_id` from the content: called once every field is final.
-    pub fn seal(&mut self) {
-        self.plan_id = self.content_id();
+        }
     }
 
     /// The first 12 hex characters of the plan id: enough to tell plans apart on screen.
     pub fn short_id(&self) -> &str {
         self.plan_id.get(..12).unwrap_or(&self.plan_id)
     }
-
-    /// API requests made while planning, over all targets.
-    pub fn request_total(&self) -> u64 {
-        self.requests.values().map(|c| c.total).sum()
-    }
 }
 
 /// The one order of changes in plans and every rendering: target, kind, name.
-pub fn order_key(address: &Address) -> (&str, crate::model::Kind, &str) {
+pub(crate) fn order_key(address: &Address) -> (&str, crate::model::Kind, &str) {
     (&address.target, address.kind, &address.name)
 }
 

@@ -10,18 +10,18 @@
 //! one request, waits and `Retry-After` included, stay inside `retry_budget`. Listings add
 //! their page bound and completeness proof on top (`super::listing`).
 //!
-//! The layer separates *one attempt* ([`Http::send`]) from *the retry decision*
-//! ([`Backoff::wait`]), because the clients need different things between attempts: a read
+//! The layer separates *one attempt* (`Http::send`) from *the retry decision*
+//! (`Backoff::wait`), because the clients need different things between attempts: a read
 //! is simply sent again ([`Http::call`]); an update re-reads the object and rebuilds its body
 //! (a body computed before a failure is never re-sent); a create first checks whether the
-//! object now exists. All three drive the same [`Backoff`], so there is one retry policy.
+//! object now exists. All three drive the same `Backoff`, so there is one retry policy.
 //!
 //! Nothing secret is logged: the log line of a request carries method, URL, status and time;
 //! credentials only ever live in [`Secret`]s and are exposed when a header is built. Credentials
 //! go only to the base URL the client was made with (a Target's, or an `--endpoint`), which
-//! must be https or loopback http ([`crate::manifest::base_url_problems`]); redirects are
+//! must be https or loopback http (`crate::manifest::base_url_problems`); redirects are
 //! never followed. Whatever a server sends back reaches errors and log lines only through
-//! [`crate::secret::redact`]: [`PlatformError`]'s constructors apply it, and so does every log
+//! `crate::secret::redact`: [`PlatformError`]'s constructors apply it, and so does every log
 //! line here, so an error body echoing the request (a gateway, an identity provider) cannot
 //! carry a credential or the OAuth token fetched here into output.
 
@@ -40,7 +40,7 @@ use crate::model::UnreadableField;
 use crate::platform::{ClientOptions, ErrorKind, PlatformError};
 use crate::secret::{Secret, redact};
 
-pub use reqwest::Method;
+pub(crate) use reqwest::Method;
 
 /// Requests made, per `METHOD route` (ids in paths replaced by placeholders).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -64,7 +64,7 @@ impl RateLimit {
         }
     }
 
-    pub fn per_hour(requests: u32) -> RateLimit {
+    pub(crate) fn per_hour(requests: u32) -> RateLimit {
         RateLimit {
             requests,
             per: Duration::from_secs(3600),
@@ -111,7 +111,7 @@ pub struct ApiError {
 }
 
 /// Turns an error response body into the platform's code and text (one per platform).
-pub type ErrorParser = fn(status: u16, body: &[u8]) -> ApiError;
+pub(crate) type ErrorParser = fn(status: u16, body: &[u8]) -> ApiError;
 
 /// One request, described independently of any attempt so it can be sent again.
 #[derive(Clone)]
@@ -131,7 +131,7 @@ impl fmt::Debug for Request {
 }
 
 impl Request {
-    pub fn new(method: Method, route: &'static str, path: impl Into<String>) -> Request {
+    pub(crate) fn new(method: Method, route: &'static str, path: impl Into<String>) -> Request {
         Request {
             method,
             route,
@@ -145,12 +145,12 @@ impl Request {
         Request::new(Method::GET, route, path)
     }
 
-    pub fn query(mut self, key: &str, value: impl Into<String>) -> Request {
+    pub(crate) fn query(mut self, key: &str, value: impl Into<String>) -> Request {
         self.query.push((key.to_string(), value.into()));
         self
     }
 
-    pub fn json(mut self, body: serde_json::Value) -> Request {
+    pub(crate) fn json(mut self, body: serde_json::Value) -> Request {
         self.json = Some(body);
         self
     }
@@ -199,12 +199,12 @@ impl Response {
         })
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// An error about this response's content, for the client's own checks.
-    pub fn malformed(&self, what: impl fmt::Display) -> PlatformError {
+    pub(crate) fn malformed(&self, what: impl fmt::Display) -> PlatformError {
         PlatformError::new(
             &self.target,
             ErrorKind::Malformed,
@@ -216,7 +216,7 @@ impl Response {
 
 /// One failed attempt and whether it may be retried.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub error: PlatformError,
     /// The platform's own code and text, when the failure was an error response.
     pub api: ApiError,
@@ -227,7 +227,7 @@ pub struct Failure {
 
 /// Whether a failed attempt is worth repeating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transient {
+pub(crate) enum Transient {
     /// A definite answer (4xx other than 408/429): repeating changes nothing.
     No,
     /// 408, 429, 5xx or a connection error. `maybe_applied` is false only when the server
@@ -241,7 +241,7 @@ pub enum Transient {
 
 impl Failure {
     /// True when a write may have taken effect although no success was seen.
-    pub fn maybe_applied(&self) -> bool {
+    pub(crate) fn maybe_applied(&self) -> bool {
         matches!(
             self.transient,
             Transient::Yes {
@@ -344,15 +344,11 @@ impl Http {
         })
     }
 
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         &self.target
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn options(&self) -> &ClientOptions {
+    pub(crate) fn options(&self) -> &ClientOptions {
         &self.options
     }
 
@@ -361,13 +357,13 @@ impl Http {
     }
 
     /// An error of this target.
-    pub fn error(&self, kind: ErrorKind, message: impl Into<String>) -> PlatformError {
+    pub(crate) fn error(&self, kind: ErrorKind, message: impl Into<String>) -> PlatformError {
         PlatformError::new(&self.target, kind, message)
     }
 
     /// The error of a write not made because the fresh read before it shows a list it would
     /// send as unknown: writing the additions alone would replace what is live.
-    pub fn unreadable(&self, field: &UnreadableField, read_with: &str) -> PlatformError {
+    pub(crate) fn unreadable(&self, field: &UnreadableField, read_with: &str) -> PlatformError {
         self.error(
             ErrorKind::Malformed,
             format!("{}; nothing was written", field.reason(read_with)),
@@ -375,7 +371,7 @@ impl Http {
     }
 
     /// A fresh retry budget for one logical operation.
-    pub fn backoff(&self) -> Backoff<'_> {
+    pub(crate) fn backoff(&self) -> Backoff<'_> {
         Backoff {
             http: self,
             attempt: 1,
@@ -396,7 +392,7 @@ impl Http {
 
     /// One attempt (with a single token re-fetch on 401 for client-credentials auth).
     /// Any non-2xx status is a [`Failure`].
-    pub async fn send(&self, request: &Request) -> Result<Response, Failure> {
+    pub(crate) async fn send(&self, request: &Request) -> Result<Response, Failure> {
         let header = self.authorization(false).await?;
         let first = self.attempt(request, header.as_ref()).await;
         match first {
@@ -768,7 +764,7 @@ fn bytes_text(n: u64) -> String {
 
 /// The retry budget of one logical operation: exponential backoff with full jitter, or the
 /// server's `Retry-After` when it sends one, within `max_attempts` and `retry_budget`.
-pub struct Backoff<'a> {
+pub(crate) struct Backoff<'a> {
     http: &'a Http,
     attempt: u32,
     /// Time spent on failed attempts and waits so far.
@@ -779,7 +775,7 @@ impl Backoff<'_> {
     /// Waits before the next attempt, or returns the error when `failure` is final: not
     /// transient, attempts exhausted, a `Retry-After` the budget cannot hold, or a retry that
     /// would end after the budget if it took as long as this failed attempt.
-    pub async fn wait(&mut self, failure: Failure) -> Result<(), PlatformError> {
+    pub(crate) async fn wait(&mut self, failure: Failure) -> Result<(), PlatformError> {
         let options = &self.http.options;
         let Transient::Yes { after, .. } = failure.transient else {
             return Err(failure.error);
@@ -840,11 +836,6 @@ impl Backoff<'_> {
         self.spent = self.spent.saturating_add(delay);
         tokio::time::sleep(delay).await;
         Ok(())
-    }
-
-    /// Attempts made so far in this operation.
-    pub fn attempts(&self) -> u32 {
-        self.attempt
     }
 }
 

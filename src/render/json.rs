@@ -1,5 +1,5 @@
 //! Plans and drift for machines. `plan --format json` prints exactly the plan file's content
-//! (its `warnings` list the look-alike names); `drift --format json` prints a [`DriftReport`],
+//! (its `warnings` list the look-alike names); `drift --format json` prints a `DriftReport`,
 //! the undeclared access of every object that has some. Hidden characters in values are
 //! written as `\uXXXX` escapes (`crate::text::write_json_pretty`).
 
@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{Address, SmallMap, Values};
-use crate::plan::Plan;
+use crate::plan::file::PlanFile;
 use crate::platform::RequestCounts;
 
 /// The plan file's content.
-pub fn plan(plan: &Plan) -> String {
-    crate::plan::file::to_json(plan)
+pub fn plan(file: &PlanFile) -> String {
+    crate::plan::file::to_json(file)
 }
 
 /// What `drift --format json` prints.
 #[derive(Debug, Serialize)]
-pub struct DriftReport<'a> {
+pub(crate) struct DriftReport<'a> {
     pub warrant_version: &'a str,
     pub created_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,7 +35,7 @@ pub struct DriftReport<'a> {
 
 /// The undeclared access of one object.
 #[derive(Debug, Serialize)]
-pub struct DriftEntry<'a> {
+pub(crate) struct DriftEntry<'a> {
     pub address: &'a Address,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_id: Option<&'a str>,
@@ -46,7 +46,8 @@ pub struct DriftEntry<'a> {
 }
 
 /// The drift report of a plan, pretty JSON with a final newline.
-pub fn drift(plan: &Plan) -> String {
+pub fn drift(file: &PlanFile) -> String {
+    let plan = &file.plan;
     let entries: Vec<DriftEntry> = plan
         .changes
         .iter()
@@ -72,7 +73,7 @@ pub fn drift(plan: &Plan) -> String {
         objects: plan.changes.len(),
         objects_with_drift: entries.len(),
         drift: entries,
-        requests: &plan.requests,
+        requests: &file.requests,
     };
     let mut text = crate::text::to_json_string_pretty(&report).unwrap_or_else(|_| "{}".to_string());
     text.push('\n');

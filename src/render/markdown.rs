@@ -12,6 +12,7 @@ use super::{
     by_target, change_lines, change_title, display_value, drift_summary_line, name_warning_lines,
     only_warning, summary_line, target_counts, target_heading,
 };
+use crate::plan::file::PlanFile;
 use crate::plan::{Action, Change, Plan};
 
 /// Options of the markdown rendering.
@@ -33,7 +34,8 @@ impl Default for MarkdownOptions {
 }
 
 /// The plan as a pull-request comment.
-pub fn plan(plan: &Plan, options: &MarkdownOptions) -> String {
+pub fn plan(file: &PlanFile, options: &MarkdownOptions) -> String {
+    let plan = &file.plan;
     let s = &plan.summary;
     let mut head = String::from("## warrant plan\n\n");
     push_warning(&mut head, plan);
@@ -48,7 +50,7 @@ pub fn plan(plan: &Plan, options: &MarkdownOptions) -> String {
     ] {
         head.push_str(&format!("| {label} | {n} |\n"));
     }
-    head.push_str(&format!("\n**{}**\n\n", escape_inline(&summary_line(plan))));
+    head.push_str(&format!("\n**{}**\n\n", escape_inline(&summary_line(file))));
 
     let mut sections: Vec<Section> = by_target(plan)
         .into_iter()
@@ -59,12 +61,13 @@ pub fn plan(plan: &Plan, options: &MarkdownOptions) -> String {
 }
 
 /// Only the undeclared access, as a comment or step summary (`warrant drift`).
-pub fn drift(plan: &Plan, options: &MarkdownOptions) -> String {
+pub fn drift(file: &PlanFile, options: &MarkdownOptions) -> String {
+    let plan = &file.plan;
     let mut head = String::from("## warrant drift\n\n");
     push_warning(&mut head, plan);
     head.push_str(&format!(
         "**{}**\n\n",
-        escape_inline(&drift_summary_line(plan))
+        escape_inline(&drift_summary_line(file))
     ));
     let sections: Vec<Section> = drift_section(plan).into_iter().collect();
     assemble(&head, &sections, options)

@@ -1,6 +1,8 @@
-//! Renderers of plans and drift: [`text`] for terminals, [`markdown`] for pull requests (within
-//! a size budget), [`json`] for machines. Rendering never decides anything: it only formats a
-//! `crate::plan::Plan`.
+//! Renderers: of plans and drift, [`text`] for terminals, [`markdown`] for pull requests
+//! (within a size budget), [`json`] for machines; of an apply run, [`report`] (its lines and
+//! summary) and [`progress`] (a bar or a line per object). Rendering never decides anything:
+//! it only puts into words a plan (`crate::plan::file::PlanFile`, the plan with its request
+//! counts), a typed reason (`crate::model::Reason`) or an apply report.
 //!
 //! This module holds what the formats share, so they cannot disagree: how a value is shown
 //! (`label (canonical value)`, hidden characters escaped by `crate::text::escape`, the one
@@ -9,20 +11,22 @@
 
 pub mod json;
 pub mod markdown;
+pub mod progress;
+pub mod report;
 pub mod text;
 
 use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::manifest::TargetPlatform;
 use crate::model::{SmallMap, Values};
+use crate::plan::file::PlanFile;
 use crate::plan::lookalike::{NameReason, NameWarning};
 use crate::plan::{Action, Change, Plan};
 use crate::text::escape;
 
 /// The symbol of an action, Terraform-like; no-ops have none (they are summarized).
-pub fn symbol(action: Action) -> &'static str {
+pub(crate) fn symbol(action: Action) -> &'static str {
     match action {
         Action::Create => "+",
         Action::Update => "~",
@@ -32,11 +36,11 @@ pub fn symbol(action: Action) -> &'static str {
 }
 
 /// The marker of undeclared (drift) values: reported, never removed.
-pub const DRIFT_SYMBOL: &str = "?";
+pub(crate) const DRIFT_SYMBOL: &str = "?";
 
 /// A value as people read it: `label (value)` when the manifests or the platform gave it a
 /// different name, with control characters escaped so one value is always one line.
-pub fn display_value(value: &str, labels: &SmallMap<String>) -> String {
+pub(crate) fn display_value(value: &str, labels: &SmallMap<String>) -> String {
     match labels.get(value) {
         Some(label) if label != value => format!("{} ({})", escape(label), escape(value)),
         _ => escape(value).into_owned(),
@@ -45,13 +49,13 @@ pub fn display_value(value: &str, labels: &SmallMap<String>) -> String {
 
 /// One line of a field diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiffLine {
+pub(crate) struct DiffLine {
     pub tag: ChangeTag,
     pub text: String,
 }
 
 /// The before/after diff of one field of a change, one value per line.
-pub fn field_diff(change: &Change, field: &str) -> Vec<DiffLine> {
+pub(crate) fn field_diff(change: &Change, field: &str) -> Vec<DiffLine> {
     let empty = Values::new();
     let before = change.before.get(field).unwrap_or(&empty);
     let after = change.after().remove(field).unwrap_or_default();
@@ -75,12 +79,12 @@ pub fn field_diff(change: &Change, field: &str) -> Vec<DiffLine> {
 }
 
 /// The fields whose diff a change shows: those with additions (for a create, all of them).
-pub fn changed_fields(change: &Change) -> impl Iterator<Item = &str> {
+pub(crate) fn changed_fields(change: &Change) -> impl Iterator<Item = &str> {
     change.additions.keys().map(String::as_str)
 }
 
 /// The warning every rendering opens with when `--only` restricted the plan.
-pub fn only_warning(plan: &Plan) -> Option<String> {
+pub(crate) fn only_warning(plan: &Plan) -> Option<String> {
     if plan.only.is_empty() {
         return None;
     }
@@ -92,7 +96,7 @@ pub fn only_warning(plan: &Plan) -> Option<String> {
 
 /// One line per look-alike name of the plan ([`crate::plan::lookalike`]); every plan
 /// rendering shows them before the changes.
-pub fn name_warning_lines(plan: &Plan) -> Vec<String> {
+pub(crate) fn name_warning_lines(plan: &Plan) -> Vec<String> {
     plan.warnings.iter().map(name_warning_line).collect()
 }
 
@@ -153,7 +157,8 @@ fn quoted_spelled(name: &str) -> String {
 }
 
 /// The closing summary of a plan, naming it by the first 12 characters of its id.
-pub fn summary_line(plan: &Plan) -> String {
+pub(crate) fn summary_line(file: &PlanFile) -> String {
+    let plan = &file.plan;
     let s = &plan.summary;
     let counts = format!(
         "Plan {}: {} to create, {} to update, {} conflicts; {} objects with undeclared access; {} API requests",
@@ -162,7 +167,7 @@ pub fn summary_line(plan: &Plan) -> String {
         s.update,
         s.conflict,
         s.drift,
-        plan.request_total()
+        file.request_total()
     );
     if s.has_changes() {
         counts
@@ -172,9 +177,10 @@ pub fn summary_line(plan: &Plan) -> String {
 }
 
 /// The closing summary of a drift report.
-pub fn drift_summary_line(plan: &Plan) -> String {
+pub(crate) fn drift_summary_line(file: &PlanFile) -> String {
+    let plan = &file.plan;
     let d = plan.summary.drift;
-    let requests = plan.request_total();
+    let requests = file.request_total();
     if d == 0 {
         format!(
             "No undeclared access in {} objects; {requests} API requests",
@@ -189,14 +195,9 @@ pub fn drift_summary_line(plan: &Plan) -> String {
 }
 
 /// `name (platform, base URL)`: a target header.
-pub fn target_heading(plan: &Plan, target: &str) -> String {
+pub(crate) fn target_heading(plan: &Plan, target: &str) -> String {
     let heading = match plan.targets.get(target) {
-        Some(TargetPlatform::Atlan(a)) => format!("{target} (atlan, {})", a.base_url),
-        Some(TargetPlatform::Connect(c)) => format!("{target} (connect, {})", c.base_url),
-        Some(TargetPlatform::Mist(m)) => {
-            let url = m.base_url.as_deref().or(m.cloud.as_deref()).unwrap_or("?");
-            format!("{target} (mist, {url})")
-        }
+        Some(platform) => platform.heading(target),
         None => target.to_string(),
     };
     // A plan file is untrusted input: its target names and URLs are shown escaped too.
@@ -204,7 +205,7 @@ pub fn target_heading(plan: &Plan, target: &str) -> String {
 }
 
 /// The changes of a plan grouped by target, in plan order.
-pub fn by_target(plan: &Plan) -> Vec<(&str, Vec<&Change>)> {
+pub(crate) fn by_target(plan: &Plan) -> Vec<(&str, Vec<&Change>)> {
     let mut groups: Vec<(&str, Vec<&Change>)> = Vec::new();
     for c in &plan.changes {
         match groups.last_mut() {
@@ -216,7 +217,7 @@ pub fn by_target(plan: &Plan) -> Vec<(&str, Vec<&Change>)> {
 }
 
 /// `Kind/name (remote key)`: how a change is named in every format.
-pub fn change_title(change: &Change) -> String {
+pub(crate) fn change_title(change: &Change) -> String {
     let a = &change.address;
     if a.remote_key == a.name {
         format!("{}/{}", a.kind, escape(&a.name))
@@ -227,7 +228,7 @@ pub fn change_title(change: &Change) -> String {
 
 /// The lines of one changed object, without colour: title, field diffs, conflict reasons.
 /// Shared by text (which colours by the leading marker) and markdown (inside a diff fence).
-pub fn change_lines(change: &Change) -> Vec<String> {
+pub(crate) fn change_lines(change: &Change) -> Vec<String> {
     let mut out = vec![format!(
         "{} {}",
         symbol(change.action),
@@ -251,13 +252,13 @@ pub fn change_lines(change: &Change) -> Vec<String> {
         out.push(format!("    key → {}", escape(&sink.describe())));
     }
     for reason in &change.reasons {
-        out.push(format!("!   conflict: {}", escape(reason)));
+        out.push(format!("!   conflict: {}", escape(&reason.to_string())));
     }
     out
 }
 
 /// The drift lines of one object: `? field: value` per undeclared value.
-pub fn drift_lines(change: &Change) -> Vec<String> {
+pub(crate) fn drift_lines(change: &Change) -> Vec<String> {
     let mut out = Vec::new();
     for (field, values) in &change.drift {
         for v in values {
@@ -272,7 +273,7 @@ pub fn drift_lines(change: &Change) -> Vec<String> {
 }
 
 /// Per-target counts for headings: `1 to create, 2 to update, 0 conflicts, 3 unchanged`.
-pub fn target_counts(changes: &[&Change]) -> String {
+pub(crate) fn target_counts(changes: &[&Change]) -> String {
     let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
     let mut s = String::new();
     let _ = write!(

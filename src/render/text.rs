@@ -9,6 +9,7 @@ use super::{
 };
 use std::fmt;
 
+use crate::plan::file::PlanFile;
 use crate::plan::{Action, Plan};
 
 const RESET: &str = "\x1b[0m";
@@ -45,16 +46,17 @@ impl Paint {
 }
 
 /// The plan as a terminal shows it.
-pub fn plan(plan: &Plan, color: bool) -> String {
+pub fn plan(file: &PlanFile, color: bool) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = write_plan(&mut out, plan, color);
+    let _ = write_plan(&mut out, file, color);
     out
 }
 
 /// [`plan`], written piece by piece to `out`: `warrant plan` streams it to stdout, so a plan
 /// of 100,000 objects is never held as one string.
-pub fn write_plan(out: &mut impl fmt::Write, plan: &Plan, color: bool) -> fmt::Result {
+pub(crate) fn write_plan(out: &mut impl fmt::Write, file: &PlanFile, color: bool) -> fmt::Result {
+    let plan = &file.plan;
     let p = Paint { color };
     if let Some(w) = only_warning(plan) {
         out.write_str(&p.paint(YELLOW, &w))?;
@@ -79,27 +81,28 @@ pub fn write_plan(out: &mut impl fmt::Write, plan: &Plan, color: bool) -> fmt::R
         out.write_char('\n')?;
     }
     write_drift_section(out, plan, &p)?;
-    out.write_str(&p.paint(BOLD, &summary_line(plan)))?;
+    out.write_str(&p.paint(BOLD, &summary_line(file)))?;
     out.write_char('\n')
 }
 
 /// Only the undeclared access, for `warrant drift`.
-pub fn drift(plan: &Plan, color: bool) -> String {
+pub fn drift(file: &PlanFile, color: bool) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = write_drift(&mut out, plan, color);
+    let _ = write_drift(&mut out, file, color);
     out
 }
 
 /// [`drift`], written piece by piece to `out`.
-pub fn write_drift(out: &mut impl fmt::Write, plan: &Plan, color: bool) -> fmt::Result {
+pub(crate) fn write_drift(out: &mut impl fmt::Write, file: &PlanFile, color: bool) -> fmt::Result {
+    let plan = &file.plan;
     let p = Paint { color };
     if let Some(w) = only_warning(plan) {
         out.write_str(&p.paint(YELLOW, &w))?;
         out.write_str("\n\n")?;
     }
     write_drift_section(out, plan, &p)?;
-    out.write_str(&p.paint(BOLD, &drift_summary_line(plan)))?;
+    out.write_str(&p.paint(BOLD, &drift_summary_line(file)))?;
     out.write_char('\n')
 }
 

@@ -8,21 +8,22 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e_apply_support::{
-    ATLAN_KEY, Output, World, assert_nothing_lost, generated, wait_at_most,
-};
+use crate::support::{ATLAN_KEY, Output, World, assert_nothing_lost, generated, wait_at_most};
 use warrant::apply::{ApplyReport, ReportOutcome, Status};
 use warrant::sandbox::Faults;
 
 use warrant::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveState, SmallMap,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, LiveState, Reason, SmallMap,
 };
+use warrant::plan::file::PlanFile;
 use warrant::plan::{FORMAT_VERSION, Plan, Summary, diff};
+
+use crate::support::acme::AUTOMATION_IDENTITY;
 
 fn desired(name: &str, create: CreateRule) -> DesiredObject {
     DesiredObject {
         address: Address {
-            kind: Kind::AutomationIdentity,
+            kind: AUTOMATION_IDENTITY,
             name: name.into(),
             target: "nowhere".into(),
             remote_key: name.into(),
@@ -43,12 +44,12 @@ fn desired(name: &str, create: CreateRule) -> DesiredObject {
 }
 
 /// A plan against no target: creates (when `CreateRule::Allowed`) or conflicts.
-fn plan(objects: &[(&str, CreateRule)]) -> Plan {
+fn plan(objects: &[(&str, CreateRule)]) -> PlanFile {
     let changes: Vec<_> = objects
         .iter()
         .map(|(n, c)| diff(&desired(n, c.clone()), &LiveState::Absent))
         .collect();
-    let mut plan = Plan {
+    let plan = Plan {
         plan_id: String::new(),
         format_version: FORMAT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").into(),
@@ -61,10 +62,8 @@ fn plan(objects: &[(&str, CreateRule)]) -> Plan {
         warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
-        requests: BTreeMap::new(),
     };
-    plan.seal();
-    plan
+    crate::support::sealed(plan)
 }
 
 /// The manifests the plans above record: one Target, nothing else.
@@ -138,7 +137,7 @@ fn conflicts_are_skipped_reported_and_fail_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let value = serde_json::to_value(plan(&[(
         "x",
-        CreateRule::Never("connection not found".into()),
+        CreateRule::Never(Reason::Unresolved("connection not found".into())),
     )]))
     .unwrap();
     let path = write_plan(dir.path(), &value);
@@ -258,8 +257,7 @@ async fn an_object_declared_after_the_plan_is_left_out_and_the_reviewed_ones_app
     assert_eq!(report.counts.get(&Status::NotInPlan), Some(&1));
     assert!(report.counts.get(&Status::Applied).copied().unwrap_or(0) >= 4);
     assert!(
-        crate::e2e_apply_support::find_object(&world.sandbox.state(), "name", "added-after-review")
-            .is_none(),
+        crate::support::find_object(&world.sandbox.state(), "name", "added-after-review").is_none(),
         "an object the plan does not name is never created"
     );
 }

@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::e2e_apply_support::{ATLAN_KEY, World, assert_nothing_lost, wait_at_most};
+use crate::support::{ATLAN_KEY, World, assert_nothing_lost, wait_at_most};
 use warrant::apply::{ApplyReport, ReportOutcome};
 use warrant::sandbox::Faults;
 

@@ -1,33 +1,38 @@
-//! The applier's rules, against an in-memory `LiveSystem` that can simulate foreign writers,
+//! The applier's rules, against an in-memory `LiveTarget` that can simulate foreign writers,
 //! lost updates, write failures and state that moved between plan and apply. The fake resolves
 //! each declared resource to the desired object the test registered for it: what "the
 //! manifests" imply.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use warrant::apply::{
-    ApplyOptions, ApplyReport, Declared, LiveSystem, PlainLines, Refusal, ReportOutcome, Status,
-    apply_plan,
+    ApplyOptions, ApplyReport, Declared, Refusal, ReportOutcome, Status, apply_plan,
 };
-use warrant::cli::Outcome;
-use warrant::manifest::{
-    AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, KeySinkSpec, Location, Manifests,
-    OrgApiTokenSpec, Resource, ResourceSpec, Target, TargetPlatform,
-};
+use warrant::commands::Outcome;
+use warrant::manifest::{KeySinkSpec, Location};
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    SmallMap, Values, WriteOp, WriteOutcome,
+    Reason, Refused, SmallMap, Values, WriteOp, WriteOutcome,
 };
+use warrant::plan::file::PlanFile;
 use warrant::plan::{Action, FORMAT_VERSION, Plan, Summary, diff};
-use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
+use warrant::platform::{
+    AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, ErrorKind, Export, LiveTarget,
+    Manifests, Noted, OrgApiTokenSpec, PlatformError, RequestCounts, Resource, ResourceSpec,
+    Session, Target, TargetPlatform,
+};
+use warrant::render::progress::PlainLines;
 use warrant::secret::{KeySink, Secret};
+
+use crate::support::acme::{AUTOMATION_IDENTITY, CONNECTION_ADMINS, ORG_API_TOKEN};
 
 pub(crate) const TARGET: &str = "t1";
 
-#[derive(Default)]
-pub(crate) struct World {
+/// The live state of the fake target, and what happened to it.
+#[derive(Default, Debug)]
+pub(crate) struct FakeState {
     /// (target, remote key) → live object.
     pub(crate) objects: BTreeMap<(String, String), LiveObject>,
     pub(crate) next_id: u64,
@@ -55,18 +60,28 @@ pub(crate) struct World {
     pub(crate) resolves: u64,
 }
 
-pub(crate) struct Fake(Mutex<World>);
+/// The fake target; clones share its state (the session holds one, the test another).
+#[derive(Clone, Debug)]
+pub(crate) struct Fake(Arc<Mutex<FakeState>>);
 
 impl Fake {
     pub(crate) fn new() -> Fake {
-        Fake(Mutex::new(World {
+        Fake(Arc::new(Mutex::new(FakeState {
             key: format!("PLANTED-KEY-{}", uuid::Uuid::new_v4().simple()),
-            ..World::default()
-        }))
+            ..FakeState::default()
+        })))
     }
 
-    pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.0.lock().unwrap()
+    }
+
+    /// A session whose one target, t1, is this fake.
+    pub(crate) fn session(&self) -> Session {
+        Session::of(BTreeMap::from([(
+            TARGET.to_string(),
+            Box::new(self.clone()) as Box<dyn LiveTarget>,
+        )]))
     }
 
     pub(crate) fn put(&self, remote_key: &str, object: LiveObject) {
@@ -99,41 +114,40 @@ impl Fake {
     }
 }
 
-impl LiveSystem for Fake {
-    fn resolve(
-        &self,
-        target: &str,
-        resources: &[&Resource],
-    ) -> impl Future<Output = Result<Vec<DesiredObject>, PlatformError>> {
+impl LiveTarget for Fake {
+    fn resolve<'a>(
+        &'a self,
+        resources: &'a [&'a Resource],
+    ) -> BoxFuture<'a, Result<Vec<DesiredObject>, PlatformError>> {
         let mut w = self.world();
         w.resolves += 1;
         let result = resources
             .iter()
             .map(|r| {
                 w.declared.get(&r.name).cloned().ok_or_else(|| {
-                    PlatformError::new(target, ErrorKind::Other, format!("{} unknown", r.name))
+                    PlatformError::new(TARGET, ErrorKind::Other, format!("{} unknown", r.name))
                 })
             })
             .collect();
-        async move { result }
+        Box::pin(async move { result })
     }
 
-    fn read(
-        &self,
-        target: &str,
-        objects: &[DesiredObject],
-    ) -> impl Future<Output = Result<Vec<LiveState>, PlatformError>> + Send {
+    fn read_noting<'a>(
+        &'a self,
+        objects: &'a [DesiredObject],
+        _note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
         let mut w = self.world();
         w.reads += 1;
         let result = if w.fail_reads {
-            Err(PlatformError::new(target, ErrorKind::Unavailable, "read refused").with_status(503))
+            Err(PlatformError::new(TARGET, ErrorKind::Unavailable, "read refused").with_status(503))
         } else {
             Ok(objects
                 .iter()
                 .map(|d| {
                     match w
                         .objects
-                        .get(&(target.to_string(), d.address.remote_key.clone()))
+                        .get(&(TARGET.to_string(), d.address.remote_key.clone()))
                     {
                         Some(o) => LiveState::Present { object: o.clone() },
                         None => LiveState::Absent,
@@ -141,38 +155,37 @@ impl LiveSystem for Fake {
                 })
                 .collect())
         };
-        async move { result }
+        Box::pin(async move { result.map(|states| (states, Vec::new())) })
     }
 
-    fn write(
-        &self,
-        target: &str,
-        ops: Vec<WriteOp>,
-    ) -> impl Future<Output = Vec<Result<WriteOutcome, PlatformError>>> + Send {
+    fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {
         let mut w = self.world();
         w.write_calls.push(ops.len());
         let results: Vec<_> = ops
             .into_iter()
-            .map(|op| write_one(&mut w, target, op))
+            .map(|op| write_one(&mut w, TARGET, op))
             .collect();
-        async move { results }
+        Box::pin(async move { results })
     }
 
-    fn request_counts(&self) -> BTreeMap<String, RequestCounts> {
+    fn export(&self) -> BoxFuture<'_, Result<Export, PlatformError>> {
+        Box::pin(async { Ok(Export::default()) })
+    }
+
+    fn request_counts(&self) -> RequestCounts {
         let w = self.world();
-        let counts = RequestCounts {
+        RequestCounts {
             total: w.reads + w.writes,
             by_endpoint: BTreeMap::from([("read".into(), w.reads), ("write".into(), w.writes)]),
-        };
-        BTreeMap::from([(TARGET.to_string(), counts)])
+        }
     }
 
-    fn objects_per_write(&self, _target: &str) -> usize {
+    fn objects_per_write(&self) -> usize {
         self.world().objects_per_write.max(1)
     }
 }
 
-fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, PlatformError> {
+fn write_one(w: &mut FakeState, target: &str, op: WriteOp) -> Result<WriteOutcome, PlatformError> {
     w.writes += 1;
     w.written.push(op.clone());
     let key = (target.to_string(), op.address().remote_key.clone());
@@ -185,8 +198,9 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
         .with_status(403));
     }
     if w.echo_only {
-        let secret = matches!(&op, WriteOp::Create { desired, .. } if desired.address.kind == Kind::OrgApiToken)
-            .then(|| Secret::new(w.key.clone()));
+        let secret =
+            matches!(&op, WriteOp::Create { desired, .. } if desired.address.kind == ORG_API_TOKEN)
+                .then(|| Secret::new(w.key.clone()));
         return Ok(WriteOutcome {
             created_id: matches!(op, WriteOp::Create { .. }).then(|| "echoed-id".to_string()),
             secret,
@@ -207,16 +221,28 @@ fn write_one(w: &mut World, target: &str, op: WriteOp) -> Result<WriteOutcome, P
             };
             w.objects.insert(key, object.clone());
             let secret =
-                (desired.address.kind == Kind::OrgApiToken).then(|| Secret::new(w.key.clone()));
+                (desired.address.kind == ORG_API_TOKEN).then(|| Secret::new(w.key.clone()));
             Ok(WriteOutcome {
                 created_id: Some(object.id),
                 secret,
             })
         }
-        WriteOp::Update { live, fields, .. } => {
+        WriteOp::Update {
+            live, additions, ..
+        } => {
             let Some(object) = w.objects.get_mut(&key) else {
                 return Err(PlatformError::new(target, ErrorKind::NotFound, "gone"));
             };
+            // What the applier read ∪ the additions, as a platform that writes whole lists
+            // from the applier's read would send.
+            let fields: SmallMap<Values> = additions
+                .iter()
+                .map(|(field, add)| {
+                    let mut all = live.fields.get(field).cloned().unwrap_or_default();
+                    all.extend(add.iter().cloned());
+                    (field.clone(), all)
+                })
+                .collect();
             for (field, values) in &fields {
                 object.fields.insert(field.clone(), values.clone());
             }
@@ -263,9 +289,12 @@ pub(crate) fn append(vs: &[&str], max_items: Option<usize>) -> DesiredField {
 
 pub(crate) fn connection(name: &str, users: &[&str]) -> DesiredObject {
     DesiredObject {
-        address: address(Kind::ConnectionAdmins, name),
+        address: address(CONNECTION_ADMINS, name),
         fields: SmallMap::from([("adminUsers".into(), append(users, None))]),
-        create: CreateRule::Never("connection not found".into()),
+        create: CreateRule::Never(Reason::NeverCreated {
+            what: "connection",
+            key: format!("{name}-remote"),
+        }),
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
@@ -274,7 +303,7 @@ pub(crate) fn connection(name: &str, users: &[&str]) -> DesiredObject {
 
 pub(crate) fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObject {
     DesiredObject {
-        address: address(Kind::AutomationIdentity, name),
+        address: address(AUTOMATION_IDENTITY, name),
         fields: SmallMap::from([
             ("roleIds".into(), append(roles, None)),
             ("tags".into(), append(tags, None)),
@@ -288,7 +317,7 @@ pub(crate) fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObje
 
 pub(crate) fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredObject {
     DesiredObject {
-        address: address(Kind::OrgApiToken, name),
+        address: address(ORG_API_TOKEN, name),
         fields: SmallMap::from([
             ("privileges".into(), append(privileges, Some(10))),
             (
@@ -337,7 +366,7 @@ pub(crate) fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
             .insert(d.address.name.clone(), d.clone());
     }
     let changes: Vec<_> = desired.iter().map(|d| diff(d, &fake.state(d))).collect();
-    let mut plan = Plan {
+    let plan = Plan {
         plan_id: String::new(),
         format_version: FORMAT_VERSION,
         warrant_version: env!("CARGO_PKG_VERSION").into(),
@@ -350,10 +379,8 @@ pub(crate) fn make_plan(fake: &Fake, desired: &[DesiredObject]) -> Plan {
         warnings: Vec::new(),
         summary: Summary::of(&changes),
         changes,
-        requests: BTreeMap::new(),
     };
-    plan.seal();
-    plan
+    PlanFile::new(plan, BTreeMap::new()).plan
 }
 
 /// Manifests declaring target t1 and a resource for every object the fake knows, with key
@@ -371,20 +398,18 @@ pub(crate) fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
         .map(|d| {
             let a = &d.address;
             let spec = match a.kind {
-                Kind::ConnectionAdmins => ResourceSpec::ConnectionAdmins(ConnectionAdminsSpec {
+                CONNECTION_ADMINS => ResourceSpec::ConnectionAdmins(ConnectionAdminsSpec {
                     target: a.target.clone(),
                     connection: a.remote_key.clone(),
                     api_tokens: Vec::new(),
                 }),
-                Kind::AutomationIdentity => {
-                    ResourceSpec::AutomationIdentity(AutomationIdentitySpec {
-                        target: a.target.clone(),
-                        name: Some(a.remote_key.clone()),
-                        roles: Vec::new(),
-                        tags: Vec::new(),
-                    })
-                }
-                Kind::OrgApiToken => ResourceSpec::OrgApiToken(OrgApiTokenSpec {
+                AUTOMATION_IDENTITY => ResourceSpec::AutomationIdentity(AutomationIdentitySpec {
+                    target: a.target.clone(),
+                    name: Some(a.remote_key.clone()),
+                    roles: Vec::new(),
+                    tags: Vec::new(),
+                }),
+                _ => ResourceSpec::OrgApiToken(OrgApiTokenSpec {
                     target: a.target.clone(),
                     name: Some(a.remote_key.clone()),
                     privileges: Vec::new(),
@@ -421,7 +446,7 @@ pub(crate) async fn apply_in(
 ) -> Result<ApplyReport, Refusal> {
     let manifests = manifests(fake, root);
     let declared = Declared::new(&manifests, &BTreeMap::new());
-    apply_plan(plan, &declared, fake, options, progress).await
+    apply_plan(plan, &declared, &fake.session(), options, progress).await
 }
 
 /// Applies and returns the report and the progress lines.
@@ -480,7 +505,7 @@ async fn apply_then_rediff_is_a_no_op_for_all_three_kinds() {
     let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome, ReportOutcome::Success, "{report:#?}");
-    assert_eq!(report.outcome(), Outcome::Success);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Success);
     for d in &desired {
         assert_eq!(status_of(&report, &d.address.name), Status::Applied);
         let again = diff(d, &fake.state(d));
@@ -514,7 +539,7 @@ async fn apply_then_rediff_is_a_no_op_for_all_three_kinds() {
     let json = serde_json::to_string_pretty(&report).unwrap();
     assert!(json.contains("new-"), "the report names the created ids");
     assert!(!json.contains(&key));
-    assert!(!report.summary_line().contains(&key));
+    assert!(!warrant::render::report::summary_line(&report).contains(&key));
     assert!(!lines.contains(&key));
     assert!(!format!("{report:?}").contains(&key));
 }
@@ -580,10 +605,14 @@ async fn an_incompatible_change_is_refused_as_stale_and_left_untouched() {
     let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
     assert_eq!(report.outcome, ReportOutcome::Stale);
-    assert_eq!(report.outcome(), Outcome::Stale);
-    assert_eq!(report.outcome().code(), 3);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Stale);
+    assert_eq!(Outcome::from(report.outcome).code(), 3);
     assert_eq!(status_of(&report, "a"), Status::Stale);
-    assert!(object_report(&report, "a").reasons[0].contains("u1"));
+    assert!(
+        object_report(&report, "a").reasons[0]
+            .to_string()
+            .contains("u1")
+    );
     assert_eq!(
         fake.get("a-remote").unwrap().fields["adminUsers"],
         values(&["z"])
@@ -634,7 +663,7 @@ async fn a_writer_that_keeps_dropping_additions_fails_after_three_retries() {
     assert_eq!(a.retries, warrant::apply::MAX_REDO);
     assert!(a.error.as_deref().unwrap().contains("u2"), "{a:?}");
     assert_eq!(fake.world().writes, u64::from(warrant::apply::MAX_REDO) + 1);
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
 }
 
 #[tokio::test]
@@ -656,7 +685,7 @@ async fn one_refused_write_fails_that_object_only() {
 
     let (report, lines) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
     assert_eq!(status_of(&report, "a"), Status::Applied);
     assert_eq!(status_of(&report, "c"), Status::Applied);
     let b = object_report(&report, "b");
@@ -683,7 +712,7 @@ async fn a_write_answered_with_an_echo_is_never_taken_as_applied() {
 
     let (report, _) = run(&plan, &fake, dir.path(), &ApplyOptions::default()).await;
 
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
     let a = object_report(&report, "a");
     assert_eq!(a.status, Status::Failed, "{a:?}");
     assert!(a.error.as_deref().unwrap().contains("missing"), "{a:?}");
@@ -718,7 +747,7 @@ async fn a_failed_read_fails_the_batch_without_writing() {
 
     assert_eq!(status_of(&report, "a"), Status::Failed);
     assert_eq!(fake.world().writes, 0);
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
 }
 
 #[tokio::test]
@@ -749,7 +778,7 @@ async fn conflicts_and_no_ops_are_never_written() {
     );
     assert!(!lines.contains("ConnectionAdmins/same"), "{lines}");
     // A conflict left undone is not success.
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
 }
 
 /// The plan's `desired` is never used: editing it to hold more changes nothing.
@@ -802,7 +831,7 @@ async fn an_addition_the_manifests_do_not_declare_is_refused() {
     assert_eq!(a.status, Status::Refused, "{a:#?}");
     assert_eq!(
         a.refused,
-        Some(warrant::apply::Refused::UndeclaredAdditions {
+        Some(Refused::UndeclaredAdditions {
             field: "adminUsers".into(),
             values: vec!["intruder".into()],
         })
@@ -813,7 +842,7 @@ async fn an_addition_the_manifests_do_not_declare_is_refused() {
     );
     // The other object still applies; the run fails (exit 1), it is not merely stale.
     assert_eq!(status_of(&report, "b"), Status::Applied);
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
 }
 
 #[tokio::test]
@@ -920,7 +949,7 @@ async fn a_failing_command_sink_is_reported_without_the_key() {
     assert!(!json.contains(&key));
     assert!(!lines.contains(&key));
     assert!(lines.contains("key NOT delivered: rotate it"), "{lines}");
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
 }
 
 #[tokio::test]
@@ -1018,7 +1047,7 @@ async fn a_cancelled_run_starts_nothing_and_reports_every_object() {
     assert!(report.interrupted);
     assert_eq!(report.counts.get(&Status::NotAttempted), Some(&2));
     assert_eq!(fake.requests(), 0);
-    assert_eq!(report.outcome(), Outcome::Failure);
+    assert_eq!(Outcome::from(report.outcome), Outcome::Failure);
     assert_eq!(lines.lines().count(), 2, "{lines}");
 }
 
@@ -1045,14 +1074,14 @@ async fn batches_read_and_write_once_each_and_count_requests() {
     assert_eq!(fake.world().writes, 5);
     assert_eq!(report.requests[TARGET].total, 11);
     assert!(
-        report.summary_line().contains("5 applied"),
+        warrant::render::report::summary_line(&report).contains("5 applied"),
         "{}",
-        report.summary_line()
+        warrant::render::report::summary_line(&report)
     );
     assert!(
-        report.summary_line().contains("11 requests"),
+        warrant::render::report::summary_line(&report).contains("11 requests"),
         "{}",
-        report.summary_line()
+        warrant::render::report::summary_line(&report)
     );
 }
 

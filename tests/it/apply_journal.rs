@@ -7,9 +7,7 @@
 
 use std::path::Path;
 
-use crate::e2e_apply_support::{
-    World, assert_no_hidden, assert_nothing_lost, find_object, object_of,
-};
+use crate::support::{World, assert_no_hidden, assert_nothing_lost, find_object, object_of};
 use warrant::apply::{ApplyReport, Status};
 
 /// A journal line as an apply writes it before sending a create (the documented format).
@@ -101,7 +99,10 @@ async fn an_open_record_is_a_conflict_everywhere_until_a_human_resolves_it() {
     let report = read_report(&world, "report.json");
     let token = object_of(&report, "installer-app");
     assert_eq!(token.status, Status::Refused, "{token:#?}");
-    assert!(token.reasons[0].contains(CONFLICT), "{token:#?}");
+    assert!(
+        token.reasons[0].to_string().contains(CONFLICT),
+        "{token:#?}"
+    );
     assert!(
         find_object(&world.sandbox.state(), "name", "installer-app").is_none(),
         "created again although its journal record is open"
@@ -183,12 +184,12 @@ async fn an_open_record_about_a_live_token_is_a_conflict_and_a_journal_elsewhere
         out.stdout
     );
     // The variable names it as well.
-    let mut command = world.command(crate::e2e_apply_support::ATLAN_KEY);
+    let mut command = world.command(crate::support::ATLAN_KEY);
     command
         .args(["plan", "manifests"])
         .args(world.endpoint_args())
         .env("WARRANT_JOURNAL", "ci/journal.jsonl");
-    let out = crate::e2e_apply_support::run(command);
+    let out = crate::support::run(command);
     assert_eq!(out.code, 1, "{out:#?}");
     // A record about a token the plan does not cover is said on stderr.
     std::fs::write(

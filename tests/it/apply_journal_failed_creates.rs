@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use crate::e2e_apply_support::{World, find_object, object_of};
 use crate::fake_server::{FakeServer, Handler, answer, forward_then, rewrite_json};
+use crate::support::{World, find_object, object_of};
 use warrant::apply::journal::{self, Journal, KeyOutcome, Records};
 use warrant::apply::{self, ApplyOptions, ApplyReport, Declared, Silent, Status};
+use warrant::model::{CreateEnded, OpenCreate, Reason};
 use warrant::plan::Action;
 use warrant::plan::gather::{make_plan, open_session};
 
@@ -140,12 +141,17 @@ async fn a_create_whose_answer_is_unreadable_but_made_the_token_stays_open() {
         .unwrap();
     assert_eq!(change.action, Action::Conflict);
     assert!(
-        change
-            .reasons
-            .iter()
-            .any(|r| r.contains(&format!(
-                "token installer-app (id {id}) was created by an apply"
-            )) && r.contains("but its key did not reach its sink; rotate it")),
+        change.reasons.iter().any(|r| matches!(
+            r,
+            Reason::KeyMayBeLost(OpenCreate {
+                ended: CreateEnded::KeyNotDelivered { id: Some(created) },
+                ..
+            }) if created == id
+        ) && r.to_string().contains(&format!(
+            "token installer-app (id {id}) was created by an apply"
+        )) && r
+            .to_string()
+            .contains("but its key did not reach its sink; rotate it")),
         "{:#?}",
         change.reasons
     );

@@ -8,9 +8,9 @@
 
 use proptest::prelude::*;
 use warrant::apply::ApplyOptions;
-use warrant::manifest::TargetPlatform;
-use warrant::model::{CreateRule, DesiredObject, Kind, LiveState, SmallMap, Values, WriteOp};
+use warrant::model::{CreateRule, DesiredObject, LiveState, SmallMap, Values, WriteOp};
 use warrant::plan::{Action, Change, Plan, declaration_digest};
+use warrant::platform::TargetPlatform;
 use warrant::secret::KeySink;
 
 use crate::apply_executor::{Fake, TARGET, apply_in, connection, identity, live, make_plan, token};
@@ -201,16 +201,7 @@ fn check_write(
         .ok_or_else(|| TestCaseError::fail(format!("wrote {address}, which the plan lacks")))?;
     let (added, is_create): (SmallMap<Values>, bool) = match op {
         WriteOp::Create { fields, .. } => (fields.clone(), true),
-        WriteOp::Update { live, fields, .. } => (
-            fields
-                .iter()
-                .map(|(f, vals)| {
-                    let was = live.fields.get(f).cloned().unwrap_or_default();
-                    (f.clone(), vals.difference(&was).cloned().collect())
-                })
-                .collect(),
-            false,
-        ),
+        WriteOp::Update { additions, .. } => (additions.clone(), false),
     };
     if is_create {
         prop_assert_eq!(&decl.create, &CreateRule::Allowed, "created {}", address);
@@ -302,7 +293,7 @@ proptest! {
         // A created token's key reached only its declared sink.
         for op in &w.written {
             if let WriteOp::Create { desired, .. } = op
-                && desired.address.kind == Kind::OrgApiToken
+                && desired.address.kind == crate::support::acme::ORG_API_TOKEN
             {
                 prop_assert_eq!(
                     &desired.key_sink,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::e2e_apply_support::{
+use crate::support::{
     ATLAN_KEY, World, assert_nothing_lost, example_manifests, find_object, object_of, wait_at_most,
 };
 use warrant::apply::{ApplyReport, ReportOutcome, Status};
@@ -231,7 +231,7 @@ async fn a_second_sigint_during_a_mist_create_waits_for_the_key_to_reach_its_sin
                 token
                     .reasons
                     .iter()
-                    .any(|r| r.contains("its key reached its sink")),
+                    .any(|r| r.to_string().contains("its key reached its sink")),
                 "{token:#?}"
             );
         }
@@ -365,11 +365,11 @@ async fn delete_token(world: &World, id: &str) {
     let response = reqwest::Client::new()
         .delete(format!(
             "{base}/api/v1/orgs/{}/apitokens/{id}",
-            crate::e2e_apply_support::ORG
+            crate::support::ORG
         ))
         .header(
             "Authorization",
-            format!("Token {}", crate::e2e_apply_support::MIST_KEY),
+            format!("Token {}", crate::support::MIST_KEY),
         )
         .send()
         .await

@@ -178,7 +178,7 @@ async fn a_command_sink_runs_in_the_repository_root_and_is_checked_for_its_varia
 
 // ---- Through `warrant apply`, against the sandbox ----
 
-use crate::e2e_apply_support::{
+use crate::support::{
     ATLAN_KEY, CONNECT_SECRET, MIST_KEY, World, example_manifests, find_object, run,
 };
 

@@ -14,14 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use warrant::apply::{ApplyReport, Refused, Status};
-use warrant::manifest::TargetPlatform;
+use warrant::apply::{ApplyReport, Status};
+use warrant::model::Refused;
 use warrant::model::Values;
+use warrant::plan::file::PlanFile;
 use warrant::plan::{Action, Change, Plan};
+use warrant::platform::TargetPlatform;
 use warrant::sandbox::Seed;
 use warrant::secret::KeySink;
 
-use crate::e2e_apply_support::{
+use crate::support::{
     ATLAN_KEY, DBT_CLOUD, Output, World, example_manifests, find_object, run, status_of,
 };
 
@@ -61,7 +63,7 @@ impl OtherHost {
 /// A reviewed plan of a sandbox world, saved as the CI artifact would be.
 struct Reviewed {
     world: World,
-    plan: Plan,
+    plan: PlanFile,
     other: OtherHost,
     /// What a sink named by an edit would create if it ran.
     marker: PathBuf,
@@ -354,7 +356,7 @@ async fn a_conflict_turned_into_an_update_or_a_create_is_refused() {
     reviewed.assert_contained();
 }
 
-fn atlan_settings(plan: &mut Plan) -> &mut warrant::manifest::AtlanTarget {
+fn atlan_settings(plan: &mut Plan) -> &mut warrant::platform::AtlanTarget {
     match plan.targets.get_mut("atlan-prod") {
         Some(TargetPlatform::Atlan(a)) => a,
         other => panic!("atlan-prod settings: {other:?}"),

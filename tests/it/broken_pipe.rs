@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e_apply_support::{ATLAN_KEY, World, assert_nothing_lost, wait_at_most};
+use crate::support::{ATLAN_KEY, World, assert_nothing_lost, wait_at_most};
 use warrant::apply::{ApplyReport, ReportOutcome};
 
 /// Where the child's stderr goes (its stdout always goes to a pipe without a reader).

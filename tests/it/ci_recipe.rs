@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde_json::Value;
-use warrant::cli::{Cli, Command, PlanFormat};
-use warrant::manifest::{self, TargetPlatform};
+use warrant::cli::{Cli, Command};
+use warrant::commands::plan::PlanFormat;
+use warrant::platform::{Manifests, TargetPlatform};
 
 const RECIPE: &str = "examples/ci/github-actions.yml";
 
@@ -112,7 +113,7 @@ fn parse(command: &[String]) -> Cli {
 
 /// The credential variables the example Targets name.
 fn credential_variables() -> BTreeSet<String> {
-    let manifests = manifest::load(&[PathBuf::from("examples/manifests")]).expect("examples");
+    let manifests = Manifests::load(&[PathBuf::from("examples/manifests")]).expect("examples");
     let mut names = BTreeSet::new();
     for target in &manifests.targets {
         match &target.platform {

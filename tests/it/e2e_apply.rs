@@ -5,10 +5,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::e2e_apply_support::*;
+use crate::support::*;
 use serde_json::Value;
 use warrant::apply::{ApplyReport, Status};
 use warrant::model::{Kind, LiveState, SmallMap, WriteOp};
+
+use crate::support::acme::{AUTOMATION_IDENTITY, CONNECTION_ADMINS, ORG_API_TOKEN};
 use warrant::plan::{Action, Plan};
 
 fn count(plan: &Plan, kind: Kind, action: Action) -> usize {
@@ -35,10 +37,10 @@ async fn apply_then_plan_has_no_changes_for_all_three_kinds() {
     let before = world.sandbox.state();
     let session = world.session();
     let plan = world.plan(&session).await;
-    assert!(count(&plan, Kind::ConnectionAdmins, Action::Update) >= 1);
-    assert!(count(&plan, Kind::AutomationIdentity, Action::Create) >= 1);
-    assert!(count(&plan, Kind::AutomationIdentity, Action::Update) >= 1);
-    assert!(count(&plan, Kind::OrgApiToken, Action::Create) >= 1);
+    assert!(count(&plan, CONNECTION_ADMINS, Action::Update) >= 1);
+    assert!(count(&plan, AUTOMATION_IDENTITY, Action::Create) >= 1);
+    assert!(count(&plan, AUTOMATION_IDENTITY, Action::Update) >= 1);
+    assert!(count(&plan, ORG_API_TOKEN, Action::Create) >= 1);
 
     let report = world.apply(&plan, &session).await;
     let not_applied: Vec<_> = report
@@ -79,12 +81,10 @@ async fn change_live_behind_the_plans_back(world: &World, plan: &Plan) {
         let LiveState::Present { object } = &live[0] else {
             panic!("{name} is not live")
         };
-        let mut users = object.fields["adminUsers"].clone();
-        users.insert(admin.to_string());
         let op = WriteOp::Update {
             address: desired.address.clone(),
             live: object.clone(),
-            fields: SmallMap::from([("adminUsers".to_string(), users)]),
+            additions: SmallMap::from([("adminUsers".to_string(), [admin.to_string()].into())]),
         };
         atlan.write(vec![op]).await.remove(0).unwrap();
     }
@@ -169,7 +169,10 @@ async fn live_changes_since_the_plan_are_rebased_or_refused_as_stale_with_exit_3
         .find(|o| o.address.name == "noc-automation")
         .unwrap();
     assert!(
-        stale.reasons.iter().any(|r| r.contains("srcIps")),
+        stale
+            .reasons
+            .iter()
+            .any(|r| r.to_string().contains("srcIps")),
         "{:?}",
         stale.reasons
     );
@@ -224,7 +227,10 @@ async fn a_caller_who_is_not_admin_of_a_connection_plans_a_conflict_and_cannot_a
     let databricks = change(&as_jsmith, "databricks-lakehouse");
     assert_eq!(databricks.action, Action::Conflict);
     assert!(
-        databricks.reasons.iter().any(|r| r.contains("admin")),
+        databricks
+            .reasons
+            .iter()
+            .any(|r| r.to_string().contains("admin")),
         "{:?}",
         databricks.reasons
     );

@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::e2e_apply_support::*;
+use crate::support::*;
 use warrant::apply::{ObjectReport, Progress, Silent, Status};
 use warrant::sandbox::Faults;
 

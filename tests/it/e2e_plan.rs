@@ -7,31 +7,21 @@
 //! knows is provoked with a small seed change and checked through the library, together with
 //! the promise that planning writes nothing. Failed reads must fail the plan (promise 5).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use crate::common::golden;
-use warrant::manifest::{Manifests, load_str};
 use warrant::plan::gather::{PlanError, make_plan, open_session, targets_in_use};
 use warrant::plan::{Action, Change, Plan};
-use warrant::platform::{ClientOptions, Credentials};
-use warrant::sandbox::seed::{ConnectIdentity, ConnectRole, MistPlace, MistPrivilege, MistToken};
-use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
-use warrant::secret::Secret;
-use warrant::session::LiveOptions;
+use warrant::platform::{ClientOptions, LiveOptions, Manifests};
+use warrant::sandbox::seed::{ConnectRole, MistPlace, MistPrivilege};
+use warrant::sandbox::{Faults, Seed};
 
-/// The credentials of warrant's callers in the example seed (examples/WORLD.md), as the
-/// variables examples/manifests/targets.yaml names.
-const ENV: [(&str, &str); 4] = [
-    ("ATLAN_API_KEY", "sandbox-atlan-key-warrant-bot"),
-    ("CONNECT_CLIENT_ID", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f"),
-    ("CONNECT_CLIENT_SECRET", "sandbox-connect-secret-warrant"),
-    ("MIST_API_TOKEN", "SbxMistWarrantAdminKey0000000000000001"),
-];
-/// The Atlan caller who is not `$admin` and administers snowflake and bigquery only.
-const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
+use crate::support::acme::golden;
+use crate::support::{
+    ATLAN_KEY, JSMITH_KEY, Output, World, environment, per_run_hidden, run, twin_identity,
+    twin_mist_token, warrant_command,
+};
+
 const TARGETS_YAML: &str = include_str!("../../examples/manifests/targets.yaml");
 
 /// Requests that only read, although they are POSTs.
@@ -40,92 +30,52 @@ const READ_POSTS: [&str; 2] = [
     "connect POST /identity/connect/token",
 ];
 
-/// A sandbox running on its own runtime, so the test thread can block on subprocesses.
-struct World {
-    sandbox: SandboxHandle,
-    runtime: tokio::runtime::Runtime,
+/// A world of the example seed (`faults` injected), on a runtime of its own so the test
+/// thread can block on subprocesses.
+fn start(seed: Seed) -> World {
+    start_with(seed, Faults::default())
 }
 
-impl World {
-    fn start(seed: Seed) -> World {
-        World::start_with(seed, Faults::default())
-    }
+fn start_with(seed: Seed, faults: Faults) -> World {
+    World::blocking(seed, faults, &crate::support::example_manifests())
+}
 
-    fn start_with(seed: Seed, faults: Faults) -> World {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sandbox = runtime.block_on(sandbox::start(seed, faults)).unwrap();
-        World { sandbox, runtime }
-    }
+/// What these tests do with a world: run the binary on the example manifests, normalize its
+/// output for the goldens, list the writes the sandbox saw, plan through the library.
+trait Planning {
+    fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output;
+    fn normalize(&self, text: &str) -> String;
+    fn writes(&self) -> Vec<String>;
+    fn plan_of(&self, resources: &str, atlan_key: &str) -> Result<Plan, PlanError>;
+    fn plan_with(
+        &self,
+        resources: &str,
+        atlan_key: &str,
+        client: ClientOptions,
+    ) -> Result<Plan, PlanError>;
+}
 
-    fn url(&self, target: &str) -> &str {
-        match target {
-            "atlan-prod" => &self.sandbox.atlan,
-            "connect-prod" => &self.sandbox.connect,
-            "mist-prod" => &self.sandbox.mist,
-            other => panic!("no sandbox for target {other}"),
-        }
-    }
-
-    /// `--endpoint` arguments for the three example targets.
-    fn endpoint_args(&self) -> Vec<String> {
-        ["atlan-prod", "connect-prod", "mist-prod"]
-            .iter()
-            .flat_map(|t| ["--endpoint".to_string(), format!("{t}={}", self.url(t))])
-            .collect()
-    }
-
+impl Planning for World {
     /// Runs the binary in the repository root with the example credentials (overridden by
-    /// `env`) in its environment only.
-    fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    /// `env`) in its environment only, every target at the sandbox.
+    fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = warrant_command(Path::new(env!("CARGO_MANIFEST_DIR")), ATLAN_KEY);
         command
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(args)
             .args(self.endpoint_args())
-            .env("NO_COLOR", "1")
             .env_remove("GITHUB_SHA")
-            .env_remove("GITHUB_STEP_SUMMARY");
-        for (k, v) in ENV.iter().chain(env) {
-            command.env(k, v);
-        }
-        let out = command.output().unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        };
-        assert_no_secret("stdout", &run.stdout);
-        assert_no_secret("stderr", &run.stderr);
-        run
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .envs(env.iter().copied());
+        let out = run(command);
+        assert_no_secret("stdout", &out.stdout);
+        assert_no_secret("stderr", &out.stderr);
+        out
     }
 
     /// The per-run values replaced by placeholders: sandbox URLs, creation time, git commit,
     /// and the plan id (which covers them).
     fn normalize(&self, text: &str) -> String {
-        let mut text = text
-            .replace(&self.sandbox.atlan, "<atlan-sandbox>")
-            .replace(&self.sandbox.connect, "<connect-sandbox>")
-            .replace(&self.sandbox.mist, "<mist-sandbox>");
-        text = text
-            .lines()
-            .map(|line| {
-                for key in ["plan_id", "created_at", "git_commit"] {
-                    let prefix = format!("\"{key}\": ");
-                    if let Some(at) = line.find(&prefix) {
-                        let comma = if line.ends_with(',') { "," } else { "" };
-                        return format!("{}{prefix}\"<{key}>\"{comma}", &line[..at]);
-                    }
-                }
-                short_plan_id_hidden(line)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        text.push('\n');
-        text
+        per_run_hidden(text, &self.sandbox_urls(), short_plan_id_hidden)
     }
 
     /// Requests the sandbox received that could have changed something.
@@ -142,7 +92,7 @@ impl World {
 
     /// Plans `resources` (YAML documents, added to the example targets) through the library,
     /// with warrant's credentials unless `atlan_key` says otherwise.
-    fn plan(&self, resources: &str, atlan_key: &str) -> Result<Plan, PlanError> {
+    fn plan_of(&self, resources: &str, atlan_key: &str) -> Result<Plan, PlanError> {
         self.plan_with(resources, atlan_key, ClientOptions::default())
     }
 
@@ -159,49 +109,19 @@ impl World {
                 .keys()
                 .map(|t| (t.clone(), self.url(t).to_string()))
                 .collect(),
-            credentials: credentials(atlan_key),
+            environment: environment(atlan_key),
             client,
         };
         let session = open_session(&manifests, &[], &live)?;
-        self.runtime.block_on(make_plan(&manifests, &[], &session))
+        self.block_on(make_plan(&manifests, &[], &session))
+            .map(|made| made.plan)
     }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 fn manifests(resources: &str) -> Manifests {
     let text = format!("{TARGETS_YAML}\n---\n{resources}");
-    load_str(Path::new("manifests/e2e.yaml"), &text)
+    Manifests::parse(Path::new("manifests/e2e.yaml"), &text)
         .unwrap_or_else(|d| panic!("bad test manifests: {d:?}"))
-}
-
-fn credentials(atlan_key: &str) -> BTreeMap<String, Credentials> {
-    let value = |name: &str| ENV.iter().find(|(k, _)| *k == name).unwrap().1;
-    BTreeMap::from([
-        (
-            "atlan-prod".to_string(),
-            Credentials::Atlan {
-                api_key: Secret::new(atlan_key),
-            },
-        ),
-        (
-            "connect-prod".to_string(),
-            Credentials::Connect {
-                client_id: value("CONNECT_CLIENT_ID").to_string(),
-                client_secret: Secret::new(value("CONNECT_CLIENT_SECRET")),
-            },
-        ),
-        (
-            "mist-prod".to_string(),
-            Credentials::Mist {
-                api_token: Secret::new(value("MIST_API_TOKEN")),
-            },
-        ),
-    ])
 }
 
 /// Every credential of the example seed: Atlan API keys, CONNECT client secrets, Mist keys.
@@ -246,7 +166,7 @@ fn assert_conflict(world: &World, plan: &Plan, name: &str, words: &[&str]) {
     let c = change(plan, name);
     assert_eq!(c.action, Action::Conflict, "{c:#?}");
     assert!(c.additions.is_empty(), "{c:#?}");
-    let reasons = c.reasons.join("\n");
+    let reasons = crate::support::words(&c.reasons).join("\n");
     for word in words {
         assert!(reasons.contains(word), "{word:?} not in: {reasons}");
     }
@@ -304,7 +224,7 @@ fn example_plan_args(format: &str) -> Vec<&str> {
 
 #[test]
 fn plan_of_the_examples_matches_golden_in_every_format() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let before = live_objects(&world.sandbox.state());
     for (format, file) in [
         ("text", "e2e_plan.txt"),
@@ -321,7 +241,7 @@ fn plan_of_the_examples_matches_golden_in_every_format() {
 
 #[test]
 fn changes_pending_exit_2_and_the_plan_file_is_readable_and_secret_free() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan.json");
     let out_arg = out.to_str().unwrap();
@@ -359,7 +279,7 @@ fn changes_pending_exit_2_and_the_plan_file_is_readable_and_secret_free() {
 
 #[test]
 fn the_plan_file_records_github_sha_and_matches_the_committed_schema() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan.json");
     let sha = "0123456789abcdef0123456789abcdef01234567";
@@ -399,7 +319,7 @@ fn the_plan_file_records_github_sha_and_matches_the_committed_schema() {
 
 #[test]
 fn step_summary_appends_the_markdown_plan_on_every_run() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("step-summary.md");
     std::fs::write(&summary, "earlier step\n").unwrap();
@@ -447,7 +367,7 @@ fn step_summary_appends_the_markdown_plan_on_every_run() {
 
 #[test]
 fn no_changes_exit_0_even_with_detailed_exitcode() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let run = world.cli(
         &[
             "plan",
@@ -464,7 +384,7 @@ fn no_changes_exit_0_even_with_detailed_exitcode() {
 
 #[test]
 fn drift_lists_the_undeclared_access_and_fails_only_when_asked() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     for (format, file) in [("text", "e2e_drift.txt"), ("json", "e2e_drift.json")] {
         let run = world.cli(&["drift", "examples/manifests", "--format", format], &[]);
         assert_eq!(run.code, 0, "{format}: {}", run.stderr);
@@ -543,7 +463,7 @@ fn drift_lists_the_undeclared_access_and_fails_only_when_asked() {
 
 #[test]
 fn only_filters_restrict_the_plan_and_warn_in_every_format() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     for only in [
         vec!["--only", "ConnectionAdmins/snowflake-prod"],
         vec!["--only", "target=mist-prod"],
@@ -644,15 +564,15 @@ fn org_token(name: &str, privileges: &str, src_ips: &str) -> String {
 
 #[test]
 fn a_missing_connection_is_a_conflict_never_a_create() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let plan = world
-        .plan(
+        .plan_of(
             &connection_admins(
                 "redshift",
                 "default/redshift/1699999999",
                 "[{name: ci-pipeline}]",
             ),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -668,15 +588,15 @@ fn a_missing_connection_is_a_conflict_never_a_create() {
 
 #[test]
 fn an_unknown_token_name_is_a_conflict() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let plan = world
-        .plan(
+        .plan_of(
             &connection_admins(
                 "snowflake-prod",
                 "default/snowflake/1700000001",
                 "[{name: ci-pipeline}, {name: no-such-token}]",
             ),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -689,15 +609,15 @@ fn an_unknown_token_name_is_a_conflict() {
 
 #[test]
 fn an_ambiguous_token_name_is_a_conflict_but_its_guid_is_fine() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let plan = world
-        .plan(
+        .plan_of(
             &connection_admins(
                 "databricks-lakehouse",
                 "default/databricks/1700000003",
                 "[{name: shared-bot}]",
             ),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -708,13 +628,13 @@ fn an_ambiguous_token_name_is_a_conflict_but_its_guid_is_fine() {
     );
 
     let plan = world
-        .plan(
+        .plan_of(
             &connection_admins(
                 "databricks-lakehouse",
                 "default/databricks/1700000003",
                 "[{guid: 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}]",
             ),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     let c = change(&plan, "databricks-lakehouse");
@@ -728,13 +648,13 @@ fn an_ambiguous_token_name_is_a_conflict_but_its_guid_is_fine() {
 
 #[test]
 fn a_caller_who_is_not_admin_of_the_connection_gets_a_conflict_that_says_why() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     let databricks = connection_admins(
         "databricks-lakehouse",
         "default/databricks/1700000003",
         "[{name: dbt-cloud}]",
     );
-    let plan = world.plan(&databricks, JSMITH_KEY).unwrap();
+    let plan = world.plan_of(&databricks, JSMITH_KEY).unwrap();
     assert_conflict(
         &world,
         &plan,
@@ -747,7 +667,7 @@ fn a_caller_who_is_not_admin_of_the_connection_gets_a_conflict_that_says_why() {
         "default/snowflake/1700000001",
         "[{name: dbt-cloud}]",
     );
-    let plan = world.plan(&snowflake, JSMITH_KEY).unwrap();
+    let plan = world.plan_of(&snowflake, JSMITH_KEY).unwrap();
     assert_eq!(change(&plan, "snowflake-prod").action, Action::Update);
 
     // The CLI exits 1 and shows the reason.
@@ -760,7 +680,7 @@ fn a_caller_who_is_not_admin_of_the_connection_gets_a_conflict_that_says_why() {
     let mut args = vec!["plan", dir.path().to_str().unwrap()];
     let endpoint = format!("atlan-prod={}", world.sandbox.atlan);
     args.extend(["--endpoint", &endpoint]);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"));
     let out = command
         .args(&args)
         .env("NO_COLOR", "1")
@@ -781,17 +701,10 @@ fn a_caller_who_is_not_admin_of_the_connection_gets_a_conflict_that_says_why() {
 #[test]
 fn two_live_identities_with_the_same_name_are_a_conflict() {
     let mut seed = Seed::example();
-    let tenant = &mut seed.connect.tenants[0];
-    tenant.unique_identity_names = false;
-    let twin = ConnectIdentity {
-        id: "c0a8e1f2-3b4c-4d5e-9f6a-7b8c9d0e1f99".into(),
-        ..tenant.automation_identities[0].clone()
-    };
-    assert_eq!(twin.name, "asset-rule-runner");
-    tenant.automation_identities.push(twin);
-    let world = World::start(seed);
+    twin_identity(&mut seed);
+    let world = start(seed);
     let plan = world
-        .plan(&identity("asset-rule-runner", "[Tenant Member]"), ENV[0].1)
+        .plan_of(&identity("asset-rule-runner", "[Tenant Member]"), ATLAN_KEY)
         .unwrap();
     assert_conflict(
         &world,
@@ -808,19 +721,12 @@ fn two_live_identities_with_the_same_name_are_a_conflict() {
 #[test]
 fn two_live_mist_tokens_with_the_same_name_are_a_conflict() {
     let mut seed = Seed::example();
-    let org = &mut seed.mist.orgs[0];
-    let twin = MistToken {
-        id: "497f6eca-6276-4993-bfeb-53efbbba6f99".into(),
-        key: "SbxMistTwinKey000000000000000000000099".into(),
-        ..org.api_tokens[1].clone()
-    };
-    assert_eq!(twin.name, "monitoring-ro");
-    org.api_tokens.push(twin);
-    let world = World::start(seed);
+    twin_mist_token(&mut seed);
+    let world = start(seed);
     let plan = world
-        .plan(
+        .plan_of(
             &org_token("monitoring-ro", "[{role: read, scope: org}]", "[]"),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -852,14 +758,14 @@ fn more_than_ten_privileges_in_total_is_a_conflict() {
         views: Vec::new(),
     };
     org.api_tokens[1].privileges = (0..6).map(privilege).collect();
-    let world = World::start(seed);
+    let world = start(seed);
     let declared: Vec<String> = (6..11)
         .map(|n| format!("{{role: read, scope: site, siteId: {}}}", site(n)))
         .collect();
     let plan = world
-        .plan(
+        .plan_of(
             &org_token("monitoring-ro", &format!("[{}]", declared.join(", ")), "[]"),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -872,16 +778,16 @@ fn more_than_ten_privileges_in_total_is_a_conflict() {
 
 #[test]
 fn src_ips_that_differ_from_live_are_a_conflict() {
-    let world = World::start(Seed::example());
+    let world = start(Seed::example());
     // old-script lives with write/site hq and srcIps 198.51.100.7.
     let plan = world
-        .plan(
+        .plan_of(
             &org_token(
                 "old-script",
                 "[{role: write, scope: site, siteId: d96e3952-53e8-4266-959a-45acd55f5114}]",
                 "[198.51.100.8]",
             ),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -919,11 +825,11 @@ fn unknown_and_ambiguous_role_names_are_conflicts() {
             community_id: None,
         });
     }
-    let world = World::start(seed);
+    let world = start(seed);
     let plan = world
-        .plan(
+        .plan_of(
             &identity("ingress-pipeline", "[Tenant Member, No Such Role]"),
-            ENV[0].1,
+            ATLAN_KEY,
         )
         .unwrap();
     assert_conflict(
@@ -933,7 +839,7 @@ fn unknown_and_ambiguous_role_names_are_conflicts() {
         &["role \"No Such Role\" not found in the tenant"],
     );
     let plan = world
-        .plan(&identity("asset-rule-runner", "[Auditor]"), ENV[0].1)
+        .plan_of(&identity("asset-rule-runner", "[Auditor]"), ATLAN_KEY)
         .unwrap();
     assert_conflict(
         &world,
@@ -978,9 +884,9 @@ fn example_resources() -> String {
 fn a_read_that_keeps_failing_fails_the_plan() {
     for platform in ["atlan", "connect", "mist"] {
         let faults: Faults = format!("{platform}.p500=1.0,seed=1").parse().unwrap();
-        let world = World::start_with(Seed::example(), faults);
+        let world = start_with(Seed::example(), faults);
         let err = world
-            .plan_with(&example_resources(), ENV[0].1, quick_retries())
+            .plan_with(&example_resources(), ATLAN_KEY, quick_retries())
             .unwrap_err();
         let PlanError::Platform(errors) = &err else {
             panic!("{err}")
@@ -996,8 +902,8 @@ fn a_read_that_keeps_failing_fails_the_plan() {
 
 #[test]
 fn intermittent_failures_either_fail_the_plan_or_give_the_same_plan() {
-    let clean = World::start(Seed::example())
-        .plan(&example_resources(), ENV[0].1)
+    let clean = start(Seed::example())
+        .plan_of(&example_resources(), ATLAN_KEY)
         .unwrap();
     let expected: Vec<(String, Action)> = clean
         .changes
@@ -1009,8 +915,8 @@ fn intermittent_failures_either_fail_the_plan_or_give_the_same_plan() {
         let faults: Faults = format!("p500=0.3,p503=0.1,drop=0.05,seed={seed}")
             .parse()
             .unwrap();
-        let world = World::start_with(Seed::example(), faults);
-        match world.plan_with(&example_resources(), ENV[0].1, quick_retries()) {
+        let world = start_with(Seed::example(), faults);
+        match world.plan_with(&example_resources(), ATLAN_KEY, quick_retries()) {
             Ok(plan) => {
                 planned += 1;
                 let actions: Vec<(String, Action)> = plan
@@ -1036,7 +942,7 @@ fn the_cli_exits_1_on_a_failed_read_and_shows_no_create() {
     let faults: Faults = "mist.p429=1.0,mist.retry_after=100000,seed=1"
         .parse()
         .unwrap();
-    let world = World::start_with(Seed::example(), faults);
+    let world = start_with(Seed::example(), faults);
     for format in ["text", "markdown", "json"] {
         let run = world.cli(&example_plan_args(format), &[]);
         assert_eq!(run.code, 1, "{format}: {}", run.stdout);

@@ -100,7 +100,7 @@ async fn export_prints_manifests_for_every_platform_and_no_secret() {
         assert_no_secret(&seed, &output);
         // What was printed is a valid manifest stream on its own (with the Target).
         let stream = format!("{TARGETS}\n---\n{stdout}");
-        let loaded = warrant::manifest::load_str(Path::new("exported.yaml"), &stream)
+        let loaded = warrant::platform::Manifests::parse(Path::new("exported.yaml"), &stream)
             .unwrap_or_else(|d| panic!("{}", warrant::manifest::render_text(&d)));
         assert_eq!(loaded.resources.len(), count);
     }

@@ -8,49 +8,25 @@ use std::path::Path;
 use std::time::Duration;
 
 use warrant::export::{ExportError, ExportedFile, export_target, write_files};
-use warrant::manifest::{Manifests, ResourceSpec, RoleRef, TokenRef};
-use warrant::model::Kind;
 use warrant::plan::Action;
 use warrant::plan::gather::{make_plan, open_session};
-use warrant::platform::{ClientOptions, Credentials};
+use warrant::platform::{
+    ClientOptions, LiveOptions, Manifests, ResourceSpec, RoleRef, Session, TokenRef,
+};
 use warrant::sandbox::seed::{AtlanApiToken, AtlanConnection, ConnectIdentity, ConnectRole};
 use warrant::sandbox::{self, FaultSpec, Faults, Seed};
-use warrant::secret::Secret;
-use warrant::session::{LiveOptions, Session};
+
+use crate::support::acme::{AUTOMATION_IDENTITY, CONNECTION_ADMINS, ORG_API_TOKEN};
+use crate::support::{ATLAN_KEY, environment};
 
 const TARGETS: &str = include_str!("../../examples/manifests/targets.yaml");
 const NOW: &str = "2030-01-02T03:04:05Z";
 
-/// warrant's own credentials in a seed (the first caller of each platform).
-fn credentials(seed: &Seed) -> BTreeMap<String, Credentials> {
-    let connect = &seed.connect.tenants[0].clients[0];
-    BTreeMap::from([
-        (
-            "atlan-prod".to_string(),
-            Credentials::Atlan {
-                api_key: Secret::new(seed.atlan.callers[0].api_key.clone()),
-            },
-        ),
-        (
-            "connect-prod".to_string(),
-            Credentials::Connect {
-                client_id: connect.client_id.clone(),
-                client_secret: Secret::new(connect.client_secret.clone()),
-            },
-        ),
-        (
-            "mist-prod".to_string(),
-            Credentials::Mist {
-                api_token: Secret::new(seed.mist.orgs[0].api_tokens[0].key.clone()),
-            },
-        ),
-    ])
-}
-
-fn live_options(seed: &Seed, target: &str, url: &str, client: ClientOptions) -> LiveOptions {
+/// warrant's credentials of the example seed (every seed here is one), and `target` at `url`.
+fn live_options(target: &str, url: &str, client: ClientOptions) -> LiveOptions {
     LiveOptions {
         endpoints: BTreeMap::from([(target.to_string(), url.to_string())]),
-        credentials: credentials(seed),
+        environment: environment(ATLAN_KEY),
         client,
     }
 }
@@ -75,24 +51,19 @@ async fn round_trip(
         .expect("sandbox starts");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("targets.yaml"), TARGETS).expect("write targets");
-    let targets = warrant::manifest::load(&[dir.path().to_path_buf()]).expect("targets load");
+    let targets = Manifests::load(&[dir.path().to_path_buf()]).expect("targets load");
     let platform = targets
         .target(target)
         .expect("target declared")
         .platform
         .clone();
-    let live = live_options(
-        &seed,
-        target,
-        url_of(&sandbox, target),
-        ClientOptions::default(),
-    );
+    let live = live_options(target, url_of(&sandbox, target), ClientOptions::default());
     let session = Session::open(&BTreeMap::from([(target.to_string(), platform)]), &live)
         .expect("session opens");
 
     let files = export_target(&session, target, NOW).await.expect("export");
     write_files(dir.path(), &files).expect("files written");
-    let manifests = match warrant::manifest::load_under(&[dir.path().to_path_buf()], dir.path()) {
+    let manifests = match Manifests::load_under(&[dir.path().to_path_buf()], dir.path()) {
         Ok(m) => m,
         Err(diagnostics) => panic!(
             "exported manifests do not validate:\n{}\n{}",
@@ -101,7 +72,10 @@ async fn round_trip(
         ),
     };
     let session = open_session(&manifests, &[], &live).expect("session for the plan");
-    let plan = make_plan(&manifests, &[], &session).await.expect("plan");
+    let plan = make_plan(&manifests, &[], &session)
+        .await
+        .expect("plan")
+        .plan;
     sandbox.shutdown().await;
     (files, manifests, plan)
 }
@@ -126,7 +100,11 @@ fn assert_all_no_op(files: &[ExportedFile], plan: &warrant::plan::Plan) {
     assert!(!plan.summary.has_changes());
 }
 
-fn resource<'m>(manifests: &'m Manifests, kind: Kind, name: &str) -> &'m ResourceSpec {
+fn resource<'m>(
+    manifests: &'m Manifests,
+    kind: warrant::model::Kind,
+    name: &str,
+) -> &'m ResourceSpec {
     &manifests
         .resources
         .iter()
@@ -144,7 +122,7 @@ async fn atlan_export_plans_as_no_changes() {
     assert_eq!(files[0].file_name, "connection-admins.yaml");
     assert_eq!(files[0].documents, 3);
     let ResourceSpec::ConnectionAdmins(bigquery) =
-        resource(&manifests, Kind::ConnectionAdmins, "bigquery-analytics")
+        resource(&manifests, CONNECTION_ADMINS, "bigquery-analytics")
     else {
         panic!("wrong kind");
     };
@@ -176,7 +154,7 @@ async fn connect_export_plans_as_no_changes() {
     assert_all_no_op(&files, &plan);
     assert_eq!(files[0].file_name, "automation-identities.yaml");
     let ResourceSpec::AutomationIdentity(legacy) =
-        resource(&manifests, Kind::AutomationIdentity, "legacy-ingest")
+        resource(&manifests, AUTOMATION_IDENTITY, "legacy-ingest")
     else {
         panic!("wrong kind");
     };
@@ -198,8 +176,7 @@ async fn mist_export_plans_as_no_changes() {
     assert_all_no_op(&files, &plan);
     assert_eq!(files[0].file_name, "org-api-tokens.yaml");
     assert_eq!(files[0].documents, 3);
-    let ResourceSpec::OrgApiToken(old) = resource(&manifests, Kind::OrgApiToken, "old-script")
-    else {
+    let ResourceSpec::OrgApiToken(old) = resource(&manifests, ORG_API_TOKEN, "old-script") else {
         panic!("wrong kind");
     };
     assert_eq!(old.src_ips, vec!["198.51.100.7".to_string()]);
@@ -255,7 +232,7 @@ async fn tokens_sharing_a_display_name_are_exported_by_guid() {
     let (files, manifests, plan) = round_trip(seed, "atlan-prod").await;
     assert_all_no_op(&files, &plan);
     let ResourceSpec::ConnectionAdmins(spec) =
-        resource(&manifests, Kind::ConnectionAdmins, "snowflake-prod")
+        resource(&manifests, CONNECTION_ADMINS, "snowflake-prod")
     else {
         panic!("wrong kind");
     };
@@ -307,7 +284,7 @@ async fn names_that_are_not_valid_document_names_keep_the_remote_name_in_spec() 
     assert_eq!(remote("legacy-ingest").as_deref(), Some("legacy-ingest"));
     assert_eq!(remote("legacy-ingest-2").as_deref(), Some("Legacy Ingest"));
     let ResourceSpec::AutomationIdentity(kept) =
-        resource(&manifests, Kind::AutomationIdentity, "legacy-ingest")
+        resource(&manifests, AUTOMATION_IDENTITY, "legacy-ingest")
     else {
         panic!("wrong kind");
     };
@@ -339,7 +316,7 @@ async fn a_role_whose_name_is_ambiguous_is_exported_by_id() {
     let (files, manifests, plan) = round_trip(seed, "connect-prod").await;
     assert_all_no_op(&files, &plan);
     let ResourceSpec::AutomationIdentity(legacy) =
-        resource(&manifests, Kind::AutomationIdentity, "legacy-ingest")
+        resource(&manifests, AUTOMATION_IDENTITY, "legacy-ingest")
     else {
         panic!("wrong kind");
     };
@@ -352,7 +329,7 @@ async fn a_role_whose_name_is_ambiguous_is_exported_by_id() {
             .contains(&RoleRef::Name("Tenant Member".into()))
     );
     let ResourceSpec::AutomationIdentity(runner) =
-        resource(&manifests, Kind::AutomationIdentity, "asset-rule-runner")
+        resource(&manifests, AUTOMATION_IDENTITY, "asset-rule-runner")
     else {
         panic!("wrong kind");
     };
@@ -375,7 +352,7 @@ async fn mist_names_are_sanitized_and_deduplicated() {
 
     let (files, manifests, plan) = round_trip(seed, "mist-prod").await;
     assert_all_no_op(&files, &plan);
-    let ResourceSpec::OrgApiToken(spec) = resource(&manifests, Kind::OrgApiToken, "old-script-2")
+    let ResourceSpec::OrgApiToken(spec) = resource(&manifests, ORG_API_TOKEN, "old-script-2")
     else {
         panic!("wrong kind");
     };
@@ -465,11 +442,10 @@ async fn an_incomplete_read_fails_the_export() {
         backoff_cap: Duration::from_millis(5),
         ..ClientOptions::default()
     };
-    let manifests =
-        warrant::manifest::load_str(Path::new("targets.yaml"), TARGETS).expect("targets load");
+    let manifests = Manifests::parse(Path::new("targets.yaml"), TARGETS).expect("targets load");
     for target in ["atlan-prod", "connect-prod", "mist-prod"] {
         let platform = manifests.target(target).expect("declared").platform.clone();
-        let live = live_options(&seed, target, url_of(&sandbox, target), fast.clone());
+        let live = live_options(target, url_of(&sandbox, target), fast.clone());
         let session = Session::open(&BTreeMap::from([(target.to_string(), platform)]), &live)
             .expect("session opens");
         match export_target(&session, target, NOW).await {

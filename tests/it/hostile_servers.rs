@@ -15,16 +15,15 @@ use std::time::{Duration, Instant};
 
 use axum::http::Method;
 use serde_json::{Value, json};
-use warrant::apply::{self, ApplyReport, Silent, Status};
+use warrant::apply::{self, ApplyReport, ReportOutcome, Silent, Status};
 use warrant::plan::gather::{PlanError, make_plan, open_session};
 use warrant::plan::{Action, Change, Plan};
-use warrant::platform::{ClientOptions, ErrorKind, PlatformError};
+use warrant::platform::{ClientOptions, ErrorKind, LiveOptions, PlatformError, Session};
 use warrant::sandbox::Seed;
-use warrant::session::{LiveOptions, Session};
 
-use crate::e2e_apply_support::*;
 use crate::fake_server::*;
 use crate::hostile_scripts::*;
+use crate::support::*;
 
 /// No case may take longer than this, whatever the server does: far above every bound below.
 const GUARD: Duration = Duration::from_secs(20);
@@ -111,7 +110,7 @@ impl Hostile {
                 ("connect-prod".to_string(), self.connect.url.clone()),
                 ("mist-prod".to_string(), self.mist.url.clone()),
             ]),
-            credentials: credentials(ATLAN_KEY),
+            environment: environment(ATLAN_KEY),
             client: self.options.clone(),
         };
         open_session(&self.world.manifests, &[], &live).unwrap()
@@ -123,7 +122,8 @@ impl Hostile {
         let started = Instant::now();
         let plan = tokio::time::timeout(GUARD, make_plan(&self.world.manifests, &[], &session))
             .await
-            .expect("plan hung");
+            .expect("plan hung")
+            .map(|made| made.plan);
         (plan, started.elapsed())
     }
 
@@ -242,7 +242,7 @@ async fn an_unknown_list_on_a_list_read_is_a_conflict_and_apply_refuses_it() {
             let plan = h.plan().await.0.expect("a plan with a conflict");
             let c = change(&plan, platform.updated());
             assert_eq!(c.action, Action::Conflict, "{platform:?} {how:?}");
-            let reason = c.reasons.join("; ");
+            let reason = words(&c.reasons).join("; ");
             let field = platform.list_field();
             assert!(
                 reason.contains(&format!(
@@ -255,14 +255,17 @@ async fn an_unknown_list_on_a_list_read_is_a_conflict_and_apply_refuses_it() {
             let route_start = route.split('*').next().unwrap();
             assert!(reason.contains(route_start), "{reason}");
 
-            // Apply of the reviewed plan: the fresh read is unreadable, the object refused.
+            // Apply of the reviewed plan: the fresh read is unreadable, the object refused
+            // and failed (planning again would not make the value known), not stale.
             let report = h.apply(&reviewed).await;
             let o = object(&report, platform.updated());
-            assert_eq!(o.status, Status::Stale, "{platform:?} {how:?}: {o:?}");
+            assert_eq!(o.status, Status::Failed, "{platform:?} {how:?}: {o:?}");
+            let error = o.error.as_deref().unwrap_or_default();
             assert!(
-                o.reasons.join(" ").contains("live state unreadable"),
+                error.starts_with("not applied: live state unreadable"),
                 "{o:?}"
             );
+            assert_eq!(report.outcome, ReportOutcome::Failure);
             h.assert_intact();
             let after = h.world.sandbox.state();
             let updated_before: Vec<String> = facts(&h.before)
@@ -646,9 +649,9 @@ async fn an_ambiguous_token_name_is_decided_only_on_a_complete_read() {
     let c = change(&plan, "databricks-lakehouse");
     assert_eq!(c.action, Action::Conflict);
     assert!(
-        c.reasons
-            .iter()
-            .any(|r| r.contains("ambiguous: 2 tokens named shared-bot")),
+        c.reasons.iter().any(|r| r
+            .to_string()
+            .contains("ambiguous: 2 tokens named shared-bot")),
         "{:?}",
         c.reasons
     );

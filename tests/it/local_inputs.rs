@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e_apply_support::{assert_no_hidden, wait_at_most};
+use crate::support::{assert_no_hidden, wait_at_most};
 
 struct Run {
     code: i32,

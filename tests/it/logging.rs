@@ -1,7 +1,7 @@
 //! `WARRANT_LOG`: the real binary logs each HTTP request (method, URL, status, timing) to
 //! stderr when asked, stays quiet when not, and never logs a credential.
 
-use crate::e2e_apply_support::*;
+use crate::support::*;
 
 /// Every credential the run holds or is given: the three configured secrets and the
 /// header forms they travel in.

@@ -4,7 +4,7 @@
 //! declared names that differ only by `1`/`l`, and a Cyrillic letter in an added tag. The
 //! example world, whose names are plain, gets no warning.
 
-use crate::e2e_apply_support::{World, example_manifests};
+use crate::support::{World, example_manifests};
 use warrant::plan::lookalike::{NameReason, NameWarning};
 use warrant::sandbox::Seed;
 

@@ -1,9 +1,9 @@
 //! The one integration-test binary (as in cargo's own testsuite): every module below talks to
 //! the `warrant` library, the `warrant` binary or the sandbox over real HTTP on 127.0.0.1.
-//! `common` and `e2e_apply_support` are the shared harness; `tools` runs external programs and
-//! installs the ones a new machine lacks under `target/`.
-//! `common`, `e2e_apply_support` and `fake_server` (a scripted proxy for hostile-server tests)
-//! are the shared harness.
+//! `support` is the one harness (credentials, the sandbox world builder, the ACME plan and
+//! goldens); `fake_server` is a scripted proxy for hostile-server tests, `hostile_scripts` its
+//! scripts; `tools` runs external programs and installs the ones a new machine lacks under
+//! `target/`.
 
 mod actionlint;
 mod apply_cli;
@@ -17,11 +17,9 @@ mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
-mod common;
 mod demo;
 mod e2e_apply;
 mod e2e_apply_faults;
-mod e2e_apply_support;
 mod e2e_plan;
 mod export_cli;
 mod export_roundtrip;
@@ -29,7 +27,9 @@ mod fake_server;
 mod help;
 mod hostile_scripts;
 mod hostile_servers;
+mod identity_name_case;
 mod install_script;
+mod layers;
 mod local_inputs;
 mod logging;
 mod lookalike_warnings;
@@ -39,6 +39,7 @@ mod manifest_proptest;
 mod output_escaping;
 mod plan_artifact_provenance;
 mod plan_file;
+mod plan_file_golden;
 mod plan_gather;
 mod plan_props;
 mod platform_clients;
@@ -61,5 +62,6 @@ mod sdk_python_fidelity;
 mod sdk_python_workflows;
 mod secrets_echo;
 mod shellcheck;
+mod support;
 mod tools;
 mod validate_cli;

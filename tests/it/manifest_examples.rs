@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use warrant::manifest::{self, ResourceSpec, TargetPlatform};
+use warrant::manifest;
+use warrant::platform::{self, Manifests, ResourceSpec, TargetPlatform};
 
-fn examples() -> manifest::Manifests {
-    manifest::load(&[PathBuf::from("examples/manifests")]).unwrap_or_else(|d| {
+fn examples() -> Manifests {
+    Manifests::load(&[PathBuf::from("examples/manifests")]).unwrap_or_else(|d| {
         panic!("examples invalid:\n{}", manifest::render_text(&d));
     })
 }
@@ -65,7 +66,7 @@ kind: Target
 metadata: {name: m}
 spec: {mist: {cloud: global01, orgId: a40f5d1f-d889-42e9-94ea-b9b33585fc6b}}
 ";
-    let m = manifest::load_str(std::path::Path::new("t.yaml"), text).expect("valid");
+    let m = platform::Manifests::parse(std::path::Path::new("t.yaml"), text).expect("valid");
     let Some(TargetPlatform::Atlan(atlan)) = m.target("a").map(|t| &t.platform) else {
         panic!("a is an atlan Target");
     };
@@ -88,7 +89,7 @@ spec: {mist: {cloud: global01, orgId: a40f5d1f-d889-42e9-94ea-b9b33585fc6b}}
 #[test]
 fn committed_schemas_are_current() {
     let mut stale = Vec::new();
-    for (name, schema) in manifest::schemas() {
+    for (name, schema) in warrant::commands::schema::schemas() {
         let path = PathBuf::from("schemas").join(&name);
         let committed: Option<serde_json::Value> = std::fs::read_to_string(&path)
             .ok()

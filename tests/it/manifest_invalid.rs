@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use warrant::manifest::{self, Diagnostic};
+use warrant::platform::{self, Manifests};
 
 fn expectations(text: &str) -> Vec<(usize, usize, String)> {
     text.lines()
@@ -45,7 +46,7 @@ fn every_invalid_example_gives_exactly_its_expected_diagnostics() {
             "{} has no `# expect:` lines",
             file.display()
         );
-        let got: Vec<(usize, usize, String)> = match manifest::load(std::slice::from_ref(file)) {
+        let got: Vec<(usize, usize, String)> = match Manifests::load(std::slice::from_ref(file)) {
             Ok(_) => Vec::new(),
             Err(diags) => diags
                 .iter()
@@ -70,7 +71,7 @@ fn every_invalid_example_gives_exactly_its_expected_diagnostics() {
 fn every_diagnostic_of_every_invalid_example_has_a_hint() {
     let mut missing = Vec::new();
     for file in invalid_files() {
-        let diags = manifest::load(std::slice::from_ref(&file)).unwrap_err();
+        let diags = Manifests::load(std::slice::from_ref(&file)).unwrap_err();
         for d in diags {
             if d.hint.as_deref().is_none_or(|h| h.trim().is_empty()) {
                 missing.push(format!(
@@ -90,7 +91,7 @@ fn every_diagnostic_of_every_invalid_example_has_a_hint() {
 fn file_level_refusals_have_hints_too() {
     let dir = tempfile::tempdir().expect("tempdir");
     let diags =
-        manifest::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
+        Manifests::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
     let big = "# padding\n".repeat(450_000);
     let diags = diags
         .into_iter()
@@ -103,7 +104,7 @@ fn file_level_refusals_have_hints_too() {
 
 #[test]
 fn all_invalid_examples_at_once_report_every_file() {
-    let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
+    let diags = Manifests::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
     let mut files: Vec<&Path> = diags.iter().map(|d| d.location.file.as_path()).collect();
     files.dedup();
     assert_eq!(files.len(), invalid_files().len());
@@ -123,7 +124,7 @@ fn literal_secrets_are_never_echoed() {
         "Pa55w0rdInUrl",
         "Ap1T0kenAsUser",
     ];
-    let diags = manifest::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
+    let diags = Manifests::load(&[PathBuf::from("examples/invalid")]).unwrap_err();
     let rendered = format!(
         "{}{}{}{diags:?}",
         manifest::render_text(&diags),
@@ -162,7 +163,7 @@ fn every_credential_key_is_a_literal_secret() {
         let text = format!(
             "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: t}}\nspec:\n  atlan:\n    baseUrl: https://acme.atlan.com\n    {key}: V4lueN0tToEcho\n"
         );
-        let diags = manifest::load_str(Path::new("t.yaml"), &text).unwrap_err();
+        let diags = Manifests::parse(Path::new("t.yaml"), &text).unwrap_err();
         assert_eq!(diags.len(), 1, "{key}: {diags:?}");
         let d = &diags[0];
         assert_eq!(
@@ -186,7 +187,7 @@ fn a_url_with_user_info_is_a_literal_secret_and_is_not_echoed() {
         let text = format!(
             "apiVersion: warrant/v1\nkind: Target\nmetadata: {{name: t}}\nspec:\n  atlan: {{baseUrl: '{url}'}}\n"
         );
-        let diags = manifest::load_str(Path::new("t.yaml"), &text).unwrap_err();
+        let diags = Manifests::parse(Path::new("t.yaml"), &text).unwrap_err();
         assert_eq!(diags.len(), 1, "{url}: {diags:?}");
         assert!(diags[0].message.starts_with("literal secret in baseUrl"));
         let rendered = format!(
@@ -204,7 +205,7 @@ fn load_bytes(name: &str, bytes: &[u8]) -> Vec<Diagnostic> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).expect("write");
-    manifest::load(&[path]).unwrap_err()
+    Manifests::load(&[path]).unwrap_err()
 }
 
 #[test]
@@ -226,7 +227,7 @@ fn files_over_4_mib_are_refused() {
 #[test]
 fn empty_documents_are_skipped_and_multi_document_files_load() {
     let text = "---\n---\n# nothing\n---\napiVersion: warrant/v1\nkind: Target\nmetadata: {name: a}\nspec:\n  atlan: {baseUrl: 'http://localhost:9000'}\n---\n";
-    let m = manifest::load_str(Path::new("m.yaml"), text).expect("valid");
+    let m = Manifests::parse(Path::new("m.yaml"), text).expect("valid");
     assert_eq!(m.targets.len(), 1);
     assert_eq!(m.targets[0].location.line, 5);
 }
@@ -235,7 +236,7 @@ fn empty_documents_are_skipped_and_multi_document_files_load() {
 fn missing_paths_and_empty_directories_are_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let diags =
-        manifest::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
+        Manifests::load(&[dir.path().to_path_buf(), dir.path().join("nope.yaml")]).unwrap_err();
     assert_eq!(diags.len(), 2);
     assert!(
         diags
@@ -264,9 +265,9 @@ fn a_key_file_is_relative_to_its_manifest_and_kept_relative_to_the_root() {
         token_with_sink("{file: ../../keys/t.key}"),
     )
     .unwrap();
-    let m = manifest::load_under(&[root.path().join("teams")], root.path()).expect("valid");
+    let m = Manifests::load_under(&[root.path().join("teams")], root.path()).expect("valid");
     match &m.resources[0].spec {
-        manifest::ResourceSpec::OrgApiToken(s) => {
+        platform::ResourceSpec::OrgApiToken(s) => {
             assert_eq!(s.key_sink.file.as_deref(), Some(Path::new("keys/t.key")))
         }
         other => panic!("{other:?}"),
@@ -286,7 +287,7 @@ fn a_key_file_through_a_symbolic_link_out_of_the_repository_is_refused() {
         token_with_sink("{file: ../keys/t.key}"),
     )
     .unwrap();
-    let diags = manifest::load_under(&[root.path().join("manifests")], root.path()).unwrap_err();
+    let diags = Manifests::load_under(&[root.path().join("manifests")], root.path()).unwrap_err();
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(
         diags[0].message,

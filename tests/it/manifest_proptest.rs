@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use warrant::manifest;
+use warrant::platform;
 
 fn check(text: &str) -> Result<(), TestCaseError> {
     let file = Path::new("fuzz.yaml");
-    if let Err(diags) = manifest::load_str(file, text) {
+    if let Err(diags) = platform::Manifests::parse(file, text) {
         prop_assert!(!diags.is_empty());
         for d in &diags {
             prop_assert_eq!(d.location.file.as_path(), file);
@@ -125,5 +125,5 @@ proptest! {
 fn the_unmutated_examples_are_valid() {
     let texts = example_texts();
     let all = texts.last().expect("joined stream");
-    assert!(manifest::load_str(Path::new("examples/manifests/all.yaml"), all).is_ok());
+    assert!(platform::Manifests::parse(Path::new("examples/manifests/all.yaml"), all).is_ok());
 }

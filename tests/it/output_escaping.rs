@@ -4,7 +4,7 @@
 //! and `apply`'s lines and report, show them as `\u{…}` / `\uXXXX` and never raw. JSON still
 //! carries the exact value.
 
-use crate::e2e_apply_support::{World, assert_no_hidden, example_manifests};
+use crate::support::{World, assert_no_hidden, example_manifests};
 use warrant::platform::{ErrorKind, PlatformError};
 use warrant::sandbox::Seed;
 use warrant::sandbox::seed::ConnectIdentity;

@@ -1,16 +1,19 @@
-//! Making a plan around the pure diff, against fake readers: filters, ordering, per-target
-//! request counts, error collection, the recorded targets and the desired digest.
+//! Making a plan around the pure diff, against fake live targets: filters, ordering,
+//! per-target request counts, error collection, the recorded targets and the desired digest.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use warrant::manifest::{
-    AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, Location, Manifests, MistTarget,
-    Resource, ResourceSpec, RoleRef, Target, TargetPlatform, TokenRef,
-};
+use futures::future::BoxFuture;
+use warrant::manifest::Location;
 use warrant::model::{CreateRule, DesiredField, DesiredObject, FieldPolicy, LiveState, SmallMap};
-use warrant::plan::gather::{LiveReader, Only, PlanError, desired_digest, make_plan_with};
-use warrant::platform::{ErrorKind, PlatformError, RequestCounts};
+use warrant::plan::file::PlanFile;
+use warrant::plan::gather::{Only, PlanError, desired_digest, make_plan};
+use warrant::platform::{
+    AtlanTarget, AutomationIdentitySpec, ConnectionAdminsSpec, ErrorKind, Export, LiveTarget,
+    Manifests, MistTarget, Noted, PlatformError, RequestCounts, Resource, ResourceSpec, RoleRef,
+    Session, Target, TargetPlatform, TokenRef,
+};
 
 fn at() -> Location {
     Location {
@@ -80,6 +83,7 @@ fn manifests() -> Manifests {
 
 /// Answers every resolve with one field holding the resource's name, reads everything as
 /// absent (or fails), and counts one request per call.
+#[derive(Debug)]
 struct Fake {
     requests: Mutex<u64>,
     fail: bool,
@@ -97,10 +101,13 @@ impl Fake {
     }
 }
 
-impl LiveReader for Fake {
-    async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
+impl LiveTarget for Fake {
+    fn resolve<'a>(
+        &'a self,
+        resources: &'a [&'a Resource],
+    ) -> BoxFuture<'a, Result<Vec<DesiredObject>, PlatformError>> {
         self.count();
-        Ok(resources
+        let desired = resources
             .iter()
             .map(|r| DesiredObject {
                 address: r.address(),
@@ -117,18 +124,37 @@ impl LiveReader for Fake {
                 problems: vec![],
                 key_sink: None,
             })
-            .collect())
+            .collect();
+        Box::pin(async move { Ok(desired) })
     }
-    async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
+    fn read_noting<'a>(
+        &'a self,
+        objects: &'a [DesiredObject],
+        _note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
         self.count();
-        if self.fail {
-            return Err(
+        let states = if self.fail {
+            Err(
                 PlatformError::new("atlan-b", ErrorKind::Unavailable, "page 2 failed")
                     .with_status(503)
                     .with_hint("try again later"),
-            );
-        }
-        Ok(objects.iter().map(|_| LiveState::Absent).collect())
+            )
+        } else {
+            Ok((
+                objects.iter().map(|_| LiveState::Absent).collect(),
+                Vec::new(),
+            ))
+        };
+        Box::pin(async move { states })
+    }
+    fn write(
+        &self,
+        _ops: Vec<warrant::model::WriteOp>,
+    ) -> BoxFuture<'_, Vec<Result<warrant::model::WriteOutcome, PlatformError>>> {
+        unreachable!("planning never writes")
+    }
+    fn export(&self) -> BoxFuture<'_, Result<Export, PlatformError>> {
+        unreachable!("planning never exports")
     }
     fn request_counts(&self) -> RequestCounts {
         let total = *self.requests.lock().unwrap();
@@ -139,11 +165,25 @@ impl LiveReader for Fake {
     }
 }
 
-fn readers(fail_b: bool) -> BTreeMap<String, Fake> {
-    BTreeMap::from([
-        ("atlan-prod".to_string(), Fake::new(false)),
-        ("atlan-b".to_string(), Fake::new(fail_b)),
-    ])
+/// A session of the two fake targets, with these `--endpoint` overrides.
+fn session(fail_b: bool, endpoints: BTreeMap<String, String>) -> Session {
+    let mut session = Session::of(BTreeMap::from([
+        (
+            "atlan-prod".to_string(),
+            Box::new(Fake::new(false)) as Box<dyn LiveTarget>,
+        ),
+        ("atlan-b".to_string(), Box::new(Fake::new(fail_b))),
+    ]));
+    session.endpoints = endpoints;
+    session
+}
+
+fn plan(
+    only: &[Only],
+    fail_b: bool,
+    endpoints: BTreeMap<String, String>,
+) -> Result<PlanFile, PlanError> {
+    block(make_plan(&manifests(), only, &session(fail_b, endpoints)))
 }
 
 fn block<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -156,13 +196,8 @@ fn block<T>(f: impl std::future::Future<Output = T>) -> T {
 #[test]
 fn plan_is_ordered_by_target_kind_name_and_counts_only_its_own_requests() {
     let endpoints = BTreeMap::from([("atlan-prod".to_string(), "http://127.0.0.1:9".to_string())]);
-    let plan = block(make_plan_with(
-        &manifests(),
-        &[],
-        &readers(false),
-        &endpoints,
-    ))
-    .unwrap();
+    let made = plan(&[], false, endpoints).unwrap();
+    let plan = &made.plan;
     let order: Vec<String> = plan
         .changes
         .iter()
@@ -178,9 +213,9 @@ fn plan_is_ordered_by_target_kind_name_and_counts_only_its_own_requests() {
     );
     assert_eq!(plan.summary.create, 3);
     // Each fake started at 10 requests; the plan made 2 per target.
-    assert_eq!(plan.requests["atlan-prod"].total, 2);
-    assert_eq!(plan.requests["atlan-b"].by_endpoint["GET /x"], 2);
-    assert_eq!(plan.request_total(), 4);
+    assert_eq!(made.requests["atlan-prod"].total, 2);
+    assert_eq!(made.requests["atlan-b"].by_endpoint["GET /x"], 2);
+    assert_eq!(made.request_total(), 4);
     // The base URL actually used is recorded: the override, and the Mist cloud's URL.
     match &plan.targets["atlan-prod"] {
         TargetPlatform::Atlan(a) => assert_eq!(a.base_url, "http://127.0.0.1:9"),
@@ -203,13 +238,7 @@ fn plan_is_ordered_by_target_kind_name_and_counts_only_its_own_requests() {
 #[test]
 fn only_filters_select_objects_and_are_recorded() {
     let only = Only::parse_all(&["ConnectionAdmins/zeta".into(), "target=atlan-b".into()]).unwrap();
-    let plan = block(make_plan_with(
-        &manifests(),
-        &only,
-        &readers(false),
-        &BTreeMap::new(),
-    ))
-    .unwrap();
+    let plan = plan(&only, false, BTreeMap::new()).unwrap().plan;
     let names: Vec<&str> = plan
         .changes
         .iter()
@@ -222,13 +251,7 @@ fn only_filters_select_objects_and_are_recorded() {
 #[test]
 fn filters_that_match_nothing_or_do_not_parse_are_errors() {
     let only = Only::parse_all(&["ConnectionAdmins/nope".into()]).unwrap();
-    let err = block(make_plan_with(
-        &manifests(),
-        &only,
-        &readers(false),
-        &BTreeMap::new(),
-    ))
-    .unwrap_err();
+    let err = plan(&only, false, BTreeMap::new()).unwrap_err();
     assert!(
         err.to_string()
             .contains("--only ConnectionAdmins/nope matches no declared object"),
@@ -245,13 +268,7 @@ fn filters_that_match_nothing_or_do_not_parse_are_errors() {
 
 #[test]
 fn a_failed_read_fails_the_plan_with_the_platform_error() {
-    let err = block(make_plan_with(
-        &manifests(),
-        &[],
-        &readers(true),
-        &BTreeMap::new(),
-    ))
-    .unwrap_err();
+    let err = plan(&[], true, BTreeMap::new()).unwrap_err();
     let PlanError::Platform(errors) = &err else {
         panic!("{err}")
     };

@@ -6,18 +6,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use proptest::prelude::*;
-use warrant::manifest::load;
 use warrant::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, LiveObject, LiveState, Reason,
     SmallMap, Values,
 };
+use warrant::plan::file::PlanFile;
 use warrant::plan::gather::{make_plan, open_session};
 use warrant::plan::{Action, Change, Plan, PlanMeta, diff};
-use warrant::platform::{ClientOptions, Credentials};
+use warrant::platform::{ClientOptions, Environment, LiveOptions, Manifests};
 use warrant::render::markdown::MarkdownOptions;
 use warrant::sandbox::{self, Faults, Seed};
-use warrant::secret::Secret;
-use warrant::session::LiveOptions;
+
+use crate::support::acme::{AUTOMATION_IDENTITY, CONNECTION_ADMINS, ORG_API_TOKEN};
+use crate::support::{ATLAN_KEY, CONNECT_SECRET, MIST_KEY};
 
 /// Few names and values, so desired and live overlap often.
 const FIELDS: [&str; 4] = ["adminUsers", "roleIds", "tags", "srcIps"];
@@ -55,7 +56,7 @@ fn desired_object(index: usize) -> impl Strategy<Value = DesiredObject> {
         prop::bool::weighted(0.2),
         prop::bool::weighted(0.1),
         prop::sample::select(vec!["t-a", "t-b"]),
-        prop::sample::select(Kind::ALL.to_vec()),
+        prop::sample::select(vec![CONNECTION_ADMINS, AUTOMATION_IDENTITY, ORG_API_TOKEN]),
     )
         .prop_map(
             move |(fields, never, problem, target, kind)| DesiredObject {
@@ -72,12 +73,12 @@ fn desired_object(index: usize) -> impl Strategy<Value = DesiredObject> {
                     .collect(),
                 fields: fields.into(),
                 create: if never {
-                    CreateRule::Never("never created".into())
+                    CreateRule::Never(Reason::Unresolved("never created".into()))
                 } else {
                     CreateRule::Allowed
                 },
                 problems: if problem {
-                    vec!["unresolvable reference".into()]
+                    vec![Reason::Unresolved("unresolvable reference".into())]
                 } else {
                     vec![]
                 },
@@ -101,7 +102,10 @@ fn live_state() -> impl Strategy<Value = LiveState> {
                 id: "live-id".into(),
                 fields: fields.into(),
                 labels: SmallMap::new(),
-                write_denied: denied.then(|| "the caller is not an admin of this connection".to_string()),
+                write_denied: denied.then(|| Reason::NotConnectionAdmin {
+                    caller: "someone".into(),
+                    connection: "this connection".into(),
+                }),
                 extra: SmallMap::new(),
             },
         }),
@@ -138,17 +142,15 @@ fn applied(change: &Change, live: &LiveState) -> LiveState {
     LiveState::Present { object }
 }
 
-fn plan_of(pairs: &[(DesiredObject, LiveState)]) -> Plan {
+/// The plan of these objects, in its file (sealed).
+fn plan_of(pairs: &[(DesiredObject, LiveState)]) -> PlanFile {
     let meta = PlanMeta {
         created_at: "2025-01-01T00:00:00Z".into(),
         desired_digest: "sha256:00".into(),
         ..PlanMeta::default()
     };
-    Plan::new(
-        meta,
-        pairs.iter().map(|(d, l)| diff(d, l)).collect(),
-        BTreeMap::new(),
-    )
+    let plan = Plan::new(meta, pairs.iter().map(|(d, l)| diff(d, l)).collect());
+    PlanFile::new(plan, BTreeMap::new())
 }
 
 proptest! {
@@ -238,9 +240,9 @@ proptest! {
     }
 }
 
-/// The example seed with every credential replaced by a generated one, and the credentials
-/// warrant's own callers now have on each example target.
-fn seed_with_secrets(secrets: &[String]) -> (Seed, BTreeMap<String, Credentials>) {
+/// The example seed with every credential replaced by a generated one, and the variables the
+/// example targets name, holding the credentials warrant's own callers now have.
+fn seed_with_secrets(secrets: &[String]) -> (Seed, BTreeMap<&'static str, String>) {
     let mut seed = Seed::example();
     let mut next = secrets.iter().cycle().enumerate();
     // Distinct by construction (the sandbox wants unique keys), still secret-shaped.
@@ -248,54 +250,39 @@ fn seed_with_secrets(secrets: &[String]) -> (Seed, BTreeMap<String, Credentials>
         let (i, s) = next.next().expect("a cycle never ends");
         format!("{s}{i:02}")
     };
-    let mut credentials = BTreeMap::new();
+    let mut variables = BTreeMap::new();
     for caller in &mut seed.atlan.callers {
-        let warrant_bot = caller.api_key == "sandbox-atlan-key-warrant-bot";
+        let warrant_bot = caller.api_key == ATLAN_KEY;
         caller.api_key = fresh();
         if warrant_bot {
-            credentials.insert(
-                "atlan-prod".to_string(),
-                Credentials::Atlan {
-                    api_key: Secret::new(caller.api_key.clone()),
-                },
-            );
+            variables.insert("ATLAN_API_KEY", caller.api_key.clone());
         }
     }
     for tenant in &mut seed.connect.tenants {
         for client in &mut tenant.clients {
-            let warrant = client.client_secret == "sandbox-connect-secret-warrant";
+            let warrant = client.client_secret == CONNECT_SECRET;
             client.client_secret = fresh();
             if warrant {
-                credentials.insert(
-                    "connect-prod".to_string(),
-                    Credentials::Connect {
-                        client_id: client.client_id.clone(),
-                        client_secret: Secret::new(client.client_secret.clone()),
-                    },
-                );
+                variables.insert("CONNECT_CLIENT_ID", client.client_id.clone());
+                variables.insert("CONNECT_CLIENT_SECRET", client.client_secret.clone());
             }
         }
     }
     for org in &mut seed.mist.orgs {
         for token in &mut org.api_tokens {
-            let warrant = token.key == "SbxMistWarrantAdminKey0000000000000001";
+            let warrant = token.key == MIST_KEY;
             token.key = fresh();
             if warrant {
-                credentials.insert(
-                    "mist-prod".to_string(),
-                    Credentials::Mist {
-                        api_token: Secret::new(token.key.clone()),
-                    },
-                );
+                variables.insert("MIST_API_TOKEN", token.key.clone());
             }
         }
     }
     assert_eq!(
-        credentials.len(),
-        3,
+        variables.len(),
+        4,
         "the example seed lost warrant's callers"
     );
-    (seed, credentials)
+    (seed, variables)
 }
 
 /// Every credential of a seed.
@@ -319,28 +306,32 @@ fn seed_secrets(seed: &Seed) -> Vec<String> {
 /// as written, and the error of a plan made with a wrong (but secret-shaped) Atlan key.
 fn everything_a_plan_shows(
     seed: Seed,
-    credentials: BTreeMap<String, Credentials>,
+    variables: BTreeMap<&'static str, String>,
     wrong_key: &str,
 ) -> Vec<(&'static str, String)> {
+    let environment = |vars: &BTreeMap<&str, String>| {
+        Environment::given(vars.iter().map(|(k, v)| (*k, v.as_str())))
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sandbox = runtime
         .block_on(sandbox::start(seed, Faults::default()))
         .unwrap();
-    let manifests = load(&[PathBuf::from("examples/manifests")]).expect("examples are valid");
+    let manifests =
+        Manifests::load(&[PathBuf::from("examples/manifests")]).expect("examples are valid");
     let live = LiveOptions {
         endpoints: BTreeMap::from([
             ("atlan-prod".to_string(), sandbox.atlan.clone()),
             ("connect-prod".to_string(), sandbox.connect.clone()),
             ("mist-prod".to_string(), sandbox.mist.clone()),
         ]),
-        credentials,
+        environment: environment(&variables),
         client: ClientOptions::default(),
     };
     let session = open_session(&manifests, &[], &live).unwrap();
-    let plan = runtime
+    let plan: PlanFile = runtime
         .block_on(make_plan(&manifests, &[], &session))
         .unwrap();
-    assert_eq!(plan.changes.len(), 9, "the examples were planned");
+    assert_eq!(plan.plan.changes.len(), 9, "the examples were planned");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plan.json");
@@ -366,12 +357,9 @@ fn everything_a_plan_shows(
     ];
 
     let mut wrong = live.clone();
-    wrong.credentials.insert(
-        "atlan-prod".to_string(),
-        Credentials::Atlan {
-            api_key: Secret::new(wrong_key),
-        },
-    );
+    let mut wrong_variables = variables.clone();
+    wrong_variables.insert("ATLAN_API_KEY", wrong_key.to_string());
+    wrong.environment = environment(&wrong_variables);
     let session = open_session(&manifests, &[], &wrong).unwrap();
     match runtime.block_on(make_plan(&manifests, &[], &session)) {
         Ok(_) => panic!("a plan with an unknown Atlan key succeeded"),
@@ -389,10 +377,10 @@ proptest! {
         secrets in prop::collection::vec("[A-Za-z0-9]{24,40}", 3..6),
         wrong in "[A-Za-z0-9]{24,40}",
     ) {
-        let (seed, credentials) = seed_with_secrets(&secrets);
+        let (seed, variables) = seed_with_secrets(&secrets);
         let mut all = seed_secrets(&seed);
         all.push(wrong.clone());
-        for (what, text) in everything_a_plan_shows(seed, credentials, &wrong) {
+        for (what, text) in everything_a_plan_shows(seed, variables, &wrong) {
             for (i, secret) in all.iter().enumerate() {
                 // Named by position only: a failing test must not print the secret either.
                 prop_assert!(!text.contains(secret.as_str()), "the {} reveals secret #{}", what, i);

@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::e2e_apply_support::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use warrant::model::{DesiredObject, LiveObject, LiveState, Values, WriteOp};
 use warrant::plan::gather::open_session;
-use warrant::platform::Client;
-use warrant::session::{LiveOptions, Session};
+use warrant::platform::{LiveOptions, LiveTarget, Session};
 
 const ASSET_RULE_RUNNER: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c01";
 const TENANT_VIEWER: &str = "9b1e2c3d-4f5a-4b6c-8d7e-0f1a2b3c4d05";
@@ -38,7 +37,7 @@ async fn desired(world: &World, session: &Session, names: &[String]) -> Vec<Desi
         .collect()
 }
 
-async fn read_one(client: &Client, object: &DesiredObject) -> LiveObject {
+async fn read_one(client: &dyn LiveTarget, object: &DesiredObject) -> LiveObject {
     match client
         .read(std::slice::from_ref(object))
         .await
@@ -50,20 +49,19 @@ async fn read_one(client: &Client, object: &DesiredObject) -> LiveObject {
     }
 }
 
-/// The update the applier would build from `live`: each listed field as live ∪ additions.
+/// The update the applier would send after reading `live`: these additions per field.
 fn update(object: &DesiredObject, live: &LiveObject, add: &[(&str, &[&str])]) -> WriteOp {
-    let fields = add
+    let additions = add
         .iter()
         .map(|(field, values)| {
-            let mut union: Values = live.fields.get(field).cloned().unwrap_or_default();
-            union.extend(values.iter().map(|v| v.to_string()));
-            (field.to_string(), union)
+            let values = values.iter().map(|v| v.to_string()).collect();
+            (field.to_string(), values)
         })
         .collect();
     WriteOp::Update {
         address: object.address.clone(),
         live: live.clone(),
-        fields,
+        additions,
     }
 }
 
@@ -84,24 +82,6 @@ fn sorted(values: &[&str]) -> Vec<String> {
     out
 }
 
-async fn connect_token(world: &World) -> String {
-    let response: Value = reqwest::Client::new()
-        .post(format!("{}/identity/connect/token", world.sandbox.connect))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_id={CONNECT_ID}&client_secret={CONNECT_SECRET}"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    response["access_token"].as_str().unwrap().to_string()
-}
-
 /// Another writer replaces lists of a CONNECT identity.
 async fn connect_put(world: &World, id: &str, body: Value) {
     reqwest::Client::new()
@@ -109,7 +89,7 @@ async fn connect_put(world: &World, id: &str, body: Value) {
             "{}/api/v1/Tenants/{TENANT}/AutomationIdentities/{id}",
             world.sandbox.connect
         ))
-        .bearer_auth(connect_token(world).await)
+        .bearer_auth(world.connect_token().await)
         .json(&body)
         .send()
         .await

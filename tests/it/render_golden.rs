@@ -1,7 +1,7 @@
 //! Expected output of every rendering of a fixed plan (tests/golden/; regenerate with
 //! UPDATE_GOLDEN=1 after an intended change, then read the diff).
 
-use crate::common::{acme_plan, golden};
+use crate::support::acme::{acme_plan, golden};
 use warrant::plan::Action;
 use warrant::render::markdown::MarkdownOptions;
 

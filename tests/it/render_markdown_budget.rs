@@ -2,22 +2,23 @@
 //! UTF-8 with multibyte labels intact, every fence and `<details>` closed, and a notice of
 //! what was left out and where the full plan is.
 
-use crate::common;
+use crate::support::acme;
 
-use crate::common::{acme_meta, address, append, desired, live};
-use warrant::model::{Kind, LiveState};
+use crate::support::acme::{acme_meta, address, append, desired, live};
+use warrant::model::LiveState;
+use warrant::plan::file::PlanFile;
 use warrant::plan::{Plan, diff};
 use warrant::render::markdown::{MarkdownOptions, plan as markdown};
 
 /// 3000 objects over three targets with multibyte labels (and a backtick run in one value).
-fn huge_plan() -> Plan {
+fn huge_plan() -> PlanFile {
     let mut changes = Vec::new();
     for i in 0..3000 {
         let target = ["atlan-prod", "connect-prod", "mist-prod"][i % 3];
         let value = format!("service-account-apikey-{i:08}");
         let mut d = desired(
             address(
-                Kind::ConnectionAdmins,
+                acme::CONNECTION_ADMINS,
                 &format!("conn-{i:05}"),
                 target,
                 &format!("default/x/{i}"),
@@ -33,7 +34,7 @@ fn huge_plan() -> Plan {
         };
         changes.push(diff(&d, &state));
     }
-    Plan::new(acme_meta(), changes, Default::default())
+    PlanFile::new(Plan::new(acme_meta(), changes), Default::default())
 }
 
 fn fence_lines_balanced(md: &str) -> bool {
@@ -125,7 +126,7 @@ fn notice_names_the_plan_file_artifact_without_a_link() {
 
 #[test]
 fn a_plan_within_budget_is_not_truncated() {
-    let md = markdown(&common::acme_plan(), &MarkdownOptions::default());
+    let md = markdown(&acme::acme_plan(), &MarkdownOptions::default());
     assert!(!md.contains("Truncated"));
     assert!(fence_lines_balanced(&md));
 }

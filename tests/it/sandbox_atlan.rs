@@ -1,11 +1,10 @@
 //! Contract tests of the Atlan simulator over real HTTP (contracts/atlan.md).
 
+use crate::support::{ATLAN_KEY as ADMIN_KEY, JSMITH_KEY};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warrant::sandbox::{self, Faults, Seed};
 
-const ADMIN_KEY: &str = "sandbox-atlan-key-warrant-bot";
-const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
 const SNOWFLAKE: &str = "default/snowflake/1700000001";
 const BIGQUERY: &str = "default/bigquery/1700000002";
 const DATABRICKS: &str = "default/databricks/1700000003";

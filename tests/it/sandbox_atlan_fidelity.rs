@@ -6,14 +6,13 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::{ATLAN_KEY as ADMIN_KEY, JSMITH_KEY};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warrant::sandbox::seed::{AtlanCaller, AtlanConnection, AtlanRole, ConnectionAdminRule};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
-const ADMIN_KEY: &str = "sandbox-atlan-key-warrant-bot";
 const ADMIN_USER: &str = "service-account-apikey-0b7e4d2a-6c1f-4e8b-9a3d-5f2c1e0d9b8a";
-const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
 const SNOWFLAKE: &str = "default/snowflake/1700000001";
 const SNOWFLAKE_GUID: &str = "11111111-2222-4333-8444-555555555501";
 const BIGQUERY_GUID: &str = "11111111-2222-4333-8444-555555555502";

@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::{ATLAN_KEY as ADMIN_KEY, JSMITH_KEY};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warrant::sandbox::seed::AtlanWorkflows;
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
-const ADMIN_KEY: &str = "sandbox-atlan-key-warrant-bot";
-const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
 const SNOWFLAKE: &str = "default/snowflake/1700000001";
 const DATABRICKS: &str = "default/databricks/1700000003";
 const CI_PIPELINE_GUID: &str = "92588c67-5ddf-4a45-8b5c-dd92f4b84e99";

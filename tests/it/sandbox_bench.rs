@@ -106,8 +106,8 @@ async fn identities_list_requests_per_second() {
         .post(format!("{}/identity/connect/token", sb.connect))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f"),
-            ("client_secret", "sandbox-connect-secret-warrant"),
+            ("client_id", crate::support::CONNECT_ID),
+            ("client_secret", crate::support::CONNECT_SECRET),
         ])
         .send()
         .await
@@ -286,7 +286,7 @@ async fn plan_scale_handler_costs() {
             .collect();
         client
             .post(format!("{}/api/meta/search/indexsearch", sb.atlan))
-            .bearer_auth("sandbox-atlan-key-warrant-bot")
+            .bearer_auth(crate::support::ATLAN_KEY)
             .json(&serde_json::json!({
                 "attributes": ["adminUsers", "adminGroups", "adminRoles"],
                 "dsl": {
@@ -305,7 +305,7 @@ async fn plan_scale_handler_costs() {
     let tokens = per_request(10, |page| {
         client
             .get(format!("{}/api/service/apikeys", sb.atlan))
-            .bearer_auth("sandbox-atlan-key-warrant-bot")
+            .bearer_auth(crate::support::ATLAN_KEY)
             .query(&[("limit", "500"), ("sort", "createdAt"), ("count", "true")])
             .query(&[("offset", page * 500)])
     })
@@ -315,8 +315,8 @@ async fn plan_scale_handler_costs() {
         .post(format!("{}/identity/connect/token", sb.connect))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f"),
-            ("client_secret", "sandbox-connect-secret-warrant"),
+            ("client_id", crate::support::CONNECT_ID),
+            ("client_secret", crate::support::CONNECT_SECRET),
         ])
         .send()
         .await

@@ -1,14 +1,14 @@
 //! Contract tests of the AVEVA CONNECT simulator over real HTTP (contracts/connect.md).
 
+use crate::support::{
+    CONNECT_ID as ADMIN_ID, CONNECT_MEMBER_ID as MEMBER_ID, CONNECT_MEMBER_SECRET as MEMBER_SECRET,
+    CONNECT_SECRET as ADMIN_SECRET,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
 const TENANT: &str = "7fc97c8b-8f60-4f29-af71-3178c414e7a0";
-const ADMIN_ID: &str = "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f";
-const ADMIN_SECRET: &str = "sandbox-connect-secret-warrant";
-const MEMBER_ID: &str = "6e5d4c3b-2a19-4807-b6a5-948372615a0b";
-const MEMBER_SECRET: &str = "sandbox-connect-secret-member";
 const TENANT_MEMBER: &str = "9b1e2c3d-4f5a-4b6c-8d7e-0f1a2b3c4d04";
 const DATA_INGRESS: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c02";
 const REPORT_PUBLISHER: &str = "3f1e6c2a-9b8d-4e7f-a1c2-d3e4f5a6b7c8";

@@ -4,16 +4,15 @@
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
+use crate::support::{
+    ATLAN_KEY, CONNECT_ID as CLIENT_ID, CONNECT_SECRET as CLIENT_SECRET, MIST_KEY,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
-const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
-const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
 const ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
 const TENANT: &str = "7fc97c8b-8f60-4f29-af71-3178c414e7a0";
-const CLIENT_ID: &str = "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f";
-const CLIENT_SECRET: &str = "sandbox-connect-secret-warrant";
 const TENANT_MEMBER: &str = "9b1e2c3d-4f5a-4b6c-8d7e-0f1a2b3c4d04";
 
 fn atlan_whoami(sb: &SandboxHandle) -> reqwest::RequestBuilder {

@@ -1,13 +1,11 @@
 //! Contract tests of the Juniper Mist simulator over real HTTP (contracts/mist.md).
 
+use crate::support::{MIST_KEY as ADMIN_KEY, MIST_READ_KEY as READ_KEY, MIST_SITE_KEY as SITE_KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
 const ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
-const ADMIN_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
-const READ_KEY: &str = "SbxMistMonitoringReadKey00000000000002";
-const SITE_KEY: &str = "SbxMistOldScriptKey0000000000000000003";
 const HQ: &str = "d96e3952-53e8-4266-959a-45acd55f5114";
 const SITEGROUP: &str = "581328b6-e382-f54e-c9dc-999983183a34";
 const MONITORING_RO: &str = "497f6eca-6276-4993-bfeb-53efbbba6f08";

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
+use crate::support::{ATLAN_KEY, MIST_KEY};
 use crate::tools::{find_python, lock_tool, pip_install, run, tail, target_dir};
 
 /// The SDK versions under test. Changing one rebuilds its venv on the next run.
@@ -31,12 +32,10 @@ const MIN_PYTHON: (u32, u32) = (3, 10);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 // The example world (examples/WORLD.md).
-const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
 const CI_PIPELINE_CLIENT_ID: &str = "apikey-ac69de56-6529-4c8f-b53c-791cb5346308";
 const CI_PIPELINE_GUID: &str = "92588c67-5ddf-4a45-8b5c-dd92f4b84e99";
 const BIGQUERY_QN: &str = "default/bigquery/1700000002";
 const BIGQUERY_GUID: &str = "11111111-2222-4333-8444-555555555502";
-const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
 const MIST_ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
 
 // ---------------------------------------------------------------------------------------------

@@ -11,11 +11,10 @@ use serde_json::{Value, json};
 use warrant::sandbox::Seed;
 
 use crate::sdk_python::{connection, run_script_in, start_sandbox_with, strings, venv_python};
+use crate::support::{ATLAN_KEY, MIST_KEY};
 
-const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
 const SNOWFLAKE_QN: &str = "default/snowflake/1700000001";
 const SNOWFLAKE_GUID: &str = "11111111-2222-4333-8444-555555555501";
-const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
 const MIST_ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
 const HQ: &str = "d96e3952-53e8-4266-959a-45acd55f5114";
 

@@ -19,6 +19,10 @@ use warrant::sandbox::seed::{AtlanCaller, AtlanWorkflowTemplate};
 use warrant::sandbox::{SandboxHandle, Seed};
 
 use crate::sdk_python::{Venv, assert_only_appended, python_of, run_script_in, start_sandbox_with};
+use crate::support::JSMITH_KEY;
+
+/// A caller the tests here add to the example seed.
+const CI_PIPELINE_KEY: &str = "sandbox-atlan-key-ci-pipeline";
 
 const PYATLAN_WORKFLOWS: Venv = Venv {
     dir: "sdk-venv-pyatlan10",
@@ -31,8 +35,6 @@ fn python() -> &'static Path {
 }
 
 // The example world (examples/WORLD.md) plus the ci-pipeline token as a caller.
-const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
-const CI_PIPELINE_KEY: &str = "sandbox-atlan-key-ci-pipeline";
 const CI_PIPELINE_USER: &str = "service-account-apikey-ac69de56-6529-4c8f-b53c-791cb5346308";
 const DBT_CLOUD_GUID: &str = "7c4b1e2f-8a3d-4f6e-9b0c-1d2e3f4a5b6c";
 const DBT_CLOUD_USER: &str = "service-account-apikey-4e1f7a2b-9c3d-4b8e-a5f6-0d1c2b3a4e5f";

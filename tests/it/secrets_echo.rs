@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 
-use crate::e2e_apply_support::{ATLAN_KEY, CONNECT_SECRET, MIST_KEY, Output, World, run};
+use crate::support::{ATLAN_KEY, CONNECT_SECRET, MIST_KEY, Output, World, run};
 
 /// One platform's echoing proxy in front of the sandbox.
 struct Echo {
@@ -369,7 +369,7 @@ async fn credentials_planted_in_live_data_are_masked_in_every_output() {
         .first_mut()
         .expect("the example seeds Mist tokens");
     token.name = format!("{MIST_KEY}-leaked");
-    let world = World::start(seed, &crate::e2e_apply_support::example_manifests()).await;
+    let world = World::start(seed, &crate::support::example_manifests()).await;
     let before = world.sandbox.state();
 
     let mut outputs = Vec::new();
@@ -416,5 +416,5 @@ async fn credentials_planted_in_live_data_are_masked_in_every_output() {
         }
     }
     // The real values stayed live: masking never reached what apply writes back.
-    crate::e2e_apply_support::assert_nothing_lost(&before, &world.sandbox.state());
+    crate::support::assert_nothing_lost(&before, &world.sandbox.state());
 }

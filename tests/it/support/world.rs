@@ -1,8 +1,10 @@
-//! Shared wiring of the end-to-end apply tests: a sandbox over real HTTP on loopback, manifests
-//! written to a scratch directory (the example world, or a larger generated one), a library
-//! session with explicit credentials, the `warrant` binary as a subprocess with credentials in
-//! its environment only, and the "nothing lost" check computed from `/_sandbox/state`.
-#![allow(dead_code)]
+//! The sandbox world builder: a sandbox over real HTTP on loopback, manifests written to a
+//! scratch directory (the example world, or a larger generated one), a library session with
+//! the example credentials, the `warrant` binary as a subprocess with credentials in its
+//! environment only, and the "nothing lost" checks computed from `/_sandbox/state`.
+//!
+//! A world is started inside an async test ([`World::start`]) or, for a test that blocks on
+//! subprocesses, on a runtime of its own ([`World::blocking`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,27 +13,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 use warrant::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Progress, Silent};
-use warrant::manifest::Manifests;
 use warrant::plan::Plan;
+use warrant::plan::file::PlanFile;
 use warrant::plan::gather::{make_plan, open_session};
-use warrant::platform::{ClientOptions, Credentials};
+use warrant::platform::{ClientOptions, LiveOptions, Manifests, Session};
 use warrant::sandbox::seed::{AtlanConnection, ConnectIdentity, MistPrivilege, MistToken};
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
-use warrant::secret::Secret;
-use warrant::session::{LiveOptions, Session};
 
-pub const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
-pub const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
-pub const CONNECT_ID: &str = "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f";
-pub const CONNECT_SECRET: &str = "sandbox-connect-secret-warrant";
-pub const MIST_KEY: &str = "SbxMistWarrantAdminKey0000000000000001";
-pub const TENANT: &str = "7fc97c8b-8f60-4f29-af71-3178c414e7a0";
-pub const ORG: &str = "a40f5d1f-d889-42e9-94ea-b9b33585fc6b";
-pub const HQ_SITE: &str = "d96e3952-53e8-4266-959a-45acd55f5114";
-pub const TENANT_MEMBER: &str = "9b1e2c3d-4f5a-4b6c-8d7e-0f1a2b3c4d04";
-pub const CI_PIPELINE: &str = "service-account-apikey-ac69de56-6529-4c8f-b53c-791cb5346308";
-pub const DBT_CLOUD: &str = "service-account-apikey-4e1f7a2b-9c3d-4b8e-a5f6-0d1c2b3a4e5f";
-pub const AIRFLOW: &str = "service-account-apikey-8d2c6b1a-3f4e-4a5b-9c6d-7e8f9a0b1c2d";
+use super::{
+    ATLAN_KEY, CI_PIPELINE, CONNECT_ID, CONNECT_SECRET, HQ_SITE, ORG, TENANT, TENANT_MEMBER,
+    environment,
+};
 
 /// The example manifests, with the `gh` command sink replaced by a file sink so the tests need
 /// no tool outside the repository. Key files are relative to the manifest: `../keys/` is the
@@ -146,6 +138,8 @@ pub struct World {
     pub scratch: tempfile::TempDir,
     pub manifests: Manifests,
     pub live: LiveOptions,
+    /// The runtime of a [`World::blocking`] world; dropped after the sandbox.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// Client options for tests: quick backoff so injected faults cost milliseconds, not seconds.
@@ -159,33 +153,41 @@ pub fn quick_client() -> ClientOptions {
     }
 }
 
-pub fn credentials(atlan_key: &str) -> BTreeMap<String, Credentials> {
-    BTreeMap::from([
-        (
-            "atlan-prod".to_string(),
-            Credentials::Atlan {
-                api_key: Secret::new(atlan_key),
-            },
-        ),
-        (
-            "connect-prod".to_string(),
-            Credentials::Connect {
-                client_id: CONNECT_ID.to_string(),
-                client_secret: Secret::new(CONNECT_SECRET),
-            },
-        ),
-        (
-            "mist-prod".to_string(),
-            Credentials::Mist {
-                api_token: Secret::new(MIST_KEY),
-            },
-        ),
-    ])
-}
-
 impl World {
     pub async fn start(seed: Seed, files: &[(String, String)]) -> World {
-        let sandbox = sandbox::start(seed, Faults::default()).await.unwrap();
+        World::start_with(seed, Faults::default(), files).await
+    }
+
+    /// A world whose sandbox injects `faults`.
+    pub async fn start_with(seed: Seed, faults: Faults, files: &[(String, String)]) -> World {
+        let sandbox = sandbox::start(seed, faults).await.unwrap();
+        World::around(sandbox, files)
+    }
+
+    /// A world on a runtime of its own (two workers), for a test that is not async and
+    /// blocks on subprocesses; run library calls with [`World::block_on`].
+    pub fn blocking(seed: Seed, faults: Faults, files: &[(String, String)]) -> World {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = runtime.block_on(sandbox::start(seed, faults)).unwrap();
+        World {
+            runtime: Some(runtime),
+            ..World::around(sandbox, files)
+        }
+    }
+
+    /// Runs `future` on the world's own runtime ([`World::blocking`] worlds only).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("a World::blocking world")
+            .block_on(future)
+    }
+
+    fn around(sandbox: SandboxHandle, files: &[(String, String)]) -> World {
         let scratch = tempfile::tempdir().unwrap();
         let dir = scratch.path().join("manifests");
         std::fs::create_dir_all(&dir).unwrap();
@@ -195,7 +197,7 @@ impl World {
         }
         // The scratch directory is the repository root, as it is for the `warrant` processes
         // the tests run in it.
-        let manifests = warrant::manifest::load_under(&[dir], scratch.path())
+        let manifests = Manifests::load_under(&[dir], scratch.path())
             .unwrap_or_else(|d| panic!("test manifests are invalid: {d:?}"));
         let live = LiveOptions {
             endpoints: BTreeMap::from([
@@ -203,7 +205,7 @@ impl World {
                 ("connect-prod".to_string(), sandbox.connect.clone()),
                 ("mist-prod".to_string(), sandbox.mist.clone()),
             ]),
-            credentials: credentials(ATLAN_KEY),
+            environment: environment(ATLAN_KEY),
             client: quick_client(),
         };
         World {
@@ -211,7 +213,27 @@ impl World {
             scratch,
             manifests,
             live,
+            runtime: None,
         }
+    }
+
+    /// The sandbox URL of an example target.
+    pub fn url(&self, target: &str) -> &str {
+        match target {
+            "atlan-prod" => &self.sandbox.atlan,
+            "connect-prod" => &self.sandbox.connect,
+            "mist-prod" => &self.sandbox.mist,
+            other => panic!("no sandbox for target {other}"),
+        }
+    }
+
+    /// Each sandbox URL with its placeholder in goldens (see `per_run_hidden`).
+    pub fn sandbox_urls(&self) -> Vec<(&str, &str)> {
+        vec![
+            (self.sandbox.atlan.as_str(), "<atlan-sandbox>"),
+            (self.sandbox.connect.as_str(), "<connect-sandbox>"),
+            (self.sandbox.mist.as_str(), "<mist-sandbox>"),
+        ]
     }
 
     pub async fn example() -> World {
@@ -233,7 +255,7 @@ impl World {
     /// A session whose Atlan credential is `atlan_key` (others as usual).
     pub fn session_as(&self, atlan_key: &str) -> Session {
         let live = LiveOptions {
-            credentials: credentials(atlan_key),
+            environment: environment(atlan_key),
             ..self.live.clone()
         };
         open_session(&self.manifests, &[], &live).unwrap()
@@ -243,7 +265,7 @@ impl World {
         self.session_as(ATLAN_KEY)
     }
 
-    pub async fn plan(&self, session: &Session) -> Plan {
+    pub async fn plan(&self, session: &Session) -> PlanFile {
         make_plan(&self.manifests, &[], session).await.unwrap()
     }
 
@@ -301,16 +323,7 @@ impl World {
     /// Atlan one being `atlan_key`) in its environment only and stdin closed; add arguments and
     /// variables, then [`run`] it.
     pub fn command(&self, atlan_key: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
-        command
-            .current_dir(self.dir())
-            .env("ATLAN_API_KEY", atlan_key)
-            .env("CONNECT_CLIENT_ID", CONNECT_ID)
-            .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
-            .env("MIST_API_TOKEN", MIST_KEY)
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null());
-        command
+        warrant_command(self.dir(), atlan_key)
     }
 
     /// `warrant ARGS --endpoint …` pointing every target at the sandbox: apply, like plan,
@@ -326,6 +339,26 @@ impl World {
         self.warrant_as(atlan_key, &all)
     }
 
+    /// An OAuth access token of warrant's CONNECT client, to act on the sandbox directly as
+    /// another writer would.
+    pub async fn connect_token(&self) -> String {
+        let response: Value = reqwest::Client::new()
+            .post(format!("{}/identity/connect/token", self.sandbox.connect))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={CONNECT_ID}&client_secret={CONNECT_SECRET}"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        response["access_token"].as_str().unwrap().to_string()
+    }
+
     /// The `--endpoint` flags pointing every target at the sandbox.
     pub fn endpoint_args(&self) -> Vec<String> {
         self.live
@@ -334,6 +367,18 @@ impl World {
             .flat_map(|(t, u)| ["--endpoint".to_string(), format!("{t}={u}")])
             .collect()
     }
+}
+
+/// The `warrant` binary to run in `dir`, with the example credentials (the Atlan one being
+/// `atlan_key`) in its environment, no colour, and stdin closed.
+pub fn warrant_command(dir: &Path, atlan_key: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    command
+        .current_dir(dir)
+        .envs(super::variables(atlan_key))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    command
 }
 
 /// Waits for `child`, killing it and failing when it runs far longer than it ever should (a

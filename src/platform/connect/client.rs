@@ -1,5 +1,5 @@
-//! Client for AVEVA CONNECT data services (contracts/connect.md): automation identities of a
-//! tenant, with their roles and tags.
+//! The AVEVA CONNECT client (contracts/connect.md): automation identities of a tenant, with
+//! their roles and tags.
 //!
 //! Authentication is the OAuth2 client-credentials grant at `/identity/connect/token`
 //! (cached and refreshed by the HTTP layer). Roles and identities are read by paging with
@@ -9,7 +9,9 @@
 //! server-side cap and paging continues (`super::listing`). An identity whose `RoleIds` or
 //! `Tags` is missing, null or not a list of strings is unreadable, never empty.
 //! Role names in manifests are resolved to the tenant's role ids: built-in roles by their
-//! `RoleTypeId` (their API names are not published), other roles by exact `Name`.
+//! `RoleTypeId` (their API names are not published), other roles by exact `Name`. Identities
+//! are matched by name under the case rule of [`super::same_identity`], in the read and when
+//! a create meets an identity that exists.
 //! Writes: `POST` creates (Name, RoleIds, Tags). `PUT` replaces each list it is sent and
 //! keeps null ones, so an update first `GET`s the one identity and sends only the lists that
 //! gain values, as that fresh read ∪ additions, and null for the rest.
@@ -24,15 +26,18 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::manifest::{AutomationIdentitySpec, ConnectTarget, Resource, ResourceSpec, RoleRef};
+use futures::future::BoxFuture;
+
+use super::{AutomationIdentitySpec, ConnectTarget, KIND, RoleRef, same_identity};
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, KnownList, LiveObject,
-    LiveState, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, KnownList, LiveObject,
+    LiveState, Reason, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{ApiError, Auth, Http, Method, Request, Transient, plain_text};
 use crate::platform::listing::{Listing, Next, present};
 use crate::platform::{
-    ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
+    ClientOptions, ErrorKind, Export, ExportedObject, LiveTarget, Noted, PlatformError,
+    RequestCounts, Resource, ResourceSpec,
 };
 use crate::secret::Secret;
 
@@ -46,7 +51,7 @@ const IDENTITIES_ROUTE: &str = "/api/v1/Tenants/{tenantId}/AutomationIdentities"
 const IDENTITY_ROUTE: &str = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
 
 /// Built-in roles and their role type ids (contracts/connect.md §4).
-pub const BUILTIN_ROLES: &[(&str, &str)] = &[
+const BUILTIN_ROLES: &[(&str, &str)] = &[
     (
         "Tenant Administrator",
         "2dc742ab-39ea-4fc0-a39e-2bcb71c26a5f",
@@ -69,15 +74,7 @@ pub const BUILTIN_ROLES: &[(&str, &str)] = &[
     ("Community Member", "f79a55da-7c76-4600-a809-0f62ca9971d9"),
 ];
 
-/// The form in which two automation identity names are the same identity. The contract does
-/// not say whether CONNECT's "Already exists" (409) on create ignores case; warrant assumes it
-/// does, as the sandbox does, so `validate` refuses two documents whose names differ only in
-/// case (contracts/connect.md §7, gap 1).
-pub fn identity_name_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
-pub struct ConnectClient {
+pub(super) struct ConnectClient {
     http: Http,
     tenant_path: String,
     /// Role id → name, from the last role listing, to label live role ids for free.
@@ -175,7 +172,7 @@ fn parse_error(_status: u16, body: &[u8]) -> ApiError {
 }
 
 impl ConnectClient {
-    pub fn new(
+    pub(super) fn new(
         target: &str,
         settings: &ConnectTarget,
         base_url: Option<&str>,
@@ -201,10 +198,6 @@ impl ConnectClient {
             tenant_path: format!("/api/v1/Tenants/{}", settings.tenant_id),
             role_names: Mutex::new(BTreeMap::new()),
         })
-    }
-
-    pub fn request_counts(&self) -> RequestCounts {
-        self.http.request_counts()
     }
 
     /// The items of a collection that `keep` wants, paged with `skip`/`count` until the
@@ -266,10 +259,7 @@ impl ConnectClient {
 
     // ---------------------------------------------------------------- resolve
 
-    pub async fn resolve(
-        &self,
-        resources: &[&Resource],
-    ) -> Result<Vec<DesiredObject>, PlatformError> {
+    async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
         let roles = self.roles().await?;
         let mut out = Vec::with_capacity(resources.len());
         for r in resources {
@@ -288,7 +278,7 @@ impl ConnectClient {
                         role_ids.insert(id.clone());
                         labels.insert(id, label);
                     }
-                    Err(p) => problems.push(p),
+                    Err(p) => problems.push(Reason::Unresolved(p)),
                 }
             }
             let field = |values: Values| DesiredField {
@@ -298,7 +288,7 @@ impl ConnectClient {
             };
             out.push(DesiredObject {
                 address: Address {
-                    kind: Kind::AutomationIdentity,
+                    kind: KIND,
                     name: r.name.clone(),
                     target: self.http.target().to_string(),
                     remote_key: spec.name.clone().unwrap_or_else(|| r.name.clone()),
@@ -318,32 +308,23 @@ impl ConnectClient {
 
     // ---------------------------------------------------------------- read
 
-    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        Ok(self.read_noting(objects, false).await?.0)
-    }
-
-    /// [`read`](Self::read), and the names of the other live identities (for the planner's
-    /// look-alike warnings). Only the names of those are kept, never the objects.
-    pub async fn read_noting_others(
-        &self,
-        objects: &[DesiredObject],
-    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
-        self.read_noting(objects, true).await
-    }
-
-    async fn read_noting(
+    /// The live state of these identities, and with `note_others` the names of the other live
+    /// identities (for the planner's look-alike warnings; only their names are kept, never
+    /// the objects). A declared name finds the live identity whose name is the same under
+    /// the case rule.
+    async fn read_identities(
         &self,
         objects: &[DesiredObject],
         note_others: bool,
     ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
-        let wanted: BTreeSet<&str> = objects
+        let wanted: BTreeSet<String> = objects
             .iter()
-            .map(|o| o.address.remote_key.as_str())
+            .map(|o| same_identity(&o.address.remote_key))
             .collect();
         let others = std::sync::Mutex::new(BTreeSet::new());
         let identities = self
             .identities(|i| match i.name.as_deref() {
-                Some(n) if wanted.contains(n) => true,
+                Some(n) if wanted.contains(&same_identity(n)) => true,
                 Some(n) => {
                     if note_others && let Ok(mut others) = others.lock() {
                         others.insert(n.to_string());
@@ -357,10 +338,10 @@ impl ConnectClient {
             .into_inner()
             .map(|o| o.into_iter().collect())
             .unwrap_or_default();
-        let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
+        let mut by_name: BTreeMap<String, Vec<&Identity>> = BTreeMap::new();
         for i in &identities {
             if let Some(n) = i.name.as_deref() {
-                by_name.entry(n).or_default().push(i);
+                by_name.entry(same_identity(n)).or_default().push(i);
             }
         }
         objects
@@ -368,7 +349,7 @@ impl ConnectClient {
             .map(|o| {
                 Ok(
                     match by_name
-                        .get(o.address.remote_key.as_str())
+                        .get(&same_identity(&o.address.remote_key))
                         .map(Vec::as_slice)
                     {
                         None | Some([]) => LiveState::Absent,
@@ -434,7 +415,7 @@ impl ConnectClient {
     /// roles by their canonical name) when that name resolves to exactly this role, else by
     /// id; and its tags. Identities whose name is shared or missing cannot be declared and
     /// are left out with a note.
-    pub async fn export(&self) -> Result<Export, PlatformError> {
+    async fn export(&self) -> Result<Export, PlatformError> {
         let (roles, identities) = futures::try_join!(self.roles(), self.identities(|_| true))?;
         let mut by_name: BTreeMap<&str, Vec<&Identity>> = BTreeMap::new();
         let mut export = Export::default();
@@ -489,7 +470,7 @@ impl ConnectClient {
 
     // ---------------------------------------------------------------- write
 
-    pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
+    async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
         stream::iter(ops)
             .map(|op| async move {
                 match op {
@@ -499,8 +480,8 @@ impl ConnectClient {
                     WriteOp::Update {
                         address,
                         live,
-                        fields,
-                    } => self.update(&address, &live, &fields).await,
+                        additions,
+                    } => self.update(&address, &live, &additions).await,
                 }
             })
             .buffered(self.http.options().parallelism.max(1))
@@ -593,8 +574,15 @@ impl ConnectClient {
         }
     }
 
+    /// The live identities that are `name` under the case rule.
     async fn find_by_name(&self, name: &str) -> Result<Vec<Identity>, PlatformError> {
-        self.identities(|i| i.name.as_deref() == Some(name)).await
+        let wanted = same_identity(name);
+        self.identities(|i| {
+            i.name
+                .as_deref()
+                .is_some_and(|n| same_identity(n) == wanted)
+        })
+        .await
     }
 
     /// Updates the listed fields with `PUT`. CONNECT has no conditional write, so the window
@@ -608,10 +596,13 @@ impl ConnectClient {
         &self,
         address: &Address,
         live: &LiveObject,
-        fields: &SmallMap<Values>,
+        additions: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
         let path = format!("{}/AutomationIdentities/{}", self.tenant_path, live.id);
-        let additions = additions(live, fields);
+        let additions: SmallMap<Values> = [ROLE_IDS, TAGS]
+            .into_iter()
+            .filter_map(|field| Some((field.to_string(), additions.get(field)?.clone())))
+            .collect();
         if additions.is_empty() {
             return Err(self.http.error(
                 ErrorKind::Other,
@@ -645,7 +636,7 @@ impl ConnectClient {
                 }
             }
             let request = Request::new(Method::PUT, IDENTITY_ROUTE, path.clone())
-                .json(update_body(&known, &additions));
+                .json(update_body(known, &additions));
             let failure = match self.http.send(&request).await {
                 // The answer is not read back: the applier confirms the write with a read.
                 Ok(_) => return Ok(WriteOutcome::already_there()),
@@ -666,35 +657,24 @@ impl ConnectClient {
     }
 }
 
-/// Per list (`roleIds`, `tags`), the values the applier's write adds to what it read: its
-/// fields are *read ∪ additions*, and only the additions may be written over a fresher read.
-fn additions(live: &LiveObject, fields: &SmallMap<Values>) -> SmallMap<Values> {
-    [ROLE_IDS, TAGS]
-        .into_iter()
-        .filter_map(|field| {
-            let wanted = fields.get(field)?;
-            let had = live.fields.get(field);
-            let new = wanted
-                .iter()
-                .filter(|v| !had.is_some_and(|h| h.contains(v)))
-                .cloned()
-                .collect();
-            Some((field.to_string(), new))
-        })
-        .collect()
-}
-
 /// The `PUT` body: each list with additions as its fresh known value ∪ additions, every
 /// other list null so the server keeps it as it is at that moment. A list with additions
 /// but no known fresh value is sent as null too (the caller refuses that case first).
-fn update_body(fresh: &SmallMap<KnownList>, additions: &SmallMap<Values>) -> Value {
+fn update_body(mut fresh: SmallMap<KnownList>, additions: &SmallMap<Values>) -> Value {
     let mut body = Map::new();
     for (field, key) in [(ROLE_IDS, "RoleIds"), (TAGS, "Tags")] {
         let value = match (
             additions.get(field).filter(|a| !a.is_empty()),
-            fresh.get(field),
+            fresh.remove(field),
         ) {
-            (Some(add), Some(known)) => json!(known.union(add)),
+            (Some(add), Some(known)) => {
+                json!(
+                    known
+                        .union(add.iter().cloned())
+                        .into_iter()
+                        .collect::<Values>()
+                )
+            }
             _ => Value::Null,
         };
         body.insert(key.to_string(), value);
@@ -788,25 +768,41 @@ fn resolve_role(role: &RoleRef, roles: &[Role]) -> Result<(String, String), Stri
     }
 }
 
+impl LiveTarget for ConnectClient {
+    fn resolve<'a>(
+        &'a self,
+        resources: &'a [&'a Resource],
+    ) -> BoxFuture<'a, Result<Vec<DesiredObject>, PlatformError>> {
+        Box::pin(ConnectClient::resolve(self, resources))
+    }
+
+    fn read_noting<'a>(
+        &'a self,
+        objects: &'a [DesiredObject],
+        note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
+        Box::pin(self.read_identities(objects, note_others))
+    }
+
+    fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {
+        Box::pin(ConnectClient::write(self, ops))
+    }
+
+    fn export(&self) -> BoxFuture<'_, Result<Export, PlatformError>> {
+        Box::pin(ConnectClient::export(self))
+    }
+
+    fn request_counts(&self) -> RequestCounts {
+        self.http.request_counts()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn values(xs: &[&str]) -> Values {
         xs.iter().map(|x| x.to_string()).collect()
-    }
-
-    fn live(roles: &[&str], tags: &[&str]) -> LiveObject {
-        LiveObject {
-            id: "i".into(),
-            fields: SmallMap::from([
-                (ROLE_IDS.to_string(), values(roles)),
-                (TAGS.to_string(), values(tags)),
-            ]),
-            labels: SmallMap::new(),
-            write_denied: None,
-            extra: SmallMap::new(),
-        }
     }
 
     /// The lists of a fresh single read, as `update` checks them.
@@ -821,30 +817,22 @@ mod tests {
 
     #[test]
     fn an_update_adding_only_a_role_leaves_tags_to_the_server() {
-        let read = live(&["member", "viewer"], &["a"]);
-        let fields = SmallMap::from([(
-            ROLE_IDS.to_string(),
-            values(&["member", "viewer", "runner"]),
-        )]);
-        let add = additions(&read, &fields);
-        assert_eq!(add[ROLE_IDS], values(&["runner"]));
+        let add = SmallMap::from([(ROLE_IDS.to_string(), values(&["runner"]))]);
         // Since the read, someone removed viewer, added steward and changed the tags.
         let fresh = known(&["member", "steward"], &["b"]);
-        let body = update_body(&fresh, &add);
+        let body = update_body(fresh, &add);
         assert_eq!(body["Tags"], Value::Null);
         assert_eq!(body["RoleIds"], json!(["member", "runner", "steward"]));
     }
 
     #[test]
     fn both_lists_gain_their_own_additions_over_the_fresh_read() {
-        let read = live(&["member"], &["a"]);
-        let fields = SmallMap::from([
-            (ROLE_IDS.to_string(), values(&["member", "runner"])),
-            (TAGS.to_string(), values(&["a", "managed"])),
+        let add = SmallMap::from([
+            (ROLE_IDS.to_string(), values(&["runner"])),
+            (TAGS.to_string(), values(&["managed"])),
         ]);
-        let add = additions(&read, &fields);
         let fresh = known(&["member"], &["a", "foreign:1"]);
-        let body = update_body(&fresh, &add);
+        let body = update_body(fresh, &add);
         assert_eq!(body["RoleIds"], json!(["member", "runner"]));
         assert_eq!(body["Tags"], json!(["a", "foreign:1", "managed"]));
     }
@@ -869,13 +857,13 @@ mod tests {
             let identity: Identity = serde_json::from_value(identity).unwrap();
             let reasons: Vec<String> = known_lists(&identity)
                 .into_iter()
-                .filter_map(|(_, l)| l.err().map(|e| e.reason("GET x")))
+                .filter_map(|(_, l)| l.err().map(|e| e.reason("GET x").to_string()))
                 .collect();
             assert_eq!(reasons.len(), 1, "{reasons:?}");
             assert!(reasons[0].contains(problem), "{reasons:?}");
             // Nothing of an unreadable list can reach a body: it stays null.
             let add = SmallMap::from([(ROLE_IDS.to_string(), values(&["r"]))]);
-            let body = update_body(&SmallMap::new(), &add);
+            let body = update_body(SmallMap::new(), &add);
             assert_eq!(body["RoleIds"], Value::Null);
         }
     }

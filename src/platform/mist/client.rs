@@ -1,9 +1,8 @@
-//! Client for Juniper Mist (contracts/mist.md): org API tokens with their privileges and
+//! The Juniper Mist client (contracts/mist.md): org API tokens with their privileges and
 //! source-IP limits.
 //!
-//! Values are canonical strings: a privilege is `role:scope` or `role:scope:<site or
-//! sitegroup id>` (e.g. `read:org`, `write:site:d96e…`); a source IP is an address in its
-//! normal form or a CIDR as `network/prefix`. Tokens are read with one list per org and matched
+//! In the object model a privilege is its text form `role:scope[:id]` (`super::privilege`),
+//! a source IP an address in its normal form or a CIDR as `network/prefix`. Tokens are read with one list per org and matched
 //! by name. The list is one array; when the server pages it with `X-Page-*` headers, it is
 //! complete only when it reached the stated `X-Page-Total` (`super::listing`). A token whose
 //! `privileges` is missing, null or malformed is unreadable, never empty; a missing or null
@@ -14,44 +13,42 @@
 //! more, and a create is refused when a token of that name appeared since the plan. A create
 //! (`POST`) returns the token's key once: it becomes a [`Secret`] in the write outcome and
 //! goes only to the manifest's key sink; the applier then reads the token back. An update
-//! first `GET`s the one token, then `PUT`s the name and the full privilege list (the privilege
-//! objects of that fresh read as they are, plus the new ones); `src_ips` is fixed at creation
+//! first `GET`s the one token, then `PUT`s the name and the full privilege list (the privileges
+//! of that fresh read as they are, plus the new ones); `src_ips` is fixed at creation
 //! and never sent. `export` writes every token of the org back as a manifest spec; its key
 //! cannot be read back, so the key sink is a placeholder the adopter sets.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, stream};
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::manifest::{
-    KeySinkSpec, MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec, Resource,
-    ResourceSpec,
-};
+use super::privilege::Privilege;
+use super::spec::canonical_ip;
+use super::{KIND, MAX_PRIVILEGES, MistTarget, OrgApiTokenSpec};
+use crate::manifest::KeySinkSpec;
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, KnownList, LiveObject,
-    LiveState, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, KnownList, LiveObject,
+    LiveState, Reason, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
     ApiError, Auth, Http, Method, RateLimit, Request, Response, Transient, plain_text,
 };
 use crate::platform::listing::{Listing, Next, present};
 use crate::platform::{
-    ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
+    ClientOptions, ErrorKind, Export, ExportedObject, LiveTarget, Noted, PlatformError,
+    RequestCounts, Resource, ResourceSpec,
 };
 use crate::secret::Secret;
 
 const PRIVILEGES: &str = "privileges";
 const SRC_IPS: &str = "srcIps";
-/// Mist allows at most 10 privileges per token.
-const MAX_PRIVILEGES: usize = 10;
 const LIST_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens";
 const ITEM_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens/{apitoken_id}";
 
-pub struct MistClient {
+pub(super) struct MistClient {
     http: Http,
     org_id: String,
 }
@@ -89,12 +86,10 @@ impl ApiToken {
     }
 }
 
-/// The token's privilege objects as they are, each with a role and scope.
-fn known_privileges(token: &ApiToken) -> Result<KnownList<Map<String, Value>>, UnreadableField> {
+/// The token's privileges as they are, each with a role and scope.
+fn known_privileges(token: &ApiToken) -> Result<KnownList<Privilege>, UnreadableField> {
     KnownList::from_json("privileges", token.privileges.as_ref(), |v| {
-        v.as_object()
-            .filter(|p| live_privilege(p).is_some())
-            .cloned()
+        Privilege::from_wire(v.as_object()?)
     })
 }
 
@@ -140,26 +135,15 @@ fn parse_error(_status: u16, body: &[u8]) -> ApiError {
 }
 
 impl MistClient {
-    pub fn new(
+    /// A client of the org of `settings` at `base` (the base URL its settings or an
+    /// `--endpoint` imply).
+    pub(super) fn new(
         target: &str,
         settings: &MistTarget,
-        base_url: Option<&str>,
+        base: &str,
         api_token: Secret,
         options: &ClientOptions,
     ) -> Result<MistClient, PlatformError> {
-        let base = base_url
-            .or(settings.base_url.as_deref())
-            .or_else(|| settings.cloud.as_deref().and_then(cloud_base_url))
-            .ok_or_else(|| {
-                PlatformError::new(
-                    target,
-                    ErrorKind::Other,
-                    format!(
-                        "no base URL: cloud {:?} is not a known Mist cloud and no baseUrl is set",
-                        settings.cloud.as_deref().unwrap_or("")
-                    ),
-                )
-            })?;
         let auth = Auth::Header(Secret::new(format!("Token {}", api_token.expose())));
         let http = Http::new(
             target,
@@ -175,10 +159,6 @@ impl MistClient {
         })
     }
 
-    pub fn request_counts(&self) -> RequestCounts {
-        self.http.request_counts()
-    }
-
     fn list_path(&self) -> String {
         format!("/api/v1/orgs/{}/apitokens", self.org_id)
     }
@@ -190,10 +170,7 @@ impl MistClient {
     // ---------------------------------------------------------------- resolve
 
     /// Nothing to look up: privileges and addresses are canonicalized locally.
-    pub async fn resolve(
-        &self,
-        resources: &[&Resource],
-    ) -> Result<Vec<DesiredObject>, PlatformError> {
+    async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
         resources
             .iter()
             .map(|r| {
@@ -204,23 +181,31 @@ impl MistClient {
                     ));
                 };
                 let mut problems = Vec::new();
-                let privileges: Values = spec.privileges.iter().map(canonical_privilege).collect();
+                let privileges: Values = spec
+                    .privileges
+                    .iter()
+                    .map(|p| Privilege::from_spec(p).to_string())
+                    .collect();
                 let mut src_ips = Values::new();
                 for ip in &spec.src_ips {
                     match canonical_ip(ip) {
                         Some(c) => {
                             src_ips.insert(c);
                         }
-                        None => problems.push(format!("srcIps: {ip:?} is not an address or CIDR")),
+                        None => problems.push(Reason::Unresolved(format!(
+                            "srcIps: {ip:?} is not an address or CIDR"
+                        ))),
                     }
                 }
                 let key_sink = spec.key_sink.sink();
                 if key_sink.is_none() {
-                    problems.push("keySink must name exactly one of file and command".into());
+                    problems.push(Reason::Unresolved(
+                        "keySink must name exactly one of file and command".into(),
+                    ));
                 }
                 Ok(DesiredObject {
                     address: Address {
-                        kind: Kind::OrgApiToken,
+                        kind: KIND,
                         name: r.name.clone(),
                         target: self.http.target().to_string(),
                         remote_key: spec.name.clone().unwrap_or_else(|| r.name.clone()),
@@ -254,20 +239,10 @@ impl MistClient {
 
     // ---------------------------------------------------------------- read
 
-    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
-        Ok(self.read_noting(objects, false).await?.0)
-    }
-
-    /// [`read`](Self::read), and the names of the other live tokens (for the planner's
-    /// look-alike warnings). Only the names of those are kept, never the objects.
-    pub async fn read_noting_others(
-        &self,
-        objects: &[DesiredObject],
-    ) -> Result<(Vec<LiveState>, Vec<String>), PlatformError> {
-        self.read_noting(objects, true).await
-    }
-
-    async fn read_noting(
+    /// The live state of these tokens, and with `note_others` the names of the other live
+    /// tokens (for the planner's look-alike warnings; only their names are kept, never the
+    /// objects).
+    async fn read_tokens(
         &self,
         objects: &[DesiredObject],
         note_others: bool,
@@ -374,7 +349,7 @@ impl MistClient {
         let privileges = known_privileges(token).map(|p| {
             p.items()
                 .iter()
-                .filter_map(live_privilege)
+                .map(ToString::to_string)
                 .collect::<Values>()
         });
         let src_ips = known_src_ips(token);
@@ -409,7 +384,7 @@ impl MistClient {
     /// of an existing token cannot be read back; the sink only matters if the token is ever
     /// created again, so it is a placeholder. Tokens whose name is shared or missing, or with
     /// no privilege a manifest can express, are left out with a note.
-    pub async fn export(&self) -> Result<Export, PlatformError> {
+    async fn export(&self) -> Result<Export, PlatformError> {
         let tokens = self.list(|_| true).await?;
         let mut by_name: BTreeMap<&str, Vec<&ApiToken>> = BTreeMap::new();
         let mut export = Export::default();
@@ -441,14 +416,14 @@ impl MistClient {
             let mut comments = vec![
                 "the key of an existing token cannot be read back: keySink is only used if this token is ever created again; set it before applying".to_string(),
             ];
-            for raw in &raw_privileges {
-                match privilege_spec(raw) {
+            for privilege in &raw_privileges {
+                match privilege.to_spec() {
                     Some(p) => {
                         privileges.insert(p);
                     }
                     None => comments.push(format!(
                         "privilege {} cannot be written in a manifest; it stays live and plan reports it as drift",
-                        Value::Object(raw.clone())
+                        Value::Object(privilege.to_wire())
                     )),
                 }
             }
@@ -476,7 +451,7 @@ impl MistClient {
 
     // ---------------------------------------------------------------- write
 
-    pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
+    async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
         let taken = match self.names_taken(&ops).await {
             Ok(taken) => taken,
             Err(e) => {
@@ -519,8 +494,8 @@ impl MistClient {
                         WriteOp::Update {
                             address,
                             live,
-                            fields,
-                        } => self.update(&address, &live, &fields).await,
+                            additions,
+                        } => self.update(&address, &live, &additions).await,
                     }
                 }
             })
@@ -572,7 +547,7 @@ impl MistClient {
             .get(PRIVILEGES)
             .into_iter()
             .flatten()
-            .map(|p| privilege_object(p).map(Value::Object))
+            .map(|p| Privilege::parse(p).map(|p| Value::Object(p.to_wire())))
             .collect::<Option<_>>()
             .ok_or_else(|| self.http.error(ErrorKind::Other, "invalid privilege value"))?;
         let mut body = json!({ "name": name, "privileges": privileges });
@@ -615,9 +590,9 @@ impl MistClient {
 
     /// Adds privileges with `PUT`. Mist has no conditional write and replaces the privilege
     /// list it is sent, so the window in which a concurrent change can be overwritten is kept
-    /// to one round trip: each attempt first reads this token alone and sends its privilege
-    /// objects as they are at that moment (every attribute, such as `views`, kept) plus the
-    /// additions, never privileges the batch read saw but which are gone now. A fresh read
+    /// to one round trip: each attempt first reads this token alone and sends its privileges
+    /// as they are at that moment (every attribute, such as `views`, kept) plus the additions
+    /// ([`KnownList::union`]), never privileges the batch read saw but which are gone now. A fresh read
     /// whose privileges are missing, null or malformed fails the update: writing the additions
     /// alone would replace what is live. `src_ips` is not sent (absent keys are kept);
     /// `name`, the schema's one required field, is sent as it is. The answer is not read: the
@@ -626,20 +601,18 @@ impl MistClient {
         &self,
         address: &Address,
         live: &LiveObject,
-        fields: &SmallMap<Values>,
+        additions: &SmallMap<Values>,
     ) -> Result<WriteOutcome, PlatformError> {
-        let Some(wanted) = fields.get(PRIVILEGES) else {
+        let Some(additions) = additions.get(PRIVILEGES) else {
             return Err(self.http.error(
                 ErrorKind::Other,
                 format!("{address}: only privileges can change after creation"),
             ));
         };
-        let had = live.fields.get(PRIVILEGES);
-        let additions: Vec<Map<String, Value>> = wanted
+        let additions: Vec<Privilege> = additions
             .iter()
-            .filter(|p| !had.is_some_and(|h| h.contains(p)))
             .map(|p| {
-                privilege_object(p).ok_or_else(|| {
+                Privilege::parse(p).ok_or_else(|| {
                     self.http
                         .error(ErrorKind::Other, format!("invalid privilege value {p:?}"))
                 })
@@ -656,9 +629,14 @@ impl MistClient {
             let fresh = self.get(&live.id).await.map_err(context)?;
             let fresh = known_privileges(&fresh)
                 .map_err(|e| context(self.http.unreadable(&e, &format!("GET {ITEM_ROUTE}"))))?;
+            let privileges: Vec<Value> = fresh
+                .union(additions.iter().cloned())
+                .iter()
+                .map(|p| Value::Object(p.to_wire()))
+                .collect();
             let body = json!({
                 "name": address.remote_key,
-                "privileges": with_additions(fresh, &additions),
+                "privileges": privileges,
             });
             let request =
                 Request::new(Method::PUT, ITEM_ROUTE, self.item_path(&live.id)).json(body);
@@ -697,24 +675,6 @@ fn created(name: &str, response: &Response) -> Result<WriteOutcome, PlatformErro
     })
 }
 
-/// The privilege list of a `PUT`: the fresh privilege objects unchanged, then each addition
-/// not already among them.
-fn with_additions(
-    fresh: KnownList<Map<String, Value>>,
-    additions: &[Map<String, Value>],
-) -> Vec<Map<String, Value>> {
-    let fresh = fresh.into_items();
-    let present: Values = fresh.iter().filter_map(live_privilege).collect();
-    let mut out = fresh;
-    out.extend(
-        additions
-            .iter()
-            .filter(|a| live_privilege(a).is_none_or(|c| !present.contains(&c)))
-            .cloned(),
-    );
-    out
-}
-
 /// A numeric `X-Page-*` header, when the response has it.
 fn page_header(response: &Response, name: &str) -> Result<Option<u64>, PlatformError> {
     match response.header(name) {
@@ -727,103 +687,33 @@ fn page_header(response: &Response, name: &str) -> Result<Option<u64>, PlatformE
     }
 }
 
-/// `role:scope[:id]` of a manifest privilege.
-pub fn canonical_privilege(p: &PrivilegeSpec) -> String {
-    let word = |v: Value| v.as_str().unwrap_or_default().to_string();
-    let role = word(json!(p.role));
-    let scope = word(json!(p.scope));
-    match p.site_id.as_ref().or(p.sitegroup_id.as_ref()) {
-        Some(id) => format!("{role}:{scope}:{}", id.to_ascii_lowercase()),
-        None => format!("{role}:{scope}"),
+impl LiveTarget for MistClient {
+    fn resolve<'a>(
+        &'a self,
+        resources: &'a [&'a Resource],
+    ) -> BoxFuture<'a, Result<Vec<DesiredObject>, PlatformError>> {
+        Box::pin(MistClient::resolve(self, resources))
     }
-}
 
-/// `role:scope[:id]` of a live privilege object; `None` without role or scope.
-fn live_privilege(p: &Map<String, Value>) -> Option<String> {
-    let text = |k: &str| p.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let role = text("role")?;
-    let scope = text("scope")?;
-    let id = match scope {
-        "site" => text("site_id"),
-        "sitegroup" => text("sitegroup_id"),
-        _ => None,
-    };
-    Some(match id {
-        Some(id) => format!("{role}:{scope}:{}", id.to_ascii_lowercase()),
-        None => format!("{role}:{scope}"),
-    })
-}
-
-/// The manifest form of a live privilege object; `None` for a role or scope the manifest
-/// format does not know, or a site/sitegroup scope without its id.
-fn privilege_spec(p: &Map<String, Value>) -> Option<PrivilegeSpec> {
-    let text = |k: &str| p.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let role: MistRole = serde_json::from_value(json!(text("role")?)).ok()?;
-    let scope: MistScope = serde_json::from_value(json!(text("scope")?)).ok()?;
-    let (site_id, sitegroup_id) = match scope {
-        MistScope::Site => (Some(text("site_id")?.to_string()), None),
-        MistScope::Sitegroup => (None, Some(text("sitegroup_id")?.to_string())),
-        MistScope::Org | MistScope::Orgsites => (None, None),
-    };
-    Some(PrivilegeSpec {
-        role,
-        scope,
-        site_id,
-        sitegroup_id,
-    })
-}
-
-/// The wire object of a canonical privilege.
-fn privilege_object(canonical: &str) -> Option<Map<String, Value>> {
-    let mut parts = canonical.splitn(3, ':');
-    let role = parts.next().filter(|s| !s.is_empty())?;
-    let scope = parts.next().filter(|s| !s.is_empty())?;
-    let mut object = Map::new();
-    object.insert("role".into(), json!(role));
-    object.insert("scope".into(), json!(scope));
-    match (scope, parts.next()) {
-        ("site", Some(id)) => {
-            object.insert("site_id".into(), json!(id));
-        }
-        ("sitegroup", Some(id)) => {
-            object.insert("sitegroup_id".into(), json!(id));
-        }
-        (_, None) => {}
-        (_, Some(_)) => return None,
+    fn read_noting<'a>(
+        &'a self,
+        objects: &'a [DesiredObject],
+        note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
+        Box::pin(self.read_tokens(objects, note_others))
     }
-    Some(object)
-}
 
-/// An address in its normal form, or a CIDR as `network/prefix`.
-pub fn canonical_ip(text: &str) -> Option<String> {
-    let text = text.trim();
-    if let Ok(addr) = text.parse::<IpAddr>() {
-        return Some(addr.to_string());
+    fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {
+        Box::pin(MistClient::write(self, ops))
     }
-    text.parse::<IpNet>().ok().map(|n| n.trunc().to_string())
-}
 
-/// Mist cloud names accepted by `Target.spec.mist.cloud`, with their API base URLs
-/// (contracts/mist.md §4).
-pub const CLOUDS: &[(&str, &str)] = &[
-    ("global01", "https://api.mist.com"),
-    ("global02", "https://api.gc1.mist.com"),
-    ("global03", "https://api.ac2.mist.com"),
-    ("global04", "https://api.gc2.mist.com"),
-    ("global05", "https://api.gc4.mist.com"),
-    ("emea01", "https://api.eu.mist.com"),
-    ("emea02", "https://api.gc3.mist.com"),
-    ("emea03", "https://api.ac6.mist.com"),
-    ("emea04", "https://api.gc6.mist.com"),
-    ("apac01", "https://api.ac5.mist.com"),
-    ("apac02", "https://api.gc5.mist.com"),
-    ("apac03", "https://api.gc7.mist.com"),
-    ("govcloud", "https://api.us.mist-federal.com"),
-];
+    fn export(&self) -> BoxFuture<'_, Result<Export, PlatformError>> {
+        Box::pin(MistClient::export(self))
+    }
 
-/// The API base URL of a Mist cloud name.
-pub fn cloud_base_url(cloud: &str) -> Option<&'static str> {
-    CLOUDS.iter().find(|(n, _)| *n == cloud).map(|(_, u)| *u)
+    fn request_counts(&self) -> RequestCounts {
+        self.http.request_counts()
+    }
 }
 
 #[cfg(test)]
@@ -831,52 +721,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_and_networks_are_canonical() {
-        assert_eq!(canonical_ip("63.3.55.4").as_deref(), Some("63.3.55.4"));
-        assert_eq!(
-            canonical_ip("63.3.56.0/24").as_deref(),
-            Some("63.3.56.0/24")
-        );
-        assert_eq!(canonical_ip("10.1.2.3/8").as_deref(), Some("10.0.0.0/8"));
-        assert_eq!(
-            canonical_ip("2001:0db8:0000::0001").as_deref(),
-            Some("2001:db8::1")
-        );
-        assert_eq!(canonical_ip("not-an-ip"), None);
-    }
-
-    #[test]
-    fn privileges_round_trip_between_canonical_and_wire_forms() {
-        for c in [
-            "read:org",
-            "write:site:d96e3952",
-            "read:sitegroup:581328b6",
-            "installer:orgsites",
-        ] {
-            let object = privilege_object(c).expect("valid canonical value");
-            assert_eq!(live_privilege(&object).as_deref(), Some(c));
-        }
-        assert_eq!(privilege_object("read"), None);
-        assert_eq!(privilege_object("read:org:extra"), None);
-    }
-
-    #[test]
     fn a_put_keeps_the_fresh_privileges_as_they_are_and_adds_only_what_is_missing() {
-        let object = |v: Value| v.as_object().cloned().unwrap();
         let fresh = vec![
-            object(json!({"role": "read", "scope": "org", "views": ["reporting"]})),
-            object(json!({"role": "write", "scope": "site", "site_id": "S1"})),
+            json!({"role": "read", "scope": "org", "views": ["reporting"]}),
+            json!({"role": "write", "scope": "site", "site_id": "S1"}),
         ];
-        let additions = vec![
-            privilege_object("write:site:s1").unwrap(),
-            privilege_object("admin:org").unwrap(),
-        ];
+        let additions = ["write:site:s1", "admin:org"].map(|p| Privilege::parse(p).unwrap());
         let token: ApiToken =
             serde_json::from_value(json!({"id": "t", "privileges": fresh.clone()})).unwrap();
-        let sent = with_additions(known_privileges(&token).unwrap(), &additions);
+        let sent: Vec<Value> = known_privileges(&token)
+            .unwrap()
+            .union(additions)
+            .iter()
+            .map(|p| Value::Object(p.to_wire()))
+            .collect();
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[..2], fresh[..]);
-        assert_eq!(live_privilege(&sent[2]).as_deref(), Some("admin:org"));
+        assert_eq!(sent[2], json!({"role": "admin", "scope": "org"}));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Client for Atlan (contracts/atlan.md): API tokens as connection admins.
+//! The Atlan client (contracts/atlan.md): API tokens as connection admins.
 //!
 //! - `resolve` turns the API tokens a `ConnectionAdmins` document names (display name or GUID)
 //!   into their usernames `service-account-<clientId>`, through `/api/service/apikeys`.
@@ -29,17 +29,20 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::manifest::{AtlanTarget, ConnectionAdminsSpec, Resource, ResourceSpec, TokenRef};
+use futures::future::BoxFuture;
+
+use super::{AtlanTarget, ConnectionAdminsSpec, KIND, TokenRef};
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, KnownList, LiveObject,
-    LiveState, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
+    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, KnownList, LiveObject,
+    LiveState, Reason, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
     ApiError, Auth, Failure, Http, Method, RateLimit, Request, Transient, plain_text,
 };
 use crate::platform::listing::{Listing, Next};
 use crate::platform::{
-    ClientOptions, ErrorKind, Export, ExportedObject, PlatformError, RequestCounts,
+    ClientOptions, ErrorKind, Export, ExportedObject, LiveTarget, Noted, PlatformError,
+    RequestCounts, Resource, ResourceSpec,
 };
 use crate::secret::Secret;
 
@@ -56,7 +59,7 @@ const TOKEN_PAGE: usize = 500;
 /// Records asked for in a lookup by display name: two are enough to detect a duplicate.
 const TOKEN_LOOKUP_LIMIT: usize = 5;
 /// Connections per `entity/bulk` request.
-pub(crate) const WRITE_BATCH: usize = 20;
+const WRITE_BATCH: usize = 20;
 
 const ADMIN_USERS: &str = "adminUsers";
 const ADMIN_FIELDS: [&str; 3] = ["adminUsers", "adminGroups", "adminRoles"];
@@ -64,7 +67,7 @@ const USERNAME_PREFIX: &str = "service-account-";
 const TOKENS_ROUTE: &str = "/api/service/apikeys";
 const SEARCH_ROUTE: &str = "/api/meta/search/indexsearch";
 
-pub struct AtlanClient {
+pub(super) struct AtlanClient {
     http: Http,
     /// Username → display name of every token seen, to label live admins for free.
     token_labels: Mutex<BTreeMap<String, String>>,
@@ -292,7 +295,7 @@ fn parse_error(_status: u16, body: &[u8]) -> ApiError {
 #[derive(Debug, Clone)]
 enum Resolved {
     Token { username: String, label: String },
-    Problem(String),
+    Problem(Reason),
 }
 
 /// One connection update in flight.
@@ -310,7 +313,7 @@ struct Pending {
 }
 
 impl AtlanClient {
-    pub fn new(
+    pub(super) fn new(
         target: &str,
         settings: &AtlanTarget,
         base_url: Option<&str>,
@@ -332,20 +335,13 @@ impl AtlanClient {
         })
     }
 
-    pub fn request_counts(&self) -> RequestCounts {
-        self.http.request_counts()
-    }
-
     fn parallelism(&self) -> usize {
         self.http.options().parallelism.max(1)
     }
 
     // ---------------------------------------------------------------- resolve
 
-    pub async fn resolve(
-        &self,
-        resources: &[&Resource],
-    ) -> Result<Vec<DesiredObject>, PlatformError> {
+    async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
         let mut refs: BTreeSet<TokenRef> = BTreeSet::new();
         for r in resources {
             match &r.spec {
@@ -375,12 +371,15 @@ impl AtlanClient {
                         labels.insert(username.clone(), label.clone());
                     }
                     Some(Resolved::Problem(p)) => problems.push(p.clone()),
-                    None => problems.push(format!("{} was not resolved", describe(token))),
+                    None => problems.push(Reason::Unresolved(format!(
+                        "{} was not resolved",
+                        describe(token)
+                    ))),
                 }
             }
             out.push(DesiredObject {
                 address: Address {
-                    kind: Kind::ConnectionAdmins,
+                    kind: KIND,
                     name: r.name.clone(),
                     target: self.http.target().to_string(),
                     remote_key: spec.connection.clone(),
@@ -393,10 +392,10 @@ impl AtlanClient {
                         max_items: None,
                     },
                 )]),
-                create: CreateRule::Never(format!(
-                    "connection {} not found; warrant never creates connections",
-                    spec.connection
-                )),
+                create: CreateRule::Never(Reason::NeverCreated {
+                    what: "connection",
+                    key: spec.connection.clone(),
+                }),
                 labels: labels.into(),
                 problems,
                 key_sink: None,
@@ -456,8 +455,13 @@ impl AtlanClient {
                 result.insert(r.clone(), resolve_in(r, &tokens));
             }
         }
+        // Owned references: a future that borrows its stream item is not `Send`.
+        let open: Vec<TokenRef> = open.into_iter().cloned().collect();
         let looked_up: Vec<(TokenRef, Vec<ApiToken>)> = stream::iter(open)
-            .map(|r| async move { Ok::<_, PlatformError>((r.clone(), self.lookup(r).await?)) })
+            .map(|r| async move {
+                let found = self.lookup(&r).await?;
+                Ok::<_, PlatformError>((r, found))
+            })
             .buffer_unordered(self.parallelism())
             .try_collect()
             .await?;
@@ -593,7 +597,7 @@ impl AtlanClient {
 
     // ---------------------------------------------------------------- read
 
-    pub async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
+    async fn read(&self, objects: &[DesiredObject]) -> Result<Vec<LiveState>, PlatformError> {
         let names: Vec<String> = objects
             .iter()
             .map(|o| o.address.remote_key.clone())
@@ -745,14 +749,12 @@ impl AtlanClient {
         }
         let admins = &fields[ADMIN_USERS];
         let write_denied = caller.as_ref().and_then(|c| {
-            let username = c.username.as_deref().unwrap_or("unknown");
-            if c.may_administer(admins, &fields["adminGroups"]) {
-                None
-            } else {
-                Some(format!(
-                    "the credential ({username}) is not an admin of connection {qn}, so it cannot add admins; a connection admin must apply this (this cannot be used to bypass security)"
-                ))
-            }
+            (!c.may_administer(admins, &fields["adminGroups"])).then(|| {
+                Reason::NotConnectionAdmin {
+                    caller: c.username.as_deref().unwrap_or("unknown").to_string(),
+                    connection: qn.clone(),
+                }
+            })
         });
         let live_labels = admins
             .iter()
@@ -779,7 +781,7 @@ impl AtlanClient {
     /// `ConnectionAdmins` spec naming those tokens: by display name when no other token has
     /// it, else by GUID. Humans, groups and roles are not API tokens; the comment of each
     /// document counts them so the adopter sees who else has access.
-    pub async fn export(&self) -> Result<Export, PlatformError> {
+    async fn export(&self) -> Result<Export, PlatformError> {
         let (tokens, entities) =
             futures::try_join!(self.all_tokens(), self.search_connections(None, |_| true))?;
         self.remember(&tokens);
@@ -899,7 +901,7 @@ impl AtlanClient {
 
     // ---------------------------------------------------------------- write
 
-    pub async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
+    async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
         let mut results: Vec<Option<Result<WriteOutcome, PlatformError>>> =
             ops.iter().map(|_| None).collect();
         let mut pending = Vec::new();
@@ -917,9 +919,9 @@ impl AtlanClient {
                 WriteOp::Update {
                     address,
                     live,
-                    fields,
+                    mut additions,
                 } => {
-                    let Some(wanted) = fields.get(ADMIN_USERS) else {
+                    let Some(additions) = additions.remove(ADMIN_USERS) else {
                         results[index] = Some(Err(self.http.error(
                             ErrorKind::Other,
                             format!("{address}: only adminUsers can be written"),
@@ -944,9 +946,11 @@ impl AtlanClient {
                         )));
                         continue;
                     };
-                    let additions: Values = wanted.difference(had).cloned().collect();
-                    let mut admin_users = had.clone();
-                    admin_users.extend(additions.iter().cloned());
+                    // The applier's read, made right before: the first wave's fresh read.
+                    let admin_users = KnownList::of_present(had.iter().cloned())
+                        .union(additions.iter().cloned())
+                        .into_iter()
+                        .collect();
                     pending.push(Pending {
                         index,
                         qualified_name: address.remote_key.clone(),
@@ -1080,7 +1084,10 @@ impl AtlanClient {
             };
             match entity.admin_list(ADMIN_USERS) {
                 Ok(users) => {
-                    p.admin_users = users.union(&p.additions);
+                    p.admin_users = users
+                        .union(p.additions.iter().cloned())
+                        .into_iter()
+                        .collect();
                     if let Some(name) = entity.attributes.get("name").and_then(Value::as_str) {
                         p.name = name.to_string();
                     }
@@ -1226,7 +1233,7 @@ fn resolve_in(token: &TokenRef, tokens: &[ApiToken]) -> Resolved {
         })
         .collect();
     match (token, matches.as_slice()) {
-        (_, []) => Resolved::Problem(format!("{} not found", describe(token))),
+        (_, []) => Resolved::Problem(Reason::Unresolved(format!("{} not found", describe(token)))),
         (_, [one]) => match one.username() {
             Some(username) => Resolved::Token {
                 username,
@@ -1236,14 +1243,53 @@ fn resolve_in(token: &TokenRef, tokens: &[ApiToken]) -> Resolved {
                     (None, TokenRef::Name(n)) => n.clone(),
                 },
             },
-            None => Resolved::Problem(format!("{} has no clientId", describe(token))),
+            None => Resolved::Problem(Reason::Unresolved(format!(
+                "{} has no clientId",
+                describe(token)
+            ))),
         },
-        (TokenRef::Name(n), many) => Resolved::Problem(format!(
+        (TokenRef::Name(n), many) => Resolved::Problem(Reason::Unresolved(format!(
             "ambiguous: {} tokens named {n}; use guid",
             many.len()
-        )),
-        (TokenRef::Guid(g), many) => {
-            Resolved::Problem(format!("ambiguous: {} tokens with guid {g}", many.len()))
-        }
+        ))),
+        (TokenRef::Guid(g), many) => Resolved::Problem(Reason::Unresolved(format!(
+            "ambiguous: {} tokens with guid {g}",
+            many.len()
+        ))),
+    }
+}
+
+impl LiveTarget for AtlanClient {
+    fn resolve<'a>(
+        &'a self,
+        resources: &'a [&'a Resource],
+    ) -> BoxFuture<'a, Result<Vec<DesiredObject>, PlatformError>> {
+        Box::pin(AtlanClient::resolve(self, resources))
+    }
+
+    /// Connections are never created, so no other name is noted.
+    fn read_noting<'a>(
+        &'a self,
+        objects: &'a [DesiredObject],
+        _note_others: bool,
+    ) -> BoxFuture<'a, Result<Noted, PlatformError>> {
+        Box::pin(async move { Ok((AtlanClient::read(self, objects).await?, Vec::new())) })
+    }
+
+    fn write(&self, ops: Vec<WriteOp>) -> BoxFuture<'_, Vec<Result<WriteOutcome, PlatformError>>> {
+        Box::pin(AtlanClient::write(self, ops))
+    }
+
+    fn export(&self) -> BoxFuture<'_, Result<Export, PlatformError>> {
+        Box::pin(AtlanClient::export(self))
+    }
+
+    /// Atlan's bulk endpoint takes several connections per request.
+    fn objects_per_write(&self) -> usize {
+        WRITE_BATCH
+    }
+
+    fn request_counts(&self) -> RequestCounts {
+        self.http.request_counts()
     }
 }

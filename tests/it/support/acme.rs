@@ -1,17 +1,22 @@
 //! A fixed plan over the ACME example world, built with the real `diff` from hand-written
-//! desired and live objects: the input of the expected-output tests.
-#![allow(dead_code)]
+//! desired and live objects: the input of the expected-output tests; and the comparison with
+//! golden files.
 
 use std::collections::BTreeMap;
 
-use warrant::manifest::{AtlanTarget, ConnectTarget, MistTarget, TargetPlatform};
 use warrant::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState,
-    SmallMap, Values,
+    Reason, SmallMap, Values,
 };
+use warrant::plan::file::PlanFile;
 use warrant::plan::{Plan, PlanMeta, diff};
-use warrant::platform::RequestCounts;
+use warrant::platform::{AtlanTarget, ConnectTarget, MistTarget, RequestCounts, TargetPlatform};
 use warrant::secret::KeySink;
+
+/// The kinds the platforms manage.
+pub const CONNECTION_ADMINS: Kind = Kind::new("ConnectionAdmins");
+pub const AUTOMATION_IDENTITY: Kind = Kind::new("AutomationIdentity");
+pub const ORG_API_TOKEN: Kind = Kind::new("OrgApiToken");
 
 pub fn values(v: &[&str]) -> Values {
     v.iter().map(|s| s.to_string()).collect()
@@ -87,15 +92,16 @@ fn with_live_labels(mut l: LiveState, labels: &[(&str, &str)]) -> LiveState {
     l
 }
 
-/// Every kind of change: update, create, no-op with drift, and three conflicts.
-pub fn acme_plan() -> Plan {
+/// Every kind of change: update, create, no-op with drift, and three conflicts; in its file,
+/// with [`acme_requests`].
+pub fn acme_plan() -> PlanFile {
     let mut changes = Vec::new();
 
     // Atlan: snowflake gets dbt-cloud (update; jsmith is drift).
     let d = labelled(
         desired(
             address(
-                Kind::ConnectionAdmins,
+                CONNECTION_ADMINS,
                 "snowflake-prod",
                 "atlan-prod",
                 "default/snowflake/1700000001",
@@ -112,7 +118,7 @@ pub fn acme_plan() -> Plan {
     let d = labelled(
         desired(
             address(
-                Kind::ConnectionAdmins,
+                CONNECTION_ADMINS,
                 "bigquery-analytics",
                 "atlan-prod",
                 "default/bigquery/1700000002",
@@ -136,7 +142,7 @@ pub fn acme_plan() -> Plan {
     let d = labelled(
         desired(
             address(
-                Kind::ConnectionAdmins,
+                CONNECTION_ADMINS,
                 "databricks-lakehouse",
                 "atlan-prod",
                 "default/databricks/1700000003",
@@ -152,17 +158,17 @@ pub fn acme_plan() -> Plan {
     // A connection that does not exist: conflict, never created.
     let mut d = desired(
         address(
-            Kind::ConnectionAdmins,
+            CONNECTION_ADMINS,
             "redshift-old",
             "atlan-prod",
             "default/redshift/1699999999",
         ),
         vec![("adminUsers", append(&[CI]))],
     );
-    d.create = CreateRule::Never(
+    d.create = CreateRule::Never(Reason::Recorded(
         "connection default/redshift/1699999999 does not exist; warrant never creates connections"
             .into(),
-    );
+    ));
     changes.push(diff(&d, &LiveState::Absent));
 
     // CONNECT: asset-rule-runner update, ingress-pipeline create, reporting-bot with an
@@ -174,7 +180,7 @@ pub fn acme_plan() -> Plan {
     let d = labelled(
         desired(
             address(
-                Kind::AutomationIdentity,
+                AUTOMATION_IDENTITY,
                 "asset-rule-runner",
                 "connect-prod",
                 "asset-rule-runner",
@@ -202,7 +208,7 @@ pub fn acme_plan() -> Plan {
     let d = labelled(
         desired(
             address(
-                Kind::AutomationIdentity,
+                AUTOMATION_IDENTITY,
                 "ingress-pipeline",
                 "connect-prod",
                 "ingress-pipeline",
@@ -220,17 +226,17 @@ pub fn acme_plan() -> Plan {
     changes.push(diff(&d, &LiveState::Absent));
     let mut d = desired(
         address(
-            Kind::AutomationIdentity,
+            AUTOMATION_IDENTITY,
             "reporting-bot",
             "connect-prod",
             "reporting-bot",
         ),
         vec![("roleIds", append(&[&member]))],
     );
-    d.problems.push(
+    d.problems.push(Reason::Unresolved(
         "role \"Tenant Veiwer\" does not exist in tenant 7fc97c8b-8f60-4f29-af71-3178c414e7a0"
             .into(),
-    );
+    ));
     changes.push(diff(&d, &LiveState::Absent));
 
     // Mist: monitoring-ro no-op, noc-automation with different srcIps (conflict), installer-app
@@ -241,12 +247,7 @@ pub fn acme_plan() -> Plan {
     };
     let d = token(
         desired(
-            address(
-                Kind::OrgApiToken,
-                "monitoring-ro",
-                "mist-prod",
-                "monitoring-ro",
-            ),
+            address(ORG_API_TOKEN, "monitoring-ro", "mist-prod", "monitoring-ro"),
             vec![
                 (
                     "privileges",
@@ -275,7 +276,7 @@ pub fn acme_plan() -> Plan {
     let d = token(
         desired(
             address(
-                Kind::OrgApiToken,
+                ORG_API_TOKEN,
                 "noc-automation",
                 "mist-prod",
                 "noc-automation",
@@ -319,12 +320,7 @@ pub fn acme_plan() -> Plan {
     ));
     let d = token(
         desired(
-            address(
-                Kind::OrgApiToken,
-                "installer-app",
-                "mist-prod",
-                "installer-app",
-            ),
+            address(ORG_API_TOKEN, "installer-app", "mist-prod", "installer-app"),
             vec![(
                 "privileges",
                 DesiredField {
@@ -339,7 +335,7 @@ pub fn acme_plan() -> Plan {
     changes.push(diff(&d, &LiveState::Absent));
     let d = token(
         desired(
-            address(Kind::OrgApiToken, "shared-bot", "mist-prod", "shared-bot"),
+            address(ORG_API_TOKEN, "shared-bot", "mist-prod", "shared-bot"),
             vec![("privileges", append(&["read:org"]))],
         ),
         "keys/shared-bot.key",
@@ -353,7 +349,7 @@ pub fn acme_plan() -> Plan {
 
     // Reverse, so the test also shows that Plan::new orders the changes.
     changes.reverse();
-    Plan::new(acme_meta(), changes, acme_requests())
+    PlanFile::new(Plan::new(acme_meta(), changes), acme_requests())
 }
 
 pub fn acme_meta() -> PlanMeta {

@@ -1,0 +1,140 @@
+//! Glue shared by the commands: what every command that talks to live systems is given
+//! ([`Live`]), loading manifests and planning with problems printed ([`plan_live`]), and
+//! printing (diagnostics, colour, streamed renderings).
+
+use std::ffi::OsStr;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::Outcome;
+use super::output::{errln, settle_stdout};
+use crate::manifest::Diagnostic;
+use crate::plan::file::PlanFile;
+use crate::plan::gather::{Only, PlanError, make_plan, open_session};
+use crate::platform::{LiveOptions, Manifests};
+
+/// How a command reaches live systems, and which declared objects it is about.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Live {
+    pub options: LiveOptions,
+    /// `--only` filters (none: every declared object).
+    pub only: Vec<Only>,
+}
+
+/// Loads the manifests, opens their targets and plans. Problems the user must fix (manifests,
+/// filters, credentials, platform errors) are printed here and become `Err(Outcome::Failure)`.
+pub(crate) fn plan_live(
+    paths: &[PathBuf],
+    live: &Live,
+) -> anyhow::Result<Result<(Manifests, PlanFile), Outcome>> {
+    let manifests = match Manifests::load(paths) {
+        Ok(m) => m,
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            return Ok(Err(Outcome::Failure));
+        }
+    };
+    let session = match open_session(&manifests, &live.only, &live.options) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(report(&e))),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match runtime.block_on(make_plan(&manifests, &live.only, &session)) {
+        Ok(made) => Ok(Ok((manifests, made))),
+        Err(e) => Ok(Err(report(&e))),
+    }
+}
+
+/// Prints a plan error (each platform error on its own line, with its hint).
+fn report(e: &PlanError) -> Outcome {
+    for line in e.to_string().lines() {
+        errln!("error: {line}");
+    }
+    Outcome::Failure
+}
+
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    super::output::write_err(format_args!(
+        "{}",
+        crate::manifest::render_text(diagnostics)
+    ));
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
+pub(crate) fn use_color() -> bool {
+    color_wanted(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+/// The rule of [`use_color`], apart from the process state it reads, so it can be tested
+/// (and applied to stderr by the logger).
+pub(crate) fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
+    let no_color = no_color.is_some_and(|v| !v.is_empty());
+    !no_color && is_terminal
+}
+
+/// Streams a renderer's output to stdout through a buffer; a reader that goes away stops the
+/// rendering quietly.
+pub(crate) fn print_with(
+    render: impl FnOnce(
+        &mut IoText<std::io::BufWriter<std::io::StdoutLock<'static>>>,
+    ) -> std::fmt::Result,
+) -> anyhow::Result<()> {
+    let mut out = IoText {
+        inner: std::io::BufWriter::new(std::io::stdout().lock()),
+        error: None,
+    };
+    let rendered = render(&mut out);
+    let result = match (rendered, out.error.take()) {
+        (_, Some(e)) => Err(e),
+        (Err(_), None) => Err(std::io::Error::other("formatting failed")),
+        (Ok(()), None) => out.inner.flush(),
+    };
+    settle_stdout(result)
+}
+
+/// A `fmt::Write` over an `io::Write`, so text renderers can stream; keeps the I/O error
+/// that `fmt::Error` cannot carry.
+pub(crate) struct IoText<W: Write> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> std::fmt::Write for IoText<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.inner.write_all(s.as_bytes()).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
+    }
+}
+
+/// Prints text to stdout.
+pub(crate) fn print(text: &str) -> anyhow::Result<()> {
+    super::output::out!("{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::color_wanted;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_a_non_empty_no_color() {
+        assert!(color_wanted(None, true));
+        assert!(!color_wanted(None, false));
+        assert!(!color_wanted(Some(OsStr::new("1")), true));
+        assert!(
+            !color_wanted(Some(OsStr::new("0")), true),
+            "any value counts"
+        );
+        assert!(!color_wanted(Some(OsStr::new("1")), false));
+        // https://no-color.org: an empty NO_COLOR does not disable colour.
+        assert!(color_wanted(Some(OsStr::new("")), true));
+        assert!(!color_wanted(Some(OsStr::new("")), false));
+    }
+}

@@ -1,0 +1,132 @@
+//! What Atlan manifests declare: the `atlan` settings of a Target (with their defaults) and
+//! `kind: ConnectionAdmins`, as serde + schemars types, and the rules they follow beyond
+//! their shape.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::KIND;
+use crate::manifest::{self, Doc, Seg::I, Seg::K};
+use crate::model::Kind;
+
+/// An Atlan tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtlanTarget {
+    /// `https://<tenant>.atlan.com` (plain http only for loopback hosts).
+    pub base_url: String,
+    /// Environment variable holding the API token.
+    #[serde(default = "default_atlan_key_env")]
+    pub api_key_env: String,
+    /// Client-side rate limit.
+    #[serde(default = "default_atlan_rpm")]
+    pub requests_per_minute: u32,
+}
+
+fn default_atlan_key_env() -> String {
+    "ATLAN_API_KEY".into()
+}
+
+fn default_atlan_rpm() -> u32 {
+    1800
+}
+
+/// `kind: ConnectionAdmins`: API tokens that must be admins of an Atlan connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionAdminsSpec {
+    /// Name of an `atlan` Target.
+    pub target: String,
+    /// The connection's qualifiedName, e.g. `default/snowflake/1234567890`.
+    pub connection: String,
+    /// The API tokens, by display name or GUID.
+    pub api_tokens: Vec<TokenRef>,
+}
+
+/// An Atlan API token, by display name or by GUID.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum TokenRef {
+    /// The token's display name (must match exactly one token).
+    Name(String),
+    /// The token's GUID.
+    Guid(String),
+}
+
+impl manifest::Settings for AtlanTarget {
+    fn platform_name(&self) -> &'static str {
+        super::NAME
+    }
+
+    fn credential_variables(&self) -> Vec<&str> {
+        vec![&self.api_key_env]
+    }
+
+    fn check(&self, doc: &mut Doc) {
+        let at = |field| [K("spec"), K("atlan"), K(field)];
+        doc.base_url(&at("baseUrl"), &self.base_url);
+        doc.env_name(&at("apiKeyEnv"), "apiKeyEnv", &self.api_key_env);
+        doc.positive(
+            &at("requestsPerMinute"),
+            "requestsPerMinute",
+            self.requests_per_minute,
+        );
+    }
+}
+
+impl manifest::Spec for ConnectionAdminsSpec {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn remote_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// The connection's qualified name, whatever the document is called.
+    fn remote_key<'a>(&'a self, _name: &'a str) -> &'a str {
+        &self.connection
+    }
+
+    fn check(&mut self, doc: &mut Doc, _repository: &Path) {
+        if self.connection.is_empty() || self.connection.chars().any(char::is_whitespace) {
+            doc.error(
+                &[K("spec"), K("connection")],
+                "connection must be a qualifiedName without whitespace".into(),
+                Some("like default/snowflake/1700000001".into()),
+            );
+        }
+        if self.api_tokens.is_empty() {
+            doc.error(
+                &[K("spec"), K("apiTokens")],
+                "apiTokens must list at least one token".into(),
+                Some("each is {name: <display name>} or {guid: <UUID>}".into()),
+            );
+        }
+        for (i, token) in self.api_tokens.iter().enumerate() {
+            match token {
+                TokenRef::Guid(g) => {
+                    doc.uuid(&[K("spec"), K("apiTokens"), I(i), K("guid")], "guid", g)
+                }
+                TokenRef::Name(n) => {
+                    doc.non_empty(&[K("spec"), K("apiTokens"), I(i), K("name")], "name", n)
+                }
+            }
+        }
+        doc.no_duplicates("apiTokens", &self.api_tokens, "token");
+    }
+
+    fn canonical(&self) -> serde_json::Value {
+        let mut spec = self.clone();
+        spec.api_tokens = manifest::sorted(&spec.api_tokens);
+        manifest::to_value(&spec)
+    }
+}
