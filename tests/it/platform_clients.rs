@@ -1002,8 +1002,25 @@ async fn connect_a_refused_update_is_forbidden_with_the_operation_id_and_a_hint(
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
     let live = client.read(&desired).await.expect("read");
+    // The read predicts the refusal from the caller's own roles, naming the role it lacks.
+    let denied = present(&live[0])
+        .write_denied
+        .as_ref()
+        .expect("predicted")
+        .to_string();
+    assert!(
+        denied.contains("does not hold role \"Asset Rule Runner\";"),
+        "{denied}"
+    );
+    // Written anyway (the applier would not), the server refuses it and names the role.
     let results = client.write(vec![update(&desired[0], &live[0])]).await;
     let error = results[0].as_ref().unwrap_err();
+    assert!(
+        error.message.contains(
+            "Missing roles: \"Asset Rule Runner\" (aaaaaaaa-0000-4000-8000-000000000006)."
+        ),
+        "{error}"
+    );
     assert_eq!(error.kind, ErrorKind::Forbidden);
     assert_eq!(error.status, Some(403));
     let code = error.code.as_deref().expect("the OperationId");
@@ -1050,6 +1067,17 @@ async fn mist_a_refused_update_is_forbidden_with_the_detail_and_a_hint() {
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
     let live = client.read(&desired).await.expect("read");
+    // The read predicts the refusal from the token's own privileges (`/self`).
+    let denied = present(&live[0])
+        .write_denied
+        .as_ref()
+        .expect("predicted")
+        .to_string();
+    assert!(
+        denied.starts_with("this token can read but not change tokens"),
+        "{denied}"
+    );
+    // Written anyway (the applier would not), the server refuses it.
     let results = client.write(vec![update(&desired[0], &live[0])]).await;
     let error = results[0].as_ref().unwrap_err();
     assert_eq!(error.kind, ErrorKind::Forbidden);

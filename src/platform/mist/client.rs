@@ -192,8 +192,8 @@ impl MistClient {
     /// Whether the token in use may write the org's tokens, from its own privileges
     /// (`GET /api/v1/self`, contracts/mist.md §4): Mist asks `write` or `admin` for POST, PUT
     /// and DELETE, and an org token's privileges on this org are its `scope: org` entries
-    /// (their `org_id`, when given, this org). `None` when `/self` lists no readable
-    /// privileges: nothing is predicted and the server decides at apply.
+    /// (their `org_id`, when given, this org), or an MSP-wide one. `None` when `/self` lists
+    /// no readable privileges: nothing is predicted and the server decides at apply.
     async fn self_can_write(&self) -> Result<Option<bool>, PlatformError> {
         let me: Value = match self
             .http
@@ -212,11 +212,16 @@ impl MistClient {
                 .and_then(Value::as_str)
                 .is_none_or(|o| o.eq_ignore_ascii_case(&self.org_id))
         };
+        // Only a certain "no" is predicted: an MSP-wide write or admin privilege (a user token
+        // of an MSP admin) may cover the org, so it counts as one that can write.
         Ok(Some(privileges.iter().any(|p| {
             let text = |k: &str| p.get(k).and_then(Value::as_str);
-            text("scope") == Some("org")
-                && matches!(text("role"), Some("admin" | "write"))
-                && this_org(p)
+            matches!(text("role"), Some("admin" | "write"))
+                && match text("scope") {
+                    Some("org") => this_org(p),
+                    Some("msp") => true,
+                    _ => false,
+                }
         })))
     }
 
