@@ -17,6 +17,7 @@ mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
+mod connect_mist_semantics;
 mod demo;
 mod e2e_apply;
 mod e2e_apply_faults;
