@@ -301,6 +301,7 @@ impl ConnectClient {
                 labels: labels.into(),
                 problems,
                 key_sink: None,
+                route: None,
             });
         }
         Ok(out)
@@ -529,6 +530,7 @@ impl ConnectClient {
                     return Ok(WriteOutcome {
                         created_id: Some(id),
                         secret: None,
+                        runs: Vec::new(),
                     });
                 }
                 Err(f) => f,
@@ -558,6 +560,7 @@ impl ConnectClient {
                         return Ok(WriteOutcome {
                             created_id: one.id.clone(),
                             secret: None,
+                            runs: Vec::new(),
                         });
                     }
                     many => {

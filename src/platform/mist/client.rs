@@ -232,6 +232,7 @@ impl MistClient {
                     labels: SmallMap::new(),
                     problems,
                     key_sink,
+                    route: None,
                 })
             })
             .collect()
@@ -672,6 +673,7 @@ fn created(name: &str, response: &Response) -> Result<WriteOutcome, PlatformErro
         created_id: Some(id),
         // Masked from now on: an error or log line quoting a response must not show it.
         secret: Some(Secret::in_use(key)),
+        runs: Vec::new(),
     })
 }
 
