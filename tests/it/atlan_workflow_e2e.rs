@@ -396,3 +396,36 @@ fn ctrl_c_mid_wait_leaves_a_run_the_next_apply_joins() {
     assert!(object.runs[0].joined, "{object:?}");
     assert_eq!(workflows(&world)["runs"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_plan_reviewed_for_one_route_is_stale_for_the_other() {
+    // The manifests say `via: workflow`; the plan was made (reviewed) for `direct`.
+    let world = World::start(
+        Seed::example(),
+        &files(SNOWFLAKE, "snowflake-prod", &["dbt-cloud"]),
+    )
+    .await;
+    let direct_files: Vec<(String, String)> = files(SNOWFLAKE, "snowflake-prod", &["dbt-cloud"])
+        .into_iter()
+        .map(|(n, t)| (n, t.replace("  via: workflow\n", "")))
+        .collect();
+    let direct = World::start(Seed::example(), &direct_files).await;
+    let session = world.session();
+    let reviewed = warrant::plan::gather::make_plan(&direct.manifests, &[], &session)
+        .await
+        .unwrap();
+    assert_eq!(reviewed.plan.changes[0].action, Action::Update);
+    assert!(reviewed.plan.changes[0].desired.route.is_none());
+    let before = workflows(&world);
+    let report = world.apply(&reviewed.plan, &world.session()).await;
+    let object = object_of(&report, "snowflake-prod");
+    assert_eq!(object.status, Status::Stale, "{object:?}");
+    assert!(
+        words(&object.reasons)
+            .iter()
+            .any(|w| w.contains("declaration")),
+        "{object:?}"
+    );
+    assert_eq!(workflows(&world), before, "no run was submitted");
+    assert!(!admins(&world, SNOWFLAKE).iter().any(|u| u == DBT_CLOUD));
+}
