@@ -253,7 +253,7 @@ async fn a_run_that_reports_success_without_the_grant_fails() {
         answer_json(|_| {
             serde_json::json!({"hits": {"total": {"value": 1}, "hits": [{"_id": "x-abcde", "_source": {
                 "metadata": {"name": "x-abcde"},
-                "status": {"phase": "Succeeded", "message": UPDATED}}}]}})
+                "status": {"phase": "Succeeded", "message": format!("{UPDATED} as {ATLAN_KEY}\u{1b}[2J")}}}]}})
         }),
     );
     let mut live = world.live.clone();
@@ -270,6 +270,14 @@ async fn a_run_that_reports_success_without_the_grant_fails() {
         "{error}"
     );
     assert!(!admins(&world, SNOWFLAKE).iter().any(|u| u == DBT_CLOUD));
+    // The server echoed the credential in the run's message: the report never holds it.
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains(ATLAN_KEY), "{json}");
+    assert!(error.contains("reported success"), "{error}");
+    assert!(
+        !error.contains(ATLAN_KEY) && !error.contains('\u{1b}'),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -428,4 +436,25 @@ async fn a_plan_reviewed_for_one_route_is_stale_for_the_other() {
     );
     assert_eq!(workflows(&world), before, "no run was submitted");
     assert!(!admins(&world, SNOWFLAKE).iter().any(|u| u == DBT_CLOUD));
+}
+
+#[test]
+fn the_binary_says_which_workflow_made_each_grant() {
+    let world = World::blocking(
+        seed_with("runSeconds: 0.3\npendingSeconds: 0.1\n"),
+        Faults::default(),
+        &files(SNOWFLAKE, "snowflake-prod", &["dbt-cloud"]),
+    );
+    let out = world.warrant_live(&["plan", "manifests", "--out", "plan.json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("via package workflow"), "{out:?}");
+    let out = world.warrant_live(&["apply", "plan.json", "--workflow-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("+1 adminUsers; created and ran csa-api-token-connection-admin-"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains(" Succeeded, verified)"), "{out:?}");
+    assert!(admins(&world, SNOWFLAKE).iter().any(|u| u == DBT_CLOUD));
 }
