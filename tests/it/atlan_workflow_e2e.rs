@@ -458,3 +458,42 @@ fn the_binary_says_which_workflow_made_each_grant() {
     assert!(out.stdout.contains(" Succeeded, verified)"), "{out:?}");
     assert!(admins(&world, SNOWFLAKE).iter().any(|u| u == DBT_CLOUD));
 }
+
+#[tokio::test]
+async fn a_failed_run_shows_its_message() {
+    let world = World::start(
+        seed_with("runSeconds: 60\n"),
+        &files(SNOWFLAKE, "snowflake-prod", &["dbt-cloud"]),
+    )
+    .await;
+    // The sandbox makes the workflow (its real run takes a minute); the runs index says the
+    // run failed, and why.
+    let fake = FakeServer::start(&world.sandbox.atlan).await;
+    fake.on(
+        reqwest::Method::POST,
+        "/api/service/runs/indexsearch",
+        answer_json(|_| {
+            serde_json::json!({"hits": {"total": {"value": 1}, "hits": [{"_id": "r-bcdfg", "_source": {
+                "metadata": {"name": "r-bcdfg"},
+                "status": {"phase": "Failed", "message": "Unable to find any API token with the GUID: 7c4b"}}}]}})
+        }),
+    );
+    let mut live = world.live.clone();
+    live.endpoints
+        .insert("atlan-prod".to_string(), fake.url.clone());
+    let session = warrant::plan::gather::open_session(&world.manifests, &[], &live).unwrap();
+    let plan = world.plan(&session).await;
+    let report = world.apply(&plan.plan, &session).await;
+    let object = object_of(&report, "snowflake-prod");
+    assert_eq!(object.status, Status::Failed, "{object:?}");
+    let error = object.error.as_deref().unwrap();
+    assert!(
+        error
+            .contains("run r-bcdfg ended Failed: Unable to find any API token with the GUID: 7c4b"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the token is not an admin of connection default/snowflake/1700000001"),
+        "{error}"
+    );
+}
