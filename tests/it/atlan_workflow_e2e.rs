@@ -2,9 +2,11 @@
 //! through Atlan's API token connection admin package against the sandbox's workflow engine
 //! over real HTTP — a new grant (a new package workflow), a grant that exists (no run), the
 //! re-run of a workflow created in the UI (with the UI's JSON-array connection), joining a run
-//! under way, a submitter who is not a connection admin (a conflict at plan), a server that
-//! reports success without the grant (failed), a tenant without the package, index lag, the
-//! timeout and the next apply, and Ctrl-C mid-wait with the binary.
+//! under way, a joined run that fails followed by one of warrant's own, a submitter who is not
+//! a connection admin (a conflict at plan), a server that reports success without the grant
+//! (failed) or a failed run (its message shown), a tenant without the package, index lag, the
+//! timeout and the next apply, a plan reviewed for the other route (stale), and the binary:
+//! its apply lines, and Ctrl-C mid-wait.
 
 use std::time::{Duration, Instant};
 
@@ -496,4 +498,45 @@ async fn a_failed_run_shows_its_message() {
         error.contains("the token is not an admin of connection default/snowflake/1700000001"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_joined_run_that_fails_is_followed_by_a_run_of_our_own() {
+    // jsmith (not an admin of databricks) started the UI's workflow for dbt-cloud; it will
+    // fail as jsmith. warrant (an admin) joins it, sees no grant, and runs it as itself.
+    const DATABRICKS: &str = "default/databricks/1700000003";
+    let world = World::start(
+        seed_with(&format!(
+            "runSeconds: 0.3\npendingSeconds: 0.1\ntemplates:\n  - name: {UI_TEMPLATE}\n    parameters:\n      connection_qualified_name: {DATABRICKS}\n      api_token_guid: 7c4b1e2f-8a3d-4f6e-9b0c-1d2e3f4a5b6c\n    createdBy: jsmith\n    runs: [{{phase: Running, remainingSeconds: 0.8}}]\n"
+        )),
+        &files(DATABRICKS, "databricks-lakehouse", &["dbt-cloud"]),
+    )
+    .await;
+    let plan = world.plan(&world.session()).await;
+    let report = world.apply(&plan.plan, &world.session()).await;
+    let object = object_of(&report, "databricks-lakehouse");
+    assert_eq!(object.status, Status::Applied, "{object:?}");
+    let [joined, own] = object.runs.as_slice() else {
+        panic!("the joined run and our own: {object:?}");
+    };
+    assert!(joined.joined && !joined.verified, "{joined:?}");
+    assert_eq!(joined.phase, "Failed");
+    assert!(
+        joined
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("jsmith")),
+        "{joined:?}"
+    );
+    assert!(!own.joined && own.verified, "{own:?}");
+    assert_eq!(own.template, UI_TEMPLATE);
+    let runs = workflows(&world)["runs"].clone();
+    let phases: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["Failed", "Succeeded"], "{runs}");
+    assert!(admins(&world, DATABRICKS).iter().any(|u| u == DBT_CLOUD));
 }

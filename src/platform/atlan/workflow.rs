@@ -338,17 +338,18 @@ async fn grant_op(
                 ),
             ));
         };
-        let run = grant_one(
+        let runs = grant_one(
             route, reader, target, connection, username, &guid, templates, timeout,
         )
         .await?;
-        outcome.runs.push(run);
+        outcome.runs.extend(runs);
     }
     Ok(outcome)
 }
 
 /// One token on one connection: submit or join, wait, verify; once more with a run of our
-/// own when a joined run (someone else's, with other rights) did not grant it.
+/// own when a joined run (someone else's, with other rights) did not grant it. Returns the
+/// runs it took, the joined one first.
 #[allow(clippy::too_many_arguments)]
 async fn grant_one(
     route: &dyn GrantRoute,
@@ -359,7 +360,7 @@ async fn grant_one(
     guid: &str,
     templates: &[Template],
     timeout: Duration,
-) -> Result<RouteRun, PlatformError> {
+) -> Result<Vec<RouteRun>, PlatformError> {
     let existing = newest(templates, connection, guid);
     let submit = match existing {
         Some(template) => Submit::Rerun {
@@ -372,6 +373,7 @@ async fn grant_one(
         },
     };
     let mut attempt = run_once(route, reader, connection, username, submit, timeout).await?;
+    let mut runs = Vec::new();
     if !attempt.run.verified
         && attempt.run.joined
         && let Some(template) = existing
@@ -380,10 +382,15 @@ async fn grant_one(
             template,
             join: false,
         };
-        attempt = run_once(route, reader, connection, username, own, timeout).await?;
+        let joined = std::mem::replace(
+            &mut attempt,
+            run_once(route, reader, connection, username, own, timeout).await?,
+        );
+        runs.push(joined.run);
     }
     if attempt.run.verified {
-        return Ok(attempt.run);
+        runs.push(attempt.run);
+        return Ok(runs);
     }
     Err(not_granted(target, connection, &attempt))
 }
