@@ -722,6 +722,7 @@ impl ConnectClient {
                         return Ok(WriteOutcome {
                             created_id: one.id.clone(),
                             secret: None,
+                            runs: Vec::new(),
                         });
                     }
                     found => {
