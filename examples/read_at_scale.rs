@@ -131,6 +131,7 @@ async fn main() {
                 base_url: sb.atlan.clone(),
                 api_key_env: "ATLAN_API_KEY".into(),
                 requests_per_minute: 1800,
+                workspace_admins_may_change_connections: false,
             }),
         ),
         (

@@ -354,6 +354,7 @@ fn target_settings() -> TargetPlatform {
         base_url: "https://t1.example.com".into(),
         api_key_env: "T1_KEY".into(),
         requests_per_minute: 1800,
+        workspace_admins_may_change_connections: false,
     })
 }
 

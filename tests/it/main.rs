@@ -15,6 +15,7 @@ mod apply_props;
 mod apply_signals;
 mod apply_sink;
 mod apply_tampered;
+mod atlan_consistency;
 mod broken_pipe;
 mod ci_recipe;
 mod demo;

@@ -57,6 +57,7 @@ fn manifests() -> Manifests {
                     base_url: "https://acme.atlan.com".into(),
                     api_key_env: "ATLAN_API_KEY".into(),
                     requests_per_minute: 1800,
+                    workspace_admins_may_change_connections: false,
                 }),
                 location: at(),
             },

@@ -23,6 +23,11 @@ pub struct AtlanTarget {
     /// Client-side rate limit.
     #[serde(default = "default_atlan_rpm")]
     pub requests_per_minute: u32,
+    /// Whether workspace `$admin` may change any connection's admins on this tenant, as one
+    /// Atlan FAQ says some tenants allow. Default false: `$admin` counts only where a
+    /// connection's `adminRoles` holds the `$admin` role (docs/atlan.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workspace_admins_may_change_connections: bool,
 }
 
 fn default_atlan_key_env() -> String {

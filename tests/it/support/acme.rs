@@ -360,6 +360,7 @@ pub fn acme_meta() -> PlanMeta {
             base_url: "https://acme.atlan.com".into(),
             api_key_env: "ATLAN_API_KEY".into(),
             requests_per_minute: 1800,
+            workspace_admins_may_change_connections: false,
         }),
     );
     targets.insert(
