@@ -703,3 +703,35 @@ async fn bounds_hold_with_the_default_options() {
         .await;
     h.assert_untouched();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entity_store_answering_with_another_connection_is_not_believed() {
+    // Atlan's store read before a write answers snowflake's GUID with bigquery's name and
+    // lists: writing that body would give snowflake bigquery's admins, or the reverse. The
+    // object fails, and nothing is written.
+    let h = Hostile::start().await;
+    let reviewed = h.clean_plan().await;
+    h.atlan.on(
+        Method::GET,
+        STORE,
+        rewrite_json(|_, body| {
+            for item in body["entities"].as_array_mut().into_iter().flatten() {
+                if item["attributes"]["name"] == "snowflake-prod" {
+                    item["attributes"]["qualifiedName"] = json!("default/bigquery/1700000002");
+                }
+            }
+        }),
+    );
+    let report = h.apply(&reviewed).await;
+    let o = object(&report, "snowflake-prod");
+    assert_eq!(o.status, Status::Failed, "{o:?}");
+    assert!(
+        o.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("came back as connection \"default/bigquery/1700000002\""),
+        "{o:?}"
+    );
+    assert_eq!(report.outcome, ReportOutcome::Failure);
+    h.assert_intact();
+}

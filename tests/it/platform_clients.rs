@@ -1159,3 +1159,66 @@ async fn plan_reports_a_missing_credential_before_any_request() {
         sb.request_counts()
     );
 }
+
+#[tokio::test]
+async fn atlan_looks_tokens_up_one_at_a_time_where_in_filters_are_refused() {
+    // A tenant whose token list takes only `key: value` filters answers 400 to `$in`: the
+    // client asks once per name instead, and resolves the same.
+    let sb = start("").await;
+    let fake = crate::fake_server::FakeServer::start(&sb.atlan).await;
+    fake.on(
+        axum::http::Method::GET,
+        "/api/service/apikeys",
+        crate::fake_server::rewrite(|exchange, upstream| {
+            if exchange
+                .query_value("filter")
+                .is_some_and(|f| f.contains("$in"))
+            {
+                upstream.status = axum::http::StatusCode::BAD_REQUEST;
+                upstream.set_json(&serde_json::json!({
+                    "errorCode": "ATLAS-400-00-001", "errorMessage": "Unsupported filter"}));
+            }
+        }),
+    );
+    let client = TargetPlatform::Atlan(AtlanTarget {
+        base_url: "https://acme.atlan.com".into(),
+        api_key_env: "ATLAN_API_KEY".into(),
+        requests_per_minute: 6000,
+        workspace_admins_may_change_connections: false,
+    })
+    .open(
+        "atlan-prod",
+        Some(&fake.url),
+        &Environment::given([("ATLAN_API_KEY", ATLAN_ADMIN_KEY)]),
+        &options(),
+    )
+    .expect("client");
+    let resources = [admins(
+        "three",
+        "default/snowflake/1",
+        vec![
+            TokenRef::Name("ci-pipeline".into()),
+            TokenRef::Name("dbt-cloud".into()),
+            TokenRef::Name("shared-bot".into()),
+        ],
+    )];
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let desired = client.resolve(&refs).await.expect("resolve");
+    assert_eq!(
+        desired[0].fields["adminUsers"].values,
+        values(&["service-account-apikey-ci", "service-account-apikey-dbt"])
+    );
+    assert_eq!(
+        desired[0]
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["ambiguous: 2 tokens named shared-bot; use guid".to_string()]
+    );
+    // The refused $in lookup, then one per name.
+    assert_eq!(
+        client.request_counts().by_endpoint["GET /api/service/apikeys"],
+        4
+    );
+}

@@ -762,12 +762,17 @@ impl AtlanClient {
         let (searched, caller) = futures::try_join!(self.search(&unknown), self.whoami())?;
         // What the store answers replaces what the index said, name by name.
         let mut found: BTreeMap<String, Found> = BTreeMap::new();
-        let mut guids: Vec<String> = Vec::new();
+        // GUID → the qualified name it was found under.
+        let mut wanted: BTreeMap<String, String> = BTreeMap::new();
         for name in &names {
             match (known.get(name), searched.get(name)) {
-                (Some(guid), _) => guids.push(guid.clone()),
+                (Some(guid), _) => {
+                    wanted.insert(guid.clone(), name.clone());
+                }
                 (None, Some(Found::Active(list))) if list.len() == 1 => {
-                    guids.extend(list[0].guid.clone());
+                    if let Some(guid) = &list[0].guid {
+                        wanted.insert(guid.clone(), name.clone());
+                    }
                 }
                 (None, Some(other)) => {
                     found.insert(name.clone(), other.clone());
@@ -775,12 +780,19 @@ impl AtlanClient {
                 (None, None) => {}
             }
         }
-        for entity in self.store_entities(&guids).await?.into_values() {
-            let Some(qn) = entity.qualified_name().map(str::to_string) else {
-                continue;
-            };
-            if !names.contains(&qn) {
-                continue;
+        let guids: Vec<String> = wanted.keys().cloned().collect();
+        for (guid, entity) in self.store_entities(&guids).await? {
+            let qn = entity.qualified_name().unwrap_or_default().to_string();
+            // A connection's qualifiedName never changes: a store that answers a GUID with
+            // another connection is not believed (its lists would be written to the wrong one).
+            if wanted.get(&guid) != Some(&qn) {
+                return Err(self.http.error(
+                    ErrorKind::Malformed,
+                    format!(
+                        "unexpected response to {STORE_READ}: GUID {guid} came back as connection {qn:?}, not {}",
+                        wanted.get(&guid).map_or("", String::as_str)
+                    ),
+                ));
             }
             found.insert(
                 qn,
