@@ -332,3 +332,61 @@ async fn the_plan_predicts_who_may_change_each_connection() {
     let report = world.apply(&plan, &world.session()).await;
     assert_eq!(status_of(&report, "databricks-more"), Status::Applied);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_the_plan_could_not_predict_is_reported_with_its_typed_reason() {
+    // whoami is not offered to this credential, so the plan cannot tell that jsmith may not
+    // change databricks; Atlan refuses the write (403 ATLAS-403-00-001), and the report names
+    // the reason as the plan would have.
+    let extra = admins_doc(
+        "databricks-more",
+        "default/databricks/1700000003",
+        "[{name: ci-pipeline}, {name: dbt-cloud}]",
+    );
+    let mut files = example_manifests();
+    files.retain(|(name, _)| name != "atlan.yaml");
+    files.push(("atlan.yaml".into(), extra));
+    let world = World::start(Seed::example(), &files).await;
+    let fake = crate::fake_server::FakeServer::start(&world.sandbox.atlan).await;
+    fake.on(
+        axum::http::Method::GET,
+        "/api/service/whoami",
+        crate::fake_server::answer(404, &[], "{}"),
+    );
+    let mut live = world.live.clone();
+    live.endpoints
+        .insert("atlan-prod".to_string(), fake.url.clone());
+    live.environment = crate::support::environment(JSMITH_KEY);
+    let session = warrant::plan::gather::open_session(&world.manifests, &[], &live).unwrap();
+    let plan = world.plan(&session).await.plan;
+    assert_eq!(action(&plan, "databricks-more"), Action::Update);
+    let before = world.sandbox.state();
+    let report = world.apply(&plan, &session).await;
+    let o = report
+        .objects
+        .iter()
+        .find(|o| o.address.name == "databricks-more")
+        .unwrap();
+    assert_eq!(o.status, Status::Failed, "{o:?}");
+    let reasons: Vec<String> = o.reasons.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "the credential (unknown) is not an admin of connection default/databricks/1700000003, so it cannot add admins; a connection admin must apply this, or run it with `via: workflow` as one (this cannot be used to bypass security)"
+                .to_string()
+        ],
+        "{o:?}"
+    );
+    assert!(
+        o.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Atlan says: jsmith is not authorized to perform update entity"),
+        "{o:?}"
+    );
+    assert_eq!(
+        before["atlan"]["connections"],
+        world.sandbox.state()["atlan"]["connections"],
+        "a refused write changed a connection"
+    );
+}
