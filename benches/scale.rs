@@ -22,7 +22,8 @@
 //! - OrgApiToken: even ones exist as declared, odd ones are absent.
 //!
 //! Lower bounds of requests: reads are the pages of the list APIs the step needs (Atlan token
-//! list pages + connection search pages + whoami; CONNECT OAuth token + role pages + the
+//! lookups of 50 names + connection search pages + whoami; apply: the entity-store reads of
+//! 100 connections before and after the writes; CONNECT OAuth token + role pages + the
 //! caller's own roles + identity pages; the Mist token list + `/self`), writes are one per changed object, or one per batch where the
 //! API takes batches (Atlan `entity/bulk`, 20 connections per request as the client sends).
 //! Apply must re-read what it changes (promise 1), so its bound also holds those list pages.
@@ -43,11 +44,15 @@ const WARRANT: &str = env!("CARGO_BIN_EXE_warrant");
 const PARALLELISM: usize = 8;
 /// Mist org API tokens at most (see the module comment).
 const MIST_CAP: usize = 1000;
-/// Atlan API tokens per page of the token list, connections per search page and per bulk
-/// write, CONNECT items per page: the sizes the clients use (src/platform).
-const ATLAN_TOKEN_PAGE: usize = 500;
+/// Atlan connections per search page and per bulk write, CONNECT items per page: the sizes
+/// the clients use (src/platform).
 const ATLAN_SEARCH_PAGE: usize = 1000;
 const ATLAN_WRITE_BATCH: usize = 20;
+/// Display names per filtered token lookup, and connections per entity-store read.
+const ATLAN_TOKEN_LOOKUP: usize = 50;
+const ATLAN_STORE_READ: usize = 100;
+/// The id the sandbox gives the `$admin` workspace role.
+const ATLAN_ADMIN_ROLE: &str = "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01";
 const CONNECT_PAGE: usize = 1000;
 /// Default limits of the real APIs, for the line saying what they would cost.
 const ATLAN_DEFAULT_PER_MINUTE: f64 = 1800.0;
@@ -281,7 +286,8 @@ impl World {
 
     /// Fewest requests for `plan`: every list page it must read.
     fn plan_bound(&self) -> usize {
-        let atlan = self.api_tokens.div_ceil(ATLAN_TOKEN_PAGE)
+        // Tokens are looked up by name, 50 a request (never listed whole).
+        let atlan = self.api_tokens.div_ceil(ATLAN_TOKEN_LOOKUP)
             + self.connections.div_ceil(ATLAN_SEARCH_PAGE)
             + 1;
         let roles = (5 + CUSTOM_ROLES).div_ceil(CONNECT_PAGE);
@@ -294,7 +300,10 @@ impl World {
     /// Fewest requests for `apply`: re-read what changes, then one write per object or batch.
     fn apply_bound(&self) -> usize {
         let changed = self.changed_connections();
-        let atlan = changed.div_ceil(ATLAN_SEARCH_PAGE) + changed.div_ceil(ATLAN_WRITE_BATCH);
+        // The GUIDs by search, then the entity store before and after the writes.
+        let atlan = changed.div_ceil(ATLAN_SEARCH_PAGE)
+            + 2 * changed.div_ceil(ATLAN_STORE_READ)
+            + changed.div_ceil(ATLAN_WRITE_BATCH);
         let connect =
             1 + self.live_identities().max(1).div_ceil(CONNECT_PAGE) + self.changed_identities();
         let mist = 1 + self.created_mist_tokens();
@@ -337,7 +346,10 @@ fn seed(world: &World) -> Value {
                 admins.extend(declared[1..].iter().map(|&t| username(t)));
             }
             json!({"guid": guid(3, i), "qualifiedName": format!("default/snowflake/{i}"),
-                   "name": format!("conn-{i}"), "connectorName": "snowflake", "adminUsers": admins})
+                   "name": format!("conn-{i}"), "connectorName": "snowflake", "adminUsers": admins,
+                   // The bench caller is a workspace admin: under Atlan's rule it administers
+                   // a connection through the $admin role in its adminRoles.
+                   "adminRoles": [ATLAN_ADMIN_ROLE]})
         })
         .collect();
     let mut roles = vec![

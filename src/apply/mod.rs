@@ -761,6 +761,8 @@ async fn apply_batch(
                         unsure.push(pending.slot);
                     }
                     slot.fail(format!("the write failed: {e}"));
+                    // A refusal the client recognised keeps its typed reason (`Reason`).
+                    slot.report.reasons.extend(e.reason.as_deref().cloned());
                     continue;
                 }
             };

@@ -39,6 +39,10 @@ const MANIFESTS: &[(&str, &str)] = &[
         include_str!("../../examples/manifests/atlan.yaml"),
     ),
     (
+        "atlan-finance.yaml",
+        include_str!("../../examples/demo/atlan-finance.yaml"),
+    ),
+    (
         "connect.yaml",
         include_str!("../../examples/manifests/connect.yaml"),
     ),
@@ -64,6 +68,7 @@ async fn demo(args: Options) -> anyhow::Result<Outcome> {
     let dir = scratch.path().to_path_buf();
     let seed = Seed::example();
     let environment = demo_environment(&seed)?;
+    let seed_for_admin = seed.clone();
     let sandbox = sandbox::start(seed, Faults::default())
         .await
         .context("cannot start the embedded sandbox")?;
@@ -121,14 +126,42 @@ async fn demo(args: Options) -> anyhow::Result<Outcome> {
     )
     .await?;
     outln!("{}", crate::render::report::summary_line(&report))?;
-    let applied = Outcome::from(report.outcome);
 
-    heading("4. plan again", "nothing left to do")?;
+    heading(
+        "4. the way out",
+        "a connection admin applies what warrant-bot may not (Atlan's own permission rule)",
+    )?;
+    let (admin, admin_environment) = connection_admin_environment(&seed_for_admin)?;
+    outln!(
+        "{admin} is an admin of the connection warrant-bot is not; the same manifests, planned and applied with {admin}'s key:"
+    )?;
+    let as_admin = open_session(
+        &manifests,
+        &[],
+        &LiveOptions {
+            environment: admin_environment,
+            ..live.clone()
+        },
+    )?;
+    let admin_plan = make_plan(&manifests, &[], &as_admin).await?;
+    out!("{}", crate::render::text::plan(&admin_plan, use_color()))?;
+    let admin_report = apply::apply_plan(
+        &admin_plan.plan,
+        &Declared::new(&manifests, &as_admin.endpoints),
+        &as_admin,
+        &options,
+        &PlainLines::new(std::io::stdout()),
+    )
+    .await?;
+    outln!("{}", crate::render::report::summary_line(&admin_report))?;
+    let applied = Outcome::from(admin_report.outcome);
+
+    heading("5. plan again", "nothing left to do")?;
     let again = make_plan(&manifests, &[], &session).await?;
     out!("{}", crate::render::text::plan(&again, use_color()))?;
 
     heading(
-        "5. drift",
+        "6. drift",
         "access that exists live but is not declared: reported, never removed",
     )?;
     out!("{}", crate::render::text::drift(&again, use_color()))?;
@@ -139,11 +172,15 @@ async fn demo(args: Options) -> anyhow::Result<Outcome> {
     outln!()?;
     outln!("What just happened:")?;
     outln!(
-        "  - warrant planned {} creates and {} updates against three simulated APIs, applied them",
+        "  - warrant planned {} creates and {} updates against three simulated APIs and applied them",
         plan.summary.create,
         plan.summary.update
     )?;
-    outln!("    without removing anything, and the second plan found nothing left to do.")?;
+    outln!(
+        "    without removing anything; {} change(s) its own Atlan token may not make were conflicts,",
+        plan.summary.conflict
+    )?;
+    outln!("    which a connection admin applied; the last plan found nothing left to do.")?;
     outln!(
         "  - {keys_written} new Mist key(s) went only to their key sinks (files with mode 0600), never to this output."
     )?;
@@ -196,14 +233,31 @@ fn redirect_key_sinks(manifests: &mut Manifests) {
     }
 }
 
+/// The first Atlan caller of the example seed that is not warrant's own (a connection admin
+/// that is not a workspace admin, see examples/WORLD.md), and the demo's environment with its
+/// key as `ATLAN_API_KEY`.
+fn connection_admin_environment(seed: &Seed) -> anyhow::Result<(String, Environment)> {
+    let admin = seed
+        .atlan
+        .callers
+        .get(1)
+        .context("the example seed has no second Atlan caller")?;
+    Ok((admin.username.clone(), environment_as(seed, 1)?))
+}
+
 /// The credentials of warrant's own callers in the example seed (see examples/WORLD.md), in
 /// the variables the example targets name.
 fn demo_environment(seed: &Seed) -> anyhow::Result<Environment> {
+    environment_as(seed, 0)
+}
+
+/// [`demo_environment`] with the key of the seed's Atlan caller number `atlan_caller`.
+fn environment_as(seed: &Seed, atlan_caller: usize) -> anyhow::Result<Environment> {
     let atlan = seed
         .atlan
         .callers
-        .first()
-        .context("the example seed has no Atlan caller")?;
+        .get(atlan_caller)
+        .context("the example seed has no such Atlan caller")?;
     let connect = seed
         .connect
         .tenants

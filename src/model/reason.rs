@@ -71,6 +71,9 @@ pub enum Reason {
     TokenReadOnly { verb: &'static str },
     /// A live token of the declared name exists and the declaration says `adopt: never`.
     AdoptRefused,
+    /// The object exists only archived (Atlan `status: DELETED`): warrant never writes it,
+    /// and a save by its key could create a new one instead.
+    Archived { what: &'static str, key: String },
     /// Fresh live state would make apply add values the plan did not review.
     Unreviewed { field: String, values: Vec<String> },
     /// The object is gone, and the plan reviewed an update, not a create.
@@ -108,6 +111,7 @@ impl Reason {
             self,
             Reason::NotConnectionAdmin { .. }
                 | Reason::Unreadable { .. }
+                | Reason::Archived { .. }
                 | Reason::RolesNotHeld { .. }
                 | Reason::TokenReadOnly { .. }
         )
@@ -177,7 +181,11 @@ impl fmt::Display for Reason {
             ),
             Reason::NotConnectionAdmin { caller, connection } => write!(
                 f,
-                "the credential ({caller}) is not an admin of connection {connection}, so it cannot add admins; a connection admin must apply this (this cannot be used to bypass security)"
+                "the credential ({caller}) is not an admin of connection {connection}, so it cannot add admins; a connection admin must apply this, or run it with `via: workflow` as one (this cannot be used to bypass security)"
+            ),
+            Reason::Archived { what, key } => write!(
+                f,
+                "{what} {key} is archived (status DELETED); warrant never writes an archived {what}: restore it in the platform or remove the declaration"
             ),
             Reason::RolesNotHeld { roles } => write!(
                 f,

@@ -581,6 +581,10 @@ pub struct PlatformError {
     pub code: Option<String>,
     pub message: String,
     pub hint: Option<String>,
+    /// The typed reason behind a refusal, when the client knows it (an Atlan 403
+    /// `ATLAS-403-00-001` on a connection is [`Reason::NotConnectionAdmin`]).
+    /// Boxed: errors travel in every `Result`, and a reason is large.
+    pub reason: Option<Box<crate::model::Reason>>,
 }
 
 /// Every text an error keeps passes `crate::secret::redact` as it is stored: server text
@@ -595,6 +599,7 @@ impl PlatformError {
             code: None,
             message: masked(message.into()),
             hint: None,
+            reason: None,
         }
     }
 
@@ -611,6 +616,11 @@ impl PlatformError {
 
     pub fn with_status(mut self, status: u16) -> PlatformError {
         self.status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_reason(mut self, reason: crate::model::Reason) -> PlatformError {
+        self.reason = Some(Box::new(reason));
         self
     }
 

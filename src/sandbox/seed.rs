@@ -226,7 +226,7 @@ pub struct AtlanSeed {
     /// itself see every write at once.
     #[serde(default)]
     pub index_lag_seconds: f64,
-    /// Who may change an existing connection: `legacy` (the default for now) or `atlan`.
+    /// Who may change an existing connection: `atlan` (the default, Atlan's rule) or `legacy`.
     #[serde(default)]
     pub connection_admin_rule: ConnectionAdminRule,
     /// Under `connectionAdminRule: atlan`, workspace `$admin` may change any connection, as
@@ -248,17 +248,17 @@ pub struct AtlanSeed {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ConnectionAdminRule {
-    /// The sandbox's rule before issue 15, which warrant's plan predicts today: workspace
+    /// The sandbox's rule before issue 15, kept to test a tenant that answers so: workspace
     /// `$admin`, a user in `adminUsers` or a member of a group in `adminGroups` (`adminRoles`
     /// is ignored); the check comes before the NOOP check; a refusal is 403
     /// `ATLAS-403-00-002` "<user> is not admin for connection <qualifiedName>".
-    #[default]
     Legacy,
     /// Atlan's rule (contracts/atlan-workflows.md §5): a user in `adminUsers`, a member of a
     /// group in `adminGroups`, or a holder of a role whose id is in `adminRoles` (workspace
     /// `$admin` only through `adminRoles`, unless `workspaceAdminsMayChangeConnections`); an
     /// unchanged save is a 200 NOOP for anyone; a refusal is 403 `ATLAS-403-00-001`
     /// "<user> is not authorized to perform update entity: Connection:<qualifiedName>".
+    #[default]
     Atlan,
 }
 

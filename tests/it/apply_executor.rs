@@ -361,6 +361,7 @@ fn target_settings() -> TargetPlatform {
         api_key_env: "T1_KEY".into(),
         requests_per_minute: 1800,
         grant_via: Default::default(),
+        workspace_admins_may_change_connections: false,
     })
 }
 

@@ -34,19 +34,42 @@ fn demo_runs_the_whole_story_and_prints_no_secret() {
         "the demo took {elapsed:?}, more than 10 s"
     );
 
-    // The first plan: the example world needs 4 creates and 3 updates, with drift on 2 objects.
+    // The first plan: the example world needs 4 creates and 3 updates, and one Atlan change
+    // is a conflict: warrant-bot is a workspace admin but not an admin of that connection.
     assert!(
         stdout
-            .contains(": 4 to create, 3 to update, 0 conflicts; 2 objects with undeclared access"),
+            .contains(": 4 to create, 3 to update, 1 conflicts; 3 objects with undeclared access"),
         "first plan summary missing:\n{stdout}"
     );
-    assert!(stdout.contains("Apply complete: 7 applied"), "{stdout}");
-    // The second plan has nothing left to do.
-    let second = stdout
-        .split("== 4. plan again")
+    assert!(
+        stdout.contains("is not an admin of connection default/postgres/1700000004"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a connection admin must apply this"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Apply incomplete: 7 applied, 1 conflict-skipped"),
+        "{stdout}"
+    );
+    // The way out: jsmith, an admin of that connection, applies the one change left.
+    let way_out = stdout
+        .split("== 4. the way out")
         .nth(1)
-        .expect("the demo prints a second plan");
-    assert!(second.contains("No changes."), "second plan:\n{second}");
+        .and_then(|s| s.split("== 5.").next())
+        .expect("the demo shows the way out");
+    assert!(
+        way_out.contains("0 to create, 1 to update, 0 conflicts"),
+        "{way_out}"
+    );
+    assert!(way_out.contains("Apply complete: 1 applied"), "{way_out}");
+    // The last plan has nothing left to do.
+    let second = stdout
+        .split("== 5. plan again")
+        .nth(1)
+        .expect("the demo prints a last plan");
+    assert!(second.contains("No changes."), "last plan:\n{second}");
     assert!(second.contains("0 to create, 0 to update, 0 conflicts"));
     // Drift names the undeclared admins of the seed, which stay in place.
     assert!(stdout.contains("legacy-etl"));

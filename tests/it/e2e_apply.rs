@@ -217,7 +217,7 @@ fn manifests_with_databricks_update() -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_is_not_admin_of_a_connection_plans_a_conflict_and_cannot_apply_it() {
     let world = World::start(
-        warrant::sandbox::Seed::example(),
+        crate::support::seed_with_bot_admin_of_databricks(),
         &manifests_with_databricks_update(),
     )
     .await;

@@ -609,7 +609,7 @@ fn an_unknown_token_name_is_a_conflict() {
 
 #[test]
 fn an_ambiguous_token_name_is_a_conflict_but_its_guid_is_fine() {
-    let world = start(Seed::example());
+    let world = start(crate::support::seed_with_bot_admin_of_databricks());
     let plan = world
         .plan_of(
             &connection_admins(

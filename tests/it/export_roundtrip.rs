@@ -117,7 +117,8 @@ fn resource<'m>(
 async fn atlan_export_plans_as_no_changes() {
     let (files, manifests, plan) = round_trip(Seed::example(), "atlan-prod").await;
     assert_all_no_op(&files, &plan);
-    // The three connections have API-token admins; warrant-bot administers none of them.
+    // The three connections have API-token admins (postgres has none); warrant-bot is one of
+    // bigquery's.
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].file_name, "connection-admins.yaml");
     assert_eq!(files[0].documents, 3);
@@ -129,7 +130,10 @@ async fn atlan_export_plans_as_no_changes() {
     assert_eq!(bigquery.connection, "default/bigquery/1700000002");
     assert_eq!(
         bigquery.api_tokens,
-        vec![TokenRef::Name("legacy-etl".into())]
+        vec![
+            TokenRef::Name("legacy-etl".into()),
+            TokenRef::Name("warrant-bot".into())
+        ]
     );
     // The human and the group who are admins too are counted in the document's comment.
     assert!(
@@ -139,13 +143,21 @@ async fn atlan_export_plans_as_no_changes() {
         "{}",
         files[0].text
     );
-    // Humans are never exported: the drift of the plan is exactly them.
+    // Humans, groups and roles are never exported: the drift of the plan is exactly them.
     let drift: Vec<String> = plan
         .changes
         .iter()
         .flat_map(|c| c.drift.values().flatten().cloned())
         .collect();
-    assert_eq!(drift, vec!["data-engineers", "jsmith", "jsmith"]);
+    assert_eq!(
+        drift,
+        vec![
+            "data-engineers",
+            "jsmith",
+            crate::support::ADMIN_ROLE,
+            "jsmith"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::fake_server::*;
 
 pub const SEARCH: &str = "/api/meta/search/indexsearch";
+/// The entity store's read of connections by GUID.
+pub const STORE: &str = "/api/meta/entity/bulk";
 pub const BULK: &str = "/api/meta/entity/bulk";
 pub const APIKEYS: &str = "/api/service/apikeys";
 pub const IDENTITIES: &str = "/api/v1/Tenants/*/AutomationIdentities";
@@ -96,8 +98,23 @@ impl Unknown {
     }
 }
 
-/// Makes the managed list of `platform`'s updated object unknown in every list response.
+/// Makes the managed list of `platform`'s updated object unknown in every list response
+/// (for Atlan also in the entity store's reads by GUID, which apply makes).
 pub fn unknown_list_in_listing(fake: &FakeServer, platform: Platform, how: Unknown) {
+    if platform == Platform::Atlan {
+        let (name, field) = (platform.updated(), platform.list_field());
+        fake.on(
+            Method::GET,
+            STORE,
+            rewrite_json(move |_, body| {
+                for item in body["entities"].as_array_mut().into_iter().flatten() {
+                    if item["attributes"]["name"] == name {
+                        how.apply(&mut item["attributes"], field);
+                    }
+                }
+            }),
+        );
+    }
     let (method, route) = platform.list();
     let name = platform.updated();
     let field = platform.list_field();

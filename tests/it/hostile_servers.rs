@@ -648,18 +648,19 @@ async fn an_ambiguous_token_name_is_decided_only_on_a_complete_read() {
             }
         }),
     );
-    let plan = h.plan().await.0.expect("plan");
-    let c = change(&plan, "databricks-lakehouse");
-    assert_eq!(c.action, Action::Conflict);
+    // The names are looked up (filtered, batched): the first page comes back short of what
+    // was asked and without a count, so the lookup goes on to the next page, which starts
+    // where the full answer would and so repeats a record already read. The read is not
+    // complete, so nothing is decided on it: shared-bot is never taken as one token.
+    let error = h
+        .plan_fails(ErrorKind::Incomplete, "repeats items already read")
+        .await;
     assert!(
-        c.reasons.iter().any(|r| r
-            .to_string()
-            .contains("ambiguous: 2 tokens named shared-bot")),
-        "{:?}",
-        c.reasons
+        error.to_string().contains("GET /api/service/apikeys"),
+        "{error}"
     );
-    // The listing went on past the cut page until an empty one.
     assert!(h.atlan.scripted() >= 2);
+    h.assert_untouched();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -704,4 +705,36 @@ async fn bounds_hold_with_the_default_options() {
     h.plan_fails(ErrorKind::RateLimited, "wait 18446744073709551615 s")
         .await;
     h.assert_untouched();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entity_store_answering_with_another_connection_is_not_believed() {
+    // Atlan's store read before a write answers snowflake's GUID with bigquery's name and
+    // lists: writing that body would give snowflake bigquery's admins, or the reverse. The
+    // object fails, and nothing is written.
+    let h = Hostile::start().await;
+    let reviewed = h.clean_plan().await;
+    h.atlan.on(
+        Method::GET,
+        STORE,
+        rewrite_json(|_, body| {
+            for item in body["entities"].as_array_mut().into_iter().flatten() {
+                if item["attributes"]["name"] == "snowflake-prod" {
+                    item["attributes"]["qualifiedName"] = json!("default/bigquery/1700000002");
+                }
+            }
+        }),
+    );
+    let report = h.apply(&reviewed).await;
+    let o = object(&report, "snowflake-prod");
+    assert_eq!(o.status, Status::Failed, "{o:?}");
+    assert!(
+        o.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("came back as connection \"default/bigquery/1700000002\""),
+        "{o:?}"
+    );
+    assert_eq!(report.outcome, ReportOutcome::Failure);
+    h.assert_intact();
 }

@@ -15,6 +15,7 @@ mod apply_props;
 mod apply_signals;
 mod apply_sink;
 mod apply_tampered;
+mod atlan_consistency;
 mod atlan_workflow_e2e;
 mod atlan_workflow_export;
 mod broken_pipe;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use warrant::manifest::Location;
-use warrant::model::{DesiredObject, LiveObject, LiveState, Values, WriteOp};
+use warrant::model::{DesiredObject, LiveObject, LiveState, Reason, Values, WriteOp};
 use warrant::platform::{
     AtlanTarget, AutomationIdentitySpec, ClientOptions, ConnectTarget, ConnectionAdminsSpec,
     Environment, ErrorKind, LiveTarget, MistRole, MistScope, MistTarget, OrgApiTokenSpec,
@@ -40,13 +40,16 @@ atlan:
     - {guid: 11111111-0000-0000-0000-000000000002, clientId: apikey-dbt, displayName: dbt-cloud, createdAt: 2}
     - {guid: 11111111-0000-0000-0000-000000000003, clientId: apikey-bot1, displayName: shared-bot, createdAt: 3}
     - {guid: 11111111-0000-0000-0000-000000000004, clientId: apikey-bot2, displayName: shared-bot, createdAt: 4}
+  # The warrant caller is a workspace admin; Atlan's rule makes it a connection admin only
+  # through a connection's adminRoles, which name the $admin role here.
+  connectionAdminRule: atlan
   connections:
     - {guid: c0000000-0000-0000-0000-000000000001, qualifiedName: default/snowflake/1, name: snow, connectorName: snowflake,
-       adminUsers: [jsmith, service-account-apikey-limited]}
+       adminUsers: [jsmith, service-account-apikey-limited], adminRoles: [0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01]}
     - {guid: c0000000-0000-0000-0000-000000000002, qualifiedName: default/bigquery/2, name: bq, connectorName: bigquery,
-       adminUsers: [jsmith, service-account-apikey-limited], adminGroups: [data-engineers]}
+       adminUsers: [jsmith, service-account-apikey-limited], adminGroups: [data-engineers], adminRoles: [0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01]}
     - {guid: c0000000-0000-0000-0000-000000000003, qualifiedName: default/databricks/3, name: dbx, connectorName: databricks,
-       adminUsers: [jsmith]}
+       adminUsers: [jsmith], adminRoles: [0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01]}
 connect:
   tenants:
     - id: 7fc97c8b-8f60-4f29-af71-3178c414e7a0
@@ -120,6 +123,7 @@ fn atlan(sb: &SandboxHandle, key: &str) -> Client {
         api_key_env: "ATLAN_API_KEY".into(),
         requests_per_minute: 6000,
         grant_via: Default::default(),
+        workspace_admins_may_change_connections: false,
     })
     .open(
         "atlan-prod",
@@ -434,15 +438,22 @@ async fn atlan_batch_isolates_the_forbidden_connection_and_writes_the_rest() {
     let error = results[1].as_ref().unwrap_err();
     assert_eq!(error.kind, ErrorKind::Forbidden);
     assert_eq!(error.status, Some(403));
-    assert_eq!(error.code.as_deref(), Some("ATLAS-403-00-002"));
+    assert_eq!(error.code.as_deref(), Some("ATLAS-403-00-001"));
+    // The refusal carries its typed reason, which the applier reports.
+    assert!(
+        matches!(error.reason.as_deref(), Some(Reason::NotConnectionAdmin { caller, connection })
+            if caller == "service-account-apikey-limited" && connection == "default/databricks/3"),
+        "{:?}",
+        error.reason
+    );
     let text = error.to_string();
     assert!(
-        text.starts_with("target atlan-prod: the credential is not an admin of connection default/databricks/3, so it cannot add admins"),
+        text.starts_with("target atlan-prod: the credential (service-account-apikey-limited) is not an admin of connection default/databricks/3, so it cannot add admins"),
         "{text}"
     );
     assert!(
         text.contains(
-            "a connection admin must apply this (this cannot be used to bypass security)"
+            "a connection admin must apply this, or run it with `via: workflow` as one (this cannot be used to bypass security)"
         )
     );
 
@@ -879,33 +890,40 @@ fn seed_with_atlan_tokens(n: usize) -> Seed {
 }
 
 #[tokio::test]
-async fn atlan_resolves_tokens_by_lookup_when_the_list_is_long() {
-    // 2,000 tokens: the first page (500) leaves 3 pages; two references it does not settle
-    // cost 2 filtered lookups, fewer than the 3 pages, so the client looks them up.
-    let sb = start_seed(seed_with_atlan_tokens(1996), "").await;
-    let client = atlan(&sb, ATLAN_ADMIN_KEY);
+async fn atlan_resolves_tokens_by_filtered_lookups_only() {
+    // 2,000 tokens, and a tenant that refuses an unfiltered token list to a caller without
+    // $admin: the limited credential resolves by filtered lookups alone, names and GUIDs each
+    // batched with $in (120 names: 3 lookups of at most 50; 2 GUIDs: 1 lookup).
+    let mut seed = seed_with_atlan_tokens(1996);
+    seed.atlan.unfiltered_token_list_needs_admin = true;
+    let sb = start_seed(seed, "").await;
+    let client = atlan(&sb, ATLAN_LIMITED_KEY);
+    let many: Vec<TokenRef> = (1000..1120)
+        .map(|i| TokenRef::Name(format!("bulk-{i}")))
+        .collect();
     let resources = [
+        admins("many-by-name", "default/snowflake/1", many),
         admins(
-            "late-by-name",
-            "default/snowflake/1",
-            vec![TokenRef::Name("bulk-1800".into())],
-        ),
-        admins(
-            "late-by-guid-and-early",
+            "by-guid",
             "default/bigquery/2",
             vec![
                 TokenRef::Guid("22222222-0000-0000-0000-000000001900".into()),
-                // On the first page: settled without a lookup.
                 TokenRef::Guid("11111111-0000-0000-0000-000000000002".into()),
+                // The same token by name and by GUID counts once.
+                TokenRef::Name("dbt-cloud".into()),
+                // Two tokens have this name: ambiguous, however it is looked up.
+                TokenRef::Name("shared-bot".into()),
             ],
         ),
     ];
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
-    assert!(desired.iter().all(|d| d.problems.is_empty()), "{desired:?}");
-    assert_eq!(
-        desired[0].fields["adminUsers"].values,
-        values(&["service-account-apikey-bulk-1800"])
+    assert!(desired[0].problems.is_empty(), "{:?}", desired[0].problems);
+    assert_eq!(desired[0].fields["adminUsers"].values.iter().count(), 120);
+    assert!(
+        desired[0].fields["adminUsers"]
+            .values
+            .contains("service-account-apikey-bulk-1119")
     );
     assert_eq!(
         desired[1].fields["adminUsers"].values,
@@ -915,16 +933,34 @@ async fn atlan_resolves_tokens_by_lookup_when_the_list_is_long() {
         ])
     );
     assert_eq!(
-        desired[0].labels["service-account-apikey-bulk-1800"],
-        "bulk-1800"
+        desired[1]
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["ambiguous: 2 tokens named shared-bot; use guid".to_string()]
+    );
+    assert_eq!(
+        desired[0].labels["service-account-apikey-bulk-1000"],
+        "bulk-1000"
     );
     let counts = client.request_counts();
+    // Names: 122 in batches of 50 (3); GUIDs: 1.
     assert_eq!(
-        counts.by_endpoint["GET /api/service/apikeys"], 3,
+        counts.by_endpoint["GET /api/service/apikeys"], 4,
         "{counts:?}"
     );
-    assert_eq!(counts.total, 3);
-    assert_eq!(sb.request_counts()["atlan GET /api/service/apikeys"], 3);
+    assert_eq!(counts.total, 4);
+
+    // The same tenant refuses this credential the whole list: a client that listed every
+    // token would have failed above.
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/service/apikeys?limit=10", sb.atlan))
+        .bearer_auth(ATLAN_LIMITED_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
 }
 
 #[tokio::test]
@@ -1156,5 +1192,69 @@ async fn plan_reports_a_missing_credential_before_any_request() {
         sb.request_counts().is_empty(),
         "requests were made: {:?}",
         sb.request_counts()
+    );
+}
+
+#[tokio::test]
+async fn atlan_looks_tokens_up_one_at_a_time_where_in_filters_are_refused() {
+    // A tenant whose token list takes only `key: value` filters answers 400 to `$in`: the
+    // client asks once per name instead, and resolves the same.
+    let sb = start("").await;
+    let fake = crate::fake_server::FakeServer::start(&sb.atlan).await;
+    fake.on(
+        axum::http::Method::GET,
+        "/api/service/apikeys",
+        crate::fake_server::rewrite(|exchange, upstream| {
+            if exchange
+                .query_value("filter")
+                .is_some_and(|f| f.contains("$in"))
+            {
+                upstream.status = axum::http::StatusCode::BAD_REQUEST;
+                upstream.set_json(&serde_json::json!({
+                    "errorCode": "ATLAS-400-00-001", "errorMessage": "Unsupported filter"}));
+            }
+        }),
+    );
+    let client = TargetPlatform::Atlan(AtlanTarget {
+        base_url: "https://acme.atlan.com".into(),
+        api_key_env: "ATLAN_API_KEY".into(),
+        requests_per_minute: 6000,
+        grant_via: Default::default(),
+        workspace_admins_may_change_connections: false,
+    })
+    .open(
+        "atlan-prod",
+        Some(&fake.url),
+        &Environment::given([("ATLAN_API_KEY", ATLAN_ADMIN_KEY)]),
+        &options(),
+    )
+    .expect("client");
+    let resources = [admins(
+        "three",
+        "default/snowflake/1",
+        vec![
+            TokenRef::Name("ci-pipeline".into()),
+            TokenRef::Name("dbt-cloud".into()),
+            TokenRef::Name("shared-bot".into()),
+        ],
+    )];
+    let refs: Vec<&Resource> = resources.iter().collect();
+    let desired = client.resolve(&refs).await.expect("resolve");
+    assert_eq!(
+        desired[0].fields["adminUsers"].values,
+        values(&["service-account-apikey-ci", "service-account-apikey-dbt"])
+    );
+    assert_eq!(
+        desired[0]
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["ambiguous: 2 tokens named shared-bot; use guid".to_string()]
+    );
+    // The refused $in lookup, then one per name.
+    assert_eq!(
+        client.request_counts().by_endpoint["GET /api/service/apikeys"],
+        4
     );
 }

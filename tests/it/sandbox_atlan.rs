@@ -390,7 +390,7 @@ async fn bulk_errors_change_nothing() {
         "Admin list should not be empty for type Connection"
     );
 
-    // jsmith is neither $admin nor an admin of databricks.
+    // jsmith is not an admin of databricks (Atlan's rule, the default).
     let (s, body) = post(
         url.clone(),
         JSMITH_KEY,
@@ -398,10 +398,10 @@ async fn bulk_errors_change_nothing() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(body["errorCode"], "ATLAS-403-00-002");
+    assert_eq!(body["errorCode"], "ATLAS-403-00-001");
     assert_eq!(
         body["errorMessage"],
-        "jsmith is not admin for connection default/databricks/1700000003"
+        "jsmith is not authorized to perform update entity: Connection:default/databricks/1700000003"
     );
 
     // A batch where the second entity fails: the first is not applied either.

@@ -348,7 +348,7 @@ async fn failed_runs_say_why_and_change_nothing_and_a_granted_token_is_a_noop() 
             DATABRICKS,
             DBT_CLOUD_GUID,
             "Failed",
-            "Unable to add the API token as a connection admin. jsmith is not admin for connection default/databricks/1700000003",
+            "Unable to add the API token as a connection admin. jsmith is not authorized to perform update entity: Connection:default/databricks/1700000003",
         ),
         // ci-pipeline is an admin of snowflake already.
         (
@@ -388,7 +388,7 @@ async fn failed_runs_say_why_and_change_nothing_and_a_granted_token_is_a_noop() 
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(
         body["errorMessage"],
-        "jsmith is not admin for connection default/databricks/1700000003"
+        "jsmith is not authorized to perform update entity: Connection:default/databricks/1700000003"
     );
 }
 

@@ -196,7 +196,7 @@ fn pyatlan_10_runs_monitors_finds_reruns_and_joins_the_package_workflow() {
         .expect("the outsider's run");
     let message = outsider_run["message"].as_str().unwrap_or("");
     assert!(
-        message.contains("jsmith is not admin for connection default/databricks/1700000003"),
+        message.contains("jsmith is not authorized to perform update entity: Connection:default/databricks/1700000003"),
         "{message}"
     );
     assert_only_appended(before, &after, SNOWFLAKE, DBT_CLOUD_USER);

@@ -27,6 +27,11 @@ pub struct AtlanTarget {
     /// otherwise (`spec.via`): `direct` (the default) or `workflow`.
     #[serde(default, skip_serializing_if = "Via::is_direct")]
     pub grant_via: Via,
+    /// Whether workspace `$admin` may change any connection's admins on this tenant, as one
+    /// Atlan FAQ says some tenants allow. Default false: `$admin` counts only where a
+    /// connection's `adminRoles` holds the `$admin` role (docs/atlan.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workspace_admins_may_change_connections: bool,
 }
 
 /// How warrant makes an API token a connection admin (docs/atlan-workflows.md).

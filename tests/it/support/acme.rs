@@ -363,6 +363,7 @@ pub fn acme_meta() -> PlanMeta {
             api_key_env: "ATLAN_API_KEY".into(),
             requests_per_minute: 1800,
             grant_via: Default::default(),
+            workspace_admins_may_change_connections: false,
         }),
     );
     targets.insert(

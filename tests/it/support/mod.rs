@@ -23,8 +23,25 @@ use warrant::sandbox::seed::{ConnectIdentity, MistToken};
 
 /// The `warrant-bot` API token: `$admin` of the Atlan tenant.
 pub const ATLAN_KEY: &str = "sandbox-atlan-key-warrant-bot";
-/// `jsmith`: not `$admin`, admin of the snowflake and bigquery connections only.
+/// `jsmith`: not `$admin`, admin of the snowflake, bigquery and postgres connections only.
 pub const JSMITH_KEY: &str = "sandbox-atlan-key-jsmith";
+/// The id the sandbox gives the `$admin` workspace role: a connection whose `adminRoles` holds
+/// it has every workspace admin (warrant-bot among them) as its admin.
+pub const ADMIN_ROLE: &str = "0c54f4e3-4ff0-4b8b-9a7e-5d2c1b0a9f01";
+
+/// The example seed where warrant-bot is also an admin of databricks (through the `$admin`
+/// role), for tests that have it write there; in the example world it is not.
+pub fn seed_with_bot_admin_of_databricks() -> warrant::sandbox::Seed {
+    let mut seed = warrant::sandbox::Seed::example();
+    let databricks = seed
+        .atlan
+        .connections
+        .iter_mut()
+        .find(|c| c.qualified_name == "default/databricks/1700000003")
+        .expect("the example seed has databricks");
+    databricks.admin_roles = vec![ADMIN_ROLE.into()];
+    seed
+}
 /// warrant's CONNECT client: Tenant Administrator and Tenant Member.
 pub const CONNECT_ID: &str = "2b7d4e9f-1c3a-4b5d-8e6f-0a9b8c7d6e5f";
 pub const CONNECT_SECRET: &str = "sandbox-connect-secret-warrant";

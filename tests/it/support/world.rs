@@ -21,8 +21,8 @@ use warrant::sandbox::seed::{AtlanConnection, ConnectIdentity, MistPrivilege, Mi
 use warrant::sandbox::{self, Faults, SandboxHandle, Seed};
 
 use super::{
-    ATLAN_KEY, CI_PIPELINE, CONNECT_ID, CONNECT_SECRET, HQ_SITE, ORG, TENANT, TENANT_MEMBER,
-    environment,
+    ADMIN_ROLE, ATLAN_KEY, CI_PIPELINE, CONNECT_ID, CONNECT_SECRET, HQ_SITE, ORG, TENANT,
+    TENANT_MEMBER, environment,
 };
 
 /// The example manifests, with the `gh` command sink replaced by a file sink so the tests need
@@ -65,7 +65,8 @@ pub fn generated(connections: usize, identities: usize, tokens: usize) -> Genera
             category: Some("warehouse".into()),
             admin_users: vec![format!("owner-{i}"), CI_PIPELINE.into()],
             admin_groups: vec![format!("team-{}", i % 5)],
-            admin_roles: Vec::new(),
+            // warrant-bot is a connection admin through the $admin role (Atlan's rule).
+            admin_roles: vec![ADMIN_ROLE.into()],
             created_by: "jsmith".into(),
             updated_by: "jsmith".into(),
             create_time: 1_700_000_000_000,
