@@ -133,7 +133,9 @@ async fn a_new_grant_creates_a_package_workflow_runs_it_and_verifies_by_reading(
     // No entity/bulk write of warrant's own: the grant was the package's.
     let counts = world.sandbox.request_counts();
     assert!(
-        !counts.keys().any(|k| k.contains("entity/bulk")),
+        !counts
+            .keys()
+            .any(|k| k.contains("POST /api/meta/entity/bulk")),
         "{counts:?}"
     );
     assert_converged(&world.plan(&world.session()).await.plan);
@@ -505,10 +507,18 @@ async fn a_joined_run_that_fails_is_followed_by_a_run_of_our_own() {
     // jsmith (not an admin of databricks) started the UI's workflow for dbt-cloud; it will
     // fail as jsmith. warrant (an admin) joins it, sees no grant, and runs it as itself.
     const DATABRICKS: &str = "default/databricks/1700000003";
+    let mut seed = seed_with(&format!(
+        "runSeconds: 0.3\npendingSeconds: 0.1\ntemplates:\n  - name: {UI_TEMPLATE}\n    parameters:\n      connection_qualified_name: {DATABRICKS}\n      api_token_guid: 7c4b1e2f-8a3d-4f6e-9b0c-1d2e3f4a5b6c\n    createdBy: jsmith\n    runs: [{{phase: Running, remainingSeconds: 0.8}}]\n"
+    ));
+    // warrant-bot is an admin of databricks through the `$admin` role; jsmith is not.
+    seed.atlan
+        .connections
+        .iter_mut()
+        .find(|c| c.qualified_name == DATABRICKS)
+        .expect("the example seed has databricks")
+        .admin_roles = vec![crate::support::ADMIN_ROLE.into()];
     let world = World::start(
-        seed_with(&format!(
-            "runSeconds: 0.3\npendingSeconds: 0.1\ntemplates:\n  - name: {UI_TEMPLATE}\n    parameters:\n      connection_qualified_name: {DATABRICKS}\n      api_token_guid: 7c4b1e2f-8a3d-4f6e-9b0c-1d2e3f4a5b6c\n    createdBy: jsmith\n    runs: [{{phase: Running, remainingSeconds: 0.8}}]\n"
-        )),
+        seed,
         &files(DATABRICKS, "databricks-lakehouse", &["dbt-cloud"]),
     )
     .await;

@@ -12,7 +12,7 @@ use warrant::plan::gather::{make_plan, open_session};
 use warrant::platform::{Manifests, ResourceSpec, TokenRef, Via};
 use warrant::sandbox::Seed;
 
-use crate::support::{World, example_manifests, object_of};
+use crate::support::{World, example_manifests, object_of, seed_with_bot_admin_of_databricks};
 
 const NOW: &str = "2030-01-02T03:04:05Z";
 const TARGETS: &str = include_str!("../../examples/manifests/targets.yaml");
@@ -38,10 +38,15 @@ async fn export_declares_workflow_grants_via_workflow_once_and_plans_as_no_chang
         .filter(|(n, _)| n == "targets.yaml")
         .chain([("atlan.yaml".to_string(), doc.to_string())])
         .collect();
-    let world = World::start(Seed::example(), &files).await;
+    // A run acts as its submitter, who must be an admin of databricks.
+    let world = World::start(seed_with_bot_admin_of_databricks(), &files).await;
     let plan = world.plan(&world.session()).await;
     let report = world.apply(&plan.plan, &world.session()).await;
-    assert!(object_of(&report, "databricks-lakehouse").runs[0].verified);
+    let object = object_of(&report, "databricks-lakehouse");
+    assert!(
+        object.runs.first().is_some_and(|r| r.verified),
+        "{object:?}"
+    );
 
     let session = world.session();
     let exported = export_target(&session, "atlan-prod", NOW).await.unwrap();
