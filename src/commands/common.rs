@@ -62,6 +62,12 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     ));
 }
 
+/// Whether warrant runs in a GitHub Actions job (`GITHUB_ACTIONS=true`): annotations are
+/// printed then.
+pub(crate) fn github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
 /// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
 pub(crate) fn use_color() -> bool {
     color_wanted(
