@@ -13,7 +13,7 @@ use crate::commands::plan::PlanFormat;
 use crate::commands::validate::DiagnosticFormat;
 use crate::commands::{self, Outcome};
 use crate::plan::gather::Only;
-use crate::platform::{ClientOptions, Environment, LiveOptions};
+use crate::platform::{ClientOptions, Credentials, Environment, LiveOptions};
 use crate::render::markdown::MarkdownOptions;
 
 const AFTER_HELP: &str = "\
@@ -163,6 +163,8 @@ impl LiveArgs {
             endpoints: LiveOptions::parse_endpoints(&self.endpoints).map_err(anyhow::Error::msg)?,
             environment: Environment::Process,
             client: self.client_options(),
+            // `apply` writes; the commands that only read ask for the read credentials.
+            credentials: Credentials::Write,
         })
     }
 

@@ -21,7 +21,8 @@ pub(crate) struct Options {
 }
 
 pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
-    let made = match plan_live(&options.paths, &options.live)? {
+    // Drift only reads: with the Targets' read credentials when they name some.
+    let made = match plan_live(&options.paths, &options.live.reading())? {
         Ok((_, made)) => made,
         Err(outcome) => return Ok(outcome),
     };

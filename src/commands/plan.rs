@@ -46,7 +46,8 @@ pub(crate) struct Options {
 pub(crate) const STEP_SUMMARY_MAX: usize = 1024 * 1024;
 
 pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
-    let (manifests, mut made) = match plan_live(&options.paths, &options.live)? {
+    // A plan only reads: with the Targets' read credentials when they name some.
+    let (manifests, mut made) = match plan_live(&options.paths, &options.live.reading())? {
         Ok(made) => made,
         Err(outcome) => return Ok(outcome),
     };

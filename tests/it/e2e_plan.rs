@@ -105,6 +105,7 @@ impl Planning for World {
         let manifests = manifests(resources);
         let in_use = targets_in_use(&manifests, &[]).unwrap();
         let live = LiveOptions {
+            credentials: Default::default(),
             endpoints: in_use
                 .keys()
                 .map(|t| (t.clone(), self.url(t).to_string()))

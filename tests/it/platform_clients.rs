@@ -116,6 +116,7 @@ fn location() -> Location {
 
 fn atlan(sb: &SandboxHandle, key: &str) -> Client {
     TargetPlatform::Atlan(AtlanTarget {
+        read: None,
         base_url: "https://acme.atlan.com".into(),
         api_key_env: "ATLAN_API_KEY".into(),
         requests_per_minute: 6000,
@@ -131,6 +132,7 @@ fn atlan(sb: &SandboxHandle, key: &str) -> Client {
 
 fn connect(sb: &SandboxHandle, client_id: &str, secret: &str) -> Client {
     TargetPlatform::Connect(ConnectTarget {
+        read: None,
         base_url: "https://uswe.datahub.connect.aveva.com".into(),
         tenant_id: TENANT.into(),
         client_id_env: "CONNECT_CLIENT_ID".into(),
@@ -154,6 +156,7 @@ fn mist(sb: &SandboxHandle, key: &str) -> Client {
 
 fn mist_with(sb: &SandboxHandle, key: &str, options: &ClientOptions) -> Client {
     TargetPlatform::Mist(MistTarget {
+        read: None,
         cloud: Some("global01".into()),
         base_url: None,
         org_id: ORG.into(),
