@@ -49,7 +49,7 @@ pub struct Cli {
 pub enum Command {
     /// Check manifests offline: schema, references, duplicates. Needs no credentials.
     #[command(
-        after_help = "Examples:\n  warrant validate\n  warrant validate manifests/ --format json"
+        after_help = "Examples:\n  warrant validate\n  warrant validate manifests/ --format json\n  warrant validate manifests/ --ci                # also warn of key sinks lost with a CI runner"
     )]
     Validate(ValidateArgs),
     /// Write the JSON Schemas of the manifest kinds (for editors and CI).
@@ -103,6 +103,10 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
+    /// Also warn about what does not work on an ephemeral CI runner, such as a `file` key
+    /// sink (on by itself under GitHub Actions).
+    #[arg(long)]
+    pub ci: bool,
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +351,7 @@ impl Command {
             Command::Validate(a) => commands::validate::run(commands::validate::Options {
                 paths: a.paths,
                 format: a.format,
+                ci: a.ci,
             }),
             Command::Schema(a) => commands::schema::run(commands::schema::Options { out: a.out }),
             Command::Plan(a) => commands::plan::run(commands::plan::Options {

@@ -241,3 +241,72 @@ fn apply_failures_are_annotated_and_the_step_summary_says_what_was_applied() {
         "no credential in the summary"
     );
 }
+
+#[test]
+fn validate_in_ci_warns_that_a_file_key_sink_is_lost_with_the_runner() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let validate = |args: &[&str], actions: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+        command
+            .current_dir(root)
+            .args(["validate", "examples/manifests"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS");
+        if actions {
+            command.env("GITHUB_ACTIONS", "true");
+        }
+        run(command)
+    };
+    // The example declares two file sinks (monitoring-ro, noc-automation) and one command sink.
+    let ci = validate(&["--ci"], false);
+    assert_eq!(
+        ci.code, 0,
+        "a warning does not fail validate: {}",
+        ci.stderr
+    );
+    let warnings: Vec<&str> = ci
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", ci.stderr);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("OrgApiToken/monitoring-ro")
+                && w.contains("lost with the CI runner")),
+        "{warnings:?}"
+    );
+    assert!(ci.stderr.contains("gh, secret, set"), "{}", ci.stderr);
+    assert!(ci.stderr.contains("2 warnings"), "{}", ci.stderr);
+    assert!(
+        !ci.stderr.contains("installer-app"),
+        "a command sink is fine"
+    );
+
+    let local = validate(&[], false);
+    assert_eq!(local.code, 0);
+    assert!(!local.stderr.contains("warning"), "{}", local.stderr);
+
+    // Under GitHub Actions it warns by itself, as annotations at the declaring line.
+    let actions = validate(&[], true);
+    assert_eq!(actions.code, 0);
+    let annotations: Vec<&str> = actions
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::warning file=examples/manifests/mist.yaml,line="))
+        .collect();
+    assert_eq!(annotations.len(), 2, "{}", actions.stdout);
+
+    // JSON carries them with their severity.
+    let json = validate(&["--ci", "--format", "json"], false);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let severities: Vec<&str> = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["warning", "warning"]);
+}
