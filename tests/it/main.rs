@@ -17,6 +17,7 @@ mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;
 mod ci_cli;
+mod ci_gitlab_recipe;
 mod ci_read_credentials;
 mod ci_recipe;
 mod demo;
