@@ -40,6 +40,15 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
             path.display()
         ),
     }
-    print_plan(&file, options.format, &options.markdown, Some(&text))?;
+    // warrant writes hidden characters as `\uXXXX` escapes, so its own files are printed as
+    // they are; a file with a raw one (made by hand, with a matching id) is written out again
+    // the way warrant writes it, never with the raw character.
+    let own_bytes = !text.chars().any(|c| c != '\n' && crate::text::is_hidden(c));
+    print_plan(
+        &file,
+        options.format,
+        &options.markdown,
+        own_bytes.then_some(text.as_str()),
+    )?;
     Ok(Outcome::Success)
 }

@@ -54,8 +54,8 @@ fn show_reproduces_plan_byte_for_byte_in_every_format() {
     assert!(show.stdout.contains("+ OrgApiToken/"), "{}", show.stdout);
     assert!(show.stdout.contains("Undeclared access"), "{}", show.stdout);
     // And the JSON is the file itself.
-    let file = std::fs::read_to_string(world.dir().join("plan.json")).unwrap();
     let (_, json) = plan_then_show(&world, &["--format", "json"]);
+    let file = std::fs::read_to_string(world.dir().join("plan.json")).unwrap();
     assert_eq!(json.stdout, file);
 }
 
@@ -107,4 +107,40 @@ fn show_refuses_an_edited_plan_file() {
         "{}",
         show.stderr
     );
+}
+
+#[test]
+fn show_never_prints_a_raw_hidden_character_of_a_hand_made_plan() {
+    let world = world();
+    let made = world.warrant_live(&["plan", "manifests", "--out", "plan.json"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let path = world.dir().join("plan.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // A raw right-to-left override inside a value, and a plan_id recomputed to match: what
+    // someone who knows the id rule can make.
+    let edited = text.replacen("ci-pipeline", "ci-\u{202e}pipeline", 1);
+    let id = warrant::plan::file::id_of_text(&edited).unwrap();
+    let (head, rest) = edited.split_once("\"plan_id\": \"").unwrap();
+    let (_, rest) = rest.split_once('"').unwrap();
+    let forged = format!("{head}\"plan_id\": \"{id}\"{rest}");
+    assert_eq!(
+        warrant::plan::file::id_of_text(&forged).as_deref(),
+        Some(id.as_str())
+    );
+    std::fs::write(&path, &forged).unwrap();
+    for format in ["text", "markdown", "json"] {
+        let show = world.warrant(&["show", "plan.json", "--format", format]);
+        assert_eq!(show.code, 0, "{format}: {}", show.stderr);
+        crate::support::assert_no_hidden(format, &show.stdout);
+        if format == "json" {
+            // The same data, the character written as an escape.
+            assert!(
+                show.stdout.contains("ci-\\u202epipeline"),
+                "{}",
+                show.stdout
+            );
+            let value: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+            assert!(value.to_string().contains("ci-\u{202e}pipeline"));
+        }
+    }
 }
