@@ -310,3 +310,79 @@ fn validate_in_ci_warns_that_a_file_key_sink_is_lost_with_the_runner() {
         .collect();
     assert_eq!(severities, ["warning", "warning"]);
 }
+
+#[test]
+fn declared_objects_left_out_of_the_reviewed_plan_are_said_to_need_another_apply() {
+    // What a cancelled queued apply leaves: the next reviewed plan does not carry every
+    // declared object (here, made with --only).
+    let world = world(|_| {});
+    let plan = world.warrant_live(&[
+        "plan",
+        "manifests",
+        "--out",
+        "plan.json",
+        "--only",
+        "ConnectionAdmins/snowflake-prod",
+    ]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let summary = world.dir().join("summary.md");
+    let mut command = live_command(
+        &world,
+        ATLAN_KEY,
+        &[
+            "apply",
+            "plan.json",
+            "--manifests",
+            "manifests",
+            "--step-summary",
+        ],
+    );
+    command
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let out = run(command);
+    assert_eq!(
+        out.code, 0,
+        "left-out objects change nothing: {}{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains("not-in-plan  ConnectionAdmins/bigquery-analytics"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("note: Declared objects not in the reviewed plan were left untouched"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning::Declared objects not in the reviewed plan")),
+        "{}",
+        out.stdout
+    );
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.contains("### Declared but not in the reviewed plan (left untouched)"),
+        "{written}"
+    );
+    assert!(
+        written.contains("plan and apply the default branch again"),
+        "{written}"
+    );
+
+    // A plan of everything leaves nothing out, and says nothing of it.
+    let plan = world.warrant_live(&["plan", "manifests", "--out", "all.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let out = world.warrant_live(&["apply", "all.json", "--manifests", "manifests"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("not in the reviewed plan"),
+        "{}",
+        out.stdout
+    );
+}
