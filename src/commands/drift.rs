@@ -1,12 +1,14 @@
 //! `warrant drift`: plan, then report only the drift, in both directions — *undeclared*
 //! access (live, not in the manifests; reported, never removed) and *missing* access
 //! (declared, not live; what `plan` would add, or cannot) — each in its own section, and
-//! with `--fail-on-drift` exit 4 on either.
+//! with `--fail-on-drift` exit 4 on either. An object whose live state is unknown
+//! (unreadable, ambiguous) is warned about, and fails `--fail-on-drift` with exit 1.
 
 use std::path::PathBuf;
 
 use super::Outcome;
 use super::common::{Live, plan_live, print, print_with, use_color};
+use super::output::errln;
 use super::plan::{PlanFormat, warn_partial_json};
 use crate::render::markdown::MarkdownOptions;
 
@@ -39,8 +41,26 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
         PlanFormat::Json => print(&crate::render::json::drift(&made))?,
     }
     let drifted = made.plan.summary.drift > 0 || crate::render::missing_count(&made.plan) > 0;
+    // An object that could not be read has no drift to report, and no absence of drift
+    // either: a security review must not pass it as clean.
+    let unknown: Vec<_> = made
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.missing().is_none())
+        .collect();
+    for change in &unknown {
+        let reasons: Vec<String> = change.reasons.iter().map(ToString::to_string).collect();
+        errln!(
+            "warning: {}: its live state is unknown, so its drift cannot be judged: {}",
+            crate::text::escape(&change.address.to_string()),
+            crate::text::escape(&reasons.join("; "))
+        );
+    }
     Ok(if drifted && options.fail_on_drift {
         Outcome::DriftFound
+    } else if !unknown.is_empty() && options.fail_on_drift {
+        Outcome::Failure
     } else {
         Outcome::Success
     })

@@ -45,6 +45,8 @@ pub(crate) struct DriftReport<'a> {
     /// Declared access that is not live, per object: what `warrant plan` would add, or
     /// cannot add (a conflict).
     pub missing: Vec<Missing<'a>>,
+    /// The objects whose live state is unknown, with why.
+    pub unknown: Vec<Unknown<'a>>,
     /// API requests made, per target.
     pub requests: &'a BTreeMap<String, RequestCounts>,
 }
@@ -57,6 +59,9 @@ pub(crate) struct DriftSummary {
     pub undeclared: usize,
     /// Objects with declared access that is not live (absent objects included).
     pub missing: usize,
+    /// Objects whose live state is unknown (unreadable, or a name of several objects), for
+    /// which drift cannot be judged; `drift --fail-on-drift` fails on them too (exit 1).
+    pub unknown: usize,
 }
 
 /// The undeclared access of one object.
@@ -91,6 +96,13 @@ pub(crate) struct Missing<'a> {
     /// Labels of the values that have one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<&'a str, &'a str>,
+}
+
+/// An object whose live state is unknown.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Unknown<'a> {
+    pub address: &'a Address,
+    pub reasons: &'a [Reason],
 }
 
 /// The labels of `values` that `labels` has.
@@ -137,6 +149,15 @@ pub fn drift(file: &PlanFile) -> String {
             }
         })
         .collect();
+    let unknown: Vec<Unknown> = plan
+        .changes
+        .iter()
+        .filter(|c| c.missing().is_none())
+        .map(|c| Unknown {
+            address: &c.address,
+            reasons: &c.reasons,
+        })
+        .collect();
     let report = DriftReport {
         format_version: DRIFT_REPORT_VERSION,
         warrant_version: &plan.warrant_version,
@@ -147,9 +168,11 @@ pub fn drift(file: &PlanFile) -> String {
         summary: DriftSummary {
             undeclared: undeclared.len(),
             missing: missing.len(),
+            unknown: unknown.len(),
         },
         undeclared,
         missing,
+        unknown,
         requests: &file.requests,
     };
     let mut text = crate::text::to_json_string_pretty(&report).unwrap_or_else(|_| "{}".to_string());

@@ -185,15 +185,28 @@ pub(crate) fn drift_summary_line(file: &PlanFile) -> String {
     let missing = missing_count(plan);
     let requests = file.request_total();
     let objects = plan.changes.len();
+    let unknown = match unknown_count(plan) {
+        0 => String::new(),
+        n => format!("; {n} objects whose live state is unknown (see `warrant plan`)"),
+    };
     if undeclared == 0 && missing == 0 {
         format!(
-            "No drift in {objects} objects: no undeclared access, no missing access; {requests} API requests"
+            "No drift in {objects} objects: no undeclared access, no missing access{unknown}; {requests} API requests"
         )
     } else {
         format!(
-            "Drift in {objects} objects: {undeclared} with undeclared access (reported, not removed), {missing} with missing access (declared, not live); {requests} API requests"
+            "Drift in {objects} objects: {undeclared} with undeclared access (reported, not removed), {missing} with missing access (declared, not live){unknown}; {requests} API requests"
         )
     }
+}
+
+/// Objects whose live state is unknown (unreadable, or a name of several objects): drift
+/// cannot be judged for them ([`Change::missing`] is `None`).
+pub(crate) fn unknown_count(plan: &Plan) -> usize {
+    plan.changes
+        .iter()
+        .filter(|c| c.missing().is_none())
+        .count()
 }
 
 /// Objects whose declared access is not live ([`Change::is_missing`]).

@@ -84,7 +84,7 @@ fn a_declared_admin_removed_behind_warrants_back_is_missing_access() {
     assert_eq!(report["format_version"], 2);
     assert_eq!(
         report["summary"],
-        serde_json::json!({"undeclared": 0, "missing": 1})
+        serde_json::json!({"undeclared": 0, "missing": 1, "unknown": 0})
     );
     assert_eq!(report["undeclared"], serde_json::json!([]));
     let missing = &report["missing"][0];
@@ -127,7 +127,7 @@ fn undeclared_access_alone_is_drift_too_and_the_directions_stay_apart() {
     let report = json(&drift(&world, &["--only", DATABRICKS, "--format", "json"]));
     assert_eq!(
         report["summary"],
-        serde_json::json!({"undeclared": 1, "missing": 0})
+        serde_json::json!({"undeclared": 1, "missing": 0, "unknown": 0})
     );
     assert_eq!(report["missing"], serde_json::json!([]));
     assert_eq!(
@@ -201,4 +201,66 @@ fn the_drift_report_matches_its_schema() {
     let mut broken = report.clone();
     broken.as_object_mut().unwrap().remove("format_version");
     assert!(!validator.is_valid(&broken));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_whose_live_state_is_unknown_is_neither_clean_nor_drift_and_fails_the_review() {
+    use crate::fake_server::FakeServer;
+    use crate::hostile_scripts::{Platform, Unknown, unknown_list_in_listing};
+
+    let world = World::example().await;
+    let atlan = FakeServer::start(&world.sandbox.atlan).await;
+    // snowflake-prod's admin list comes back null: unknown, never "empty".
+    unknown_list_in_listing(&atlan, Platform::Atlan, Unknown::Null);
+    let endpoint = format!("atlan-prod={}", atlan.url);
+    let drift = |extra: &[&str]| {
+        let mut command = world.command(crate::support::ATLAN_KEY);
+        command.args([
+            "drift",
+            "manifests",
+            "--only",
+            "ConnectionAdmins/snowflake-prod",
+            "--endpoint",
+            &endpoint,
+        ]);
+        command.args(extra);
+        tokio::task::block_in_place(|| crate::support::run(command))
+    };
+
+    let report = drift(&["--format", "json"]);
+    assert_eq!(report.code, 0, "without --fail-on-drift: {}", report.stderr);
+    assert!(
+        report.stderr.contains(
+            "warning: ConnectionAdmins/snowflake-prod (atlan-prod: default/snowflake/1700000001): its live state is unknown"
+        ),
+        "{}",
+        report.stderr
+    );
+    let value = json(&report);
+    assert_eq!(
+        value["summary"],
+        serde_json::json!({"undeclared": 0, "missing": 0, "unknown": 1})
+    );
+    assert_eq!(value["unknown"][0]["address"]["name"], "snowflake-prod");
+    assert!(
+        value["unknown"][0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("live state unreadable"),
+        "{value:#}"
+    );
+
+    let text = drift(&[]);
+    assert!(
+        text.stdout
+            .contains("1 objects whose live state is unknown"),
+        "{}",
+        text.stdout
+    );
+    let failing = drift(&["--fail-on-drift"]);
+    assert_eq!(
+        failing.code, 1,
+        "the review cannot pass: {}",
+        failing.stderr
+    );
 }
