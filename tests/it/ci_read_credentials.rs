@@ -41,6 +41,11 @@ fn world() -> World {
 /// `warrant ARGS` (every target at the sandbox) with only the read credentials, or only the
 /// write credentials, in the environment.
 fn warrant(world: &World, read_only: bool, args: &[&str]) -> Output {
+    warrant_to(world, read_only, args, &world.endpoint_args())
+}
+
+/// [`warrant`] with these `--endpoint` arguments.
+fn warrant_to(world: &World, read_only: bool, args: &[&str], endpoints: &[String]) -> Output {
     let mut command = world.command(ATLAN_KEY);
     for var in WRITE {
         command.env_remove(var);
@@ -60,7 +65,7 @@ fn warrant(world: &World, read_only: bool, args: &[&str]) -> Output {
             .env("CONNECT_CLIENT_SECRET", CONNECT_SECRET)
             .env("MIST_API_TOKEN", MIST_KEY);
     }
-    command.args(args).args(world.endpoint_args());
+    command.args(args).args(endpoints);
     run(command)
 }
 
@@ -73,6 +78,25 @@ fn plan_and_drift_read_with_the_read_credentials_and_apply_writes_with_the_write
     assert!(plan.stdout.contains("+ OrgApiToken/"), "{}", plan.stdout);
     let drift = warrant(&world, true, &["drift", "manifests"]);
     assert_eq!(drift.code, 0, "{}", drift.stderr);
+    // export only reads too.
+    for target in ["atlan-prod", "connect-prod", "mist-prod"] {
+        let endpoint = [
+            "--endpoint".to_string(),
+            format!("{target}={}", world.url(target)),
+        ];
+        let export = warrant_to(
+            &world,
+            true,
+            &["export", "manifests", "--target", target],
+            &endpoint,
+        );
+        assert_eq!(export.code, 0, "{target}: {}", export.stderr);
+        assert!(
+            export.stdout.contains("apiVersion: warrant/v1"),
+            "{}",
+            export.stdout
+        );
+    }
 
     // The write credentials alone do not serve a plan of Targets that name read ones.
     let with_write = warrant(&world, false, &["plan", "manifests"]);
