@@ -15,12 +15,17 @@ use crate::plan::{Action, Plan};
 /// untrusted plan named), which gets no annotation: the command's own output names it.
 pub(crate) type Locate<'a> = dyn Fn(&Address) -> Option<Location> + 'a;
 
-/// One `::error` annotation per conflict of the plan.
+/// Annotations written at most per run: GitHub shows only the first few of a step anyway, and
+/// a plan of 100,000 conflicts must not print 100,000 workflow commands (nor look each one
+/// up among the manifests). The rest are counted on one plain line.
+const MAX_ANNOTATIONS: usize = 50;
+
+/// One `::error` annotation per conflict of the plan (the first [`MAX_ANNOTATIONS`]).
 pub(crate) fn conflicts(plan: &Plan, locate: &Locate) -> String {
-    let diagnostics: Vec<Diagnostic> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Conflict)
+    let conflicts = plan.changes.iter().filter(|c| c.action == Action::Conflict);
+    let total = conflicts.clone().count();
+    let diagnostics: Vec<Diagnostic> = conflicts
+        .take(MAX_ANNOTATIONS)
         .filter_map(|c| {
             let reasons: Vec<String> = c.reasons.iter().map(ToString::to_string).collect();
             at(
@@ -33,7 +38,23 @@ pub(crate) fn conflicts(plan: &Plan, locate: &Locate) -> String {
             )
         })
         .collect();
-    crate::manifest::render_github(&diagnostics)
+    with_rest(
+        crate::manifest::render_github(&diagnostics),
+        total,
+        "conflicts",
+    )
+}
+
+/// The annotations, and a plain line counting what was left out.
+fn with_rest(mut annotations: String, total: usize, what: &str) -> String {
+    if total > MAX_ANNOTATIONS {
+        let _ = writeln!(
+            annotations,
+            "({} more {what} not annotated; the output above lists them all)",
+            total - MAX_ANNOTATIONS
+        );
+    }
+    annotations
 }
 
 /// The statuses an apply annotates: what failed or was refused or skipped, which fails the
@@ -46,12 +67,12 @@ fn annotated(status: Status) -> bool {
 }
 
 /// One `::error` annotation per object of an apply that failed, was refused, skipped as a
-/// conflict or left unfinished.
+/// conflict or left unfinished (the first [`MAX_ANNOTATIONS`]).
 pub(crate) fn apply_failures(report: &ApplyReport, locate: &Locate) -> String {
-    let diagnostics: Vec<Diagnostic> = report
-        .objects
-        .iter()
-        .filter(|o| annotated(o.status))
+    let failed = report.objects.iter().filter(|o| annotated(o.status));
+    let total = failed.clone().count();
+    let diagnostics: Vec<Diagnostic> = failed
+        .take(MAX_ANNOTATIONS)
         .filter_map(|o| {
             at(
                 locate(&o.address)?,
@@ -59,7 +80,11 @@ pub(crate) fn apply_failures(report: &ApplyReport, locate: &Locate) -> String {
             )
         })
         .collect();
-    crate::manifest::render_github(&diagnostics)
+    with_rest(
+        crate::manifest::render_github(&diagnostics),
+        total,
+        "failed objects",
+    )
 }
 
 fn at(location: Location, message: String) -> Option<Diagnostic> {
@@ -155,4 +180,83 @@ fn list(out: &mut String, title: &str, objects: &[&ObjectReport]) {
 /// Text inside a code span: one line, no backtick to close it early.
 fn escape_code(s: &str) -> String {
     crate::text::escape(s).replace('`', "'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CreateRule, DesiredObject, Kind, LiveState, SmallMap};
+    use crate::plan::{PlanMeta, diff};
+
+    /// A plan of `n` conflicts (names matching two live objects), `name-0` … `name-{n-1}`.
+    fn conflicting(n: usize) -> Plan {
+        let changes = (0..n)
+            .map(|i| {
+                let name = format!("name-{i}");
+                let desired = DesiredObject {
+                    address: Address {
+                        kind: Kind::new("AutomationIdentity"),
+                        name: name.clone(),
+                        target: "t".into(),
+                        remote_key: name,
+                    },
+                    fields: SmallMap::new(),
+                    create: CreateRule::Allowed,
+                    labels: SmallMap::new(),
+                    problems: Vec::new(),
+                    key_sink: None,
+                };
+                diff(
+                    &desired,
+                    &LiveState::Ambiguous {
+                        ids: vec!["a".into(), "b%,\n::x".into()],
+                    },
+                )
+            })
+            .collect();
+        Plan::new(PlanMeta::default(), changes)
+    }
+
+    fn at_line(address: &Address) -> Option<Location> {
+        let line = address.name.strip_prefix("name-")?.parse::<usize>().ok()? + 1;
+        Some(Location {
+            file: "m/ids.yaml".into(),
+            line,
+            column: 1,
+        })
+    }
+
+    #[test]
+    fn each_conflict_is_annotated_at_its_line_escaped() {
+        let text = conflicts(&conflicting(2), &at_line);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].starts_with("::error file=m/ids.yaml,line=1,col=1::warrant plan: conflict: AutomationIdentity/name-0: "),
+            "{text}"
+        );
+        // The server's words stay on the annotation's line, `%` escaped.
+        assert!(lines[1].contains("b%25,\\n::x"), "{text}");
+    }
+
+    #[test]
+    fn annotations_stop_at_the_cap_and_count_the_rest_without_looking_them_up() {
+        let looked_up = std::cell::Cell::new(0);
+        let locate = |a: &Address| {
+            looked_up.set(looked_up.get() + 1);
+            at_line(a)
+        };
+        let text = conflicts(&conflicting(MAX_ANNOTATIONS + 7), &locate);
+        assert_eq!(looked_up.get(), MAX_ANNOTATIONS);
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("::error ")).count(),
+            MAX_ANNOTATIONS
+        );
+        assert!(
+            text.ends_with("(7 more conflicts not annotated; the output above lists them all)\n"),
+            "{text}"
+        );
+        // An object the manifests do not declare gets no annotation.
+        assert_eq!(conflicts(&conflicting(3), &|_| None), "");
+    }
 }
