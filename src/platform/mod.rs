@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{self, Diagnostic, Dialect, Doc, KeySinkSpec};
 use crate::model::{DesiredObject, Kind, LiveObject, LiveState, WriteOp, WriteOutcome};
 
-pub use atlan::{AtlanRead, AtlanTarget, ConnectionAdminsSpec, TokenRef};
+pub use atlan::{AtlanRead, AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
 pub use connect::{AutomationIdentitySpec, ConnectRead, ConnectTarget, RoleRef};
 pub use http::RequestCounts;
 pub use mist::{MistRead, MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
@@ -532,6 +532,9 @@ pub struct ClientOptions {
     /// The most pages one listing reads. A listing whose server states a total must also
     /// fit that total in this many pages of the size asked for, or fails at once.
     pub max_pages: u32,
+    /// The longest wait for one write made by a workflow run (Atlan's package workflow), from
+    /// its submission to its final phase; the run keeps going in the platform after it.
+    pub workflow_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -547,6 +550,7 @@ impl Default for ClientOptions {
             max_attempts: 6,
             max_body_bytes: 64 * 1024 * 1024,
             max_pages: 100,
+            workflow_timeout: Duration::from_secs(600),
         }
     }
 }

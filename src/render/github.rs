@@ -205,6 +205,7 @@ mod tests {
                     labels: SmallMap::new(),
                     problems: Vec::new(),
                     key_sink: None,
+                    route: None,
                 };
                 diff(
                     &desired,

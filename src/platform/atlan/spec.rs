@@ -23,6 +23,10 @@ pub struct AtlanTarget {
     /// Client-side rate limit.
     #[serde(default = "default_atlan_rpm")]
     pub requests_per_minute: u32,
+    /// How the connections of this target are granted unless a `ConnectionAdmins` says
+    /// otherwise (`spec.via`): `direct` (the default) or `workflow`.
+    #[serde(default, skip_serializing_if = "Via::is_direct")]
+    pub grant_via: Via,
     /// Separate read-only credentials: `plan`, `drift` and `export` use them when set, so a
     /// pull request's plan job never holds a credential that can write; `apply` always uses
     /// `apiKeyEnv`.
@@ -36,6 +40,37 @@ pub struct AtlanTarget {
 pub struct AtlanRead {
     /// Environment variable holding an API token that can read the connections and tokens.
     pub api_key_env: String,
+}
+
+/// How warrant makes an API token a connection admin (docs/atlan-workflows.md).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Via {
+    /// Update the connection's `adminUsers` through `entity/bulk`.
+    #[default]
+    Direct,
+    /// Run Atlan's API token connection admin package as a workflow (re-running an existing
+    /// one for the same connection and token), then verify by reading the connection.
+    Workflow,
+}
+
+impl Via {
+    pub(crate) fn is_direct(&self) -> bool {
+        *self == Via::Direct
+    }
 }
 
 fn default_atlan_key_env() -> String {
@@ -56,6 +91,10 @@ pub struct ConnectionAdminsSpec {
     pub connection: String,
     /// The API tokens, by display name or GUID.
     pub api_tokens: Vec<TokenRef>,
+    /// How the tokens are made admins: `direct` or `workflow` (Atlan's API token connection
+    /// admin package). Default: the Target's `grantVia`, else `direct`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
 }
 
 /// An Atlan API token, by display name or by GUID.
