@@ -128,6 +128,7 @@ async fn main() {
         (
             "atlan".to_string(),
             TargetPlatform::Atlan(AtlanTarget {
+                read: None,
                 base_url: sb.atlan.clone(),
                 api_key_env: "ATLAN_API_KEY".into(),
                 requests_per_minute: 1800,
@@ -138,6 +139,7 @@ async fn main() {
         (
             "connect".to_string(),
             TargetPlatform::Connect(ConnectTarget {
+                read: None,
                 base_url: sb.connect.clone(),
                 tenant_id: TENANT.into(),
                 client_id_env: "CONNECT_CLIENT_ID".into(),
@@ -147,6 +149,7 @@ async fn main() {
         (
             "mist".to_string(),
             TargetPlatform::Mist(MistTarget {
+                read: None,
                 cloud: None,
                 base_url: Some(sb.mist.clone()),
                 org_id: ORG.into(),
@@ -156,6 +159,7 @@ async fn main() {
         ),
     ]);
     let live = LiveOptions {
+        credentials: Default::default(),
         endpoints: BTreeMap::new(),
         environment: Environment::given([
             ("ATLAN_API_KEY", "bench-atlan-key"),

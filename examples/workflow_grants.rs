@@ -77,6 +77,7 @@ async fn measure(via: &str, grants: usize, run_seconds: f64) {
     let manifests = Manifests::parse(Path::new("manifests/bench.yaml"), &manifests(grants, via))
         .expect("valid manifests");
     let live = LiveOptions {
+        credentials: Default::default(),
         endpoints: BTreeMap::from([("atlan-prod".to_string(), sb.atlan.clone())]),
         environment: Environment::Given(BTreeMap::from([(
             "ATLAN_API_KEY".to_string(),

@@ -13,7 +13,7 @@ use crate::commands::plan::PlanFormat;
 use crate::commands::validate::DiagnosticFormat;
 use crate::commands::{self, Outcome};
 use crate::plan::gather::Only;
-use crate::platform::{ClientOptions, Environment, LiveOptions};
+use crate::platform::{ClientOptions, Credentials, Environment, LiveOptions};
 use crate::render::markdown::MarkdownOptions;
 
 const AFTER_HELP: &str = "\
@@ -23,10 +23,12 @@ Examples:
   warrant plan manifests/ --out plan.json       # diff against live state, save the plan
   warrant plan manifests/ --format markdown     # the pull-request comment
   warrant apply plan.json                       # apply exactly the reviewed plan
-  warrant drift manifests/ --fail-on-drift      # report undeclared access (exit 4)
+  warrant show plan.json --format markdown      # render a saved plan again
+  warrant drift manifests/ --fail-on-drift      # undeclared or missing access (exit 4)
 
-Exit codes: 0 success/no changes, 1 error, 2 changes pending (--detailed-exitcode),
-3 stale plan refused, 4 drift found (--fail-on-drift).
+Exit codes: 0 success/no changes, 1 error (usage errors included: a mistyped or removed
+flag never passes as 2), 2 changes pending (--detailed-exitcode), 3 stale plan refused,
+4 drift found (--fail-on-drift: undeclared or missing access).
 
 Logging: WARRANT_LOG=debug writes each HTTP request (method, URL, status, time) to stderr;
 never a credential.";
@@ -47,7 +49,7 @@ pub struct Cli {
 pub enum Command {
     /// Check manifests offline: schema, references, duplicates. Needs no credentials.
     #[command(
-        after_help = "Examples:\n  warrant validate\n  warrant validate manifests/ --format json"
+        after_help = "Examples:\n  warrant validate\n  warrant validate manifests/ --format json\n  warrant validate manifests/ --ci                # also warn of key sinks lost with a CI runner"
     )]
     Validate(ValidateArgs),
     /// Write the JSON Schemas of the manifest kinds (for editors and CI).
@@ -58,8 +60,16 @@ pub enum Command {
         after_help = "Examples:\n  warrant plan manifests/ --out plan.json\n  warrant plan manifests/ --format markdown --max-bytes 60000 --step-summary\n  warrant plan manifests/ --only ConnectionAdmins/snowflake-prod --detailed-exitcode"
     )]
     Plan(PlanArgs),
-    /// Report only the live access the manifests do not declare.
-    #[command(after_help = "Example:\n  warrant drift manifests/ --fail-on-drift")]
+    /// Render a saved plan file again, exactly as `plan` printed it.
+    #[command(
+        after_help = "Examples:\n  warrant show plan.json\n  warrant show plan.json --format markdown --max-bytes 60000\n  warrant show plan.json --format json"
+    )]
+    Show(ShowArgs),
+    /// Report drift both ways: undeclared access (live, not declared) and missing access
+    /// (declared, not live).
+    #[command(
+        after_help = "Examples:\n  warrant drift manifests/ --fail-on-drift     # exit 4 on drift in either direction\n  warrant drift manifests/ --format json       # versioned: undeclared and missing lists"
+    )]
     Drift(DriftArgs),
     /// Apply a reviewed plan file, or plan and apply manifests after confirmation.
     #[command(
@@ -93,6 +103,10 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = DiagnosticFormat::Text)]
     pub format: DiagnosticFormat,
+    /// Also warn about what does not work on an ephemeral CI runner, such as a `file` key
+    /// sink (on by itself under GitHub Actions).
+    #[arg(long)]
+    pub ci: bool,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +171,8 @@ impl LiveArgs {
             endpoints: LiveOptions::parse_endpoints(&self.endpoints).map_err(anyhow::Error::msg)?,
             environment: Environment::Process,
             client: self.client_options(),
+            // `apply` writes; the commands that only read ask for the read credentials.
+            credentials: Credentials::Write,
         })
     }
 
@@ -185,7 +201,8 @@ pub struct PlanArgs {
     /// Size budget of the markdown rendering, in bytes.
     #[arg(long, default_value_t = 60000)]
     pub max_bytes: usize,
-    /// Also append the markdown plan to $GITHUB_STEP_SUMMARY.
+    /// Also append the whole markdown plan to $GITHUB_STEP_SUMMARY, up to GitHub's 1 MiB
+    /// limit whatever --max-bytes says.
     #[arg(long)]
     pub step_summary: bool,
     /// The create journal whose open records make conflicts (default: .warrant/journal.jsonl
@@ -200,12 +217,26 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `warrant plan --out`.
+    pub plan_file: PathBuf,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Size budget of the markdown rendering, in bytes (as `plan --max-bytes`).
+    #[arg(long, default_value_t = 60000)]
+    pub max_bytes: usize,
+    /// Where the full plan can be found, quoted when markdown output is truncated.
+    #[arg(long, value_name = "URL|TEXT")]
+    pub full_plan_link: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct DriftArgs {
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
-    /// Exit 4 when any undeclared access is found.
+    /// Exit 4 when drift is found in either direction: undeclared or missing access.
     #[arg(long)]
     pub fail_on_drift: bool,
     #[command(flatten)]
@@ -241,6 +272,9 @@ pub struct ApplyArgs {
     /// lock files go beside it).
     #[arg(long, value_name = "FILE", env = JOURNAL_ENV)]
     pub journal: Option<PathBuf>,
+    /// Also append a summary of what was applied to $GITHUB_STEP_SUMMARY.
+    #[arg(long)]
+    pub step_summary: bool,
     /// After a second interrupt (Ctrl-C or SIGTERM), how long to wait for the creates in
     /// flight to return and hand their keys to their sinks before exiting.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
@@ -321,6 +355,7 @@ impl Command {
             Command::Validate(a) => commands::validate::run(commands::validate::Options {
                 paths: a.paths,
                 format: a.format,
+                ci: a.ci,
             }),
             Command::Schema(a) => commands::schema::run(commands::schema::Options { out: a.out }),
             Command::Plan(a) => commands::plan::run(commands::plan::Options {
@@ -336,7 +371,15 @@ impl Command {
                 step_summary: a.step_summary,
                 journal: a.journal,
             }),
-            Command::Drift(a) => commands::plan::run_drift(commands::plan::DriftOptions {
+            Command::Show(a) => commands::show::run(commands::show::Options {
+                plan_file: a.plan_file,
+                format: a.format,
+                markdown: MarkdownOptions {
+                    max_bytes: a.max_bytes,
+                    full_plan_link: a.full_plan_link,
+                },
+            }),
+            Command::Drift(a) => commands::drift::run(commands::drift::Options {
                 live: a.live.live()?,
                 paths: a.paths,
                 format: a.format,
@@ -356,6 +399,7 @@ impl Command {
                     report: a.report,
                     journal: a.journal,
                     key_wait: Duration::from_secs(a.key_wait),
+                    step_summary: a.step_summary,
                 })
             }
             Command::Journal(a) => commands::journal::run(commands::journal::Options {
@@ -445,7 +489,10 @@ pub(crate) fn init_logging() {
 
 /// Parse the arguments and run the command.
 pub fn run() -> Outcome {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     init_logging();
     match cli.command.run() {
         Ok(outcome) => outcome,
@@ -457,6 +504,19 @@ pub fn run() -> Outcome {
             crate::commands::output::errln!("error: {}", lines.join("\n"));
             Outcome::Failure
         }
+    }
+}
+
+/// Prints what clap made of bad arguments (or the help and version it was asked for). A usage
+/// error exits 1, not clap's 2: 2 means "changes pending" under `plan --detailed-exitcode`,
+/// so a flag renamed by an upgrade must not pass as a plan with changes.
+fn usage(e: &clap::Error) -> Outcome {
+    // Printing fails only when the stream is gone; there is nowhere left to say so.
+    let _ = e.print();
+    if e.use_stderr() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) struct Options {
     pub journal: Option<PathBuf>,
     /// After a second interrupt, how long to wait for the creates in flight.
     pub key_wait: Duration,
+    /// Also append a summary of the run to `$GITHUB_STEP_SUMMARY`.
+    pub step_summary: bool,
     pub live: Live,
 }
 
@@ -65,6 +67,10 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
         .map(ReportFile::prepare)
         .transpose()?;
     let journal = Journal::open(&super::journal::path(args.journal.as_deref()))?;
+    if args.step_summary {
+        // Checked first too: a summary that cannot be written is found now, not after.
+        super::plan::step_summary_path()?;
+    }
     let options = ApplyOptions {
         batch_size: batch_size(live.client.parallelism),
         max_changes: args.max_changes,
@@ -145,6 +151,20 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let shown = show_summary(&report);
     if let Some(file) = report_file {
         file.write(&report)?;
+    }
+    if super::common::github_actions() {
+        let annotations =
+            crate::render::github::apply_failures(&report, &|a| super::plan::locate(&manifests, a));
+        super::plan::write_annotations(&annotations, true)?;
+        if report.counts.contains_key(&Status::NotInPlan) {
+            outln!(
+                "::warning::{}",
+                crate::render::github::NOT_IN_PLAN_NOTE.trim_end()
+            )?;
+        }
+    }
+    if args.step_summary {
+        super::plan::append_step_summary(&crate::render::github::apply_summary(&report))?;
     }
     shown?;
     Ok(report.outcome.into())
@@ -276,7 +296,14 @@ fn print_not_in_plan(report: &ApplyReport) -> anyhow::Result<()> {
         .iter()
         .filter(|o| o.status == Status::NotInPlan)
         .collect();
-    print_lines(&left_out, "declared objects not in the reviewed plan")
+    print_lines(&left_out, "declared objects not in the reviewed plan")?;
+    if !left_out.is_empty() {
+        outln!(
+            "note: {}",
+            crate::render::github::NOT_IN_PLAN_NOTE.trim_end()
+        )?;
+    }
+    Ok(())
 }
 
 /// One line per object, at most [`LINES_SHOWN`]; the rest counted (all are in the report).

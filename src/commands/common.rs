@@ -23,6 +23,16 @@ pub(crate) struct Live {
     pub only: Vec<Only>,
 }
 
+impl Live {
+    /// The same, with the read credentials a Target names (`read:`) in place of its write
+    /// credentials: for the commands that never write (`plan`, `drift`).
+    pub(crate) fn reading(&self) -> Live {
+        let mut live = self.clone();
+        live.options.credentials = crate::platform::Credentials::ReadWhenNamed;
+        live
+    }
+}
+
 /// Loads the manifests, opens their targets and plans. Problems the user must fix (manifests,
 /// filters, credentials, platform errors) are printed here and become `Err(Outcome::Failure)`.
 pub(crate) fn plan_live(
@@ -60,6 +70,12 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
         "{}",
         crate::manifest::render_text(diagnostics)
     ));
+}
+
+/// Whether warrant runs in a GitHub Actions job (`GITHUB_ACTIONS=true`): annotations are
+/// printed then.
+pub(crate) fn github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.

@@ -17,7 +17,7 @@ use super::output::{out, outln};
 use crate::apply::{self, ApplyOptions, CancelFlag, Declared};
 use crate::manifest::KeySinkSpec;
 use crate::plan::gather::{make_plan, open_session};
-use crate::platform::{ClientOptions, Environment, LiveOptions, Manifests};
+use crate::platform::{ClientOptions, Credentials, Environment, LiveOptions, Manifests};
 use crate::render::progress::PlainLines;
 use crate::sandbox::{self, Faults, Seed};
 
@@ -100,6 +100,7 @@ async fn demo(args: Options) -> anyhow::Result<Outcome> {
         ]),
         environment,
         client: ClientOptions::default(),
+        credentials: Credentials::Write,
     };
     let session = open_session(&manifests, &[], &live)?;
 

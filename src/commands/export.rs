@@ -47,7 +47,12 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
         );
     };
     let targets = BTreeMap::from([(target.name.clone(), target.platform.clone())]);
-    let session = match Session::open(&targets, &args.live) {
+    // An export only reads: with the Target's read credentials when it names some.
+    let live = crate::platform::LiveOptions {
+        credentials: crate::platform::Credentials::ReadWhenNamed,
+        ..args.live.clone()
+    };
+    let session = match Session::open(&targets, &live) {
         Ok(s) => s,
         Err(errors) => {
             for e in errors {

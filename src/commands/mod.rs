@@ -6,6 +6,7 @@
 pub(crate) mod apply;
 pub(crate) mod common;
 pub(crate) mod demo;
+pub(crate) mod drift;
 pub(crate) mod export;
 pub(crate) mod interrupts;
 pub(crate) mod journal;
@@ -14,6 +15,7 @@ pub mod plan;
 pub(crate) mod report_file;
 pub(crate) mod sandbox;
 pub mod schema;
+pub(crate) mod show;
 pub(crate) mod validate;
 
 /// How a command ended; `main` exits with its [`code`](Outcome::code).
@@ -21,13 +23,13 @@ pub(crate) mod validate;
 pub enum Outcome {
     /// 0: success, nothing to change (plan) or everything applied (apply).
     Success,
-    /// 1: invalid manifests, conflicts, API failure, partial apply.
+    /// 1: invalid manifests, conflicts, API failure, partial apply, a usage error.
     Failure,
     /// 2: plan with `--detailed-exitcode` found changes.
     ChangesPending,
     /// 3: apply refused one or more objects as stale.
     Stale,
-    /// 4: `drift --fail-on-drift` found undeclared access.
+    /// 4: `drift --fail-on-drift` found drift: undeclared or missing access.
     DriftFound,
 }
 

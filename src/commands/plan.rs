@@ -1,5 +1,6 @@
-//! `warrant plan` and `warrant drift`: load the manifests, make the plan through
-//! `crate::plan::gather`, save it, render it, and choose the outcome.
+//! `warrant plan`: load the manifests, make the plan through `crate::plan::gather`, save it,
+//! render it, and choose the outcome. How a plan is printed ([`print_plan`]) is shared with
+//! `warrant show`, which renders a saved plan again byte for byte.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,9 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::Outcome;
-use super::common::{Live, plan_live, print, print_with, use_color};
-use super::output::{errln, settle_stdout};
+use super::common::{Live, github_actions, plan_live, print, print_with, use_color};
+use super::output::{errln, out, settle_stdout};
 use crate::plan::file::PlanFile;
+use crate::platform::Manifests;
 use crate::render::markdown::MarkdownOptions;
 
 /// How a plan or drift report is printed.
@@ -30,7 +32,8 @@ pub(crate) struct Options {
     /// Changes to apply end as [`Outcome::ChangesPending`].
     pub detailed_exitcode: bool,
     pub markdown: MarkdownOptions,
-    /// Also append the markdown plan to `$GITHUB_STEP_SUMMARY`.
+    /// Also append the whole markdown plan (up to [`STEP_SUMMARY_MAX`]) to
+    /// `$GITHUB_STEP_SUMMARY`.
     pub step_summary: bool,
     /// The create journal whose open records make their objects conflicts (`--journal`;
     /// `.warrant/journal.jsonl` under the repository root when absent).
@@ -38,19 +41,14 @@ pub(crate) struct Options {
     pub live: Live,
 }
 
-/// What `warrant drift` does.
-#[derive(Debug, Clone)]
-pub(crate) struct DriftOptions {
-    pub paths: Vec<PathBuf>,
-    pub format: PlanFormat,
-    /// Undeclared access ends as [`Outcome::DriftFound`].
-    pub fail_on_drift: bool,
-    pub live: Live,
-}
+/// GitHub's limit on one step's summary: 1 MiB. A larger one is not shown at all, so the
+/// plan in it is cut to fit, whatever `--max-bytes` allows the comment.
+pub(crate) const STEP_SUMMARY_MAX: usize = 1024 * 1024;
 
 pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
-    let mut made = match plan_live(&options.paths, &options.live)? {
-        Ok((_, made)) => made,
+    // A plan only reads: with the Targets' read credentials when they name some.
+    let (manifests, mut made) = match plan_live(&options.paths, &options.live.reading())? {
+        Ok(made) => made,
         Err(outcome) => return Ok(outcome),
     };
     super::journal::hold_plan(&mut made, options.journal.as_deref())?;
@@ -58,27 +56,17 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
         crate::plan::file::write(out, &made)?;
         errln!("Saved the plan to {}", out.display());
     }
-    warn_partial_json(&made, options.format);
-    if options.format == PlanFormat::Json {
-        // Recorded in the plan's `warnings`; said where a person reads the job too.
-        for warning in crate::render::name_warning_lines(&made.plan) {
-            errln!("{warning}");
-        }
-    }
-    // Text and JSON grow with the plan, so they are streamed; markdown has a size budget.
-    match options.format {
-        PlanFormat::Text => {
-            let color = use_color();
-            print_with(|out| crate::render::text::write_plan(out, &made, color))?
-        }
-        PlanFormat::Markdown => print(&crate::render::markdown::plan(&made, &options.markdown))?,
-        PlanFormat::Json => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            settle_stdout(crate::plan::file::write_json(&mut out, &made).and_then(|_| out.flush()))?
-        }
+    print_plan(&made, options.format, &options.markdown, None)?;
+    if github_actions() {
+        annotate_conflicts(&made, &manifests, options.format)?;
     }
     if options.step_summary {
-        append_step_summary(&crate::render::markdown::plan(&made, &options.markdown))?;
+        let budget = STEP_SUMMARY_MAX.saturating_sub(step_summary_used()?);
+        let markdown = MarkdownOptions {
+            max_bytes: budget,
+            ..options.markdown.clone()
+        };
+        append_step_summary(&crate::render::markdown::plan(&made, &markdown))?;
     }
     let summary = &made.plan.summary;
     Ok(if summary.conflict > 0 {
@@ -90,33 +78,77 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     })
 }
 
-pub(crate) fn run_drift(options: DriftOptions) -> anyhow::Result<Outcome> {
-    let made = match plan_live(&options.paths, &options.live)? {
-        Ok((_, made)) => made,
-        Err(outcome) => return Ok(outcome),
-    };
-    warn_partial_json(&made, options.format);
-    match options.format {
-        PlanFormat::Text => {
-            let color = use_color();
-            print_with(|out| crate::render::text::write_drift(out, &made, color))?
+/// Prints a plan as `warrant plan` does in `format`. The JSON rendering is the plan file's
+/// content; `json_text`, when given, is that content as read from the file (`warrant show`
+/// prints a plan file's own bytes, already checked to be what warrant wrote).
+pub(crate) fn print_plan(
+    made: &PlanFile,
+    format: PlanFormat,
+    markdown: &MarkdownOptions,
+    json_text: Option<&str>,
+) -> anyhow::Result<()> {
+    warn_partial_json(made, format);
+    if format == PlanFormat::Json {
+        // Recorded in the plan's `warnings`; said where a person reads the job too.
+        for warning in crate::render::name_warning_lines(&made.plan) {
+            errln!("{warning}");
         }
-        PlanFormat::Markdown => print(&crate::render::markdown::drift(
-            &made,
-            &MarkdownOptions::default(),
-        ))?,
-        PlanFormat::Json => print(&crate::render::json::drift(&made))?,
     }
-    Ok(if made.plan.summary.drift > 0 && options.fail_on_drift {
-        Outcome::DriftFound
+    // Text and JSON grow with the plan, so they are streamed; markdown has a size budget.
+    match (format, json_text) {
+        (PlanFormat::Text, _) => {
+            let color = use_color();
+            print_with(|out| crate::render::text::write_plan(out, made, color))
+        }
+        (PlanFormat::Markdown, _) => print(&crate::render::markdown::plan(made, markdown)),
+        (PlanFormat::Json, Some(text)) => out!("{text}"),
+        (PlanFormat::Json, None) => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            settle_stdout(crate::plan::file::write_json(&mut out, made).and_then(|_| out.flush()))
+        }
+    }
+}
+
+/// Under GitHub Actions, one `::error` annotation per conflict, at the line of the manifest
+/// that declares the object, so the conflict shows on the pull request's diff. On stderr when
+/// stdout carries JSON or markdown for a file, as `validate` does.
+fn annotate_conflicts(
+    made: &PlanFile,
+    manifests: &Manifests,
+    format: PlanFormat,
+) -> anyhow::Result<()> {
+    let annotations = crate::render::github::conflicts(&made.plan, &|a| locate(manifests, a));
+    write_annotations(&annotations, format == PlanFormat::Text)
+}
+
+/// Where the manifests declare the object at `address`.
+pub(crate) fn locate(
+    manifests: &Manifests,
+    address: &crate::model::Address,
+) -> Option<crate::manifest::Location> {
+    manifests
+        .resources
+        .iter()
+        .find(|r| r.kind() == address.kind && r.name == address.name)
+        .map(|r| r.location.clone())
+}
+
+/// Workflow commands on stdout beside text, else on stderr (GitHub reads both streams).
+pub(crate) fn write_annotations(annotations: &str, on_stdout: bool) -> anyhow::Result<()> {
+    if annotations.is_empty() {
+        return Ok(());
+    }
+    if on_stdout {
+        out!("{annotations}")
     } else {
-        Outcome::Success
-    })
+        super::output::write_err(format_args!("{annotations}"));
+        Ok(())
+    }
 }
 
 /// The text and markdown renderings open with the `--only` warning; JSON is for machines and
 /// only records the filters, so the person watching the job is told on stderr.
-fn warn_partial_json(made: &PlanFile, format: PlanFormat) {
+pub(crate) fn warn_partial_json(made: &PlanFile, format: PlanFormat) {
     if format == PlanFormat::Json
         && let Some(warning) = crate::render::only_warning(&made.plan)
     {
@@ -124,11 +156,25 @@ fn warn_partial_json(made: &PlanFile, format: PlanFormat) {
     }
 }
 
+/// The file GitHub Actions names in `GITHUB_STEP_SUMMARY`.
+pub(crate) fn step_summary_path() -> anyhow::Result<PathBuf> {
+    match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => {
+            anyhow::bail!("--step-summary needs GITHUB_STEP_SUMMARY (set by GitHub Actions)")
+        }
+    }
+}
+
+/// Bytes the step's summary holds already (earlier commands of the same step).
+fn step_summary_used() -> anyhow::Result<usize> {
+    let path = step_summary_path()?;
+    Ok(std::fs::metadata(&path).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX)))
+}
+
 /// Appends to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`.
-fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
-        anyhow::bail!("--step-summary needs GITHUB_STEP_SUMMARY (set by GitHub Actions)");
-    };
+pub(crate) fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
+    let path = step_summary_path()?;
     let path = Path::new(&path);
     let mut file = std::fs::OpenOptions::new()
         .create(true)

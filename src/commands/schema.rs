@@ -16,11 +16,15 @@ pub(crate) struct Options {
 
 /// Every schema file, by file name, each generated where its types live: the manifest
 /// documents (one per kind and `warrant.schema.json` for any kind), `plan.schema.json` (the
-/// plan file) and `sandbox-seed.schema.json` (the sandbox's seed file). `warrant schema`
+/// plan file), `drift.schema.json` (`drift --format json`) and `sandbox-seed.schema.json` (the sandbox's seed file). `warrant schema`
 /// writes them; a test checks that `schemas/` holds exactly them.
 pub fn schemas() -> Vec<(String, Value)> {
     let mut all = crate::platform::manifest_schemas();
     all.push(("plan.schema.json".into(), crate::plan::file::schema()));
+    all.push((
+        "drift.schema.json".into(),
+        crate::render::json::drift_schema(),
+    ));
     all.push((
         "sandbox-seed.schema.json".into(),
         schemars::schema_for!(crate::sandbox::Seed).to_value(),

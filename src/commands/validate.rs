@@ -4,6 +4,10 @@
 //! diagnostics on stdout; under GitHub Actions, workflow-command annotations are printed too —
 //! on stdout in text mode, on stderr in JSON mode so stdout stays one JSON document (GitHub
 //! reads workflow commands from both streams).
+//!
+//! With `--ci` (or under GitHub Actions), valid manifests also get warnings about where they
+//! are used: a `file` key sink writes a new key onto the CI runner, which is gone when the
+//! job ends, and the key with it.
 
 use std::path::PathBuf;
 
@@ -24,12 +28,19 @@ pub enum DiagnosticFormat {
 pub(crate) struct Options {
     pub paths: Vec<PathBuf>,
     pub format: DiagnosticFormat,
+    /// Warn about what does not work on an ephemeral CI runner (also under GitHub Actions).
+    pub ci: bool,
 }
 
 pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let result = Manifests::load(&args.paths);
+    let in_actions = super::common::github_actions();
+    let warnings = match &result {
+        Ok(m) if args.ci || in_actions => ci_warnings(m),
+        _ => Vec::new(),
+    };
     let diagnostics: &[Diagnostic] = match &result {
-        Ok(_) => &[],
+        Ok(_) => &warnings,
         Err(d) => d,
     };
     match args.format {
@@ -41,7 +52,7 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
         }
         DiagnosticFormat::Text => write_err(format_args!("{}", manifest::render_text(diagnostics))),
     }
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+    if in_actions {
         let annotations = manifest::render_github(diagnostics);
         match args.format {
             DiagnosticFormat::Json => write_err(format_args!("{annotations}")),
@@ -51,10 +62,15 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     match result {
         Ok(m) => {
             errln!(
-                "ok: {} documents valid ({} targets, {} resources)",
+                "ok: {} documents valid ({} targets, {} resources){}",
                 m.targets.len() + m.resources.len(),
                 m.targets.len(),
-                m.resources.len()
+                m.resources.len(),
+                match warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                }
             );
             Ok(Outcome::Success)
         }
@@ -71,4 +87,31 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
             Ok(Outcome::Failure)
         }
     }
+}
+
+/// The warnings of valid manifests used in CI: one per `file` key sink, at the document that
+/// declares it. The key of a token created in a CI job would be written to the runner's disk
+/// and lost with the runner; a `command` sink that stores it in a secret store survives.
+fn ci_warnings(manifests: &Manifests) -> Vec<Diagnostic> {
+    manifests
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let mut spec = r.spec.clone();
+            let file = spec.key_sink_mut()?.file.clone()?;
+            Some(Diagnostic {
+                location: r.location.clone(),
+                severity: manifest::Severity::Warning,
+                message: format!(
+                    "{}/{}: keySink writes a new key to the file {}, which is lost with the CI runner when the job ends",
+                    r.kind(),
+                    r.name,
+                    file.display()
+                ),
+                hint: Some(
+                    "use a command sink that stores the key where it outlives the job, e.g. `command: [gh, secret, set, NAME]` with `env: [GH_TOKEN]`, or `command: [vault, kv, put, …]` (docs/ci.md)".into(),
+                ),
+            })
+        })
+        .collect()
 }

@@ -14,6 +14,7 @@ use crate::text::escape;
 fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
+        Severity::Warning => "warning",
     }
 }
 

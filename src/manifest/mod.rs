@@ -49,10 +49,13 @@ pub struct Location {
 
 /// How bad a diagnostic is. Every rule of the manifests is an error: warrant refuses
 /// manifests rather than guess (what a reviewer should look at twice is a plan's warning).
+/// A warning is advice about where the manifests are used, never about the manifests alone:
+/// `validate --ci` warns of a file key sink, whose key a CI runner loses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
+    Warning,
 }
 
 /// One problem found in the manifests.

@@ -780,6 +780,22 @@ impl Doc<'_> {
         }
     }
 
+    /// A variable of a Target's separate read credentials (`read:`): a variable name, and not
+    /// one of the write credentials' variables (`write`), or the "read-only" credential would
+    /// be the write credential under another heading.
+    pub(crate) fn read_env_name(&mut self, path: &[Seg], field: &str, value: &str, write: &[&str]) {
+        self.env_name(path, field, value);
+        if write.contains(&value) {
+            self.error(
+                path,
+                format!("read.{field} names {value}, a variable of the write credentials"),
+                Some(
+                    "name a variable holding a read-only credential, or remove `read` to plan with the write credentials".into(),
+                ),
+            );
+        }
+    }
+
     pub(crate) fn base_url(&mut self, path: &[Seg], value: &str) {
         for problem in base_url_problems(value) {
             let message = match &problem {

@@ -89,7 +89,12 @@ impl std::ops::DerefMut for PlanFile {
 
 /// The JSON Schema of the plan file, with the kinds of object the platforms manage.
 pub(crate) fn schema() -> serde_json::Value {
-    let mut schema = schemars::schema_for!(PlanFile).to_value();
+    with_kinds(schemars::schema_for!(PlanFile).to_value())
+}
+
+/// A derived schema whose `Kind` lists the kinds of object the platforms manage (the type
+/// itself is an open string, so schemars cannot know them).
+pub(crate) fn with_kinds(mut schema: serde_json::Value) -> serde_json::Value {
     let kinds: Vec<&str> = crate::platform::kinds().map(|k| k.as_str()).collect();
     if let Some(kind) = schema
         .pointer_mut("/$defs/Kind")
@@ -211,6 +216,27 @@ pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
         source,
     })?;
     parse(path, &text)
+}
+
+/// Checks and parses plan file content with its request counts: the whole [`PlanFile`], as
+/// `warrant show` renders it again. `path` only names the file in errors.
+pub fn parse_file(path: &Path, text: &str) -> Result<PlanFile, PlanFileError> {
+    let plan = parse(path, text)?;
+    #[derive(serde::Deserialize)]
+    struct Requests {
+        #[serde(default)]
+        requests: BTreeMap<String, RequestCounts>,
+    }
+    let requests: Requests = serde_json::from_str(text).map_err(|e| PlanFileError::Malformed {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+        line: e.line(),
+        column: e.column(),
+    })?;
+    Ok(PlanFile {
+        plan,
+        requests: requests.requests,
+    })
 }
 
 /// Checks and parses plan file content; `path` only names the file in errors.

@@ -119,6 +119,42 @@ impl Change {
         self.drift.values().any(|v| !v.is_empty())
     }
 
+    /// The declared access that is not live: per field, the declared values the live object
+    /// lacks (every declared value when it is absent). What `warrant drift` reports as
+    /// *missing*, the opposite direction of [`drift`](Change::drift). `None` when the live
+    /// state is unknown — unreadable, or the name matches several objects — since nothing can
+    /// be said to be missing from an object that could not be read.
+    pub fn missing(&self) -> Option<SmallMap<Values>> {
+        let unknown = self
+            .reasons
+            .iter()
+            .any(|r| matches!(r, Reason::AmbiguousName { .. } | Reason::Unreadable { .. }));
+        if unknown {
+            return None;
+        }
+        let mut missing = SmallMap::new();
+        for (name, field) in &self.desired.fields {
+            let live = self.before.get(name);
+            let lacking: Values = field
+                .values
+                .iter()
+                .filter(|v| live.is_none_or(|l| !l.contains(v)))
+                .cloned()
+                .collect();
+            if !lacking.is_empty() {
+                missing.insert(name.clone(), lacking);
+            }
+        }
+        Some(missing)
+    }
+
+    /// Whether declared access is not live: the object is absent, or a declared value is
+    /// missing from it ([`missing`](Change::missing)).
+    pub fn is_missing(&self) -> bool {
+        self.missing()
+            .is_some_and(|m| self.live_id.is_none() || !m.is_empty())
+    }
+
     /// The value sets after the change: `before ∪ additions` for every field.
     pub fn after(&self) -> SmallMap<Values> {
         let mut after = self.before.clone();

@@ -48,11 +48,11 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{self, Diagnostic, Dialect, Doc, KeySinkSpec};
 use crate::model::{DesiredObject, Kind, LiveObject, LiveState, WriteOp, WriteOutcome};
 
-pub use atlan::{AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
-pub use connect::{AutomationIdentitySpec, ConnectTarget, RoleRef};
+pub use atlan::{AtlanRead, AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
+pub use connect::{AutomationIdentitySpec, ConnectRead, ConnectTarget, RoleRef};
 pub use http::RequestCounts;
-pub use mist::{MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
-pub use session::{Environment, LiveOptions, Session};
+pub use mist::{MistRead, MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
+pub use session::{Credentials, Environment, LiveOptions, Session};
 
 // ------------------------------------------------------------------ the one list of platforms
 
@@ -225,6 +225,9 @@ pub(crate) trait TargetSettings: manifest::Settings + Send + Sync {
     /// The settings as used: `endpoint` (`--endpoint`), or a base URL the settings imply,
     /// becomes the recorded base URL, so a plan says exactly where it read from.
     fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform;
+    /// The settings with the Target's separate read credentials (`read:`) in place of its
+    /// write credentials, for a session that only reads; `None` when it names none.
+    fn for_reading(&self) -> Option<TargetPlatform>;
     /// The settings that decide where requests go and as whom, by their manifest names (the
     /// applier compares them between a plan and the manifests). Rate limits are not among
     /// them: they change nothing about what is written.
@@ -274,6 +277,14 @@ impl TargetPlatform {
     /// The settings as used: see [`TargetSettings::as_used`].
     pub(crate) fn as_used(&self, endpoint: Option<&str>) -> TargetPlatform {
         self.settings().as_used(endpoint)
+    }
+
+    /// The settings a read-only session opens the target with: its read credentials when it
+    /// names some ([`TargetSettings::for_reading`]), else the settings themselves.
+    pub(crate) fn for_reading(&self) -> TargetPlatform {
+        self.settings()
+            .for_reading()
+            .unwrap_or_else(|| self.clone())
     }
 
     /// How the settings differ from `declared` where it matters (where requests go and as

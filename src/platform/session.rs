@@ -74,6 +74,17 @@ impl Environment {
     }
 }
 
+/// Which of a Target's credentials a session uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Credentials {
+    /// The write credentials (`apiKeyEnv`, …): `apply`, and whatever may write.
+    #[default]
+    Write,
+    /// The separate read credentials a Target names under `read:`, else its write
+    /// credentials: `plan`, `drift` and `export`, which never write.
+    ReadWhenNamed,
+}
+
 /// How to reach live systems.
 #[derive(Debug, Clone, Default)]
 pub struct LiveOptions {
@@ -82,6 +93,8 @@ pub struct LiveOptions {
     /// Where the credentials come from.
     pub environment: Environment,
     pub client: ClientOptions,
+    /// Which of a Target's credentials to use.
+    pub credentials: Credentials,
 }
 
 impl LiveOptions {
@@ -146,6 +159,14 @@ impl Session {
         let mut errors = Vec::new();
         for (name, platform) in targets {
             let endpoint = options.endpoints.get(name).map(String::as_str);
+            let reading;
+            let platform = match options.credentials {
+                Credentials::Write => platform,
+                Credentials::ReadWhenNamed => {
+                    reading = platform.for_reading();
+                    &reading
+                }
+            };
             match platform.open(name, endpoint, &options.environment, &options.client) {
                 Ok(client) => {
                     clients.insert(name.clone(), client);

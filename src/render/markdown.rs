@@ -69,7 +69,10 @@ pub fn drift(file: &PlanFile, options: &MarkdownOptions) -> String {
         "**{}**\n\n",
         escape_inline(&drift_summary_line(file))
     ));
-    let sections: Vec<Section> = drift_section(plan).into_iter().collect();
+    let sections: Vec<Section> = drift_section(plan)
+        .into_iter()
+        .chain(missing_section(plan))
+        .collect();
     assemble(&head, &sections, options)
 }
 
@@ -108,6 +111,7 @@ fn push_name_warnings(out: &mut String, plan: &Plan) {
 enum Counted {
     Change,
     Drift,
+    Missing,
 }
 
 /// A block whose items may be cut: `open` and `close` always go together.
@@ -192,6 +196,47 @@ fn drift_section(plan: &Plan) -> Option<Section> {
     })
 }
 
+fn missing_section(plan: &Plan) -> Option<Section> {
+    let items: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.is_missing())
+        .map(|c| {
+            let mut fields: Vec<String> = c
+                .missing()
+                .iter()
+                .flatten()
+                .map(|(field, values)| {
+                    let shown: Vec<String> = values
+                        .iter()
+                        .map(|v| escape_inline(&display_value(v, &c.labels)))
+                        .collect();
+                    format!("{}: {}", escape_inline(field), shown.join(", "))
+                })
+                .collect();
+            if c.live_id.is_none() {
+                fields.insert(0, "(the object is absent)".to_string());
+            }
+            format!(
+                "| {} | {} | {} |\n",
+                escape_inline(&c.address.target),
+                escape_inline(&change_title(c)),
+                fields.join("<br>")
+            )
+        })
+        .collect();
+    if items.is_empty() {
+        return None;
+    }
+    Some(Section {
+        counted: Counted::Missing,
+        target: String::new(),
+        open: "### ➖ Missing access (declared, not live; `warrant plan` shows what apply would add)\n\n| target | object | missing values |\n|---|---|---|\n".into(),
+        items,
+        close: "\n".into(),
+    })
+}
+
 fn longest_backtick_run(items: &[String]) -> usize {
     let mut longest = 0;
     for item in items {
@@ -223,7 +268,11 @@ fn assemble(head: &str, sections: &[Section], options: &MarkdownOptions) -> Stri
             .map(|s| s.items.len())
             .sum()
     };
-    let (changes_total, drift_total) = (total(Counted::Change), total(Counted::Drift));
+    let (changes_total, drift_total, missing_total) = (
+        total(Counted::Change),
+        total(Counted::Drift),
+        total(Counted::Missing),
+    );
     let all_targets: Vec<&str> = sections
         .iter()
         .filter(|s| s.counted == Counted::Change)
@@ -234,8 +283,8 @@ fn assemble(head: &str, sections: &[Section], options: &MarkdownOptions) -> Stri
         changes_total,
         changes_total,
         &all_targets,
-        drift_total,
-        drift_total,
+        (drift_total, drift_total),
+        (missing_total, missing_total),
         options,
     )
     .len();
@@ -245,15 +294,16 @@ fn assemble(head: &str, sections: &[Section], options: &MarkdownOptions) -> Stri
     if head.len() <= budget {
         out.push_str(head);
     }
-    let mut left = (0usize, 0usize);
+    let mut left = (0usize, 0usize, 0usize);
     let mut left_targets: Vec<&str> = Vec::new();
     // Once a piece of a kind does not fit, later pieces of that kind are left out too, so the
     // comment is a prefix of the plan, not a sample of it.
-    let mut stopped = (false, false);
+    let mut stopped = (false, false, false);
     for s in sections {
         let stop = match s.counted {
             Counted::Change => &mut stopped.0,
             Counted::Drift => &mut stopped.1,
+            Counted::Missing => &mut stopped.2,
         };
         let mut taken = 0;
         if !*stop && out.len() + s.open.len() + s.close.len() <= budget {
@@ -279,14 +329,15 @@ fn assemble(head: &str, sections: &[Section], options: &MarkdownOptions) -> Stri
                 }
             }
             Counted::Drift => left.1 += missing,
+            Counted::Missing => left.2 += missing,
         }
     }
     out.push_str(&notice(
         left.0,
         changes_total,
         &left_targets,
-        left.1,
-        drift_total,
+        (left.1, drift_total),
+        (left.2, missing_total),
         options,
     ));
     if out.len() > options.max_bytes {
@@ -305,8 +356,8 @@ fn notice(
     changes_left: usize,
     changes_total: usize,
     targets: &[&str],
-    drift_left: usize,
-    drift_total: usize,
+    (drift_left, drift_total): (usize, usize),
+    (missing_left, missing_total): (usize, usize),
     options: &MarkdownOptions,
 ) -> String {
     let mut parts = Vec::new();
@@ -323,6 +374,11 @@ fn notice(
     if drift_left > 0 {
         parts.push(format!(
             "{drift_left} of {drift_total} objects with undeclared access"
+        ));
+    }
+    if missing_left > 0 {
+        parts.push(format!(
+            "{missing_left} of {missing_total} objects with missing access"
         ));
     }
     if parts.is_empty() {
@@ -348,7 +404,7 @@ fn notice(
 
 /// Escapes text for a table cell or a paragraph: hidden characters (`crate::text::escape`,
 /// line breaks included), then markdown punctuation and HTML.
-fn escape_inline(s: &str) -> String {
+pub(crate) fn escape_inline(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in crate::text::escape(s).chars() {
         match c {

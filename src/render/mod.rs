@@ -1,6 +1,7 @@
 //! Renderers: of plans and drift, [`text`] for terminals, [`markdown`] for pull requests
 //! (within a size budget), [`json`] for machines; of an apply run, [`report`] (its lines and
-//! summary) and [`progress`] (a bar or a line per object). Rendering never decides anything:
+//! summary) and [`progress`] (a bar or a line per object); for GitHub Actions, `github`
+//! (annotations at the declaring manifest line, the apply step summary). Rendering never decides anything:
 //! it only puts into words a plan (`crate::plan::file::PlanFile`, the plan with its request
 //! counts), a typed reason (`crate::model::Reason`) or an apply report.
 //!
@@ -9,6 +10,7 @@
 //! escape of every output), the per-field before/after diff (made with `similar`), the
 //! symbols, the warnings (`--only`, look-alike names) and the closing summary line.
 
+pub(crate) mod github;
 pub mod json;
 pub mod markdown;
 pub mod progress;
@@ -176,22 +178,68 @@ pub(crate) fn summary_line(file: &PlanFile) -> String {
     }
 }
 
-/// The closing summary of a drift report.
+/// The closing summary of a drift report: both directions counted.
 pub(crate) fn drift_summary_line(file: &PlanFile) -> String {
     let plan = &file.plan;
-    let d = plan.summary.drift;
+    let undeclared = plan.summary.drift;
+    let missing = missing_count(plan);
     let requests = file.request_total();
-    if d == 0 {
+    let objects = plan.changes.len();
+    let unknown = match unknown_count(plan) {
+        0 => String::new(),
+        n => format!("; {n} objects whose live state is unknown (see `warrant plan`)"),
+    };
+    if undeclared == 0 && missing == 0 {
         format!(
-            "No undeclared access in {} objects; {requests} API requests",
-            plan.changes.len()
+            "No drift in {objects} objects: no undeclared access, no missing access{unknown}; {requests} API requests"
         )
     } else {
         format!(
-            "Drift: {d} of {} objects with undeclared access (reported, not removed); {requests} API requests",
-            plan.changes.len()
+            "Drift in {objects} objects: {undeclared} with undeclared access (reported, not removed), {missing} with missing access (declared, not live){unknown}; {requests} API requests"
         )
     }
+}
+
+/// Objects whose live state is unknown (unreadable, or a name of several objects): drift
+/// cannot be judged for them ([`Change::missing`] is `None`).
+pub(crate) fn unknown_count(plan: &Plan) -> usize {
+    plan.changes
+        .iter()
+        .filter(|c| c.missing().is_none())
+        .count()
+}
+
+/// Objects whose declared access is not live ([`Change::is_missing`]).
+pub(crate) fn missing_count(plan: &Plan) -> usize {
+    plan.changes.iter().filter(|c| c.is_missing()).count()
+}
+
+/// The marker of missing access in a drift report: declared, not live.
+pub(crate) const MISSING_SYMBOL: &str = "-";
+
+/// The heading of the missing-access section of a drift report.
+pub(crate) const MISSING_HEADING: &str =
+    "Missing access (declared, not live; `warrant plan` shows what apply would add):";
+
+/// The lines of one object with missing access: its title (absent or not), then
+/// `- field: value` per declared value that is not live.
+pub(crate) fn missing_lines(change: &Change) -> Vec<String> {
+    let what = if change.live_id.is_none() {
+        "declared, absent"
+    } else {
+        "declared, not live"
+    };
+    let mut out = vec![format!("{MISSING_SYMBOL} {}  {what}", change_title(change))];
+    for (field, values) in change.missing().iter().flatten() {
+        for v in values {
+            out.push(format!(
+                "{MISSING_SYMBOL}   {}: {}",
+                escape(field),
+                display_value(v, &change.labels)
+            ));
+        }
+    }
+    out
 }
 
 /// `name (platform, base URL)`: a target header.

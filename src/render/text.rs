@@ -1,11 +1,13 @@
 //! Plan and drift for a terminal: Terraform-like symbols (`+` create, `~` update, `!`
-//! conflict, `?` undeclared access), a before/after diff per changed field, no-ops counted
+//! conflict, `?` undeclared access, `-` missing access in a drift report), a before/after
+//! diff per changed field, no-ops counted
 //! rather than listed, and the closing summary. ANSI colour only when the caller asks for it
 //! (the command decides from the terminal and `NO_COLOR`).
 
 use super::{
-    DRIFT_SYMBOL, by_target, change_lines, change_title, drift_lines, drift_summary_line,
-    name_warning_lines, only_warning, summary_line, target_counts, target_heading,
+    DRIFT_SYMBOL, MISSING_HEADING, by_target, change_lines, change_title, drift_lines,
+    drift_summary_line, missing_lines, name_warning_lines, only_warning, summary_line,
+    target_counts, target_heading,
 };
 use std::fmt;
 
@@ -102,7 +104,30 @@ pub(crate) fn write_drift(out: &mut impl fmt::Write, file: &PlanFile, color: boo
         out.write_str("\n\n")?;
     }
     write_drift_section(out, plan, &p)?;
+    write_missing_section(out, plan, &p)?;
     out.write_str(&p.paint(BOLD, &drift_summary_line(file)))?;
+    out.write_char('\n')
+}
+
+/// The declared access that is not live (`warrant drift` only: a plan shows it as changes).
+fn write_missing_section(out: &mut impl fmt::Write, plan: &Plan, p: &Paint) -> fmt::Result {
+    if !plan.changes.iter().any(|c| c.is_missing()) {
+        return Ok(());
+    }
+    out.write_str(&p.paint(BOLD, MISSING_HEADING))?;
+    out.write_char('\n')?;
+    for (target, changes) in by_target(plan) {
+        let missing: Vec<_> = changes.into_iter().filter(|c| c.is_missing()).collect();
+        if missing.is_empty() {
+            continue;
+        }
+        writeln!(out, "  {}", p.paint(BOLD, &crate::text::escape(target)))?;
+        for change in missing {
+            for line in missing_lines(change) {
+                out.write_str(&p.line("    ", &line))?;
+            }
+        }
+    }
     out.write_char('\n')
 }
 

@@ -357,6 +357,7 @@ pub(crate) fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
 
 fn target_settings() -> TargetPlatform {
     TargetPlatform::Atlan(AtlanTarget {
+        read: None,
         base_url: "https://t1.example.com".into(),
         api_key_env: "T1_KEY".into(),
         requests_per_minute: 1800,

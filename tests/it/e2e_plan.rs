@@ -105,6 +105,7 @@ impl Planning for World {
         let manifests = manifests(resources);
         let in_use = targets_in_use(&manifests, &[]).unwrap();
         let live = LiveOptions {
+            credentials: Default::default(),
             endpoints: in_use
                 .keys()
                 .map(|t| (t.clone(), self.url(t).to_string()))
@@ -400,18 +401,18 @@ fn drift_lists_the_undeclared_access_and_fails_only_when_asked() {
     }
     let json = world.cli(&["drift", "examples/manifests", "--format", "json"], &[]);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    let bigquery = value["drift"]
+    let bigquery = value["undeclared"]
         .as_array()
         .unwrap()
         .iter()
         .find(|d| d["address"]["name"] == "bigquery-analytics")
         .unwrap();
     assert_eq!(
-        bigquery["drift"]["adminGroups"],
+        bigquery["values"]["adminGroups"],
         serde_json::json!(["data-engineers"])
     );
     assert_eq!(
-        bigquery["drift"]["adminUsers"],
+        bigquery["values"]["adminUsers"],
         serde_json::json!([
             "jsmith",
             "service-account-apikey-6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d"

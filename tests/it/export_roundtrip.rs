@@ -25,6 +25,7 @@ const NOW: &str = "2030-01-02T03:04:05Z";
 /// warrant's credentials of the example seed (every seed here is one), and `target` at `url`.
 fn live_options(target: &str, url: &str, client: ClientOptions) -> LiveOptions {
     LiveOptions {
+        credentials: Default::default(),
         endpoints: BTreeMap::from([(target.to_string(), url.to_string())]),
         environment: environment(ATLAN_KEY),
         client,

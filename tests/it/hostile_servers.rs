@@ -105,6 +105,7 @@ impl Hostile {
     /// A session that reaches every platform through its proxy.
     fn session(&self) -> Session {
         let live = LiveOptions {
+            credentials: Default::default(),
             endpoints: BTreeMap::from([
                 ("atlan-prod".to_string(), self.atlan.url.clone()),
                 ("connect-prod".to_string(), self.connect.url.clone()),

@@ -180,6 +180,7 @@ async fn the_unreadable_world_plan_file_is_unchanged() {
         unknown_list_in_listing(fake, platform, how);
     }
     let live = LiveOptions {
+        credentials: Default::default(),
         endpoints: BTreeMap::from([
             ("atlan-prod".to_string(), atlan.url.clone()),
             ("connect-prod".to_string(), connect.url.clone()),

@@ -55,6 +55,7 @@ fn manifests() -> Manifests {
             Target {
                 name: "atlan-prod".into(),
                 platform: TargetPlatform::Atlan(AtlanTarget {
+                    read: None,
                     base_url: "https://acme.atlan.com".into(),
                     api_key_env: "ATLAN_API_KEY".into(),
                     requests_per_minute: 1800,
@@ -66,6 +67,7 @@ fn manifests() -> Manifests {
             Target {
                 name: "atlan-b".into(),
                 platform: TargetPlatform::Mist(MistTarget {
+                    read: None,
                     cloud: Some("emea01".into()),
                     base_url: None,
                     org_id: "o".into(),

@@ -320,6 +320,7 @@ fn everything_a_plan_shows(
     let manifests =
         Manifests::load(&[PathBuf::from("examples/manifests")]).expect("examples are valid");
     let live = LiveOptions {
+        credentials: Default::default(),
         endpoints: BTreeMap::from([
             ("atlan-prod".to_string(), sandbox.atlan.clone()),
             ("connect-prod".to_string(), sandbox.connect.clone()),

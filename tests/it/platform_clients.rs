@@ -119,6 +119,7 @@ fn location() -> Location {
 
 fn atlan(sb: &SandboxHandle, key: &str) -> Client {
     TargetPlatform::Atlan(AtlanTarget {
+        read: None,
         base_url: "https://acme.atlan.com".into(),
         api_key_env: "ATLAN_API_KEY".into(),
         requests_per_minute: 6000,
@@ -136,6 +137,7 @@ fn atlan(sb: &SandboxHandle, key: &str) -> Client {
 
 fn connect(sb: &SandboxHandle, client_id: &str, secret: &str) -> Client {
     TargetPlatform::Connect(ConnectTarget {
+        read: None,
         base_url: "https://uswe.datahub.connect.aveva.com".into(),
         tenant_id: TENANT.into(),
         client_id_env: "CONNECT_CLIENT_ID".into(),
@@ -159,6 +161,7 @@ fn mist(sb: &SandboxHandle, key: &str) -> Client {
 
 fn mist_with(sb: &SandboxHandle, key: &str, options: &ClientOptions) -> Client {
     TargetPlatform::Mist(MistTarget {
+        read: None,
         cloud: Some("global01".into()),
         base_url: None,
         org_id: ORG.into(),
@@ -1221,6 +1224,7 @@ async fn atlan_looks_tokens_up_one_at_a_time_where_in_filters_are_refused() {
         requests_per_minute: 6000,
         grant_via: Default::default(),
         workspace_admins_may_change_connections: false,
+        read: None,
     })
     .open(
         "atlan-prod",

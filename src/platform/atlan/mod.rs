@@ -18,7 +18,7 @@ use super::{
 use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
-pub use spec::{AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
+pub use spec::{AtlanRead, AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
 
 /// The key of Atlan under a Target's `spec:`.
 const NAME: &str = "atlan";
@@ -48,6 +48,15 @@ impl TargetSettings for AtlanTarget {
             used.base_url = url.to_string();
         }
         TargetPlatform::Atlan(used)
+    }
+
+    fn for_reading(&self) -> Option<TargetPlatform> {
+        let read = self.read.as_ref()?;
+        Some(TargetPlatform::Atlan(AtlanTarget {
+            api_key_env: read.api_key_env.clone(),
+            read: None,
+            ..self.clone()
+        }))
     }
 
     fn identity(&self) -> Vec<(&'static str, Option<&str>)> {

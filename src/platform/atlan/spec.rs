@@ -32,6 +32,19 @@ pub struct AtlanTarget {
     /// connection's `adminRoles` holds the `$admin` role (docs/atlan.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub workspace_admins_may_change_connections: bool,
+    /// Separate read-only credentials: `plan`, `drift` and `export` use them when set, so a
+    /// pull request's plan job never holds a credential that can write; `apply` always uses
+    /// `apiKeyEnv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<AtlanRead>,
+}
+
+/// The read-only credentials of an Atlan Target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AtlanRead {
+    /// Environment variable holding an API token that can read the connections and tokens.
+    pub api_key_env: String,
 }
 
 /// How warrant makes an API token a connection admin (docs/atlan-workflows.md).
@@ -107,13 +120,23 @@ impl manifest::Settings for AtlanTarget {
     }
 
     fn credential_variables(&self) -> Vec<&str> {
-        vec![&self.api_key_env]
+        let mut variables = vec![self.api_key_env.as_str()];
+        variables.extend(self.read.iter().map(|r| r.api_key_env.as_str()));
+        variables
     }
 
     fn check(&self, doc: &mut Doc) {
         let at = |field| [K("spec"), K("atlan"), K(field)];
         doc.base_url(&at("baseUrl"), &self.base_url);
         doc.env_name(&at("apiKeyEnv"), "apiKeyEnv", &self.api_key_env);
+        if let Some(read) = &self.read {
+            doc.read_env_name(
+                &[K("spec"), K("atlan"), K("read"), K("apiKeyEnv")],
+                "apiKeyEnv",
+                &read.api_key_env,
+                &[&self.api_key_env],
+            );
+        }
         doc.positive(
             &at("requestsPerMinute"),
             "requestsPerMinute",

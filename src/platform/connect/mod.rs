@@ -16,7 +16,7 @@ use super::{
 use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
-pub use spec::{AutomationIdentitySpec, ConnectTarget, RoleRef};
+pub use spec::{AutomationIdentitySpec, ConnectRead, ConnectTarget, RoleRef};
 
 /// The key of CONNECT under a Target's `spec:`.
 const NAME: &str = "connect";
@@ -56,6 +56,16 @@ impl TargetSettings for ConnectTarget {
             used.base_url = url.to_string();
         }
         TargetPlatform::Connect(used)
+    }
+
+    fn for_reading(&self) -> Option<TargetPlatform> {
+        let read = self.read.as_ref()?;
+        Some(TargetPlatform::Connect(ConnectTarget {
+            client_id_env: read.client_id_env.clone(),
+            client_secret_env: read.client_secret_env.clone(),
+            read: None,
+            ..self.clone()
+        }))
     }
 
     fn identity(&self) -> Vec<(&'static str, Option<&str>)> {

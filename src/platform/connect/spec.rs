@@ -26,6 +26,21 @@ pub struct ConnectTarget {
     /// Environment variable holding the client secret.
     #[serde(default = "default_connect_client_secret_env")]
     pub client_secret_env: String,
+    /// Separate read-only credentials (a client whose roles can only read identities and
+    /// roles): `plan`, `drift` and `export` use them when set; `apply` always uses
+    /// `clientIdEnv`/`clientSecretEnv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<ConnectRead>,
+}
+
+/// The read-only credentials of a CONNECT Target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectRead {
+    /// Environment variable holding the read-only client's id.
+    pub client_id_env: String,
+    /// Environment variable holding the read-only client's secret.
+    pub client_secret_env: String,
 }
 
 fn default_connect_base_url() -> String {
@@ -108,7 +123,11 @@ impl manifest::Settings for ConnectTarget {
     }
 
     fn credential_variables(&self) -> Vec<&str> {
-        vec![&self.client_id_env, &self.client_secret_env]
+        let mut variables = vec![self.client_id_env.as_str(), self.client_secret_env.as_str()];
+        if let Some(read) = &self.read {
+            variables.extend([read.client_id_env.as_str(), read.client_secret_env.as_str()]);
+        }
+        variables
     }
 
     fn check(&self, doc: &mut Doc) {
@@ -121,6 +140,22 @@ impl manifest::Settings for ConnectTarget {
             "clientSecretEnv",
             &self.client_secret_env,
         );
+        if let Some(read) = &self.read {
+            let write = [self.client_id_env.as_str(), self.client_secret_env.as_str()];
+            let at = |field| [K("spec"), K("connect"), K("read"), K(field)];
+            doc.read_env_name(
+                &at("clientIdEnv"),
+                "clientIdEnv",
+                &read.client_id_env,
+                &write,
+            );
+            doc.read_env_name(
+                &at("clientSecretEnv"),
+                "clientSecretEnv",
+                &read.client_secret_env,
+                &write,
+            );
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use super::{
 use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
-pub use spec::{MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
+pub use spec::{MistRead, MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
 
 /// The key of Mist under a Target's `spec:`.
 const NAME: &str = "mist";
@@ -76,6 +76,15 @@ impl TargetSettings for MistTarget {
             used.cloud = None;
         }
         TargetPlatform::Mist(used)
+    }
+
+    fn for_reading(&self) -> Option<TargetPlatform> {
+        let read = self.read.as_ref()?;
+        Some(TargetPlatform::Mist(MistTarget {
+            api_token_env: read.api_token_env.clone(),
+            read: None,
+            ..self.clone()
+        }))
     }
 
     fn identity(&self) -> Vec<(&'static str, Option<&str>)> {

@@ -31,6 +31,18 @@ pub struct MistTarget {
     /// Client-side rate limit (Mist allows 5000 per hour per token).
     #[serde(default = "default_mist_rph")]
     pub requests_per_hour: u32,
+    /// Separate read-only credentials (an org token with the `read` role): `plan`, `drift`
+    /// and `export` use them when set; `apply` always uses `apiTokenEnv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<MistRead>,
+}
+
+/// The read-only credentials of a Mist Target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MistRead {
+    /// Environment variable holding an org API token that can read the org's tokens.
+    pub api_token_env: String,
 }
 
 fn default_mist_token_env() -> String {
@@ -104,7 +116,9 @@ impl manifest::Settings for MistTarget {
     }
 
     fn credential_variables(&self) -> Vec<&str> {
-        vec![&self.api_token_env]
+        let mut variables = vec![self.api_token_env.as_str()];
+        variables.extend(self.read.iter().map(|r| r.api_token_env.as_str()));
+        variables
     }
 
     fn check(&self, doc: &mut Doc) {
@@ -135,6 +149,14 @@ impl manifest::Settings for MistTarget {
         }
         doc.uuid(&p("orgId"), "orgId", &self.org_id);
         doc.env_name(&p("apiTokenEnv"), "apiTokenEnv", &self.api_token_env);
+        if let Some(read) = &self.read {
+            doc.read_env_name(
+                &[K("spec"), K("mist"), K("read"), K("apiTokenEnv")],
+                "apiTokenEnv",
+                &read.api_token_env,
+                &[&self.api_token_env],
+            );
+        }
         doc.positive(
             &p("requestsPerHour"),
             "requestsPerHour",

@@ -359,6 +359,7 @@ pub fn acme_meta() -> PlanMeta {
     targets.insert(
         "atlan-prod".to_string(),
         TargetPlatform::Atlan(AtlanTarget {
+            read: None,
             base_url: "https://acme.atlan.com".into(),
             api_key_env: "ATLAN_API_KEY".into(),
             requests_per_minute: 1800,
@@ -369,6 +370,7 @@ pub fn acme_meta() -> PlanMeta {
     targets.insert(
         "connect-prod".to_string(),
         TargetPlatform::Connect(ConnectTarget {
+            read: None,
             base_url: "https://uswe.datahub.connect.aveva.com".into(),
             tenant_id: "7fc97c8b-8f60-4f29-af71-3178c414e7a0".into(),
             client_id_env: "CONNECT_CLIENT_ID".into(),
@@ -378,6 +380,7 @@ pub fn acme_meta() -> PlanMeta {
     targets.insert(
         "mist-prod".to_string(),
         TargetPlatform::Mist(MistTarget {
+            read: None,
             cloud: None,
             base_url: Some("https://api.mist.com".into()),
             org_id: "a40f5d1f-d889-42e9-94ea-b9b33585fc6b".into(),

@@ -201,6 +201,7 @@ impl World {
         let manifests = Manifests::load_under(&[dir], scratch.path())
             .unwrap_or_else(|d| panic!("test manifests are invalid: {d:?}"));
         let live = LiveOptions {
+            credentials: Default::default(),
             endpoints: BTreeMap::from([
                 ("atlan-prod".to_string(), sandbox.atlan.clone()),
                 ("connect-prod".to_string(), sandbox.connect.clone()),
