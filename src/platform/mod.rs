@@ -535,6 +535,12 @@ pub struct ClientOptions {
     /// The longest wait for one write made by a workflow run (Atlan's package workflow), from
     /// its submission to its final phase; the run keeps going in the platform after it.
     pub workflow_timeout: Duration,
+    /// Whether the credential in use is the one apply writes with, so that its own
+    /// permissions (Atlan connection admin, CONNECT roles held, Mist write privilege) predict
+    /// what apply may do. False when a plan reads with a Target's separate `read:`
+    /// credentials: what a read-only credential may do says nothing about the writer, so
+    /// nothing is predicted and apply, with the write credential, meets the server's answer.
+    pub predicts_writes: bool,
 }
 
 impl Default for ClientOptions {
@@ -551,6 +557,7 @@ impl Default for ClientOptions {
             max_body_bytes: 64 * 1024 * 1024,
             max_pages: 100,
             workflow_timeout: Duration::from_secs(600),
+            predicts_writes: true,
         }
     }
 }

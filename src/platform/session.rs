@@ -160,14 +160,17 @@ impl Session {
         for (name, platform) in targets {
             let endpoint = options.endpoints.get(name).map(String::as_str);
             let reading;
+            let mut client_options = options.client.clone();
             let platform = match options.credentials {
                 Credentials::Write => platform,
                 Credentials::ReadWhenNamed => {
                     reading = platform.for_reading();
+                    // Separate read credentials cannot speak for the writer's permissions.
+                    client_options.predicts_writes &= reading == *platform;
                     &reading
                 }
             };
-            match platform.open(name, endpoint, &options.environment, &options.client) {
+            match platform.open(name, endpoint, &options.environment, &client_options) {
                 Ok(client) => {
                     clients.insert(name.clone(), client);
                 }

@@ -61,14 +61,16 @@ fn world(edit: impl FnOnce(&mut Seed)) -> World {
 /// The example world with the databricks connection's admins removed: the plan updates it,
 /// which jsmith (not an admin of it) may not do.
 fn databricks_emptied() -> World {
+    // warrant-bot may write it (through the `$admin` role): the plan is an update.
     world(|seed| {
-        seed.atlan
+        let databricks = seed
+            .atlan
             .connections
             .iter_mut()
             .find(|c| c.qualified_name == "default/databricks/1700000003")
-            .unwrap()
-            .admin_users
-            .clear()
+            .unwrap();
+        databricks.admin_users.clear();
+        databricks.admin_roles = vec![crate::support::ADMIN_ROLE.into()];
     })
 }
 

@@ -1136,15 +1136,17 @@ impl AtlanClient {
             return Ok(LiveState::Unreadable { id: guid, reasons });
         }
         let admins = &fields[ADMIN_USERS];
-        let write_denied = caller.and_then(|c| {
-            let may = c.may_administer(
-                admins,
-                &fields["adminGroups"],
-                &fields["adminRoles"],
-                self.workspace_admins_may,
-            );
-            (may == Some(false)).then(|| c.not_admin_of(&qn))
-        });
+        let write_denied = caller
+            .filter(|_| self.http.options().predicts_writes)
+            .and_then(|c| {
+                let may = c.may_administer(
+                    admins,
+                    &fields["adminGroups"],
+                    &fields["adminRoles"],
+                    self.workspace_admins_may,
+                );
+                (may == Some(false)).then(|| c.not_admin_of(&qn))
+            });
         let live_labels = admins
             .iter()
             .filter_map(|u| labels.get(u).map(|l| (u.clone(), l.clone())))

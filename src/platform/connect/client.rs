@@ -317,6 +317,9 @@ impl ConnectClient {
     /// The caller's own roles, read once per resolve; `None` when CONNECT refuses or does not
     /// know the read (403, 404): the rule is then left to the server.
     async fn own_roles(&self) -> Result<Option<Caller>, PlatformError> {
+        if !self.http.options().predicts_writes {
+            return Ok(None);
+        }
         let collection = format!("ClientCredentialClients/{}/Roles", self.client_id);
         let roles: Vec<Role> = match self.list(OWN_ROLES_ROUTE, &collection, |_| true).await {
             Ok(roles) => roles,

@@ -195,6 +195,9 @@ impl MistClient {
     /// (their `org_id`, when given, this org), or an MSP-wide one. `None` when `/self` lists
     /// no readable privileges: nothing is predicted and the server decides at apply.
     async fn self_can_write(&self) -> Result<Option<bool>, PlatformError> {
+        if !self.http.options().predicts_writes {
+            return Ok(None);
+        }
         let me: Value = match self
             .http
             .call(&Request::get(SELF_ROUTE, SELF_ROUTE.to_string()))
