@@ -84,6 +84,19 @@ pub enum Command {
     /// Run validate, plan, apply, plan and drift against the embedded sandbox.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  warrant completions bash > ~/.local/share/bash-completion/completions/warrant\n  warrant completions zsh > ~/.zfunc/_warrant\n  warrant completions fish > ~/.config/fish/completions/warrant.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per subcommand into a directory.
+    #[command(
+        after_help = "Examples:\n  warrant man | man -l -\n  warrant man --out ~/.local/share/man/man1"
+    )]
+    Man(ManArgs),
+    /// Print the version of warrant and of the file formats it reads and writes.
+    #[command(after_help = "Examples:\n  warrant version\n  warrant version --json")]
+    Version(VersionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +323,28 @@ pub struct DemoArgs {
     pub keep: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: commands::completions::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `warrant.1` and one page per subcommand (`warrant-plan.1`, …) into this directory
+    /// instead of printing the top page.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// One JSON object: the version and the plan, report and validate format versions.
+    #[arg(long)]
+    pub json: bool,
+}
+
 impl Command {
     /// Runs the command with the options its arguments give.
     fn run(self) -> anyhow::Result<Outcome> {
@@ -388,6 +423,17 @@ impl Command {
                 },
             }),
             Command::Demo(a) => commands::demo::run(commands::demo::Options { keep: a.keep }),
+            Command::Completions(a) => commands::completions::run(commands::completions::Options {
+                shell: a.shell,
+                command: <Cli as clap::CommandFactory>::command(),
+            }),
+            Command::Man(a) => commands::man::run(commands::man::Options {
+                out: a.out,
+                command: <Cli as clap::CommandFactory>::command(),
+            }),
+            Command::Version(a) => {
+                commands::version::run(commands::version::Options { json: a.json })
+            }
         }
     }
 }

@@ -12,6 +12,9 @@ use super::output::{errln, out, outln, write_err};
 use crate::manifest::{self, Diagnostic};
 use crate::platform::Manifests;
 
+/// Version of the `validate --format json` document.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiagnosticFormat {

@@ -17,6 +17,7 @@ mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
+mod cli_meta;
 mod demo;
 mod e2e_apply;
 mod e2e_apply_faults;
