@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::common::Live;
+use crate::commands::output::ColorChoice;
 use crate::commands::plan::PlanFormat;
 use crate::commands::validate::DiagnosticFormat;
 use crate::commands::{self, Outcome};
@@ -29,7 +30,7 @@ Exit codes: 0 success/no changes, 1 error, 2 changes pending (--detailed-exitcod
 3 stale plan refused, 4 drift found (--fail-on-drift).
 
 Logging: WARRANT_LOG=debug writes each HTTP request (method, URL, status, time) to stderr;
-never a credential.";
+never a credential. WARRANT_LOG_FORMAT=json writes one JSON object per line.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +40,21 @@ never a credential.";
     after_help = AFTER_HELP
 )]
 pub struct Cli {
+    /// Print only errors and warnings. Results asked for by format (`--format json`), files
+    /// (`--out`, `--report`) and exit codes are unchanged.
+    #[arg(long, short, global = true, env = "WARRANT_QUIET")]
+    pub quiet: bool,
+    /// Colour text for people: auto (a colour terminal or GitHub Actions, unless NO_COLOR is
+    /// set; CLICOLOR_FORCE colours a pipe), always, never.
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value_t,
+        value_name = "WHEN",
+        env = "WARRANT_COLOR"
+    )]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -440,6 +456,8 @@ impl Command {
 
 /// The environment variable that turns on diagnostic logging on stderr.
 pub(crate) const LOG_ENV: &str = "WARRANT_LOG";
+/// `json` makes each log line one JSON object (for log collectors); anything else, text.
+pub(crate) const LOG_FORMAT_ENV: &str = "WARRANT_LOG_FORMAT";
 
 /// Sends `tracing` events to stderr, filtered by `WARRANT_LOG` (unset: warnings only).
 ///
@@ -470,24 +488,30 @@ pub(crate) fn init_logging() {
             EnvFilter::new("warrant=warn")
         }
     };
-    let color = crate::commands::common::color_wanted(
-        std::env::var_os("NO_COLOR").as_deref(),
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    );
+    let json = std::env::var(LOG_FORMAT_ENV).is_ok_and(|v| v.trim() == "json");
     // Fails only when a subscriber is already set (a test harness); that one is kept. A log
     // line that cannot be written is dropped: reporting it would `eprintln!`, which panics on
-    // a closed stderr.
-    let _ = tracing_subscriber::fmt()
+    // a closed stderr. Both formats write the same fields, redacted where they are made.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .log_internal_errors(false)
-        .try_init();
+        .log_internal_errors(false);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_ansi(false)
+            .try_init()
+    } else {
+        let color = crate::commands::output::color(crate::commands::output::Stream::Stderr);
+        builder.with_ansi(color).try_init()
+    };
 }
 
 /// Parse the arguments and run the command.
 pub fn run() -> Outcome {
     let cli = Cli::parse();
+    crate::commands::output::configure(cli.quiet, cli.color);
     init_logging();
     match cli.command.run() {
         Ok(outcome) => outcome,

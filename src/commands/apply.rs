@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::common::{Live, plan_live, print_diagnostics, use_color};
-use super::output::{errln, out, outln};
+use super::output::{errln, out, outln, quiet};
 use super::report_file::ReportFile;
 use crate::apply::journal::Journal;
 use crate::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Status};
@@ -108,7 +108,10 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
             };
             super::journal::hold(&mut made, journal.records(), journal.path());
             apply::preflight(&made.plan, &options)?;
-            out!("{}", crate::render::text::plan(&made, use_color()))?;
+            // The plan is shown before asking, even under `--quiet`.
+            if !(quiet() && args.auto_approve) {
+                out!("{}", crate::render::text::plan(&made, use_color()))?;
+            }
             if !confirmed(&made.plan, args.auto_approve)? {
                 outln!("Apply cancelled; nothing was changed.")?;
                 return Ok(Outcome::Failure);
@@ -151,14 +154,18 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
 }
 
 fn show_summary(report: &ApplyReport) -> anyhow::Result<()> {
-    outln!("{}", crate::render::report::summary_line(report))?;
+    if !quiet() {
+        outln!("{}", crate::render::report::summary_line(report))?;
+    }
     for object in report.objects.iter() {
         if let Some(todo) = &object.action_required {
             let line = format!("action required: {}: {todo}", object.address);
             outln!("{}", crate::text::escape(&line))?;
         }
     }
-    print_not_in_plan(report)?;
+    if !quiet() {
+        print_not_in_plan(report)?;
+    }
     Ok(())
 }
 

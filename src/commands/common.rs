@@ -2,8 +2,7 @@
 //! ([`Live`]), loading manifests and planning with problems printed ([`plan_live`]), and
 //! printing (diagnostics, colour, streamed renderings).
 
-use std::ffi::OsStr;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -62,19 +61,9 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     ));
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
+/// Whether stdout's text for people is coloured (`--color`, the environment, the stream).
 pub(crate) fn use_color() -> bool {
-    color_wanted(
-        std::env::var_os("NO_COLOR").as_deref(),
-        std::io::stdout().is_terminal(),
-    )
-}
-
-/// The rule of [`use_color`], apart from the process state it reads, so it can be tested
-/// (and applied to stderr by the logger).
-pub(crate) fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
-    let no_color = no_color.is_some_and(|v| !v.is_empty());
-    !no_color && is_terminal
+    super::output::color(super::output::Stream::Stdout)
 }
 
 /// Streams a renderer's output to stdout through a buffer; a reader that goes away stops the
@@ -116,25 +105,4 @@ impl<W: Write> std::fmt::Write for IoText<W> {
 /// Prints text to stdout.
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     super::output::out!("{text}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::color_wanted;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn colour_only_on_a_terminal_and_never_with_a_non_empty_no_color() {
-        assert!(color_wanted(None, true));
-        assert!(!color_wanted(None, false));
-        assert!(!color_wanted(Some(OsStr::new("1")), true));
-        assert!(
-            !color_wanted(Some(OsStr::new("0")), true),
-            "any value counts"
-        );
-        assert!(!color_wanted(Some(OsStr::new("1")), false));
-        // https://no-color.org: an empty NO_COLOR does not disable colour.
-        assert!(color_wanted(Some(OsStr::new("")), true));
-        assert!(!color_wanted(Some(OsStr::new("")), false));
-    }
 }

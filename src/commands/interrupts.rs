@@ -118,7 +118,10 @@ pub(crate) async fn apply_with_interrupts(
     key_wait: Duration,
 ) -> anyhow::Result<ApplyReport> {
     let mut signals = Signals::listen(options.cancel.clone())?;
-    let progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
+    let progress: Box<dyn Progress> = if super::output::quiet() {
+        // Only what went wrong, as CI would show it.
+        Box::new(PlainLines::failures_only(std::io::stdout()))
+    } else if std::io::stderr().is_terminal() {
         Box::new(Bar::new())
     } else {
         Box::new(PlainLines::new(std::io::stdout()))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::Outcome;
-use super::output::{errln, settle_stdout};
+use super::output::{noteln, settle_stdout};
 
 /// What `warrant man` writes.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ fn write_pages(dir: &Path, command: &clap::Command) -> anyhow::Result<()> {
     man.render(&mut page)
         .context("cannot render the man page")?;
     std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
-    errln!("wrote {}", path.display());
+    noteln!("wrote {}", path.display());
     for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
         write_pages(dir, sub)?;
     }

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::Outcome;
 use super::common::{Live, plan_live, print, print_with, use_color};
-use super::output::{errln, settle_stdout};
+use super::output::{errln, noteln, quiet, settle_stdout};
 use crate::plan::file::PlanFile;
 use crate::render::markdown::MarkdownOptions;
 
@@ -56,7 +56,7 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     super::journal::hold_plan(&mut made, options.journal.as_deref())?;
     if let Some(out) = &options.out {
         crate::plan::file::write(out, &made)?;
-        errln!("Saved the plan to {}", out.display());
+        noteln!("Saved the plan to {}", out.display());
     }
     warn_partial_json(&made, options.format);
     if options.format == PlanFormat::Json {
@@ -67,6 +67,8 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     }
     // Text and JSON grow with the plan, so they are streamed; markdown has a size budget.
     match options.format {
+        // `--quiet`: the text is for people; the outcome and `--out` say the rest.
+        PlanFormat::Text if quiet() => {}
         PlanFormat::Text => {
             let color = use_color();
             print_with(|out| crate::render::text::write_plan(out, &made, color))?
@@ -97,6 +99,7 @@ pub(crate) fn run_drift(options: DriftOptions) -> anyhow::Result<Outcome> {
     };
     warn_partial_json(&made, options.format);
     match options.format {
+        PlanFormat::Text if quiet() => {}
         PlanFormat::Text => {
             let color = use_color();
             print_with(|out| crate::render::text::write_drift(out, &made, color))?

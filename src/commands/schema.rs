@@ -36,7 +36,7 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
         let mut text = serde_json::to_string_pretty(&schema)?;
         text.push('\n');
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        super::output::errln!("wrote {}", path.display());
+        super::output::noteln!("wrote {}", path.display());
     }
     Ok(Outcome::Success)
 }

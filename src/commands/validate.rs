@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::Outcome;
-use super::output::{errln, out, outln, write_err};
+use super::output::{errln, noteln, out, outln, write_err};
 use crate::manifest::{self, Diagnostic};
 use crate::platform::Manifests;
 
@@ -53,7 +53,7 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     }
     match result {
         Ok(m) => {
-            errln!(
+            noteln!(
                 "ok: {} documents valid ({} targets, {} resources)",
                 m.targets.len() + m.resources.len(),
                 m.targets.len(),

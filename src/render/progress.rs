@@ -10,12 +10,23 @@ use crate::apply::{ObjectReport, Progress, Status};
 /// One line per finished object (no-ops are left out: they were never worked on).
 pub struct PlainLines<W: Write + Send> {
     out: Mutex<W>,
+    /// `--quiet`: failed, stale, refused and skipped objects only.
+    failures_only: bool,
 }
 
 impl<W: Write + Send> PlainLines<W> {
     pub fn new(out: W) -> PlainLines<W> {
         PlainLines {
             out: Mutex::new(out),
+            failures_only: false,
+        }
+    }
+
+    /// Lines for the objects that did not succeed only (`--quiet`).
+    pub fn failures_only(out: W) -> PlainLines<W> {
+        PlainLines {
+            failures_only: true,
+            ..PlainLines::new(out)
         }
     }
 
@@ -26,7 +37,7 @@ impl<W: Write + Send> PlainLines<W> {
 
 impl<W: Write + Send> Progress for PlainLines<W> {
     fn finished(&self, report: &ObjectReport) {
-        if report.status == Status::NoOp {
+        if report.status == Status::NoOp || (self.failures_only && !is_failure(report.status)) {
             return;
         }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
@@ -34,6 +45,14 @@ impl<W: Write + Send> Progress for PlainLines<W> {
         let _ = writeln!(out, "{}", object_line(report));
         let _ = out.flush();
     }
+}
+
+/// Objects that did not end as wanted: shown even under `--quiet` and above a bar.
+fn is_failure(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Failed | Status::Stale | Status::Refused | Status::ConflictSkipped
+    )
 }
 
 /// An indicatif bar: objects done/total and the target being worked on. Failed, stale and
@@ -76,10 +95,7 @@ impl Progress for Bar {
         if report.status == Status::NoOp {
             return;
         }
-        if matches!(
-            report.status,
-            Status::Failed | Status::Stale | Status::Refused | Status::ConflictSkipped
-        ) {
+        if is_failure(report.status) {
             self.bar.println(object_line(report));
         }
         self.bar.inc(1);

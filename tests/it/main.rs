@@ -18,6 +18,7 @@ mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
 mod cli_meta;
+mod cli_output;
 mod demo;
 mod e2e_apply;
 mod e2e_apply_faults;
