@@ -30,7 +30,11 @@ Exit codes: 0 success/no changes, 1 error, 2 changes pending (--detailed-exitcod
 3 stale plan refused, 4 drift found (--fail-on-drift).
 
 Logging: WARRANT_LOG=debug writes each HTTP request (method, URL, status, time) to stderr;
-never a credential. WARRANT_LOG_FORMAT=json writes one JSON object per line.";
+never a credential. WARRANT_LOG_FORMAT=json writes one JSON object per line.
+
+Environment: the flags CI sets have WARRANT_* variables (WARRANT_PARALLELISM, WARRANT_PLAN_ID,
+WARRANT_REPORT, WARRANT_JOURNAL, WARRANT_QUIET, WARRANT_COLOR, …), each listed in the --help of
+its command; a flag given on the command line wins.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -141,22 +145,47 @@ pub struct LiveArgs {
     #[arg(long = "only", value_name = "KIND/NAME|target=NAME")]
     pub only: Vec<String>,
     /// Requests in flight at once per target.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, env = "WARRANT_PARALLELISM")]
     pub parallelism: usize,
     /// Largest API response read, in MiB; a larger one fails the read without being buffered.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 64,
+        env = "WARRANT_MAX_RESPONSE_MIB"
+    )]
     pub max_response_mib: u64,
     /// Most pages one listing reads; a listing that does not end within them fails.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        env = "WARRANT_MAX_PAGES"
+    )]
     pub max_pages: u32,
     /// Seconds one attempt of a request may take, to the last byte of the answer.
-    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 15,
+        env = "WARRANT_REQUEST_TIMEOUT"
+    )]
     pub request_timeout: u64,
     /// Seconds without a byte of an answer before the attempt fails.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        env = "WARRANT_IDLE_TIMEOUT"
+    )]
     pub idle_timeout: u64,
     /// Seconds one request may spend on failed attempts and waits, Retry-After included.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        env = "WARRANT_RETRY_BUDGET"
+    )]
     pub retry_budget: u64,
 }
 
@@ -205,10 +234,10 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Exit 2 when there are changes to apply.
-    #[arg(long)]
+    #[arg(long, env = "WARRANT_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
     /// Size budget of the markdown rendering, in bytes.
-    #[arg(long, default_value_t = 60000)]
+    #[arg(long, default_value_t = 60000, env = "WARRANT_MAX_BYTES")]
     pub max_bytes: usize,
     /// Also append the markdown plan to $GITHUB_STEP_SUMMARY.
     #[arg(long)]
@@ -218,7 +247,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE", env = JOURNAL_ENV)]
     pub journal: Option<PathBuf>,
     /// Where the full plan can be found, quoted when markdown output is truncated.
-    #[arg(long, value_name = "URL|TEXT")]
+    #[arg(long, value_name = "URL|TEXT", env = "WARRANT_FULL_PLAN_LINK")]
     pub full_plan_link: Option<String>,
     #[command(flatten)]
     pub live: LiveArgs,
@@ -242,24 +271,25 @@ pub struct ApplyArgs {
     /// A plan file (`plan --out`), or manifest files/directories to plan and apply.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// With a plan file: the merged manifests to apply from (default: the paths the plan
-    /// records, relative to the repository root). Targets, key sinks and desired values come
-    /// only from them; the plan can only narrow what is applied.
-    #[arg(long, value_name = "PATHS", num_args = 1..)]
+    /// With a plan file: the merged manifests to apply from, a file or directory (repeat the
+    /// flag for several; default: the paths the plan records, relative to the repository
+    /// root). Targets, key sinks and desired values come only from them; the plan can only
+    /// narrow what is applied.
+    #[arg(long, value_name = "PATH")]
     pub manifests: Vec<PathBuf>,
     /// With a plan file: refuse it unless its plan id (recomputed from its content) is ID,
     /// the id of the plan that was reviewed.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", env = "WARRANT_PLAN_ID")]
     pub plan_id: Option<String>,
     /// With manifests: apply without asking.
     #[arg(long)]
     pub auto_approve: bool,
     /// Refuse plans with more than N creates and updates.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "WARRANT_MAX_CHANGES")]
     pub max_changes: Option<usize>,
     /// Write a JSON report of every object's outcome here (checked writable before anything
     /// else is done).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", env = "WARRANT_REPORT")]
     pub report: Option<PathBuf>,
     /// The create journal: an intent before each create that returns a key, an outcome after
     /// its sink (default: .warrant/journal.jsonl under the repository root; the per-target
@@ -268,7 +298,12 @@ pub struct ApplyArgs {
     pub journal: Option<PathBuf>,
     /// After a second interrupt (Ctrl-C or SIGTERM), how long to wait for the creates in
     /// flight to return and hand their keys to their sinks before exiting.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        env = "WARRANT_KEY_WAIT"
+    )]
     pub key_wait: u64,
     #[command(flatten)]
     pub live: LiveArgs,

@@ -2,7 +2,7 @@
 //!
 //! Two modes. `apply PLANFILE` (the CI path) applies a saved plan without asking. The plan
 //! file is untrusted: its id is recomputed from its content (and compared with `--plan-id`),
-//! and the manifests are always loaded — `--manifests PATHS`, or the paths the plan records,
+//! and the manifests are always loaded — `--manifests PATH` (repeated), or the paths the plan records,
 //! relative to the repository root — because targets, credentials' variable names, key sinks
 //! and desired objects come only from them. `apply [PATHS…]` plans, shows the plan and asks
 //! for `yes` on a terminal (`--auto-approve` skips the question; without a terminal it

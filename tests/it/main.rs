@@ -17,6 +17,7 @@ mod apply_sink;
 mod apply_tampered;
 mod broken_pipe;
 mod ci_recipe;
+mod cli_args;
 mod cli_meta;
 mod cli_output;
 mod demo;
