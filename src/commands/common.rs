@@ -2,7 +2,7 @@
 //! ([`Live`]), loading manifests and planning with problems printed ([`plan_live`]), and
 //! printing (diagnostics, colour, streamed renderings).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -12,7 +12,8 @@ use super::output::{errln, settle_stdout};
 use crate::manifest::Diagnostic;
 use crate::plan::file::PlanFile;
 use crate::plan::gather::{Only, PlanError, make_plan, open_session};
-use crate::platform::{LiveOptions, Manifests};
+use crate::platform::{LiveOptions, Manifests, Session};
+use crate::render::progress::Spinners;
 
 /// How a command reaches live systems, and which declared objects it is about.
 #[derive(Debug, Clone, Default)]
@@ -40,10 +41,35 @@ pub(crate) fn plan_live(
         Err(e) => return Ok(Err(report(&e))),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    match runtime.block_on(make_plan(&manifests, &live.only, &session)) {
+    let spinners = spinners(&manifests, &session);
+    let _waits = spinners
+        .as_ref()
+        .map(|s| crate::platform::wait::listen(s.waits()));
+    let made = runtime.block_on(make_plan(&manifests, &live.only, &session));
+    if let Some(spinners) = &spinners {
+        spinners.finish();
+    }
+    match made {
         Ok(made) => Ok(Ok((manifests, made))),
         Err(e) => Ok(Err(report(&e))),
     }
+}
+
+/// A spinner per target being read, on a terminal only (and not under `--quiet`): reading
+/// live state can take seconds per target at real latencies.
+fn spinners(manifests: &Manifests, session: &Session) -> Option<Spinners> {
+    if super::output::quiet() || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let targets = manifests
+        .targets
+        .iter()
+        .filter(|t| session.client(&t.name).is_some())
+        .map(|t| (t.name.clone(), t.platform.platform_name().to_string()));
+    Some(Spinners::start(
+        targets,
+        indicatif::ProgressDrawTarget::stderr(),
+    ))
 }
 
 /// Prints a plan error (each platform error on its own line, with its hint).
