@@ -17,7 +17,7 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     let version = env!("CARGO_PKG_VERSION");
     if options.json {
         let value = serde_json::json!({
-            "version_format": VERSION_FORMAT,
+            "format_version": VERSION_FORMAT,
             "name": "warrant",
             "version": version,
             "plan_format_version": crate::plan::FORMAT_VERSION,

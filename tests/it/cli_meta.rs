@@ -107,7 +107,7 @@ fn version_prints_the_package_version_and_format_versions() {
     );
     let json: serde_json::Value = serde_json::from_str(&stdout_of(&["version", "--json"])).unwrap();
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(json["version_format"], 1);
+    assert_eq!(json["format_version"], 1);
     assert_eq!(
         json["plan_format_version"],
         u64::from(warrant::plan::FORMAT_VERSION)

@@ -60,6 +60,7 @@ mod sandbox_faults;
 mod sandbox_fidelity;
 mod sandbox_mist;
 mod sandbox_seed;
+mod schema_outputs;
 mod sdk_python;
 mod sdk_python_fidelity;
 mod sdk_python_workflows;
