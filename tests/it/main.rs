@@ -61,6 +61,7 @@ mod sandbox_fidelity;
 mod sandbox_mist;
 mod sandbox_seed;
 mod schema_outputs;
+mod schema_strictness;
 mod sdk_python;
 mod sdk_python_fidelity;
 mod sdk_python_workflows;
