@@ -41,6 +41,13 @@ fn demo_runs_the_whole_story_and_prints_no_secret() {
         "first plan summary missing:\n{stdout}"
     );
     assert!(stdout.contains("Apply complete: 7 applied"), "{stdout}");
+    // The demo says that it changed the example's `gh` sink, and to what.
+    assert!(
+        stdout.contains(
+            "note: for the demo, the key of OrgApiToken/installer-app goes to keys/installer-app.key in the demo's directory instead of the command `gh secret set MIST_INSTALLER_KEY`"
+        ),
+        "{stdout}"
+    );
     // The second plan has nothing left to do.
     let second = stdout
         .split("== 4. plan again")
