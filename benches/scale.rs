@@ -22,8 +22,8 @@
 //! - OrgApiToken: even ones exist as declared, odd ones are absent.
 //!
 //! Lower bounds of requests: reads are the pages of the list APIs the step needs (Atlan token
-//! list pages + connection search pages + whoami; CONNECT OAuth token + role pages + identity
-//! pages; the Mist token list), writes are one per changed object, or one per batch where the
+//! list pages + connection search pages + whoami; CONNECT OAuth token + role pages + the
+//! caller's own roles + identity pages; the Mist token list + `/self`), writes are one per changed object, or one per batch where the
 //! API takes batches (Atlan `entity/bulk`, 20 connections per request as the client sends).
 //! Apply must re-read what it changes (promise 1), so its bound also holds those list pages.
 //!
@@ -285,8 +285,10 @@ impl World {
             + self.connections.div_ceil(ATLAN_SEARCH_PAGE)
             + 1;
         let roles = (5 + CUSTOM_ROLES).div_ceil(CONNECT_PAGE);
-        let connect = 1 + roles + self.live_identities().max(1).div_ceil(CONNECT_PAGE);
-        atlan + connect + 1
+        // The caller's own roles (one page) and the Mist token's `/self`: what the plan reads
+        // to predict the role-subset rule and a read-only token.
+        let connect = 1 + roles + 1 + self.live_identities().max(1).div_ceil(CONNECT_PAGE);
+        atlan + connect + 1 + 1
     }
 
     /// Fewest requests for `apply`: re-read what changes, then one write per object or batch.

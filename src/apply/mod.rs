@@ -654,6 +654,8 @@ impl<'a> Slot<'a> {
 struct Pending {
     slot: usize,
     expected: SmallMap<Values>,
+    /// Every value of every field live right before the write: none may be gone after it.
+    kept: SmallMap<Values>,
 }
 
 /// Re-read, decide, write, verify, and redo what a concurrent writer dropped. Creates that
@@ -698,6 +700,7 @@ async fn apply_batch(
                     op,
                     additions,
                     expected,
+                    kept,
                     rebased,
                 } => {
                     if let (WriteOp::Create { .. }, Some(sink)) =
@@ -729,7 +732,11 @@ async fn apply_batch(
                     for (field, values) in additions {
                         slot.report.added.entry(field).or_default().extend(values);
                     }
-                    written.push(Pending { slot: k, expected });
+                    written.push(Pending {
+                        slot: k,
+                        expected,
+                        kept,
+                    });
                     ops.push(*op);
                 }
             }
@@ -803,6 +810,15 @@ async fn apply_batch(
                     continue;
                 }
             };
+            // A write adds; it must not take anything away, in the fields it wrote or in any
+            // other (a server whose PUT replaces what the body leaves out would). That is not
+            // retried: writing again cannot bring back what warrant did not declare.
+            if let (Some(lost), Some(_)) = (missing(&pending.kept, &after), after.object()) {
+                slot.fail(format!(
+                    "the write was made, but values live right before it are gone after it ({lost}): the server dropped them or a concurrent writer removed them; warrant never removes values, so restore them by hand"
+                ));
+                continue;
+            }
             match missing(&pending.expected, &after) {
                 None => {
                     let status = slot.first_status.unwrap_or(Status::Applied);
@@ -897,6 +913,8 @@ enum Decision {
         /// What must be live after the write: the fresh values ∪ the additions, per field
         /// written.
         expected: SmallMap<Values>,
+        /// The fresh values of every field, which must all still be live after the write.
+        kept: SmallMap<Values>,
         rebased: bool,
     },
 }
@@ -939,6 +957,7 @@ fn decide(
                 .collect();
             Decision::Write {
                 expected: fields.clone(),
+                kept: SmallMap::new(),
                 op: Box::new(WriteOp::Create {
                     desired: desired.clone(),
                     fields,
@@ -971,6 +990,7 @@ fn decide(
                     live: object.clone(),
                     additions: fresh.additions.clone(),
                 }),
+                kept: fresh.before.clone(),
                 additions: fresh.additions,
                 expected,
                 rebased,

@@ -61,6 +61,16 @@ pub enum Reason {
     /// The credential can read the Atlan connection but is not one of its admins, so Atlan
     /// refuses it the write.
     NotConnectionAdmin { caller: String, connection: String },
+    /// The CONNECT credential is not a Tenant Administrator and lacks these roles (names, or
+    /// ids where no name is known), which the create or update would need it to hold: a
+    /// non-administrator may only assign roles it holds, and may only change an identity
+    /// whose every role it holds.
+    RolesNotHeld { roles: Vec<String> },
+    /// The Mist token in use holds no write or admin privilege on the org, so Mist refuses
+    /// it this `verb` (`create`, `change`) of a token.
+    TokenReadOnly { verb: &'static str },
+    /// A live token of the declared name exists and the declaration says `adopt: never`.
+    AdoptRefused,
     /// Fresh live state would make apply add values the plan did not review.
     Unreviewed { field: String, values: Vec<String> },
     /// The object is gone, and the plan reviewed an update, not a create.
@@ -96,7 +106,10 @@ impl Reason {
     pub(crate) fn fails_apply(&self) -> bool {
         matches!(
             self,
-            Reason::NotConnectionAdmin { .. } | Reason::Unreadable { .. }
+            Reason::NotConnectionAdmin { .. }
+                | Reason::Unreadable { .. }
+                | Reason::RolesNotHeld { .. }
+                | Reason::TokenReadOnly { .. }
         )
     }
 }
@@ -165,6 +178,19 @@ impl fmt::Display for Reason {
             Reason::NotConnectionAdmin { caller, connection } => write!(
                 f,
                 "the credential ({caller}) is not an admin of connection {connection}, so it cannot add admins; a connection admin must apply this (this cannot be used to bypass security)"
+            ),
+            Reason::RolesNotHeld { roles } => write!(
+                f,
+                "the credential is not a Tenant Administrator and does not hold {} {}; CONNECT lets such a caller give only roles it holds, and change only identities whose every role it holds: a Tenant Administrator must apply this",
+                if roles.len() == 1 { "role" } else { "roles" },
+                roles.join(", ")
+            ),
+            Reason::TokenReadOnly { verb } => write!(
+                f,
+                "this token can read but not {verb} tokens: it holds no write or admin privilege on the org; apply with a token that does"
+            ),
+            Reason::AdoptRefused => f.write_str(
+                "a token with this name exists, created outside warrant (its key is not held by warrant), and the declaration says adopt: never; rename the declaration or remove adopt: never to take it over",
             ),
             Reason::Unreviewed { field, values } => write!(
                 f,

@@ -39,16 +39,37 @@ impl Environment {
             Environment::Process => std::env::var(name).ok().map(Secret::new),
             Environment::Given(variables) => variables.get(name).cloned(),
         };
-        match value {
-            Some(value) if !value.is_empty() => Ok(value),
-            _ => Err(PlatformError::new(
+        let missing = || {
+            PlatformError::new(
                 target,
                 ErrorKind::Credentials,
                 format!("environment variable {name} is not set"),
             )
             .with_hint(format!(
                 "export {name} with the credential for target {target}"
-            ))),
+            ))
+        };
+        let value = value.ok_or_else(missing)?;
+        // A credential pasted from a file or `echo` often ends in a newline, which no HTTP
+        // header may carry: surrounding whitespace is never part of a credential, so it is
+        // trimmed. What is left must be one line of visible text; anything else is refused
+        // here, naming the variable and never its value.
+        let trimmed = value.expose().trim();
+        if trimmed.is_empty() {
+            return Err(missing());
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(PlatformError::new(
+                target,
+                ErrorKind::Credentials,
+                format!("environment variable {name} holds a control character (such as a line break) inside the credential"),
+            )
+            .with_hint(format!("set {name} to the credential alone, on one line")));
+        }
+        if trimmed.len() == value.expose().len() {
+            Ok(value)
+        } else {
+            Ok(Secret::new(trimmed))
         }
     }
 }

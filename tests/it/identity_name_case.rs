@@ -2,7 +2,7 @@
 //! declared `legacy-ingest` is the live `Legacy-Ingest` (CONNECT refuses a second identity
 //! whose name differs only in case, as the sandbox does). The plan says update or no-op,
 //! never create; apply adds to the live identity; and when a create meets an identity that
-//! appeared since the read (a 409), the error names that identity.
+//! appeared since the read (a 409), that one identity is adopted.
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -98,10 +98,11 @@ async fn a_declared_name_finds_the_live_identity_that_differs_only_in_case() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_create_that_meets_the_identity_under_another_case_names_it() {
+async fn a_create_that_meets_the_identity_under_another_case_adopts_it() {
     // The identity is live as `Legacy-Ingest`, but the reads of the plan and of apply do not
     // show it (a proxy leaves it out of the first two listings): warrant creates
-    // `legacy-ingest`, CONNECT answers 409, and the recovery's own read finds it.
+    // `legacy-ingest`, CONNECT answers 409, and the recovery's own read finds the one
+    // identity of that name under the case rule, which is adopted: the name is the key.
     let world = World::start(seed(), &manifests("[team:legacy]")).await;
     let connect = FakeServer::start(&world.sandbox.connect).await;
     connect.on_times(
@@ -130,15 +131,14 @@ async fn a_create_that_meets_the_identity_under_another_case_names_it() {
 
     let report = world.apply(&plan, &session).await;
     let object = &report.objects[0];
-    assert_eq!(object.status, Status::Failed, "{object:#?}");
-    let error = object.error.as_deref().unwrap();
+    assert_eq!(object.status, Status::Applied, "{object:#?}");
+    assert_eq!(object.id.as_deref(), Some(LEGACY_INGEST_ID));
     assert!(
-        error.contains(&format!(
-            "an automation identity named legacy-ingest already exists (id {LEGACY_INGEST_ID})"
-        )),
-        "{error}"
+        connect.seen().iter().any(|r| r.starts_with("POST")),
+        "{:?}",
+        connect.seen()
     );
-    // Neither a second identity nor a write to the hidden one.
+    // No second identity, and no write to the adopted one: it already holds what is declared.
     let live = legacy_identities(&world.sandbox.state());
     assert_eq!(live.len(), 1, "{live:#?}");
     assert_eq!(live[0]["tags"], json!(["team:legacy"]));

@@ -20,6 +20,7 @@ mod ci_recipe;
 mod cli_args;
 mod cli_meta;
 mod cli_output;
+mod connect_mist_semantics;
 mod demo;
 mod e2e_apply;
 mod e2e_apply_faults;

@@ -559,11 +559,14 @@ async fn connect_resolves_roles_reads_creates_and_updates() {
     let id = created.created_id.clone().expect("id");
     assert_eq!(present(&read_back[1]).id, id);
 
-    // Creating it again: 409, re-listed and reported.
+    // Creating it again: 409, re-listed, and the one identity of that name adopted.
     let again = client.write(vec![create(&desired[1])]).await;
-    let error = again[0].as_ref().unwrap_err();
-    assert_eq!(error.status, Some(409));
-    assert!(error.message.contains(&id), "{error}");
+    let adopted = again[0].as_ref().expect("adopted");
+    assert_eq!(adopted.created_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        client.request_counts().by_endpoint["POST /api/v1/Tenants/{tenantId}/AutomationIdentities"],
+        2
+    );
 
     let fresh = client.read(&desired[..2]).await.expect("read");
     assert_eq!(present(&fresh[1]).id, id);
@@ -634,7 +637,9 @@ async fn mist_reads_creates_with_a_secret_key_and_appends_privileges() {
     ];
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
-    assert_eq!(client.request_counts().total, 0, "resolving is local");
+    // Resolving is local but for one read of the token's own privileges.
+    assert_eq!(client.request_counts().total, 1);
+    assert_eq!(client.request_counts().by_endpoint["GET /api/v1/self"], 1);
     assert_eq!(
         desired[0].fields["privileges"].values,
         values(&["read:org", &format!("write:site:{SITE}")])
@@ -648,7 +653,7 @@ async fn mist_reads_creates_with_a_secret_key_and_appends_privileges() {
     assert_eq!(ro.fields["srcIps"], values(&["63.3.55.4", "63.3.56.0/24"]));
     assert_eq!(live[1], LiveState::Absent);
     assert!(matches!(&live[2], LiveState::Ambiguous { ids } if ids.len() == 2));
-    assert_eq!(client.request_counts().total, 1);
+    assert_eq!(client.request_counts().total, 2);
 
     let results = client
         .write(vec![update(&desired[0], &live[0]), create(&desired[1])])
@@ -975,7 +980,7 @@ async fn mist_reads_every_token_across_x_page_pages() {
     );
     assert_eq!(live[3], LiveState::Absent);
     let counts = client.request_counts();
-    assert_eq!(counts.total, 4, "{counts:?}");
+    assert_eq!(counts.total, 5, "4 pages and /self: {counts:?}");
     assert_eq!(
         sb.request_counts()["mist GET /api/v1/orgs/{org_id}/apitokens"],
         4
@@ -997,8 +1002,25 @@ async fn connect_a_refused_update_is_forbidden_with_the_operation_id_and_a_hint(
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
     let live = client.read(&desired).await.expect("read");
+    // The read predicts the refusal from the caller's own roles, naming the role it lacks.
+    let denied = present(&live[0])
+        .write_denied
+        .as_ref()
+        .expect("predicted")
+        .to_string();
+    assert!(
+        denied.contains("does not hold role \"Asset Rule Runner\";"),
+        "{denied}"
+    );
+    // Written anyway (the applier would not), the server refuses it and names the role.
     let results = client.write(vec![update(&desired[0], &live[0])]).await;
     let error = results[0].as_ref().unwrap_err();
+    assert!(
+        error.message.contains(
+            "Missing roles: \"Asset Rule Runner\" (aaaaaaaa-0000-4000-8000-000000000006)."
+        ),
+        "{error}"
+    );
     assert_eq!(error.kind, ErrorKind::Forbidden);
     assert_eq!(error.status, Some(403));
     let code = error.code.as_deref().expect("the OperationId");
@@ -1045,6 +1067,17 @@ async fn mist_a_refused_update_is_forbidden_with_the_detail_and_a_hint() {
     let refs: Vec<&Resource> = resources.iter().collect();
     let desired = client.resolve(&refs).await.expect("resolve");
     let live = client.read(&desired).await.expect("read");
+    // The read predicts the refusal from the token's own privileges (`/self`).
+    let denied = present(&live[0])
+        .write_denied
+        .as_ref()
+        .expect("predicted")
+        .to_string();
+    assert!(
+        denied.starts_with("this token can read but not change tokens"),
+        "{denied}"
+    );
+    // Written anyway (the applier would not), the server refuses it.
     let results = client.write(vec![update(&desired[0], &live[0])]).await;
     let error = results[0].as_ref().unwrap_err();
     assert_eq!(error.kind, ErrorKind::Forbidden);

@@ -11,7 +11,13 @@
 //! Role names in manifests are resolved to the tenant's role ids: built-in roles by their
 //! `RoleTypeId` (their API names are not published), other roles by exact `Name`. Identities
 //! are matched by name under the case rule of [`super::same_identity`], in the read and when
-//! a create meets an identity that exists.
+//! a create meets an identity that exists: a 409 adopts the one live identity of that name,
+//! and is a conflict when there is none or several (docs/connect.md).
+//! The role-subset rule is predicted: `resolve` reads the caller's own roles once
+//! (`ClientCredentialClients/{clientId}/Roles`); for a caller that is not a Tenant
+//! Administrator, a create assigning a role it lacks is never made, and an update of an
+//! identity with a role it lacks is denied ([`Reason::RolesNotHeld`]). A 403 names the
+//! `MissingRoleIds` it carries by role name.
 //! Writes: `POST` creates (Name, RoleIds, Tags). `PUT` replaces each list it is sent and
 //! keeps null ones, so an update first `GET`s the one identity and sends only the lists that
 //! gain values, as that fresh read ∪ additions, and null for the rest.
@@ -49,6 +55,12 @@ const TAGS: &str = "tags";
 const TOTAL_COUNT: &str = "Total-Count";
 const IDENTITIES_ROUTE: &str = "/api/v1/Tenants/{tenantId}/AutomationIdentities";
 const IDENTITY_ROUTE: &str = "/api/v1/Tenants/{tenantId}/AutomationIdentities/{id}";
+/// The caller's own roles: a client credential client may read its own (contracts/connect.md
+/// §3, "Roles of a client"; docs/connect.md).
+const OWN_ROLES_ROUTE: &str = "/api/v1/Tenants/{tenantId}/ClientCredentialClients/{clientId}/Roles";
+const TENANT_ADMINISTRATOR: &str = "2dc742ab-39ea-4fc0-a39e-2bcb71c26a5f";
+/// How an error message lists the roles a 403 says are missing.
+const MISSING_ROLES: &str = "Missing roles:";
 
 /// Built-in roles and their role type ids (contracts/connect.md §4).
 const BUILTIN_ROLES: &[(&str, &str)] = &[
@@ -77,8 +89,37 @@ const BUILTIN_ROLES: &[(&str, &str)] = &[
 pub(super) struct ConnectClient {
     http: Http,
     tenant_path: String,
+    /// The client id warrant authenticates as: whose own roles [`Caller`] holds.
+    client_id: String,
     /// Role id → name, from the last role listing, to label live role ids for free.
     role_names: Mutex<BTreeMap<String, String>>,
+    /// The caller's own roles, read once by `resolve`; `None` until then, or when CONNECT
+    /// would not show them (then nothing is predicted and the server decides at apply).
+    caller: Mutex<Option<Caller>>,
+}
+
+/// What the role-subset rule needs to know of the caller (contracts/connect.md §7).
+#[derive(Debug, Clone)]
+struct Caller {
+    /// Holds the Tenant Administrator role: the rule does not apply.
+    admin: bool,
+    /// The ids of its roles, in lowercase (GUIDs compare without case).
+    held: BTreeSet<String>,
+}
+
+impl Caller {
+    /// The roles of `needed` (ids) the caller would need and lacks; none for an admin.
+    fn lacks<'a>(&self, needed: impl IntoIterator<Item = &'a String>) -> Vec<&'a String> {
+        if self.admin {
+            return Vec::new();
+        }
+        let mut seen = BTreeSet::new();
+        needed
+            .into_iter()
+            .filter(|id| !self.held.contains(&id.to_lowercase()))
+            .filter(|id| seen.insert(id.to_lowercase()))
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for ConnectClient {
@@ -155,11 +196,22 @@ fn parse_error(_status: u16, body: &[u8]) -> ApiError {
                 code: Some(oauth),
             };
         }
-        let parts: Vec<String> = ["Error", "Reason", "Resolution"]
+        let mut parts: Vec<String> = ["Error", "Reason", "Resolution"]
             .iter()
             .filter_map(|k| text(k))
             .filter(|s| !s.is_empty())
             .collect();
+        // The role-subset rule's 403 names the roles the caller lacks; the client shows them
+        // by name (`ConnectClient::name_roles`).
+        let missing: Vec<&str> = map
+            .get("DynamicProperties")
+            .and_then(|d| d.get("MissingRoleIds"))
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !missing.is_empty() {
+            parts.push(format!("{MISSING_ROLES} {}.", missing.join(", ")));
+        }
         return ApiError {
             code: text("OperationId"),
             message: (!parts.is_empty()).then(|| parts.join(" ")),
@@ -180,6 +232,7 @@ impl ConnectClient {
         client_secret: Secret,
         options: &ClientOptions,
     ) -> Result<ConnectClient, PlatformError> {
+        let own_id = client_id.clone();
         let auth = Auth::ClientCredentials {
             token_path: "/identity/connect/token".into(),
             client_id,
@@ -196,7 +249,9 @@ impl ConnectClient {
         Ok(ConnectClient {
             http,
             tenant_path: format!("/api/v1/Tenants/{}", settings.tenant_id),
+            client_id: own_id,
             role_names: Mutex::new(BTreeMap::new()),
+            caller: Mutex::new(None),
         })
     }
 
@@ -259,8 +314,78 @@ impl ConnectClient {
 
     // ---------------------------------------------------------------- resolve
 
+    /// The caller's own roles, read once per resolve; `None` when CONNECT refuses or does not
+    /// know the read (403, 404): the rule is then left to the server.
+    async fn own_roles(&self) -> Result<Option<Caller>, PlatformError> {
+        let collection = format!("ClientCredentialClients/{}/Roles", self.client_id);
+        let roles: Vec<Role> = match self.list(OWN_ROLES_ROUTE, &collection, |_| true).await {
+            Ok(roles) => roles,
+            Err(e) if matches!(e.status, Some(403 | 404)) => return Ok(None),
+            Err(e) => return Err(e.context("reading the caller's own roles")),
+        };
+        Ok(Some(Caller {
+            admin: roles.iter().any(|r| {
+                r.role_type_id
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(TENANT_ADMINISTRATOR))
+            }),
+            held: roles
+                .iter()
+                .filter_map(|r| r.id.as_deref().map(str::to_lowercase))
+                .collect(),
+        }))
+    }
+
+    /// The names of these role ids, for people (an id with no known name stays an id).
+    fn role_labels(&self, ids: &[&String]) -> Vec<String> {
+        let names = self
+            .role_names
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
+        ids.iter()
+            .map(|id| {
+                names
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(id))
+                    .map_or_else(|| id.to_string(), |(_, n)| format!("{n:?}"))
+            })
+            .collect()
+    }
+
+    /// `error` with the role ids of its "Missing roles:" list shown as `"Name" (id)`.
+    fn name_roles(&self, mut error: PlatformError) -> PlatformError {
+        let Some((head, tail)) = error.message.split_once(MISSING_ROLES) else {
+            return error;
+        };
+        let ids: Vec<String> = tail
+            .trim_end_matches('.')
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let refs: Vec<&String> = ids.iter().collect();
+        let named: Vec<String> = self
+            .role_labels(&refs)
+            .into_iter()
+            .zip(&ids)
+            .map(|(label, id)| {
+                if &label == id {
+                    label
+                } else {
+                    format!("{label} ({id})")
+                }
+            })
+            .collect();
+        error.message = format!("{head}{MISSING_ROLES} {}.", named.join(", "));
+        error
+    }
+
     async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
-        let roles = self.roles().await?;
+        let (roles, caller) = futures::try_join!(self.roles(), self.own_roles())?;
+        if let Ok(mut held) = self.caller.lock() {
+            held.clone_from(&caller);
+        }
         let mut out = Vec::with_capacity(resources.len());
         for r in resources {
             let ResourceSpec::AutomationIdentity(spec) = &r.spec else {
@@ -286,6 +411,26 @@ impl ConnectClient {
                 values,
                 max_items: None,
             };
+            // A create needs the caller to hold every role it assigns (unless it is a Tenant
+            // Administrator): predicted here, so the plan shows the conflict, not apply a 403.
+            let lacking: Vec<&String> = caller
+                .as_ref()
+                .map(|c| c.lacks(role_ids.iter()))
+                .unwrap_or_default();
+            let create = if lacking.is_empty() {
+                CreateRule::Allowed
+            } else {
+                CreateRule::Never(Reason::RolesNotHeld {
+                    roles: lacking
+                        .iter()
+                        .map(|id| {
+                            labels
+                                .get(*id)
+                                .map_or_else(|| id.to_string(), |l| format!("{l:?}"))
+                        })
+                        .collect(),
+                })
+            };
             out.push(DesiredObject {
                 address: Address {
                     kind: KIND,
@@ -297,7 +442,7 @@ impl ConnectClient {
                     (ROLE_IDS.to_string(), field(role_ids)),
                     (TAGS.to_string(), field(spec.tags.iter().cloned().collect())),
                 ]),
-                create: CreateRule::Allowed,
+                create,
                 labels: labels.into(),
                 problems,
                 key_sink: None,
@@ -353,7 +498,12 @@ impl ConnectClient {
                         .map(Vec::as_slice)
                     {
                         None | Some([]) => LiveState::Absent,
-                        Some([one]) => self.live_state(one, &format!("GET {IDENTITIES_ROUTE}"))?,
+                        Some([one]) => {
+                            let mut state =
+                                self.live_state(one, &format!("GET {IDENTITIES_ROUTE}"))?;
+                            self.deny_update(&mut state, o);
+                            state
+                        }
                         Some(many) => LiveState::Ambiguous {
                             ids: many.iter().filter_map(|i| i.id.clone()).collect(),
                         },
@@ -407,6 +557,31 @@ impl ConnectClient {
                 extra: SmallMap::new(),
             },
         })
+    }
+
+    /// The role-subset rule for an update of `state`, which would give it `desired`'s roles:
+    /// a caller that is not a Tenant Administrator must hold every role the identity has and
+    /// every role it gains. A denial only matters when there is something to add.
+    fn deny_update(&self, state: &mut LiveState, desired: &DesiredObject) {
+        let Ok(caller) = self.caller.lock().map(|c| c.clone()) else {
+            return;
+        };
+        let (Some(caller), LiveState::Present { object }) = (caller, state) else {
+            return;
+        };
+        let needed = object.fields.get(ROLE_IDS).into_iter().flatten().chain(
+            desired
+                .fields
+                .get(ROLE_IDS)
+                .into_iter()
+                .flat_map(|f| &f.values),
+        );
+        let lacking = caller.lacks(needed);
+        if !lacking.is_empty() {
+            object.write_denied = Some(Reason::RolesNotHeld {
+                roles: self.role_labels(&lacking),
+            });
+        }
     }
 
     // ---------------------------------------------------------------- export
@@ -534,19 +709,44 @@ impl ConnectClient {
                 Err(f) => f,
             };
             if failure.error.status == Some(409) {
+                // "Already exists": the identity was made by someone else since the read, or
+                // by this very create whose answer was lost before a retry. Either way the
+                // name is the identity's key, as it is in the plan: one live identity of this
+                // name under the case rule is adopted (the applier then reads it back and
+                // adds what it lacks, as reviewed); none or several is a conflict.
                 let existing = self.find_by_name(name).await?;
-                let ids: Vec<String> = existing.iter().filter_map(|i| i.id.clone()).collect();
-                let mut error = failure.error;
-                error.message = format!(
-                    "an automation identity named {name} already exists (id {}); it appeared after the plan was made",
-                    if ids.is_empty() {
-                        "unknown".to_string()
-                    } else {
-                        ids.join(", ")
+                match existing.as_slice() {
+                    [one] if one.id.is_some() => {
+                        return Ok(WriteOutcome {
+                            created_id: one.id.clone(),
+                            secret: None,
+                        });
                     }
-                );
-                error.hint = Some("run plan again to see it".into());
-                return Err(error);
+                    found => {
+                        let ids: Vec<String> = found.iter().filter_map(|i| i.id.clone()).collect();
+                        let mut error = failure.error;
+                        error.kind = ErrorKind::Rejected;
+                        error.message = if ids.is_empty() {
+                            format!(
+                                "CONNECT says an automation identity like {name} already exists, but no identity of that name (in any case) is listed; not created"
+                            )
+                        } else {
+                            format!(
+                                "CONNECT says an automation identity named {name} already exists, and {} identities of that name (in any case) are listed ({}); not created",
+                                ids.len(),
+                                ids.join(", ")
+                            )
+                        };
+                        error.hint =
+                            Some("run plan again to see the identities that exist now".into());
+                        return Err(error);
+                    }
+                }
+            }
+            if failure.error.status == Some(403) {
+                return Err(self
+                    .name_roles(failure.error)
+                    .context(format_args!("creating automation identity {name}")));
             }
             let maybe_applied = failure.maybe_applied();
             backoff.wait(failure).await?;
@@ -643,7 +843,7 @@ impl ConnectClient {
                 Err(f) => f,
             };
             if failure.transient == Transient::No {
-                let mut error = context(failure.error);
+                let mut error = context(self.name_roles(failure.error));
                 if error.status == Some(403) {
                     error.hint = Some(
                         "a caller who is not a Tenant Administrator must hold every role of the identity and every role it adds; a Tenant Administrator must apply this"

@@ -13,9 +13,11 @@
 //! more, and a create is refused when a token of that name appeared since the plan. A create
 //! (`POST`) returns the token's key once: it becomes a [`Secret`] in the write outcome and
 //! goes only to the manifest's key sink; the applier then reads the token back. An update
-//! first `GET`s the one token, then `PUT`s the name and the full privilege list (the privileges
-//! of that fresh read as they are, plus the new ones); `src_ips` is fixed at creation
-//! and never sent. `export` writes every token of the org back as a manifest spec; its key
+//! first `GET`s the one token, then `PUT`s the name, the full privilege list (the privileges
+//! of that fresh read as they are, plus the new ones) and that read's `src_ips` exactly as
+//! the server wrote them: the spec says PUT replaces the token, so a body without `src_ips`
+//! could clear them (and widen the token to any address). The applier's read-back then
+//! checks that no value of any field was lost. `export` writes every token of the org back as a manifest spec; its key
 //! cannot be read back, so the key sink is a placeholder the adopter sets.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,10 +49,14 @@ const PRIVILEGES: &str = "privileges";
 const SRC_IPS: &str = "srcIps";
 const LIST_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens";
 const ITEM_ROUTE: &str = "/api/v1/orgs/{org_id}/apitokens/{apitoken_id}";
+const SELF_ROUTE: &str = "/api/v1/self";
 
 pub(super) struct MistClient {
     http: Http,
     org_id: String,
+    /// Whether the token in use may create and change tokens of the org, from one
+    /// `GET /api/v1/self` per resolve; `None` until then, or when `/self` does not say.
+    can_write: std::sync::Mutex<Option<bool>>,
 }
 
 impl std::fmt::Debug for MistClient {
@@ -58,7 +64,7 @@ impl std::fmt::Debug for MistClient {
         f.debug_struct("MistClient")
             .field("http", &self.http)
             .field("org_id", &self.org_id)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,6 +97,19 @@ fn known_privileges(token: &ApiToken) -> Result<KnownList<Privilege>, Unreadable
     KnownList::from_json("privileges", token.privileges.as_ref(), |v| {
         Privilege::from_wire(v.as_object()?)
     })
+}
+
+/// The token's source IPs exactly as the server wrote them (`None` when it lists none), to be
+/// sent back unchanged: a PUT that replaces the token would otherwise clear them, and a
+/// rewritten form (`/32` dropped) could read as a change of a field Mist keeps fixed.
+fn src_ips_as_read(token: &ApiToken) -> Result<Option<Vec<String>>, UnreadableField> {
+    match &token.src_ips {
+        None | Some(Value::Null) => Ok(None),
+        some => KnownList::strings("src_ips", some.as_ref()).map(|ips| {
+            let ips = ips.into_items();
+            (!ips.is_empty()).then_some(ips)
+        }),
+    }
 }
 
 /// The token's source IPs. Missing or null means none: Mist leaves the field out when a token
@@ -156,6 +175,7 @@ impl MistClient {
         Ok(MistClient {
             http,
             org_id: settings.org_id.clone(),
+            can_write: std::sync::Mutex::new(None),
         })
     }
 
@@ -169,8 +189,54 @@ impl MistClient {
 
     // ---------------------------------------------------------------- resolve
 
-    /// Nothing to look up: privileges and addresses are canonicalized locally.
+    /// Whether the token in use may write the org's tokens, from its own privileges
+    /// (`GET /api/v1/self`, contracts/mist.md §4): Mist asks `write` or `admin` for POST, PUT
+    /// and DELETE, and an org token's privileges on this org are its `scope: org` entries
+    /// (their `org_id`, when given, this org), or an MSP-wide one. `None` when `/self` lists
+    /// no readable privileges: nothing is predicted and the server decides at apply.
+    async fn self_can_write(&self) -> Result<Option<bool>, PlatformError> {
+        let me: Value = match self
+            .http
+            .call(&Request::get(SELF_ROUTE, SELF_ROUTE.to_string()))
+            .await
+        {
+            Ok(response) => response.json()?,
+            Err(e) if matches!(e.status, Some(403 | 404)) => return Ok(None),
+            Err(e) => return Err(e.context("reading the token's own privileges")),
+        };
+        let Some(privileges) = me.get("privileges").and_then(Value::as_array) else {
+            return Ok(None);
+        };
+        let this_org = |p: &Value| {
+            p.get("org_id")
+                .and_then(Value::as_str)
+                .is_none_or(|o| o.eq_ignore_ascii_case(&self.org_id))
+        };
+        // Only a certain "no" is predicted: an MSP-wide write or admin privilege (a user token
+        // of an MSP admin) may cover the org, so it counts as one that can write.
+        Ok(Some(privileges.iter().any(|p| {
+            let text = |k: &str| p.get(k).and_then(Value::as_str);
+            matches!(text("role"), Some("admin" | "write"))
+                && match text("scope") {
+                    Some("org") => this_org(p),
+                    Some("msp") => true,
+                    _ => false,
+                }
+        })))
+    }
+
+    /// Privileges and addresses are canonicalized locally; the one request is `/self`, to
+    /// predict whether Mist will let the token write (a read-only token's creates are
+    /// conflicts here, its updates in the read).
     async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
+        let can_write = self.self_can_write().await?;
+        if let Ok(mut known) = self.can_write.lock() {
+            *known = can_write;
+        }
+        let create = match can_write {
+            Some(false) => CreateRule::Never(Reason::TokenReadOnly { verb: "create" }),
+            _ => CreateRule::Allowed,
+        };
         resources
             .iter()
             .map(|r| {
@@ -228,7 +294,7 @@ impl MistClient {
                             },
                         ),
                     ]),
-                    create: CreateRule::Allowed,
+                    create: create.clone(),
                     labels: SmallMap::new(),
                     problems,
                     key_sink,
@@ -372,7 +438,10 @@ impl MistClient {
                     (SRC_IPS.to_string(), src_ips),
                 ]),
                 labels: SmallMap::new(),
-                write_denied: None,
+                write_denied: match self.can_write.lock().map(|c| *c) {
+                    Ok(Some(false)) => Some(Reason::TokenReadOnly { verb: "change" }),
+                    _ => None,
+                },
                 extra: SmallMap::new(),
             },
         })
@@ -594,8 +663,9 @@ impl MistClient {
     /// as they are at that moment (every attribute, such as `views`, kept) plus the additions
     /// ([`KnownList::union`]), never privileges the batch read saw but which are gone now. A fresh read
     /// whose privileges are missing, null or malformed fails the update: writing the additions
-    /// alone would replace what is live. `src_ips` is not sent (absent keys are kept);
-    /// `name`, the schema's one required field, is sent as it is. The answer is not read: the
+    /// alone would replace what is live. `src_ips` is sent as that fresh read shows it, unchanged,
+    /// so a PUT that replaces the token keeps them; `name`, the schema's one required field,
+    /// is sent as it is. The answer is not read: the
     /// applier confirms the write with a read.
     async fn update(
         &self,
@@ -626,18 +696,24 @@ impl MistClient {
         };
         let mut backoff = self.http.backoff();
         loop {
-            let fresh = self.get(&live.id).await.map_err(context)?;
-            let fresh = known_privileges(&fresh)
-                .map_err(|e| context(self.http.unreadable(&e, &format!("GET {ITEM_ROUTE}"))))?;
+            let token = self.get(&live.id).await.map_err(context)?;
+            let unreadable = |e: UnreadableField| {
+                context(self.http.unreadable(&e, &format!("GET {ITEM_ROUTE}")))
+            };
+            let fresh = known_privileges(&token).map_err(unreadable)?;
+            let src_ips = src_ips_as_read(&token).map_err(unreadable)?;
             let privileges: Vec<Value> = fresh
                 .union(additions.iter().cloned())
                 .iter()
                 .map(|p| Value::Object(p.to_wire()))
                 .collect();
-            let body = json!({
+            let mut body = json!({
                 "name": address.remote_key,
                 "privileges": privileges,
             });
+            if let Some(ips) = src_ips {
+                body["src_ips"] = json!(ips);
+            }
             let request =
                 Request::new(Method::PUT, ITEM_ROUTE, self.item_path(&live.id)).json(body);
             let failure = match self.http.send(&request).await {

@@ -307,13 +307,22 @@ fn parse_src_ip(text: &str) -> Result<IpNet, (String, Option<String>)> {
     }
 }
 
-/// An address in its normal form, or a CIDR as `network/prefix`.
+/// An address in its normal form, or a CIDR as `network/prefix`. A host network (`/32`, or
+/// `/128` for IPv6) is the address alone: `63.3.55.4/32` and `63.3.55.4` allow exactly the
+/// same callers, so a live `/32` against a declared bare address is the same value, not a
+/// change. IPv6 is written in its canonical (RFC 5952) form, so `2001:0db8::0001` is
+/// `2001:db8::1`.
 pub(super) fn canonical_ip(text: &str) -> Option<String> {
     let text = text.trim();
     if let Ok(addr) = text.parse::<IpAddr>() {
         return Some(addr.to_string());
     }
-    text.parse::<IpNet>().ok().map(|n| n.trunc().to_string())
+    let net = text.parse::<IpNet>().ok()?.trunc();
+    if net.prefix_len() == net.max_prefix_len() {
+        Some(net.addr().to_string())
+    } else {
+        Some(net.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -332,6 +341,17 @@ mod tests {
             canonical_ip("2001:0db8:0000::0001").as_deref(),
             Some("2001:db8::1")
         );
+        assert_eq!(canonical_ip("63.3.55.4/32").as_deref(), Some("63.3.55.4"));
+        assert_eq!(
+            canonical_ip("2001:DB8:0:0::1/128").as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            canonical_ip("2001:db8:0:0:0:0:0:0/32").as_deref(),
+            Some("2001:db8::/32")
+        );
+        assert_eq!(canonical_ip("0.0.0.0/0").as_deref(), Some("0.0.0.0/0"));
         assert_eq!(canonical_ip("not-an-ip"), None);
+        assert_eq!(canonical_ip("10.0.0.1/33"), None);
     }
 }
