@@ -49,6 +49,7 @@ mod plan_props;
 mod platform_clients;
 mod platform_http;
 mod platform_writes;
+mod readme;
 mod release_workflow;
 mod render_golden;
 mod render_markdown_budget;
