@@ -120,7 +120,8 @@ pub(crate) async fn apply_with_interrupts(
     key_wait: Duration,
 ) -> anyhow::Result<ApplyReport> {
     let display = Arc::new(display(plan, declared));
-    let _waits = crate::platform::wait::listen(display.waits());
+    // Waits are news for people: not under `--quiet`.
+    let _waits = (!super::output::quiet()).then(|| crate::platform::wait::listen(display.waits()));
     let mut signals = Signals::listen(options.cancel.clone(), display.clone())?;
     let progress: &dyn Progress = display.as_ref();
     let say = |text: &str| display.say(text);
