@@ -131,6 +131,7 @@ async fn main() {
                 base_url: sb.atlan.clone(),
                 api_key_env: "ATLAN_API_KEY".into(),
                 requests_per_minute: 1800,
+                grant_via: Default::default(),
             }),
         ),
         (
@@ -176,6 +177,7 @@ async fn main() {
                     target: "atlan".into(),
                     connection: format!("default/snowflake/{i}"),
                     api_tokens: tokens,
+                    via: None,
                 }),
             )
         })

@@ -187,6 +187,9 @@ pub struct LiveArgs {
         env = "WARRANT_RETRY_BUDGET"
     )]
     pub retry_budget: u64,
+    /// Seconds to wait for one Atlan package workflow run (`via: workflow`) to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub workflow_timeout: u64,
 }
 
 impl LiveArgs {
@@ -200,6 +203,7 @@ impl LiveArgs {
             request_timeout: secs(self.request_timeout),
             idle_timeout: secs(self.idle_timeout),
             retry_budget: secs(self.retry_budget),
+            workflow_timeout: secs(self.workflow_timeout),
             ..ClientOptions::default()
         }
     }

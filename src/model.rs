@@ -192,6 +192,23 @@ pub struct DesiredObject {
     /// Where a secret returned at creation goes (Mist keys). Not itself secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_sink: Option<KeySink>,
+    /// How the platform makes this object's writes when not through its own write API
+    /// (Atlan's package workflow); `None` for the direct route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
+}
+
+/// A write route other than the platform's direct write (Atlan's package workflow). The
+/// route is part of the declaration (a plan reviewed for one route is stale for another); the
+/// notes are only shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Route {
+    /// The route in a reader's words, after `via` (`package workflow`).
+    pub via: String,
+    /// Value → how it would be written that way, as the platform found it when resolving
+    /// (`re-runs package workflow csa-…-1700000500`).
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub notes: SmallMap<String>,
 }
 
 /// A live object as read from the platform.
@@ -281,6 +298,7 @@ impl WriteOutcome {
         WriteOutcome {
             created_id: None,
             secret: None,
+            runs: Vec::new(),
         }
     }
 }
@@ -294,4 +312,33 @@ pub struct WriteOutcome {
     pub created_id: Option<String>,
     /// A secret returned once at creation (a Mist key). Goes only to the key sink.
     pub secret: Option<crate::secret::Secret>,
+    /// The runs a write on a route other than the direct one was made with (Atlan's package
+    /// workflow), for the apply report.
+    pub runs: Vec<RouteRun>,
+}
+
+/// One run that made a write on a route (a package workflow run), as the apply report
+/// records it. Server text in it was redacted where it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteRun {
+    /// The value the run added (a token's username).
+    pub value: String,
+    /// The workflow template that was run.
+    pub template: String,
+    /// The run: an existing one joined, or one submitted.
+    pub run: String,
+    /// Whether the run was joined (already pending or running) rather than submitted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joined: bool,
+    /// Whether the template was created for this write rather than re-run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+    /// The run's final phase as the platform reported it (never trusted alone).
+    pub phase: String,
+    /// The run's message, which is where the package says what it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Whether reading the object after the run showed the value: the result.
+    pub verified: bool,
 }

@@ -752,7 +752,7 @@ async fn apply_batch(
         let mut unsure: Vec<usize> = Vec::new();
         for ((pending, outcome), is_create) in written.into_iter().zip(outcomes).zip(created) {
             let slot = &mut slots[pending.slot];
-            let outcome = match outcome {
+            let mut outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     if journal::refused_before_creating(&e) {
@@ -764,6 +764,7 @@ async fn apply_batch(
                     continue;
                 }
             };
+            slot.report.runs.append(&mut outcome.runs);
             if is_create {
                 slot.created = true;
                 slot.report.id = outcome.created_id.clone();
@@ -1144,6 +1145,7 @@ mod tests {
             labels: SmallMap::new(),
             problems: Vec::new(),
             key_sink: None,
+            route: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Address, Reason, Refused, SmallMap, Values};
+use crate::model::{Address, Reason, Refused, RouteRun, SmallMap, Values};
 use crate::plan::Action;
 use crate::platform::RequestCounts;
 
@@ -124,6 +124,10 @@ pub struct ObjectReport {
     /// What a human must do, e.g. replace a token whose key was not captured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_required: Option<String>,
+    /// The runs that made the write, on a route other than the direct one (Atlan's package
+    /// workflow): template, run, phase, message and the verified result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RouteRun>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -143,6 +147,7 @@ impl ObjectReport {
             reasons: Vec::new(),
             refused: None,
             action_required: None,
+            runs: Vec::new(),
         }
     }
 

@@ -154,6 +154,7 @@ pub(crate) fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
+        route: None,
     };
     let mut change = Change {
         address: desired.address.clone(),
@@ -345,9 +346,10 @@ pub(crate) fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
 }
 
 /// sha256 over what the manifests declare for one object once resolved: its address, its
-/// fields (policy, values, limit), its create rule and its key sink. Not the labels (names
-/// shown to people) nor resolution problems (which make the object a conflict anyway). The
-/// serialization is canonical: values and fields are sorted sets and maps.
+/// fields (policy, values, limit), its create rule, its key sink and its write route (when
+/// not direct). Not the labels (names shown to people), the route's notes, nor resolution
+/// problems (which make the object a conflict anyway). The serialization is canonical: values
+/// and fields are sorted sets and maps.
 pub fn declaration_digest(desired: &DesiredObject) -> String {
     #[derive(Serialize)]
     struct Declaration<'a> {
@@ -355,6 +357,9 @@ pub fn declaration_digest(desired: &DesiredObject) -> String {
         fields: &'a SmallMap<crate::model::DesiredField>,
         create: &'a CreateRule,
         key_sink: &'a Option<crate::secret::KeySink>,
+        // Left out for the direct route, so digests of direct objects are what they were.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<&'a str>,
     }
     let mut h = Sha256::new();
     // Writing plain data into a hash cannot fail.
@@ -365,6 +370,7 @@ pub fn declaration_digest(desired: &DesiredObject) -> String {
             fields: &desired.fields,
             create: &desired.create,
             key_sink: &desired.key_sink,
+            via: desired.route.as_ref().map(|r| r.via.as_str()),
         },
     );
     format!("sha256:{}", hex::encode(h.finalize()))

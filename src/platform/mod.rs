@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{self, Diagnostic, Dialect, Doc, KeySinkSpec};
 use crate::model::{DesiredObject, Kind, LiveObject, LiveState, WriteOp, WriteOutcome};
 
-pub use atlan::{AtlanTarget, ConnectionAdminsSpec, TokenRef};
+pub use atlan::{AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
 pub use connect::{AutomationIdentitySpec, ConnectTarget, RoleRef};
 pub use http::RequestCounts;
 pub use mist::{MistRole, MistScope, MistTarget, OrgApiTokenSpec, PrivilegeSpec};
@@ -522,6 +522,9 @@ pub struct ClientOptions {
     /// The most pages one listing reads. A listing whose server states a total must also
     /// fit that total in this many pages of the size asked for, or fails at once.
     pub max_pages: u32,
+    /// The longest wait for one write made by a workflow run (Atlan's package workflow), from
+    /// its submission to its final phase; the run keeps going in the platform after it.
+    pub workflow_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -537,6 +540,7 @@ impl Default for ClientOptions {
             max_attempts: 6,
             max_body_bytes: 64 * 1024 * 1024,
             max_pages: 100,
+            workflow_timeout: Duration::from_secs(600),
         }
     }
 }

@@ -229,10 +229,12 @@ pub(crate) fn change_title(change: &Change) -> String {
 /// The lines of one changed object, without colour: title, field diffs, conflict reasons.
 /// Shared by text (which colours by the leading marker) and markdown (inside a diff fence).
 pub(crate) fn change_lines(change: &Change) -> Vec<String> {
+    let route = change.desired.route.as_ref();
     let mut out = vec![format!(
-        "{} {}",
+        "{} {}{}",
         symbol(change.action),
-        change_title(change)
+        change_title(change),
+        route.map_or(String::new(), |r| format!(" via {}", escape(&r.via)))
     )];
     for field in changed_fields(change) {
         out.push(format!("    {}:", escape(field)));
@@ -250,6 +252,19 @@ pub(crate) fn change_lines(change: &Change) -> Vec<String> {
     {
         // The key a create returns goes here and nowhere else: reviewers must see where.
         out.push(format!("    key → {}", escape(&sink.describe())));
+    }
+    // How each addition will be made on a route other than the direct one (a package
+    // workflow re-run or created): the reviewer sees what will show in the platform's history.
+    if let Some(route) = route {
+        for value in change.additions.values().flatten() {
+            if let Some(note) = route.notes.get(value) {
+                out.push(format!(
+                    "    {}: {}",
+                    display_value(value, &change.labels),
+                    escape(note)
+                ));
+            }
+        }
     }
     for reason in &change.reasons {
         out.push(format!("!   conflict: {}", escape(&reason.to_string())));

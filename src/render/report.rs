@@ -25,6 +25,23 @@ pub(crate) fn object_line(report: &ObjectReport) -> String {
                 let times = if report.retries == 1 { "time" } else { "times" };
                 d.push_str(&format!(" (retried {} {times})", report.retries));
             }
+            // The runs that made it, on a route other than the direct one.
+            for run in &report.runs {
+                let how = match (run.created, run.joined) {
+                    (true, _) => "created and ran",
+                    (_, true) => "joined a run of",
+                    _ => "re-ran",
+                };
+                let verified = if run.verified {
+                    "verified"
+                } else {
+                    "not verified"
+                };
+                d.push_str(&format!(
+                    "; {how} {} ({} {}, {verified})",
+                    run.template, run.run, run.phase
+                ));
+            }
             d
         }
         Status::AlreadySatisfied => "nothing left to add".into(),

@@ -40,6 +40,7 @@ fn desired(name: &str, create: CreateRule) -> DesiredObject {
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
+        route: None,
     }
 }
 

@@ -204,6 +204,7 @@ fn write_one(w: &mut FakeState, target: &str, op: WriteOp) -> Result<WriteOutcom
         return Ok(WriteOutcome {
             created_id: matches!(op, WriteOp::Create { .. }).then(|| "echoed-id".to_string()),
             secret,
+            runs: Vec::new(),
         });
     }
     match op {
@@ -225,6 +226,7 @@ fn write_one(w: &mut FakeState, target: &str, op: WriteOp) -> Result<WriteOutcom
             Ok(WriteOutcome {
                 created_id: Some(object.id),
                 secret,
+                runs: Vec::new(),
             })
         }
         WriteOp::Update {
@@ -261,6 +263,7 @@ fn write_one(w: &mut FakeState, target: &str, op: WriteOp) -> Result<WriteOutcom
             Ok(WriteOutcome {
                 created_id: None,
                 secret: None,
+                runs: Vec::new(),
             })
         }
     }
@@ -298,6 +301,7 @@ pub(crate) fn connection(name: &str, users: &[&str]) -> DesiredObject {
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
+        route: None,
     }
 }
 
@@ -312,6 +316,7 @@ pub(crate) fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObje
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
+        route: None,
     }
 }
 
@@ -333,6 +338,7 @@ pub(crate) fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredOb
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: Some(sink),
+        route: None,
     }
 }
 
@@ -354,6 +360,7 @@ fn target_settings() -> TargetPlatform {
         base_url: "https://t1.example.com".into(),
         api_key_env: "T1_KEY".into(),
         requests_per_minute: 1800,
+        grant_via: Default::default(),
     })
 }
 
@@ -402,6 +409,7 @@ pub(crate) fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
                     target: a.target.clone(),
                     connection: a.remote_key.clone(),
                     api_tokens: Vec::new(),
+                    via: None,
                 }),
                 AUTOMATION_IDENTITY => ResourceSpec::AutomationIdentity(AutomationIdentitySpec {
                     target: a.target.clone(),

@@ -355,7 +355,7 @@ pub fn short_page(fake: &FakeServer, platform: Platform) {
 /// server states no count (Atlan, and CONNECT, whose HEAD states none either) or one that
 /// keeps growing (Mist); with `Some(n)` it states `n` on every page, a total that fits the
 /// page bound, so the listing walks up to the bound. Pages hold `per_page` items, or as many
-/// as the client asked for (Mist: 100). Returns the number of pages served.
+/// as the client asked for (Mist: 100). Returns the number of distinct pages served.
 pub fn endless_pages(
     fake: &FakeServer,
     platform: Platform,
@@ -365,11 +365,24 @@ pub fn endless_pages(
     let (method, route) = platform.list();
     let served = Arc::new(AtomicU64::new(0));
     let counter = served.clone();
+    // Pages are counted by the position they ask for, not by request: a request retried
+    // after a transport hiccup (it happens under CPU load) reads no further page.
+    let positions = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let next_page = Arc::new(AtomicU64::new(0));
     fake.on(
         method,
         route,
         Arc::new(move |exchange| {
-            let page = counter.fetch_add(1, Ordering::SeqCst);
+            let page = next_page.fetch_add(1, Ordering::SeqCst);
+            let position = match platform {
+                Platform::Atlan => exchange.json()["dsl"]["from"].to_string(),
+                Platform::Connect => exchange.query_value("skip").unwrap_or_default().to_string(),
+                Platform::Mist => exchange.query_value("page").unwrap_or_default().to_string(),
+            };
+            if let Ok(mut seen) = positions.lock() {
+                seen.insert(position);
+                counter.store(seen.len() as u64, Ordering::SeqCst);
+            }
             let asked = match platform {
                 Platform::Atlan => exchange.json()["dsl"]["size"].as_u64(),
                 Platform::Connect => exchange.query_value("count").and_then(|c| c.parse().ok()),

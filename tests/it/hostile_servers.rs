@@ -428,7 +428,10 @@ async fn endless_next_pages_stop_at_the_page_bound() {
         };
         h.plan_fails(kind, expect).await;
         let pages = served.load(Ordering::SeqCst);
-        assert!(pages <= 20, "{platform:?}: {pages} pages read");
+        assert!(
+            (2..=20).contains(&pages),
+            "{platform:?}: {pages} pages read"
+        );
         h.assert_untouched();
     }
 }

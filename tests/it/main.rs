@@ -15,6 +15,8 @@ mod apply_props;
 mod apply_signals;
 mod apply_sink;
 mod apply_tampered;
+mod atlan_workflow_e2e;
+mod atlan_workflow_export;
 mod broken_pipe;
 mod ci_recipe;
 mod cli_args;

@@ -33,6 +33,7 @@ fn manifests() -> Manifests {
                 .iter()
                 .map(|t| TokenRef::Name(t.to_string()))
                 .collect(),
+            via: None,
         }),
         location: at(),
     };
@@ -57,6 +58,7 @@ fn manifests() -> Manifests {
                     base_url: "https://acme.atlan.com".into(),
                     api_key_env: "ATLAN_API_KEY".into(),
                     requests_per_minute: 1800,
+                    grant_via: Default::default(),
                 }),
                 location: at(),
             },
@@ -123,6 +125,7 @@ impl LiveTarget for Fake {
                 labels: SmallMap::new(),
                 problems: vec![],
                 key_sink: None,
+                route: None,
             })
             .collect();
         Box::pin(async move { Ok(desired) })

@@ -83,6 +83,7 @@ fn desired_object(index: usize) -> impl Strategy<Value = DesiredObject> {
                     vec![]
                 },
                 key_sink: None,
+                route: None,
             },
         )
 }

@@ -119,6 +119,7 @@ fn atlan(sb: &SandboxHandle, key: &str) -> Client {
         base_url: "https://acme.atlan.com".into(),
         api_key_env: "ATLAN_API_KEY".into(),
         requests_per_minute: 6000,
+        grant_via: Default::default(),
     })
     .open(
         "atlan-prod",
@@ -176,6 +177,7 @@ fn admins(name: &str, connection: &str, tokens: Vec<TokenRef>) -> Resource {
             target: "atlan-prod".into(),
             connection: connection.into(),
             api_tokens: tokens,
+            via: None,
         }),
         location: location(),
     }

@@ -31,7 +31,8 @@ use serde_json::{Value, json};
 
 use futures::future::BoxFuture;
 
-use super::{AtlanTarget, ConnectionAdminsSpec, KIND, TokenRef};
+use super::workflow::{self, GrantRoute};
+use super::{AtlanTarget, ConnectionAdminsSpec, KIND, TokenRef, Via};
 use crate::model::{
     Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, KnownList, LiveObject,
     LiveState, Reason, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
@@ -71,6 +72,8 @@ pub(super) struct AtlanClient {
     http: Http,
     /// Username → display name of every token seen, to label live admins for free.
     token_labels: Mutex<BTreeMap<String, String>>,
+    /// The route of each object's writes, and what the package workflow route needs.
+    workflows: workflow::Routes,
 }
 
 impl std::fmt::Debug for AtlanClient {
@@ -332,6 +335,7 @@ impl AtlanClient {
         Ok(AtlanClient {
             http,
             token_labels: Mutex::new(BTreeMap::new()),
+            workflows: workflow::Routes::new(settings.grant_via),
         })
     }
 
@@ -399,9 +403,63 @@ impl AtlanClient {
                 labels: labels.into(),
                 problems,
                 key_sink: None,
+                route: None,
             });
         }
+        self.route_resolved(resources, &mut out).await?;
         Ok(out)
+    }
+
+    /// Marks the objects whose tokens are granted by the package workflow (their `via`, or
+    /// the target's `grantVia`), with a note per token on whether an existing workflow is
+    /// re-run. A tenant without the package makes them conflicts that say so.
+    async fn route_resolved(
+        &self,
+        resources: &[&Resource],
+        out: &mut [DesiredObject],
+    ) -> Result<(), PlatformError> {
+        let mut routed = Vec::new();
+        for (i, (r, o)) in resources.iter().zip(out.iter()).enumerate() {
+            let ResourceSpec::ConnectionAdmins(spec) = &r.spec else {
+                continue;
+            };
+            if self.workflows.choose(&o.address, spec.via) == Via::Workflow {
+                routed.push(i);
+            }
+        }
+        if routed.is_empty() {
+            return Ok(());
+        }
+        let templates = match self.workflow_route(true).find().await {
+            Ok(t) => t,
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                for &i in &routed {
+                    out[i].problems.push(Reason::Unresolved(e.to_string()));
+                    out[i].route = Some(workflow::route(&[], &[], ""));
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        for i in routed {
+            let o = &mut out[i];
+            let tokens: Vec<(String, String)> = o
+                .fields
+                .values()
+                .flat_map(|f| f.values.iter())
+                .filter_map(|u| Some((u.clone(), self.workflows.guid(u)?)))
+                .collect();
+            o.route = Some(workflow::route(&tokens, &templates, &o.address.remote_key));
+        }
+        Ok(())
+    }
+
+    /// The package workflow route on this tenant, as an API token user or not.
+    fn workflow_route(&self, token_user: bool) -> workflow::legacy::Legacy<'_> {
+        workflow::legacy::Legacy {
+            http: &self.http,
+            token_user,
+        }
     }
 
     /// Resolves token references with as few requests as possible. The first page of the
@@ -586,6 +644,11 @@ impl AtlanClient {
     }
 
     fn remember(&self, tokens: &[ApiToken]) {
+        for t in tokens {
+            if let (Some(u), Some(id)) = (t.username(), &t.id) {
+                self.workflows.remember_guid(u, id.clone());
+            }
+        }
         if let Ok(mut labels) = self.token_labels.lock() {
             for t in tokens {
                 if let (Some(u), Some(n)) = (t.username(), t.display_name()) {
@@ -887,6 +950,7 @@ impl AtlanClient {
                     target: self.http.target().to_string(),
                     connection: qn.clone(),
                     api_tokens: refs.into_iter().collect(),
+                    via: None,
                 }),
                 comments,
             });
@@ -896,12 +960,123 @@ impl AtlanClient {
                 "{without_tokens} connection(s) with no API token among their admins were left out"
             ));
         }
+        self.export_workflows(&mut export, &tokens).await;
         Ok(export)
+    }
+
+    /// Declares `via: workflow` on each exported connection that has a package workflow
+    /// granting one of its exported tokens, so a team that grants through the package keeps
+    /// doing so. A grant made both ways is still one token of one document. Templates whose
+    /// grant is not live are noted; a tenant without the package only gets a note.
+    async fn export_workflows(&self, export: &mut Export, tokens: &[ApiToken]) {
+        let templates = match self.workflow_route(true).find().await {
+            Ok(t) => t,
+            Err(e) if e.kind == ErrorKind::NotFound => return,
+            Err(e) => {
+                export.notes.push(format!(
+                    "package workflows could not be listed, so every connection is exported via direct: {e}"
+                ));
+                return;
+            }
+        };
+        let guid_of = |token: &TokenRef| -> Option<String> {
+            match token {
+                TokenRef::Guid(g) => Some(g.clone()),
+                TokenRef::Name(n) => tokens
+                    .iter()
+                    .find(|t| t.display_name() == Some(n.as_str()))
+                    .and_then(|t| t.id.clone()),
+            }
+        };
+        let mut used = BTreeSet::new();
+        for object in &mut export.objects {
+            let ResourceSpec::ConnectionAdmins(spec) = &mut object.spec else {
+                continue;
+            };
+            let mut through = Vec::new();
+            for token in &spec.api_tokens {
+                if let Some(guid) = guid_of(token)
+                    && let Some(t) = workflow::newest(&templates, &spec.connection, &guid)
+                {
+                    used.insert((spec.connection.clone(), guid.to_lowercase()));
+                    through.push(format!("{} ({})", t.name, describe(token)));
+                }
+            }
+            if !through.is_empty() {
+                spec.via = Some(Via::Workflow);
+                object.comments.push(format!(
+                    "granted through the API token connection admin package: {}",
+                    through.join(", ")
+                ));
+            }
+        }
+        let stale = templates
+            .iter()
+            .filter(|t| !used.contains(&(t.connection.clone(), t.token_guid.to_lowercase())))
+            .count();
+        if stale > 0 {
+            export.notes.push(format!(
+                "{stale} package workflow(s) grant a token that is not an admin of its connection now (or a connection not exported); not declared"
+            ));
+        }
     }
 
     // ---------------------------------------------------------------- write
 
+    /// Writes `ops`: those declared `via: workflow` through the package, the others
+    /// directly; one result per op, in order.
     async fn write(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
+        let n = ops.len();
+        let (direct, routed) = self.workflows.split(ops);
+        let (indices, direct): (Vec<usize>, Vec<WriteOp>) = direct.into_iter().unzip();
+        let routed = async {
+            if routed.is_empty() {
+                return Vec::new();
+            }
+            // A run acts as its submitter; pyatlan sends API token users to `workflows…`.
+            let token_user = match self.whoami().await {
+                Ok(Some(me)) => me
+                    .roles
+                    .iter()
+                    .filter_map(name_of)
+                    .any(|r| r == "$api-token-default-access" || r == "$admin"),
+                Ok(None) => true,
+                Err(e) => {
+                    return routed
+                        .into_iter()
+                        .map(|(i, _)| (i, Err(e.clone())))
+                        .collect();
+                }
+            };
+            let options = self.http.options();
+            workflow::write(
+                &self.workflow_route(token_user),
+                self,
+                &self.workflows,
+                self.http.target(),
+                routed,
+                self.parallelism(),
+                options.workflow_timeout,
+            )
+            .await
+        };
+        let (direct, routed) = futures::join!(self.write_direct(direct), routed);
+        let mut results: Vec<Option<Result<WriteOutcome, PlatformError>>> =
+            (0..n).map(|_| None).collect();
+        for (i, r) in indices.into_iter().zip(direct).chain(routed) {
+            results[i] = Some(r);
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(self.http.error(ErrorKind::Other, "write was not performed"))
+                })
+            })
+            .collect()
+    }
+
+    async fn write_direct(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
         let mut results: Vec<Option<Result<WriteOutcome, PlatformError>>> =
             ops.iter().map(|_| None).collect();
         let mut pending = Vec::new();
@@ -1256,6 +1431,28 @@ fn resolve_in(token: &TokenRef, tokens: &[ApiToken]) -> Resolved {
             "ambiguous: {} tokens with guid {g}",
             many.len()
         ))),
+    }
+}
+
+/// The package workflow route verifies each run by reading the connection again.
+impl workflow::Reader for AtlanClient {
+    fn admin_users<'a>(
+        &'a self,
+        connection: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, PlatformError>> {
+        Box::pin(async move {
+            let found = self.search(&[connection.to_string()]).await?;
+            let Some([entity]) = found.get(connection).map(Vec::as_slice) else {
+                return Ok(None);
+            };
+            match entity.admin_list(ADMIN_USERS) {
+                Ok(users) => Ok(Some(users.into_items())),
+                Err(e) => Err(self
+                    .http
+                    .unreadable(&e, &format!("POST {SEARCH_ROUTE}"))
+                    .context(format_args!("connection {connection}"))),
+            }
+        })
     }
 }
 

@@ -1,13 +1,15 @@
 //! Atlan (contracts/atlan.md): API tokens as connection admins.
 //!
 //! Everything warrant knows about Atlan lives here: the `atlan` Target settings and
-//! `kind: ConnectionAdmins` with their rules (`spec.rs`), and the client that resolves token
-//! names, reads connections and adds admins (`client.rs`). Its simulator is
+//! `kind: ConnectionAdmins` with their rules (`spec.rs`), the client that resolves token
+//! names, reads connections and adds admins (`client.rs`), and the other route of adding them,
+//! the API token connection admin package run as a workflow (`workflow.rs`, `via: workflow`). Its simulator is
 //! `crate::sandbox::atlan`. A connection is found by its qualifiedName, exactly; warrant never
 //! creates one.
 
 mod client;
 mod spec;
+mod workflow;
 
 use super::{
     ClientOptions, Definition, Environment, LiveTarget, PlatformError, ResourceSpec,
@@ -16,7 +18,7 @@ use super::{
 use crate::manifest::RemoteKey;
 use crate::model::Kind;
 
-pub use spec::{AtlanTarget, ConnectionAdminsSpec, TokenRef};
+pub use spec::{AtlanTarget, ConnectionAdminsSpec, TokenRef, Via};
 
 /// The key of Atlan under a Target's `spec:`.
 const NAME: &str = "atlan";

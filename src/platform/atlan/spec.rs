@@ -26,6 +26,41 @@ pub struct AtlanTarget {
     #[serde(default = "default_atlan_rpm")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub requests_per_minute: u32,
+    /// How the connections of this target are granted unless a `ConnectionAdmins` says
+    /// otherwise (`spec.via`): `direct` (the default) or `workflow`.
+    #[serde(default, skip_serializing_if = "Via::is_direct")]
+    pub grant_via: Via,
+}
+
+/// How warrant makes an API token a connection admin (docs/atlan-workflows.md).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Via {
+    /// Update the connection's `adminUsers` through `entity/bulk`.
+    #[default]
+    Direct,
+    /// Run Atlan's API token connection admin package as a workflow (re-running an existing
+    /// one for the same connection and token), then verify by reading the connection.
+    Workflow,
+}
+
+impl Via {
+    pub(crate) fn is_direct(&self) -> bool {
+        *self == Via::Direct
+    }
 }
 
 fn default_atlan_key_env() -> String {
@@ -49,6 +84,10 @@ pub struct ConnectionAdminsSpec {
     /// The API tokens, by display name or GUID.
     #[schemars(length(min = 1), extend("uniqueItems" = true))]
     pub api_tokens: Vec<TokenRef>,
+    /// How the tokens are made admins: `direct` or `workflow` (Atlan's API token connection
+    /// admin package). Default: the Target's `grantVia`, else `direct`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
 }
 
 /// An Atlan API token, by display name or by GUID.

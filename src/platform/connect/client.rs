@@ -446,6 +446,7 @@ impl ConnectClient {
                 labels: labels.into(),
                 problems,
                 key_sink: None,
+                route: None,
             });
         }
         Ok(out)
@@ -704,6 +705,7 @@ impl ConnectClient {
                     return Ok(WriteOutcome {
                         created_id: Some(id),
                         secret: None,
+                        runs: Vec::new(),
                     });
                 }
                 Err(f) => f,
@@ -720,6 +722,7 @@ impl ConnectClient {
                         return Ok(WriteOutcome {
                             created_id: one.id.clone(),
                             secret: None,
+                            runs: Vec::new(),
                         });
                     }
                     found => {
@@ -758,6 +761,7 @@ impl ConnectClient {
                         return Ok(WriteOutcome {
                             created_id: one.id.clone(),
                             secret: None,
+                            runs: Vec::new(),
                         });
                     }
                     many => {

@@ -298,6 +298,7 @@ impl MistClient {
                     labels: SmallMap::new(),
                     problems,
                     key_sink,
+                    route: None,
                 })
             })
             .collect()
@@ -748,6 +749,7 @@ fn created(name: &str, response: &Response) -> Result<WriteOutcome, PlatformErro
         created_id: Some(id),
         // Masked from now on: an error or log line quoting a response must not show it.
         secret: Some(Secret::in_use(key)),
+        runs: Vec::new(),
     })
 }
 

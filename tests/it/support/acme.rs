@@ -50,6 +50,7 @@ pub fn desired(address: Address, fields: Vec<(&str, DesiredField)>) -> DesiredOb
         labels: SmallMap::new(),
         problems: Vec::new(),
         key_sink: None,
+        route: None,
     }
 }
 
@@ -243,6 +244,7 @@ pub fn acme_plan() -> PlanFile {
     // create, and a name matching two tokens.
     let token = |d: DesiredObject, sink: &str| DesiredObject {
         key_sink: Some(KeySink::File(sink.into())),
+        route: None,
         ..d
     };
     let d = token(
@@ -360,6 +362,7 @@ pub fn acme_meta() -> PlanMeta {
             base_url: "https://acme.atlan.com".into(),
             api_key_env: "ATLAN_API_KEY".into(),
             requests_per_minute: 1800,
+            grant_via: Default::default(),
         }),
     );
     targets.insert(
