@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::common::Live;
+use crate::commands::output::ColorChoice;
 use crate::commands::plan::PlanFormat;
 use crate::commands::validate::DiagnosticFormat;
 use crate::commands::{self, Outcome};
@@ -31,7 +32,11 @@ flag never passes as 2), 2 changes pending (--detailed-exitcode), 3 stale plan r
 4 drift found (--fail-on-drift: undeclared or missing access).
 
 Logging: WARRANT_LOG=debug writes each HTTP request (method, URL, status, time) to stderr;
-never a credential.";
+never a credential. WARRANT_LOG_FORMAT=json writes one JSON object per line.
+
+Environment: the flags CI sets have WARRANT_* variables (WARRANT_PARALLELISM, WARRANT_PLAN_ID,
+WARRANT_REPORT, WARRANT_JOURNAL, WARRANT_QUIET, WARRANT_COLOR, …), each listed in the --help of
+its command; a flag given on the command line wins.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +46,21 @@ never a credential.";
     after_help = AFTER_HELP
 )]
 pub struct Cli {
+    /// Print only errors and warnings. Results asked for by format (`--format json`), files
+    /// (`--out`, `--report`) and exit codes are unchanged.
+    #[arg(long, short, global = true, env = "WARRANT_QUIET")]
+    pub quiet: bool,
+    /// Colour text for people: auto (a colour terminal or GitHub Actions, unless NO_COLOR is
+    /// set; CLICOLOR_FORCE colours a pipe), always, never.
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value_t,
+        value_name = "WHEN",
+        env = "WARRANT_COLOR"
+    )]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -94,6 +114,19 @@ pub enum Command {
     /// Run validate, plan, apply, plan and drift against the embedded sandbox.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  warrant completions bash > ~/.local/share/bash-completion/completions/warrant\n  warrant completions zsh > ~/.zfunc/_warrant\n  warrant completions fish > ~/.config/fish/completions/warrant.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per subcommand into a directory.
+    #[command(
+        after_help = "Examples:\n  warrant man | man -l -\n  warrant man --out ~/.local/share/man/man1"
+    )]
+    Man(ManArgs),
+    /// Print the version of warrant and of the file formats it reads and writes.
+    #[command(after_help = "Examples:\n  warrant version\n  warrant version --json")]
+    Version(VersionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,22 +159,47 @@ pub struct LiveArgs {
     #[arg(long = "only", value_name = "KIND/NAME|target=NAME")]
     pub only: Vec<String>,
     /// Requests in flight at once per target.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, env = "WARRANT_PARALLELISM")]
     pub parallelism: usize,
     /// Largest API response read, in MiB; a larger one fails the read without being buffered.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 64,
+        env = "WARRANT_MAX_RESPONSE_MIB"
+    )]
     pub max_response_mib: u64,
     /// Most pages one listing reads; a listing that does not end within them fails.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        env = "WARRANT_MAX_PAGES"
+    )]
     pub max_pages: u32,
     /// Seconds one attempt of a request may take, to the last byte of the answer.
-    #[arg(long, value_name = "SECS", default_value_t = 15)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 15,
+        env = "WARRANT_REQUEST_TIMEOUT"
+    )]
     pub request_timeout: u64,
     /// Seconds without a byte of an answer before the attempt fails.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        env = "WARRANT_IDLE_TIMEOUT"
+    )]
     pub idle_timeout: u64,
     /// Seconds one request may spend on failed attempts and waits, Retry-After included.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        env = "WARRANT_RETRY_BUDGET"
+    )]
     pub retry_budget: u64,
     /// Seconds to wait for one Atlan package workflow run (`via: workflow`) to finish.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
@@ -196,10 +254,10 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Exit 2 when there are changes to apply.
-    #[arg(long)]
+    #[arg(long, env = "WARRANT_DETAILED_EXITCODE")]
     pub detailed_exitcode: bool,
     /// Size budget of the markdown rendering, in bytes.
-    #[arg(long, default_value_t = 60000)]
+    #[arg(long, default_value_t = 60000, env = "WARRANT_MAX_BYTES")]
     pub max_bytes: usize,
     /// Also append the whole markdown plan to $GITHUB_STEP_SUMMARY, up to GitHub's 1 MiB
     /// limit whatever --max-bytes says.
@@ -210,7 +268,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE", env = JOURNAL_ENV)]
     pub journal: Option<PathBuf>,
     /// Where the full plan can be found, quoted when markdown output is truncated.
-    #[arg(long, value_name = "URL|TEXT")]
+    #[arg(long, value_name = "URL|TEXT", env = "WARRANT_FULL_PLAN_LINK")]
     pub full_plan_link: Option<String>,
     #[command(flatten)]
     pub live: LiveArgs,
@@ -248,24 +306,25 @@ pub struct ApplyArgs {
     /// A plan file (`plan --out`), or manifest files/directories to plan and apply.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// With a plan file: the merged manifests to apply from (default: the paths the plan
-    /// records, relative to the repository root). Targets, key sinks and desired values come
-    /// only from them; the plan can only narrow what is applied.
-    #[arg(long, value_name = "PATHS", num_args = 1..)]
+    /// With a plan file: the merged manifests to apply from, a file or directory (repeat the
+    /// flag for several; default: the paths the plan records, relative to the repository
+    /// root). Targets, key sinks and desired values come only from them; the plan can only
+    /// narrow what is applied.
+    #[arg(long, value_name = "PATH")]
     pub manifests: Vec<PathBuf>,
     /// With a plan file: refuse it unless its plan id (recomputed from its content) is ID,
     /// the id of the plan that was reviewed.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", env = "WARRANT_PLAN_ID")]
     pub plan_id: Option<String>,
     /// With manifests: apply without asking.
     #[arg(long)]
     pub auto_approve: bool,
     /// Refuse plans with more than N creates and updates.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "WARRANT_MAX_CHANGES")]
     pub max_changes: Option<usize>,
     /// Write a JSON report of every object's outcome here (checked writable before anything
     /// else is done).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", env = "WARRANT_REPORT")]
     pub report: Option<PathBuf>,
     /// The create journal: an intent before each create that returns a key, an outcome after
     /// its sink (default: .warrant/journal.jsonl under the repository root; the per-target
@@ -277,7 +336,12 @@ pub struct ApplyArgs {
     pub step_summary: bool,
     /// After a second interrupt (Ctrl-C or SIGTERM), how long to wait for the creates in
     /// flight to return and hand their keys to their sinks before exiting.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        env = "WARRANT_KEY_WAIT"
+    )]
     pub key_wait: u64,
     #[command(flatten)]
     pub live: LiveArgs,
@@ -346,6 +410,28 @@ pub struct DemoArgs {
     /// Keep the demo's working directory (plan file, report, keys) instead of removing it.
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: commands::completions::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `warrant.1` and one page per subcommand (`warrant-plan.1`, …) into this directory
+    /// instead of printing the top page.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// One JSON object: the version and the plan, report and validate format versions.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Command {
@@ -436,12 +522,25 @@ impl Command {
                 },
             }),
             Command::Demo(a) => commands::demo::run(commands::demo::Options { keep: a.keep }),
+            Command::Completions(a) => commands::completions::run(commands::completions::Options {
+                shell: a.shell,
+                command: <Cli as clap::CommandFactory>::command(),
+            }),
+            Command::Man(a) => commands::man::run(commands::man::Options {
+                out: a.out,
+                command: <Cli as clap::CommandFactory>::command(),
+            }),
+            Command::Version(a) => {
+                commands::version::run(commands::version::Options { json: a.json })
+            }
         }
     }
 }
 
 /// The environment variable that turns on diagnostic logging on stderr.
 pub(crate) const LOG_ENV: &str = "WARRANT_LOG";
+/// `json` makes each log line one JSON object (for log collectors); anything else, text.
+pub(crate) const LOG_FORMAT_ENV: &str = "WARRANT_LOG_FORMAT";
 
 /// Sends `tracing` events to stderr, filtered by `WARRANT_LOG` (unset: warnings only).
 ///
@@ -472,19 +571,24 @@ pub(crate) fn init_logging() {
             EnvFilter::new("warrant=warn")
         }
     };
-    let color = crate::commands::common::color_wanted(
-        std::env::var_os("NO_COLOR").as_deref(),
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    );
+    let json = std::env::var(LOG_FORMAT_ENV).is_ok_and(|v| v.trim() == "json");
     // Fails only when a subscriber is already set (a test harness); that one is kept. A log
     // line that cannot be written is dropped: reporting it would `eprintln!`, which panics on
-    // a closed stderr.
-    let _ = tracing_subscriber::fmt()
+    // a closed stderr. Both formats write the same fields, redacted where they are made.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .log_internal_errors(false)
-        .try_init();
+        .log_internal_errors(false);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_ansi(false)
+            .try_init()
+    } else {
+        let color = crate::commands::output::color(crate::commands::output::Stream::Stderr);
+        builder.with_ansi(color).try_init()
+    };
 }
 
 /// Parse the arguments and run the command.
@@ -493,6 +597,7 @@ pub fn run() -> Outcome {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
+    crate::commands::output::configure(cli.quiet, cli.color);
     init_logging();
     match cli.command.run() {
         Ok(outcome) => outcome,

@@ -13,7 +13,7 @@
 //! apply            the executor: manifests (trusted) ∩ reviewed plan (untrusted)
 //! plan · export    the pure diff, Plan and its file · manifests written from live state
 //! platform · sandbox   one module per platform behind LiveTarget, the one list of
-//!                  platforms, http, listing, session · the simulators of the platforms
+//!                  platforms, http, listing, session, wait · the simulators of the platforms
 //! manifest         generic: files, YAML with spans, the envelope, diagnostics, the rules
 //!                  across documents, the Dialect interface the platforms implement
 //! model            objects with set-valued fields, policies, typed reasons, write operations

@@ -319,7 +319,7 @@ pub struct WriteOutcome {
 
 /// One run that made a write on a route (a package workflow run), as the apply report
 /// records it. Server text in it was redacted where it was read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteRun {
     /// The value the run added (a token's username).

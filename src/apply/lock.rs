@@ -13,7 +13,7 @@
 //! What it does not cover: applies on other machines, or with another `.warrant` directory
 //! (another checkout, another `--journal`). Between machines, the CI concurrency group orders
 //! runs, and the Mist client's re-list right before each create refuses a token that
-//! appeared since the plan (see the README).
+//! appeared since the plan (see docs/files-and-interrupts.md).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};

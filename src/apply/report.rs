@@ -17,7 +17,19 @@ use crate::platform::RequestCounts;
 pub const REPORT_VERSION: u32 = 1;
 
 /// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// The planned additions were written and verified.
@@ -85,7 +97,7 @@ impl fmt::Display for Status {
 }
 
 /// The outcome of one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObjectReport {
     pub address: Address,
     /// What the plan said.
@@ -148,7 +160,8 @@ impl ObjectReport {
 }
 
 /// The whole report of one apply run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(title = "warrant apply --report")]
 pub struct ApplyReport {
     pub report_version: u32,
     pub warrant_version: String,
@@ -175,7 +188,7 @@ pub struct ApplyReport {
 }
 
 /// The outcome as it appears in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReportOutcome {
     /// Everything planned is live now.

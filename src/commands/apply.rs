@@ -2,7 +2,7 @@
 //!
 //! Two modes. `apply PLANFILE` (the CI path) applies a saved plan without asking. The plan
 //! file is untrusted: its id is recomputed from its content (and compared with `--plan-id`),
-//! and the manifests are always loaded — `--manifests PATHS`, or the paths the plan records,
+//! and the manifests are always loaded — `--manifests PATH` (repeated), or the paths the plan records,
 //! relative to the repository root — because targets, credentials' variable names, key sinks
 //! and desired objects come only from them. `apply [PATHS…]` plans, shows the plan and asks
 //! for `yes` on a terminal (`--auto-approve` skips the question; without a terminal it
@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::common::{Live, plan_live, print_diagnostics, use_color};
-use super::output::{errln, out, outln};
+use super::output::{errln, out, outln, quiet};
 use super::report_file::ReportFile;
 use crate::apply::journal::Journal;
 use crate::apply::{self, ApplyOptions, ApplyReport, CancelFlag, Declared, Status};
@@ -114,7 +114,10 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
             };
             super::journal::hold(&mut made, journal.records(), journal.path());
             apply::preflight(&made.plan, &options)?;
-            out!("{}", crate::render::text::plan(&made, use_color()))?;
+            // The plan is shown before asking, even under `--quiet`.
+            if !(quiet() && args.auto_approve) {
+                out!("{}", crate::render::text::plan(&made, use_color()))?;
+            }
             if !confirmed(&made.plan, args.auto_approve)? {
                 outln!("Apply cancelled; nothing was changed.")?;
                 return Ok(Outcome::Failure);
@@ -171,14 +174,18 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
 }
 
 fn show_summary(report: &ApplyReport) -> anyhow::Result<()> {
-    outln!("{}", crate::render::report::summary_line(report))?;
+    if !quiet() {
+        outln!("{}", crate::render::report::summary_line(report))?;
+    }
     for object in report.objects.iter() {
         if let Some(todo) = &object.action_required {
             let line = format!("action required: {}: {todo}", object.address);
             outln!("{}", crate::text::escape(&line))?;
         }
     }
-    print_not_in_plan(report)?;
+    if !quiet() {
+        print_not_in_plan(report)?;
+    }
     Ok(())
 }
 

@@ -2,7 +2,6 @@
 //! ([`Live`]), loading manifests and planning with problems printed ([`plan_live`]), and
 //! printing (diagnostics, colour, streamed renderings).
 
-use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -13,7 +12,8 @@ use super::output::{errln, settle_stdout};
 use crate::manifest::Diagnostic;
 use crate::plan::file::PlanFile;
 use crate::plan::gather::{Only, PlanError, make_plan, open_session};
-use crate::platform::{LiveOptions, Manifests};
+use crate::platform::{LiveOptions, Manifests, Session};
+use crate::render::progress::Spinners;
 
 /// How a command reaches live systems, and which declared objects it is about.
 #[derive(Debug, Clone, Default)]
@@ -51,10 +51,35 @@ pub(crate) fn plan_live(
         Err(e) => return Ok(Err(report(&e))),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    match runtime.block_on(make_plan(&manifests, &live.only, &session)) {
+    let spinners = spinners(&manifests, &session);
+    let _waits = spinners
+        .as_ref()
+        .map(|s| crate::platform::wait::listen(s.waits()));
+    let made = runtime.block_on(make_plan(&manifests, &live.only, &session));
+    if let Some(spinners) = &spinners {
+        spinners.finish();
+    }
+    match made {
         Ok(made) => Ok(Ok((manifests, made))),
         Err(e) => Ok(Err(report(&e))),
     }
+}
+
+/// A spinner per target being read, on a terminal only (and not under `--quiet`): reading
+/// live state can take seconds per target at real latencies.
+fn spinners(manifests: &Manifests, session: &Session) -> Option<Spinners> {
+    if super::output::quiet() || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let targets = manifests
+        .targets
+        .iter()
+        .filter(|t| session.client(&t.name).is_some())
+        .map(|t| (t.name.clone(), t.platform.platform_name().to_string()));
+    Some(Spinners::start(
+        targets,
+        indicatif::ProgressDrawTarget::stderr(),
+    ))
 }
 
 /// Prints a plan error (each platform error on its own line, with its hint).
@@ -78,19 +103,9 @@ pub(crate) fn github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty.
+/// Whether stdout's text for people is coloured (`--color`, the environment, the stream).
 pub(crate) fn use_color() -> bool {
-    color_wanted(
-        std::env::var_os("NO_COLOR").as_deref(),
-        std::io::stdout().is_terminal(),
-    )
-}
-
-/// The rule of [`use_color`], apart from the process state it reads, so it can be tested
-/// (and applied to stderr by the logger).
-pub(crate) fn color_wanted(no_color: Option<&OsStr>, is_terminal: bool) -> bool {
-    let no_color = no_color.is_some_and(|v| !v.is_empty());
-    !no_color && is_terminal
+    super::output::color(super::output::Stream::Stdout)
 }
 
 /// Streams a renderer's output to stdout through a buffer; a reader that goes away stops the
@@ -132,25 +147,4 @@ impl<W: Write> std::fmt::Write for IoText<W> {
 /// Prints text to stdout.
 pub(crate) fn print(text: &str) -> anyhow::Result<()> {
     super::output::out!("{text}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::color_wanted;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn colour_only_on_a_terminal_and_never_with_a_non_empty_no_color() {
-        assert!(color_wanted(None, true));
-        assert!(!color_wanted(None, false));
-        assert!(!color_wanted(Some(OsStr::new("1")), true));
-        assert!(
-            !color_wanted(Some(OsStr::new("0")), true),
-            "any value counts"
-        );
-        assert!(!color_wanted(Some(OsStr::new("1")), false));
-        // https://no-color.org: an empty NO_COLOR does not disable colour.
-        assert!(color_wanted(Some(OsStr::new("")), true));
-        assert!(!color_wanted(Some(OsStr::new("")), false));
-    }
 }

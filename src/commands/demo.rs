@@ -4,7 +4,8 @@
 //! example manifests (compiled in) to a scratch directory, points their targets at the
 //! sandbox, and runs validate → plan → apply → plan again → drift through the same library
 //! calls the real commands use. Key sinks are redirected into the scratch directory, since a
-//! newcomer's machine has no `gh` and the demo must not write into the current directory.
+//! newcomer's machine has no `gh` and the demo must not write into the current directory; the
+//! demo says which sinks it changed, so nobody mistakes the example's sinks for file sinks.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -90,7 +91,9 @@ async fn demo(args: Options) -> anyhow::Result<Outcome> {
     )?;
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).context("cannot create the key directory")?;
-    redirect_key_sinks(&mut manifests);
+    for line in redirect_key_sinks(&mut manifests) {
+        outln!("{line}")?;
+    }
 
     let live = LiveOptions {
         endpoints: BTreeMap::from([
@@ -224,14 +227,30 @@ fn write_manifests(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Every key sink becomes a file in the scratch directory's `keys/` (the manifests' root is the
-/// scratch directory, and a validated sink path is relative to it).
-fn redirect_key_sinks(manifests: &mut Manifests) {
+/// scratch directory, and a validated sink path is relative to it). Returns one line per
+/// sink that changed, saying from what to what.
+fn redirect_key_sinks(manifests: &mut Manifests) -> Vec<String> {
+    let mut changed = Vec::new();
     for resource in &mut manifests.resources {
         let file = format!("keys/{}.key", resource.name);
+        let address = format!("{}/{}", resource.kind(), resource.name);
         if let Some(sink) = resource.spec.key_sink_mut() {
-            *sink = KeySinkSpec::file(file);
+            let redirected = KeySinkSpec::file(&file);
+            if *sink != redirected {
+                let was = match (&sink.file, &sink.command) {
+                    (_, Some(argv)) => format!("the command `{}`", argv.join(" ")),
+                    (Some(path), None) => format!("the file {}", path.display()),
+                    (None, None) => "no sink".to_string(),
+                };
+                changed.push(crate::text::escape(&format!(
+                    "note: for the demo, the key of {address} goes to {file} in the demo's directory instead of {was}"
+                ))
+                .into_owned());
+                *sink = redirected;
+            }
         }
     }
+    changed
 }
 
 /// The first Atlan caller of the example seed that is not warrant's own (a connection admin

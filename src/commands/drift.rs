@@ -30,6 +30,7 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     };
     warn_partial_json(&made, options.format);
     match options.format {
+        PlanFormat::Text if super::output::quiet() => {}
         PlanFormat::Text => {
             let color = use_color();
             print_with(|out| crate::render::text::write_drift(out, &made, color))?

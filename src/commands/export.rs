@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use super::Outcome;
 use super::common::print_diagnostics;
-use super::output::{errln, settle_stdout};
+use super::output::{errln, noteln, settle_stdout};
 use crate::export::{export_target, write_files};
 use crate::plan::gather::now_rfc3339;
 use crate::platform::{LiveOptions, Manifests, Session};
@@ -64,13 +64,13 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let files = runtime.block_on(export_target(&session, &target.name, &now_rfc3339()))?;
     if files.is_empty() {
-        errln!("Target {} has nothing warrant could declare.", target.name);
+        noteln!("Target {} has nothing warrant could declare.", target.name);
         return Ok(Outcome::Success);
     }
     match &args.out {
         Some(dir) => {
             for (file, path) in files.iter().zip(write_files(dir, &files)?) {
-                errln!(
+                noteln!(
                     "Wrote {} {} document(s) to {}",
                     file.documents,
                     file.kind,

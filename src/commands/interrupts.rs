@@ -15,21 +15,22 @@
 //! A process killed outright (SIGKILL) writes nothing more, but the journal's intents were
 //! on disk before each create was sent.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
 
-use super::output::errln;
 use crate::apply::abandon::{Abandoned, Finished, abandoned_report};
 use crate::apply::journal::Journal;
 use crate::apply::{
     self, ApplyOptions, ApplyReport, CancelFlag, Declared, ObjectReport, Progress, Status,
 };
-use crate::plan::Plan;
+use crate::plan::{Action, Plan};
 use crate::platform::Session;
-use crate::render::progress::{Bar, PlainLines};
+use crate::render::progress::{Bars, Display, PlainLines};
 
 /// Counts SIGINT and SIGTERM from the moment it listens; the first one sets the cancel flag.
 struct Signals {
@@ -38,16 +39,17 @@ struct Signals {
 }
 
 impl Signals {
-    fn listen(cancel: CancelFlag) -> anyhow::Result<Signals> {
+    /// `display` prints the notice of the first signal, above any bars.
+    fn listen(cancel: CancelFlag, display: Arc<Display>) -> anyhow::Result<Signals> {
         let (tx, count) = watch::channel(0u32);
         let mut source = SignalSource::new()?;
         let listener = tokio::spawn(async move {
             while let Some(name) = source.next().await {
                 let n = *tx.borrow() + 1;
                 if n == 1 {
-                    errln!(
+                    display.say(&format!(
                         "interrupted: finishing the writes in flight, starting nothing new ({name}; interrupt again to stop sooner)"
-                    );
+                    ));
                     cancel.cancel();
                 }
                 tx.send_replace(n);
@@ -117,13 +119,13 @@ pub(crate) async fn apply_with_interrupts(
     options: &ApplyOptions,
     key_wait: Duration,
 ) -> anyhow::Result<ApplyReport> {
-    let mut signals = Signals::listen(options.cancel.clone())?;
-    let progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
-        Box::new(Bar::new())
-    } else {
-        Box::new(PlainLines::new(std::io::stdout()))
-    };
-    let finished = Finished::new(progress.as_ref());
+    let display = Arc::new(display(plan, declared));
+    // Waits are news for people: not under `--quiet`.
+    let _waits = (!super::output::quiet()).then(|| crate::platform::wait::listen(display.waits()));
+    let mut signals = Signals::listen(options.cancel.clone(), display.clone())?;
+    let progress: &dyn Progress = display.as_ref();
+    let say = |text: &str| display.say(text);
+    let finished = Finished::new(progress);
     let started_at = apply::now();
     let requests_before = session.request_counts();
     let run = apply::apply_plan(plan, declared, session, options, &finished);
@@ -142,26 +144,23 @@ pub(crate) async fn apply_with_interrupts(
                 .iter()
                 .map(|a| format!("{}/{}", a.target, a.remote_key))
                 .collect();
-            errln!(
-                "{}",
-                crate::text::escape(&format!(
-                    "interrupted again: no new create starts; waiting up to {}s for the create(s) in flight to return and hand their keys to their sinks: {} (interrupt once more to stop waiting)",
-                    key_wait.as_secs(),
-                    names.join(", ")
-                ))
-            );
+            say(&crate::text::escape(&format!(
+                "interrupted again: no new create starts; waiting up to {}s for the create(s) in flight to return and hand their keys to their sinks: {} (interrupt once more to stop waiting)",
+                key_wait.as_secs(),
+                names.join(", ")
+            )));
             tokio::select! {
                 biased;
                 report = &mut run => return Ok(report?),
-                () = journal.settled() => errln!("the creates in flight have settled; stopping now"),
-                () = tokio::time::sleep(key_wait) => errln!(
+                () = journal.settled() => say("the creates in flight have settled; stopping now"),
+                () = tokio::time::sleep(key_wait) => say(&format!(
                     "waited {}s for the creates in flight; stopping now",
                     key_wait.as_secs()
-                ),
-                () = signals.reached(3) => errln!("interrupted once more: stopping without waiting"),
+                )),
+                () = signals.reached(3) => say("interrupted once more: stopping without waiting"),
             }
         }
-        _ => errln!("interrupted again: stopping now; the report marks what did not finish"),
+        _ => say("interrupted again: stopping now; the report marks what did not finish"),
     }
     progress.done();
     let creates = journal.map(Journal::creates).unwrap_or_default();
@@ -174,6 +173,32 @@ pub(crate) async fn apply_with_interrupts(
     let report = abandoned_report(plan, declared, session, run_so_far);
     show_cut_off(&report)?;
     Ok(report)
+}
+
+/// The display of this run: under `--quiet` the failures only, as plain lines; on a terminal
+/// a line per target the plan changes; otherwise (CI) one plain line per object.
+fn display(plan: &Plan, declared: &Declared<'_>) -> Display {
+    if super::output::quiet() {
+        return Display::Plain(PlainLines::failures_only(std::io::stdout()));
+    }
+    if !std::io::stderr().is_terminal() {
+        return Display::Plain(PlainLines::new(std::io::stdout()));
+    }
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        *totals.entry(change.address.target.as_str()).or_default() += 1;
+    }
+    let platforms: BTreeMap<&str, &str> = declared
+        .manifests
+        .targets
+        .iter()
+        .map(|t| (t.name.as_str(), t.platform.platform_name()))
+        .collect();
+    let targets = totals.into_iter().map(|(target, total)| {
+        let platform = platforms.get(target).copied().unwrap_or("");
+        (target.to_string(), platform.to_string(), total)
+    });
+    Display::Bars(Bars::new(targets, indicatif::ProgressDrawTarget::stderr()))
 }
 
 /// Names the objects the progress display never showed: those the run was working on or had

@@ -5,11 +5,13 @@
 
 pub(crate) mod apply;
 pub(crate) mod common;
+pub mod completions;
 pub(crate) mod demo;
 pub(crate) mod drift;
 pub(crate) mod export;
 pub(crate) mod interrupts;
 pub(crate) mod journal;
+pub(crate) mod man;
 pub(crate) mod output;
 pub mod plan;
 pub(crate) mod report_file;
@@ -17,6 +19,7 @@ pub(crate) mod sandbox;
 pub mod schema;
 pub(crate) mod show;
 pub(crate) mod validate;
+pub(crate) mod version;
 
 /// How a command ended; `main` exits with its [`code`](Outcome::code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

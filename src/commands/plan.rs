@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::Outcome;
 use super::common::{Live, github_actions, plan_live, print, print_with, use_color};
-use super::output::{errln, out, settle_stdout};
+use super::output::{errln, noteln, out, quiet, settle_stdout};
 use crate::plan::file::PlanFile;
 use crate::platform::Manifests;
 use crate::render::markdown::MarkdownOptions;
@@ -54,7 +54,7 @@ pub(crate) fn run(options: Options) -> anyhow::Result<Outcome> {
     super::journal::hold_plan(&mut made, options.journal.as_deref())?;
     if let Some(out) = &options.out {
         crate::plan::file::write(out, &made)?;
-        errln!("Saved the plan to {}", out.display());
+        noteln!("Saved the plan to {}", out.display());
     }
     print_plan(&made, options.format, &options.markdown, None)?;
     if github_actions() {
@@ -96,6 +96,8 @@ pub(crate) fn print_plan(
     }
     // Text and JSON grow with the plan, so they are streamed; markdown has a size budget.
     match (format, json_text) {
+        // `--quiet`: the text is for people; the outcome and `--out` say the rest.
+        (PlanFormat::Text, _) if quiet() => Ok(()),
         (PlanFormat::Text, _) => {
             let color = use_color();
             print_with(|out| crate::render::text::write_plan(out, made, color))

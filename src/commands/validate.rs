@@ -1,7 +1,7 @@
 //! `warrant validate`: load and check manifests, report every problem, exit 0 or 1.
 //!
-//! Human output goes to stderr like a compiler's; `--format json` puts a JSON array of the
-//! diagnostics on stdout; under GitHub Actions, workflow-command annotations are printed too —
+//! Human output goes to stderr like a compiler's; `--format json` puts one JSON object on
+//! stdout — `format_version`, `valid` and the `diagnostics` (schema: `validate.schema.json`); under GitHub Actions, workflow-command annotations are printed too —
 //! on stdout in text mode, on stderr in JSON mode so stdout stays one JSON document (GitHub
 //! reads workflow commands from both streams).
 //!
@@ -12,9 +12,50 @@
 use std::path::PathBuf;
 
 use super::Outcome;
-use super::output::{errln, out, outln, write_err};
+use super::output::{errln, noteln, out, outln, write_err};
 use crate::manifest::{self, Diagnostic};
 use crate::platform::Manifests;
+
+/// Version of the `validate --format json` document.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// The `validate --format json` document, as its schema describes it (the diagnostics are
+/// rendered by `manifest::render_json`; a test checks the output against this schema).
+#[derive(schemars::JsonSchema)]
+#[schemars(title = "warrant validate --format json")]
+#[allow(dead_code)] // The shape of the schema; the document itself is built as JSON.
+pub(crate) struct ValidateDocument {
+    /// Version of this document's format; changes only when its meaning does.
+    #[schemars(range(min = 1, max = 1))]
+    format_version: u32,
+    /// Whether every document is valid (then `diagnostics` is empty).
+    valid: bool,
+    diagnostics: Vec<DiagnosticEntry>,
+}
+
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct DiagnosticEntry {
+    /// The file, as given on the command line or found under a given directory.
+    file: String,
+    /// 1-based.
+    #[schemars(range(min = 1))]
+    line: u64,
+    /// 1-based.
+    #[schemars(range(min = 1))]
+    column: u64,
+    severity: Severity,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Severity {
+    Error,
+}
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,10 +86,12 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     };
     match args.format {
         DiagnosticFormat::Json => {
-            outln!(
-                "{}",
-                crate::text::to_json_string_pretty(&manifest::render_json(diagnostics))?
-            )?;
+            let document = serde_json::json!({
+                "format_version": FORMAT_VERSION,
+                "valid": result.is_ok(),
+                "diagnostics": manifest::render_json(diagnostics),
+            });
+            outln!("{}", crate::text::to_json_string_pretty(&document)?)?;
         }
         DiagnosticFormat::Text => write_err(format_args!("{}", manifest::render_text(diagnostics))),
     }
@@ -61,7 +104,7 @@ pub(crate) fn run(args: Options) -> anyhow::Result<Outcome> {
     }
     match result {
         Ok(m) => {
-            errln!(
+            noteln!(
                 "ok: {} documents valid ({} targets, {} resources){}",
                 m.targets.len() + m.resources.len(),
                 m.targets.len(),

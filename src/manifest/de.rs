@@ -232,25 +232,10 @@ pub(crate) fn closest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_lowercase();
     expected
         .iter()
-        .map(|e| (edit_distance(&lower, &e.to_lowercase()), *e))
+        .map(|e| (strsim::levenshtein(&lower, &e.to_lowercase()), *e))
         .filter(|(d, e)| *d <= 2.max(e.len() / 4))
         .min()
         .map(|(_, e)| e)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[derive(Clone, Copy)]
@@ -608,5 +593,21 @@ impl<'a> VariantAccess<'a> for Variant<'a, '_> {
             Some(v) => de::Deserializer::deserialize_struct(self.de.child(v), "", fields, visitor),
             None => Err(self.de.child(self.tag).type_error("a mapping")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn a_likely_typo_gets_the_closest_name_and_a_stranger_none() {
+        let expected = ["apiVersion", "kind", "metadata", "spec"];
+        assert_eq!(closest("apiVersoin", &expected), Some("apiVersion"));
+        assert_eq!(closest("Kind", &expected), Some("kind"), "case is ignored");
+        assert_eq!(closest("metdata", &expected), Some("metadata"));
+        assert_eq!(closest("spce", &expected), Some("spec"));
+        assert_eq!(closest("owner", &expected), None);
+        assert_eq!(closest(&"x".repeat(10_000), &expected), None);
     }
 }

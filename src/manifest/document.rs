@@ -19,6 +19,7 @@ pub const API_VERSION: &str = "warrant/v1";
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     /// Unique among documents of the same kind.
+    #[schemars(regex(pattern = super::NOT_BLANK_PATTERN))]
     pub name: String,
 }
 
@@ -37,13 +38,19 @@ pub struct KeySinkSpec {
     /// it; it must stay inside the repository. After validation: relative to the repository
     /// root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = super::NOT_BLANK_PATTERN))]
     pub file: Option<PathBuf>,
     /// A program and its arguments (run without a shell) that receives the key on stdin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1), extend("prefixItems" = [{"type": "string", "pattern": "\\S"}]))]
     pub command: Option<Vec<String>>,
     /// With `command`: environment variables the program gets besides `PATH`, `HOME`, `LANG`
     /// and `TMPDIR` (it gets nothing else; never a Target's credential variable).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        inner(regex(pattern = super::ENV_NAME_PATTERN)),
+        extend("uniqueItems" = true)
+    )]
     pub env: Vec<String>,
 }
 

@@ -34,7 +34,9 @@ pub use diagnostics::{render_github, render_json, render_text};
 pub use document::{API_VERSION, KeySinkSpec, Metadata};
 pub(crate) use load::repository_root;
 pub(crate) use load::{lexically_normal, load, load_str, load_under};
-pub(crate) use schema::documents_schemas;
+pub(crate) use schema::{
+    BASE_URL_PATTERN, ENV_NAME_PATTERN, NOT_BLANK_PATTERN, UUID_PATTERN, documents_schemas,
+};
 pub(crate) use validate::{BaseUrlProblem, base_url_problems};
 pub(crate) use validate::{Doc, Seg};
 pub(crate) use yaml::Node;

@@ -4,14 +4,30 @@
 //! where editors pick them up through `# yaml-language-server: $schema=…`. Each kind's document
 //! schema wraps the schema of its `spec` — a platform's spec type, or for `Target` the mapping
 //! of the platforms' settings — in the common envelope (apiVersion, kind, metadata);
-//! `warrant.schema.json` accepts a document of any kind. The schemas describe shape; rules
-//! across fields and documents are checked by `warrant validate`.
+//! `warrant.schema.json` accepts a document of any kind. The schemas are as strict as
+//! `warrant validate` for the rules about one document (enums, list sizes, non-blank names,
+//! UUIDs, environment-variable names, base URLs, field pairings), so an editor shows red where
+//! CI will; only rules across documents (references, uniqueness) and the file system are left
+//! to `warrant validate`. The patterns below are the schema form of the checks in
+//! `validate.rs` (a test runs examples/invalid/ through both).
 
 use schemars::Schema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Value, json};
 
 use super::Dialect;
+
+/// A hyphenated UUID, any case (`Doc::uuid`).
+pub(crate) const UUID_PATTERN: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+/// The name of an environment variable (`Doc::env_name`).
+pub(crate) const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+/// Holds something besides whitespace (`Doc::non_empty`).
+pub(crate) const NOT_BLANK_PATTERN: &str = r"\S";
+/// A base URL `base_url_problems` accepts: https, or plain http to a loopback host; no user
+/// or password part, no whitespace.
+pub(crate) const BASE_URL_PATTERN: &str =
+    r"^(https://[^\s/?#@]+|http://(localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]+)?)([/?#]\S*)?$";
 use super::document::{API_VERSION, Metadata};
 
 /// One manifest kind: its `kind:` value, its schema file, and its spec's schema.

@@ -344,7 +344,9 @@ impl JsonSchema for Reason {
 /// declare (the plan file is untrusted; these are what an edited or foreign plan looks like),
 /// or the create journal holds an earlier create of the object that nobody resolved. The
 /// apply report records the refusal as data (`refused`) besides its words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case", tag = "reason")]
 pub enum Refused {
     #[error("no manifest declares this object")]

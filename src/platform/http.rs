@@ -450,7 +450,7 @@ impl Http {
             .await
             .map_err(|_| Failure::from(self.error(ErrorKind::Other, "request queue closed")))?;
         if let Some(limiter) = &self.limiter {
-            limiter.acquire().await;
+            limiter.acquire(&self.target).await;
         }
         if let Ok(mut c) = self.counts.lock() {
             c.total += 1;
@@ -834,6 +834,13 @@ impl Backoff<'_> {
             delay_ms = delay.as_millis() as u64, error = %failure.error, "retrying");
         self.attempt += 1;
         self.spent = self.spent.saturating_add(delay);
+        let reason = match after {
+            Some(_) => super::wait::WaitReason::RetryAfter,
+            None => super::wait::WaitReason::Backoff {
+                attempt: self.attempt,
+            },
+        };
+        let _told = super::wait::announce(&self.http.target, reason, Some(delay));
         tokio::time::sleep(delay).await;
         Ok(())
     }
@@ -843,6 +850,8 @@ impl Backoff<'_> {
 /// least one), so short bursts stay well inside the platform's own window. Callers reserve
 /// a token and wait for their turn, which keeps the order fair.
 struct TokenBucket {
+    /// The window of the platform's limit, to say which limit a wait is for.
+    per: Duration,
     rate_per_sec: f64,
     capacity: f64,
     state: Mutex<(f64, Instant)>,
@@ -853,13 +862,14 @@ impl TokenBucket {
         let requests = f64::from(limit.requests.max(1));
         let capacity = (requests / 60.0).floor().max(1.0);
         TokenBucket {
+            per: limit.per,
             rate_per_sec: requests / limit.per.as_secs_f64().max(0.001),
             capacity,
             state: Mutex::new((capacity, Instant::now())),
         }
     }
 
-    async fn acquire(&self) {
+    async fn acquire(&self, target: &str) {
         let wait = {
             let Ok(mut state) = self.state.lock() else {
                 return;
@@ -877,6 +887,11 @@ impl TokenBucket {
             }
         };
         if let Some(wait) = wait {
+            let _told = super::wait::announce(
+                target,
+                super::wait::WaitReason::RateLimit { per: self.per },
+                Some(wait),
+            );
             tokio::time::sleep(wait).await;
         }
     }

@@ -35,6 +35,7 @@ pub mod http;
 mod listing;
 mod mist;
 mod session;
+pub mod wait;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! Plan and drift for a terminal: Terraform-like symbols (`+` create, `~` update, `!`
 //! conflict, `?` undeclared access, `-` missing access in a drift report), a before/after
-//! diff per changed field, no-ops counted
-//! rather than listed, and the closing summary. ANSI colour only when the caller asks for it
-//! (the command decides from the terminal and `NO_COLOR`).
+//! diff per changed field, no-ops counted rather than listed, and the closing summary. Colour
+//! (anstyle styles) only when the caller asks for it (the command decides from `--color`,
+//! the environment and the stream).
 
 use super::{
     DRIFT_SYMBOL, MISSING_HEADING, by_target, change_lines, change_title, drift_lines,
@@ -14,21 +14,23 @@ use std::fmt;
 use crate::plan::file::PlanFile;
 use crate::plan::{Action, Plan};
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const MAGENTA: &str = "\x1b[35m";
+use anstyle::{AnsiColor, Style};
+
+const PLAIN: Style = Style::new();
+const BOLD: Style = Style::new().bold();
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const MAGENTA: Style = AnsiColor::Magenta.on_default();
 
 struct Paint {
     color: bool,
 }
 
 impl Paint {
-    fn paint(&self, style: &str, text: &str) -> String {
-        if self.color && !style.is_empty() {
-            format!("{style}{text}{RESET}")
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color && style != PLAIN {
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -41,7 +43,7 @@ impl Paint {
             Some('-') | Some('!') => RED,
             Some('~') => YELLOW,
             Some('?') => MAGENTA,
-            _ => "",
+            _ => PLAIN,
         };
         format!("{indent}{}\n", self.paint(style, line))
     }

@@ -41,6 +41,13 @@ fn demo_runs_the_whole_story_and_prints_no_secret() {
             .contains(": 4 to create, 3 to update, 1 conflicts; 3 objects with undeclared access"),
         "first plan summary missing:\n{stdout}"
     );
+    // The demo says that it changed the example's `gh` sink, and to what.
+    assert!(
+        stdout.contains(
+            "note: for the demo, the key of OrgApiToken/installer-app goes to keys/installer-app.key in the demo's directory instead of the command `gh secret set MIST_INSTALLER_KEY`"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("is not an admin of connection default/postgres/1700000004"),
         "{stdout}"

@@ -199,7 +199,7 @@ fn control_bidi_and_zero_width_characters_are_refused_where_they_are() {
     let run = validate(&[&file], &["--format", "json"]);
     assert_no_hidden("validate json", &run.stdout);
     let diagnostics: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(diagnostics.as_array().map(Vec::len), Some(5));
+    assert_eq!(diagnostics["diagnostics"].as_array().map(Vec::len), Some(5));
 }
 
 /// A hidden character in a name also quoted by another diagnostic (the duplicate name) is

@@ -65,7 +65,12 @@ fn json_diagnostics(out: &Output) -> Vec<serde_json::Value> {
     let stdout = text(&out.stdout);
     let value: serde_json::Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
-    value.as_array().expect("a JSON array").clone()
+    assert_eq!(value["format_version"], 1, "{value}");
+    let diagnostics = value["diagnostics"]
+        .as_array()
+        .expect("a diagnostics array");
+    assert_eq!(value["valid"], diagnostics.is_empty(), "{value}");
+    diagnostics.clone()
 }
 
 #[test]

@@ -16,12 +16,15 @@ use crate::model::Kind;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AtlanTarget {
     /// `https://<tenant>.atlan.com` (plain http only for loopback hosts).
+    #[schemars(regex(pattern = manifest::BASE_URL_PATTERN))]
     pub base_url: String,
     /// Environment variable holding the API token.
     #[serde(default = "default_atlan_key_env")]
+    #[schemars(regex(pattern = manifest::ENV_NAME_PATTERN))]
     pub api_key_env: String,
     /// Client-side rate limit.
     #[serde(default = "default_atlan_rpm")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub requests_per_minute: u32,
     /// How the connections of this target are granted unless a `ConnectionAdmins` says
     /// otherwise (`spec.via`): `direct` (the default) or `workflow`.
@@ -91,10 +94,13 @@ fn default_atlan_rpm() -> u32 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionAdminsSpec {
     /// Name of an `atlan` Target.
+    #[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))]
     pub target: String,
     /// The connection's qualifiedName, e.g. `default/snowflake/1234567890`.
+    #[schemars(regex(pattern = r"^\S+$"))]
     pub connection: String,
     /// The API tokens, by display name or GUID.
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
     pub api_tokens: Vec<TokenRef>,
     /// How the tokens are made admins: `direct` or `workflow` (Atlan's API token connection
     /// admin package). Default: the Target's `grantVia`, else `direct`.
@@ -109,9 +115,9 @@ pub struct ConnectionAdminsSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum TokenRef {
     /// The token's display name (must match exactly one token).
-    Name(String),
+    Name(#[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))] String),
     /// The token's GUID.
-    Guid(String),
+    Guid(#[schemars(regex(pattern = manifest::UUID_PATTERN))] String),
 }
 
 impl manifest::Settings for AtlanTarget {

@@ -17,14 +17,18 @@ use crate::model::Kind;
 pub struct ConnectTarget {
     /// The global base URL (identity writes are only accepted there).
     #[serde(default = "default_connect_base_url")]
+    #[schemars(regex(pattern = manifest::BASE_URL_PATTERN))]
     pub base_url: String,
     /// Tenant id (UUID).
+    #[schemars(regex(pattern = manifest::UUID_PATTERN))]
     pub tenant_id: String,
     /// Environment variable holding the client-credentials client id.
     #[serde(default = "default_connect_client_id_env")]
+    #[schemars(regex(pattern = manifest::ENV_NAME_PATTERN))]
     pub client_id_env: String,
     /// Environment variable holding the client secret.
     #[serde(default = "default_connect_client_secret_env")]
+    #[schemars(regex(pattern = manifest::ENV_NAME_PATTERN))]
     pub client_secret_env: String,
     /// Separate read-only credentials (a client whose roles can only read identities and
     /// roles): `plan`, `drift` and `export` use them when set; `apply` always uses
@@ -60,14 +64,21 @@ fn default_connect_client_secret_env() -> String {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutomationIdentitySpec {
     /// Name of a `connect` Target.
+    #[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))]
     pub target: String,
     /// Identity name; defaults to `metadata.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))]
     pub name: Option<String>,
     /// Roles, by name or `{id: <uuid>}`.
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
     pub roles: Vec<RoleRef>,
     /// Free-form tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        inner(regex(pattern = manifest::NOT_BLANK_PATTERN)),
+        extend("uniqueItems" = true)
+    )]
     pub tags: Vec<String>,
 }
 
@@ -78,10 +89,11 @@ pub struct AutomationIdentitySpec {
 #[serde(untagged, deny_unknown_fields)]
 pub enum RoleRef {
     /// A role name (built-in roles are matched by their role type).
-    Name(String),
+    Name(#[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))] String),
     /// A role id.
     Id {
         /// Role id (UUID).
+        #[schemars(regex(pattern = manifest::UUID_PATTERN))]
         id: String,
     },
 }

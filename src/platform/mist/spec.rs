@@ -16,20 +16,29 @@ use crate::model::Kind;
 /// A Juniper Mist organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["cloud"], "not": {"required": ["baseUrl"]}},
+    {"required": ["baseUrl"], "not": {"required": ["cloud"]}}
+]))]
 pub struct MistTarget {
     /// A Mist cloud name such as `global01`, `emea01`, `apac01`, `govcloud`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "cloud_schema")]
     pub cloud: Option<String>,
     /// Explicit API base URL, instead of `cloud`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = manifest::BASE_URL_PATTERN))]
     pub base_url: Option<String>,
     /// Organization id (UUID).
+    #[schemars(regex(pattern = manifest::UUID_PATTERN))]
     pub org_id: String,
     /// Environment variable holding the org API token used by warrant.
     #[serde(default = "default_mist_token_env")]
+    #[schemars(regex(pattern = manifest::ENV_NAME_PATTERN))]
     pub api_token_env: String,
     /// Client-side rate limit (Mist allows 5000 per hour per token).
     #[serde(default = "default_mist_rph")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub requests_per_hour: u32,
     /// Separate read-only credentials (an org token with the `read` role): `plan`, `drift`
     /// and `export` use them when set; `apply` always uses `apiTokenEnv`.
@@ -45,6 +54,16 @@ pub struct MistRead {
     pub api_token_env: String,
 }
 
+/// `cloud`: one of the names of [`CLOUDS`], the one list the client also resolves them from.
+fn cloud_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = CLOUDS.iter().map(|(name, _)| *name).collect();
+    schemars::json_schema!({
+        "description": "A Mist cloud name such as `global01`, `emea01`, `apac01`, `govcloud`.",
+        "type": "string",
+        "enum": names,
+    })
+}
+
 fn default_mist_token_env() -> String {
     "MIST_API_TOKEN".into()
 }
@@ -58,14 +77,22 @@ fn default_mist_rph() -> u32 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgApiTokenSpec {
     /// Name of a `mist` Target.
+    #[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))]
     pub target: String,
     /// Token name; defaults to `metadata.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = manifest::NOT_BLANK_PATTERN))]
     pub name: Option<String>,
     /// 1 to 10 privileges.
+    #[schemars(length(min = 1, max = super::MAX_PRIVILEGES), extend("uniqueItems" = true))]
     pub privileges: Vec<PrivilegeSpec>,
     /// 0 to 10 addresses or CIDRs the token may be used from; fixed at creation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 10),
+        inner(regex(pattern = SRC_IP_PATTERN)),
+        extend("uniqueItems" = true)
+    )]
     pub src_ips: Vec<String>,
     /// Where the key goes when the token is created.
     pub key_sink: KeySinkSpec,
@@ -76,14 +103,28 @@ pub struct OrgApiTokenSpec {
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    {
+        "if": {"required": ["scope"], "properties": {"scope": {"const": "site"}}},
+        "then": {"required": ["siteId"]},
+        "else": {"not": {"required": ["siteId"]}}
+    },
+    {
+        "if": {"required": ["scope"], "properties": {"scope": {"const": "sitegroup"}}},
+        "then": {"required": ["sitegroupId"]},
+        "else": {"not": {"required": ["sitegroupId"]}}
+    }
+]))]
 pub struct PrivilegeSpec {
     pub role: MistRole,
     pub scope: MistScope,
     /// Required exactly when `scope: site`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = manifest::UUID_PATTERN))]
     pub site_id: Option<String>,
     /// Required exactly when `scope: sitegroup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = manifest::UUID_PATTERN))]
     pub sitegroup_id: Option<String>,
 }
 
@@ -265,6 +306,10 @@ impl manifest::Spec for OrgApiTokenSpec {
         self.name = name;
     }
 }
+
+/// The schema's form of [`parse_src_ip`]: an IPv4 address or CIDR, or (loosely) an IPv6 one.
+/// Whether a CIDR's address is its network's base only `warrant validate` checks.
+const SRC_IP_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?$";
 
 /// An address or a CIDR whose address is its network's base; a bare address is a host net.
 fn parse_src_ip(text: &str) -> Result<IpNet, (String, Option<String>)> {

@@ -212,6 +212,15 @@ impl Legacy<'_> {
         let deadline = Instant::now() + timeout;
         let mut pause = FIRST_POLL;
         let mut last = None;
+        // The progress display says what this target waits for (the newest run of a template
+        // just created has no name yet: the template names it).
+        let _told = crate::platform::wait::announce(
+            self.http.target(),
+            crate::platform::wait::WaitReason::WorkflowRun {
+                run: run.run.clone().unwrap_or_else(|| run.template.clone()),
+            },
+            None,
+        );
         loop {
             let runs = self.runs(&run.template).await?;
             // A run the index does not show yet is being waited for, never "absent".
