@@ -1146,6 +1146,7 @@ mod tests {
             problems: Vec::new(),
             key_sink: None,
             route: None,
+            adopt: Default::default(),
         }
     }
 
@@ -1164,6 +1165,7 @@ mod tests {
                 labels: SmallMap::new(),
                 write_denied,
                 extra: SmallMap::new(),
+                made_outside_by: None,
             },
         }
     }

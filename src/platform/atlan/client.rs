@@ -404,6 +404,7 @@ impl AtlanClient {
                 problems,
                 key_sink: None,
                 route: None,
+                adopt: Default::default(),
             });
         }
         self.route_resolved(resources, &mut out).await?;
@@ -834,6 +835,7 @@ impl AtlanClient {
                 labels: live_labels,
                 write_denied,
                 extra,
+                made_outside_by: None,
             },
         })
     }

@@ -447,6 +447,7 @@ impl ConnectClient {
                 problems,
                 key_sink: None,
                 route: None,
+                adopt: Default::default(),
             });
         }
         Ok(out)
@@ -556,6 +557,7 @@ impl ConnectClient {
                 labels,
                 write_denied: None,
                 extra: SmallMap::new(),
+                made_outside_by: None,
             },
         })
     }
