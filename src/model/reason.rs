@@ -451,6 +451,21 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_adoption_fails_apply_and_a_note_read_back_is_only_words() {
+        let refused = Reason::AdoptRefused {
+            by: "netops@acme.example".into(),
+        };
+        assert!(refused.fails_apply());
+        let note = Note::Adopts {
+            by: "netops@acme.example".into(),
+        };
+        let json = serde_json::to_string(&note).unwrap();
+        let back: Note = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, note);
+        assert!(matches!(back, Note::Recorded(_)), "{back:?}");
+    }
+
+    #[test]
     fn immutable_fields_are_named_as_the_api_documents_them() {
         let reason = Reason::ImmutableField {
             field: "srcIps".into(),

@@ -865,6 +865,28 @@ mod tests {
     }
 
     #[test]
+    fn only_a_creator_email_other_than_the_credential_s_is_made_outside() {
+        let token = |by: Value| -> ApiToken {
+            serde_json::from_value(json!({"id": "t", "created_by": by})).unwrap()
+        };
+        let ui = token(json!("netops@acme.example"));
+        assert_eq!(
+            made_outside_by(&ui, None).as_deref(),
+            Some("netops@acme.example")
+        );
+        assert_eq!(
+            made_outside_by(&ui, Some("jane@acme.example")).as_deref(),
+            Some("netops@acme.example")
+        );
+        assert_eq!(made_outside_by(&ui, Some("NetOps@ACME.example")), None);
+        for unknown in [json!(null), json!(""), json!(42)] {
+            assert_eq!(made_outside_by(&token(unknown), None), None);
+        }
+        let missing: ApiToken = serde_json::from_value(json!({"id": "t"})).unwrap();
+        assert_eq!(made_outside_by(&missing, None), None);
+    }
+
+    #[test]
     fn privileges_missing_null_or_malformed_are_unknown_and_absent_src_ips_are_none() {
         let parse = |v: Value| serde_json::from_value::<ApiToken>(v).unwrap();
         for (token, problem) in [
