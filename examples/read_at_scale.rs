@@ -224,6 +224,7 @@ async fn main() {
                     }],
                     src_ips: vec![],
                     key_sink: KeySinkSpec::file("/dev/null"),
+                    adopt: Default::default(),
                 }),
             )
         })

@@ -143,7 +143,26 @@ impl fmt::Display for Address {
 
 pub use compact::{SmallMap, Values};
 pub(crate) use known::{KnownList, UnreadableField};
-pub use reason::{CreateEnded, OpenCreate, Reason, Refused};
+pub use reason::{CreateEnded, Note, OpenCreate, Reason, Refused};
+
+/// Whether a declaration may take over a live object that someone outside warrant made
+/// (`adopt:` of a Mist token). Two-valued on purpose: adopting is either shown and allowed,
+/// or refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Adopt {
+    /// A live object made outside warrant is taken over, with a note in the plan.
+    #[default]
+    Always,
+    /// A live object made outside warrant is a conflict that blocks apply for it.
+    Never,
+}
+
+impl Adopt {
+    pub(crate) fn is_always(&self) -> bool {
+        *self == Adopt::Always
+    }
+}
 
 /// How the planner may change a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -196,6 +215,10 @@ pub struct DesiredObject {
     /// (Atlan's package workflow); `None` for the direct route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<Route>,
+    /// Whether a live object made outside warrant may be taken over (the default) or is a
+    /// conflict. Part of the declaration.
+    #[serde(default, skip_serializing_if = "Adopt::is_always")]
+    pub adopt: Adopt,
 }
 
 /// A write route other than the platform's direct write (Atlan's package workflow). The
@@ -229,6 +252,11 @@ pub struct LiveObject {
     /// Platform-private attributes needed to write the object (e.g. the connection's `name`).
     #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
     pub extra: SmallMap<String>,
+    /// Who made the live object, when the platform can tell that it was made outside warrant
+    /// and by someone other than the credential in use (a Mist token's `created_by` email):
+    /// declaring it adopts it. Text from the server, escaped wherever it is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_outside_by: Option<String>,
 }
 
 /// The live side of one address.

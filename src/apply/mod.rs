@@ -1148,6 +1148,7 @@ mod tests {
             problems: Vec::new(),
             key_sink: None,
             route: None,
+            adopt: Default::default(),
         }
     }
 
@@ -1166,6 +1167,7 @@ mod tests {
                 labels: SmallMap::new(),
                 write_denied,
                 extra: SmallMap::new(),
+                made_outside_by: None,
             },
         }
     }

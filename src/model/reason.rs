@@ -69,8 +69,9 @@ pub enum Reason {
     /// The Mist token in use holds no write or admin privilege on the org, so Mist refuses
     /// it this `verb` (`create`, `change`) of a token.
     TokenReadOnly { verb: &'static str },
-    /// A live token of the declared name exists and the declaration says `adopt: never`.
-    AdoptRefused,
+    /// A live token of the declared name exists that someone outside warrant made (`by`,
+    /// their email as the server wrote it), and the declaration says `adopt: never`.
+    AdoptRefused { by: String },
     /// The object exists only archived (Atlan `status: DELETED`): warrant never writes it,
     /// and a save by its key could create a new one instead.
     Archived { what: &'static str, key: String },
@@ -114,6 +115,7 @@ impl Reason {
                 | Reason::Archived { .. }
                 | Reason::RolesNotHeld { .. }
                 | Reason::TokenReadOnly { .. }
+                | Reason::AdoptRefused { .. }
         )
     }
 }
@@ -197,8 +199,9 @@ impl fmt::Display for Reason {
                 f,
                 "this token can read but not {verb} tokens: it holds no write or admin privilege on the org; apply with a token that does"
             ),
-            Reason::AdoptRefused => f.write_str(
-                "a token with this name exists, created outside warrant (its key is not held by warrant), and the declaration says adopt: never; rename the declaration or remove adopt: never to take it over",
+            Reason::AdoptRefused { by } => write!(
+                f,
+                "a token with this name exists, created outside warrant (by {by}): its key is not held by warrant, and the declaration says adopt: never; rename the declaration, or delete or rotate the live token by hand, or drop adopt: never to take it over"
             ),
             Reason::Unreviewed { field, values } => write!(
                 f,
@@ -231,6 +234,66 @@ impl fmt::Display for Reason {
             }
             Reason::Refused(refused) => refused.fmt(f),
         }
+    }
+}
+
+/// Something a reviewer should know about a change that does not block it: shown in every
+/// rendering, decided on nowhere. Like a reason it is written as its words, and one read back
+/// from a plan file is only those words ([`Note::Recorded`]).
+#[derive(Debug, Clone)]
+pub enum Note {
+    /// The declaration takes over a live token that someone outside warrant made (`by`, their
+    /// email as the server wrote it): warrant never had its key, so nothing reaches the key
+    /// sink.
+    Adopts { by: String },
+    /// The words of a note as a plan file recorded them.
+    Recorded(String),
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::Adopts { by } => write!(
+                f,
+                "adopts an existing token created outside warrant (by {by}): its key is not held by warrant and keySink will not be written"
+            ),
+            Note::Recorded(words) => f.write_str(words),
+        }
+    }
+}
+
+/// Two notes are equal when they say the same.
+impl PartialEq for Note {
+    fn eq(&self, other: &Note) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Note {}
+
+impl Serialize for Note {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Note {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Note, D::Error> {
+        String::deserialize(deserializer).map(Note::Recorded)
+    }
+}
+
+impl JsonSchema for Note {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
     }
 }
 
@@ -395,6 +458,21 @@ mod tests {
         assert_eq!(back, reason, "equal: they say the same");
         assert!(matches!(back, Reason::Recorded(_)), "{back:?}");
         assert!(!back.fails_apply(), "words from a plan file decide nothing");
+    }
+
+    #[test]
+    fn a_refused_adoption_fails_apply_and_a_note_read_back_is_only_words() {
+        let refused = Reason::AdoptRefused {
+            by: "netops@acme.example".into(),
+        };
+        assert!(refused.fails_apply());
+        let note = Note::Adopts {
+            by: "netops@acme.example".into(),
+        };
+        let json = serde_json::to_string(&note).unwrap();
+        let back: Note = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, note);
+        assert!(matches!(back, Note::Recorded(_)), "{back:?}");
     }
 
     #[test]

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    Address, CreateRule, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState, Reason, SmallMap,
-    Values,
+    Address, Adopt, CreateRule, DesiredObject, FieldPolicy, Kind, LiveObject, LiveState, Note,
+    Reason, SmallMap, Values,
 };
 use crate::platform::TargetPlatform;
 
@@ -99,6 +99,10 @@ pub struct Change {
     /// Why the change is a conflict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
+    /// What a reviewer should know that does not block the change (it adopts a token made
+    /// outside warrant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
     /// The live object's id, when it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_id: Option<String>,
@@ -191,6 +195,7 @@ pub(crate) fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
         problems: Vec::new(),
         key_sink: None,
         route: None,
+        adopt: Default::default(),
     };
     let mut change = Change {
         address: desired.address.clone(),
@@ -199,6 +204,7 @@ pub(crate) fn diff_owned(desired: DesiredObject, live: &LiveState) -> Change {
         before: SmallMap::new(),
         drift: SmallMap::new(),
         reasons: desired.problems.clone(),
+        notes: Vec::new(),
         live_id: None,
         fingerprint: fingerprint(&desired, live),
         declaration: declaration_digest(&desired),
@@ -280,6 +286,15 @@ fn diff_present(desired: &DesiredObject, object: &LiveObject, change: &mut Chang
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let empty = Values::new();
+
+    // A live object someone outside warrant made is taken over by declaring it: shown, or
+    // refused with `adopt: never`. Apply re-diffs, so the refusal holds there too.
+    if let Some(by) = &object.made_outside_by {
+        match desired.adopt {
+            Adopt::Always => change.notes.push(Note::Adopts { by: by.clone() }),
+            Adopt::Never => change.reasons.push(Reason::AdoptRefused { by: by.clone() }),
+        }
+    }
 
     for (name, field) in &desired.fields {
         let live = object.fields.get(name).unwrap_or(&empty);
@@ -382,8 +397,8 @@ pub(crate) fn fingerprint(desired: &DesiredObject, live: &LiveState) -> String {
 }
 
 /// sha256 over what the manifests declare for one object once resolved: its address, its
-/// fields (policy, values, limit), its create rule, its key sink and its write route (when
-/// not direct). Not the labels (names shown to people), the route's notes, nor resolution
+/// fields (policy, values, limit), its create rule, its key sink, its write route (when
+/// not direct) and its adopt rule (when `never`). Not the labels (names shown to people), the route's notes, nor resolution
 /// problems (which make the object a conflict anyway). The serialization is canonical: values
 /// and fields are sorted sets and maps.
 pub fn declaration_digest(desired: &DesiredObject) -> String {
@@ -396,6 +411,9 @@ pub fn declaration_digest(desired: &DesiredObject) -> String {
         // Left out for the direct route, so digests of direct objects are what they were.
         #[serde(skip_serializing_if = "Option::is_none")]
         via: Option<&'a str>,
+        // Left out unless `never`, so digests of other objects are what they were.
+        #[serde(skip_serializing_if = "Adopt::is_always")]
+        adopt: Adopt,
     }
     let mut h = Sha256::new();
     // Writing plain data into a hash cannot fail.
@@ -407,6 +425,7 @@ pub fn declaration_digest(desired: &DesiredObject) -> String {
             create: &desired.create,
             key_sink: &desired.key_sink,
             via: desired.route.as_ref().map(|r| r.via.as_str()),
+            adopt: desired.adopt,
         },
     );
     format!("sha256:{}", hex::encode(h.finalize()))

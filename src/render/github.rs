@@ -206,6 +206,7 @@ mod tests {
                     problems: Vec::new(),
                     key_sink: None,
                     route: None,
+                    adopt: Default::default(),
                 };
                 diff(
                     &desired,

@@ -9,11 +9,11 @@
 //! full plan is.
 
 use super::{
-    by_target, change_lines, change_title, display_value, drift_summary_line, name_warning_lines,
-    only_warning, summary_line, target_counts, target_heading,
+    by_target, change_lines, change_title, display_value, drift_summary_line, is_shown,
+    name_warning_lines, only_warning, summary_line, target_counts, target_heading,
 };
 use crate::plan::file::PlanFile;
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Change, Plan};
 
 /// Options of the markdown rendering.
 #[derive(Debug, Clone)]
@@ -132,7 +132,7 @@ fn target_section(plan: &Plan, target: &str, changes: &[&Change]) -> Section {
     );
     let items: Vec<String> = changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| is_shown(c))
         .map(|c| {
             let mut lines = change_lines(c).join("\n");
             lines.push_str("\n\n");

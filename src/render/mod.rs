@@ -274,7 +274,8 @@ pub(crate) fn change_title(change: &Change) -> String {
     }
 }
 
-/// The lines of one changed object, without colour: title, field diffs, conflict reasons.
+/// The lines of one changed object, without colour: title, field diffs, conflict reasons,
+/// notes.
 /// Shared by text (which colours by the leading marker) and markdown (inside a diff fence).
 pub(crate) fn change_lines(change: &Change) -> Vec<String> {
     let route = change.desired.route.as_ref();
@@ -317,7 +318,16 @@ pub(crate) fn change_lines(change: &Change) -> Vec<String> {
     for reason in &change.reasons {
         out.push(format!("!   conflict: {}", escape(&reason.to_string())));
     }
+    for note in &change.notes {
+        out.push(format!("    note: {}", escape(&note.to_string())));
+    }
     out
+}
+
+/// Whether a change gets its lines in a plan rendering: every change but a no-op, and a
+/// no-op with a note (adopting a token changes nothing, yet a reviewer must see it).
+pub(crate) fn is_shown(change: &Change) -> bool {
+    change.action != Action::NoOp || !change.notes.is_empty()
 }
 
 /// The drift lines of one object: `? field: value` per undeclared value.

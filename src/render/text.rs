@@ -6,13 +6,13 @@
 
 use super::{
     DRIFT_SYMBOL, MISSING_HEADING, by_target, change_lines, change_title, drift_lines,
-    drift_summary_line, missing_lines, name_warning_lines, only_warning, summary_line,
+    drift_summary_line, is_shown, missing_lines, name_warning_lines, only_warning, summary_line,
     target_counts, target_heading,
 };
 use std::fmt;
 
+use crate::plan::Plan;
 use crate::plan::file::PlanFile;
-use crate::plan::{Action, Plan};
 
 use anstyle::{AnsiColor, Style};
 
@@ -77,7 +77,7 @@ pub(crate) fn write_plan(out: &mut impl fmt::Write, file: &PlanFile, color: bool
     for (target, changes) in by_target(plan) {
         out.write_str(&p.paint(BOLD, &target_heading(plan, target)))?;
         writeln!(out, ": {}", target_counts(&changes))?;
-        for change in changes.iter().filter(|c| c.action != Action::NoOp) {
+        for change in changes.iter().filter(|c| is_shown(c)) {
             for line in change_lines(change) {
                 out.write_str(&p.line("  ", &line))?;
             }

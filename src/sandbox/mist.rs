@@ -279,6 +279,16 @@ impl Mist {
         org_id: &str,
         need: Need,
     ) -> Result<usize, Response> {
+        self.authorize_caller(headers, org_id, need).map(|c| c.org)
+    }
+
+    /// [`Mist::authorize`], telling which token called.
+    fn authorize_caller(
+        &mut self,
+        headers: &HeaderMap,
+        org_id: &str,
+        need: Need,
+    ) -> Result<Caller, Response> {
         let caller = self.caller(headers)?;
         let org = &self.seed.orgs[caller.org];
         if !org.id.eq_ignore_ascii_case(org_id) {
@@ -292,7 +302,7 @@ impl Mist {
                 }
         });
         if allowed {
-            Ok(caller.org)
+            Ok(caller)
         } else {
             Err(forbidden())
         }
@@ -534,10 +544,12 @@ async fn get_self(State(sim): MistSim, headers: HeaderMap) -> Response {
             v
         })
         .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"name": token.name, "privileges": privileges}),
-    )
+    // A user token's /self is its person (with their email); an org token's has no email.
+    let mut me = json!({"name": token.name, "privileges": privileges});
+    if let Some(email) = &token.user_email {
+        me["email"] = json!(email);
+    }
+    json_response(StatusCode::OK, &me)
 }
 
 /// `GET /api/v1/self/usage`: `seconds` is the time left until the hourly window resets.
@@ -631,8 +643,8 @@ async fn create_token(
     body: Bytes,
 ) -> Response {
     let mut state = sim.state();
-    let org_index = match state.authorize(&headers, &org_id, Need::Write) {
-        Ok(o) => o,
+    let (org_index, caller_token) = match state.authorize_caller(&headers, &org_id, Need::Write) {
+        Ok(c) => (c.org, c.token),
         Err(r) => return r,
     };
     let org = &state.seed.orgs[org_index];
@@ -665,10 +677,14 @@ async fn create_token(
         key: random_alnum(40),
         privileges,
         src_ips,
-        created_by: None,
+        // A person's own token records them; an org token's create records null.
+        created_by: state.seed.orgs[org_index].api_tokens[caller_token]
+            .user_email
+            .clone(),
         created_time: now_secs(),
         last_used: None,
         requests_per_hour: None,
+        user_email: None,
     };
     let omit = state.seed.omit_privileges_on_create;
     let org = &mut state.seed.orgs[org_index];

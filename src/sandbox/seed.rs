@@ -790,6 +790,12 @@ pub struct MistToken {
     /// Overrides `mist.requestsPerHour` for this token.
     #[serde(default)]
     pub requests_per_hour: Option<u32>,
+    /// Makes this key a person's own API token (a user token) rather than an org token: its
+    /// `/api/v1/self` shows this email, and tokens it creates record it as `created_by` (an
+    /// org token's creates record null). A simulator shortcut: the key still sits in the
+    /// org's token list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -41,6 +41,7 @@ fn desired(name: &str, create: CreateRule) -> DesiredObject {
         problems: Vec::new(),
         key_sink: None,
         route: None,
+        adopt: Default::default(),
     }
 }
 

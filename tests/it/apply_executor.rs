@@ -219,6 +219,7 @@ fn write_one(w: &mut FakeState, target: &str, op: WriteOp) -> Result<WriteOutcom
                 labels: SmallMap::new(),
                 write_denied: None,
                 extra: SmallMap::new(),
+                made_outside_by: None,
             };
             w.objects.insert(key, object.clone());
             let secret =
@@ -302,6 +303,7 @@ pub(crate) fn connection(name: &str, users: &[&str]) -> DesiredObject {
         problems: Vec::new(),
         key_sink: None,
         route: None,
+        adopt: Default::default(),
     }
 }
 
@@ -317,6 +319,7 @@ pub(crate) fn identity(name: &str, roles: &[&str], tags: &[&str]) -> DesiredObje
         problems: Vec::new(),
         key_sink: None,
         route: None,
+        adopt: Default::default(),
     }
 }
 
@@ -339,6 +342,7 @@ pub(crate) fn token(name: &str, privileges: &[&str], sink: KeySink) -> DesiredOb
         problems: Vec::new(),
         key_sink: Some(sink),
         route: None,
+        adopt: Default::default(),
     }
 }
 
@@ -352,6 +356,7 @@ pub(crate) fn live(id: &str, fields: &[(&str, &[&str])]) -> LiveObject {
         labels: SmallMap::new(),
         write_denied: None,
         extra: SmallMap::new(),
+        made_outside_by: None,
     }
 }
 
@@ -425,6 +430,8 @@ pub(crate) fn manifests(fake: &Fake, root: &std::path::Path) -> Manifests {
                     privileges: Vec::new(),
                     src_ips: Vec::new(),
                     key_sink: KeySinkSpec::default(),
+
+                    adopt: Default::default(),
                 }),
             };
             Resource {

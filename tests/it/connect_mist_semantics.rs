@@ -340,6 +340,7 @@ fn noc_seed(src_ips: &[&str], put_clears: bool) -> Seed {
         created_time: 1_700_000_000,
         last_used: None,
         requests_per_hour: None,
+        user_email: None,
     });
     seed
 }

@@ -47,6 +47,7 @@ mod lookalike_warnings;
 mod manifest_examples;
 mod manifest_invalid;
 mod manifest_proptest;
+mod mist_adopt;
 mod output_escaping;
 mod plan_artifact_provenance;
 mod plan_file;

@@ -129,6 +129,7 @@ impl LiveTarget for Fake {
                 problems: vec![],
                 key_sink: None,
                 route: None,
+                adopt: Default::default(),
             })
             .collect();
         Box::pin(async move { Ok(desired) })

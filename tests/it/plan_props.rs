@@ -84,6 +84,7 @@ fn desired_object(index: usize) -> impl Strategy<Value = DesiredObject> {
                 },
                 key_sink: None,
                 route: None,
+                adopt: Default::default(),
             },
         )
 }
@@ -108,6 +109,7 @@ fn live_state() -> impl Strategy<Value = LiveState> {
                     connection: "this connection".into(),
                 }),
                 extra: SmallMap::new(),
+                made_outside_by: None,
             },
         }),
     ]
@@ -131,6 +133,7 @@ fn applied(change: &Change, live: &LiveState) -> LiveState {
             labels: SmallMap::new(),
             write_denied: None,
             extra: SmallMap::new(),
+            made_outside_by: None,
         },
     };
     for (field, add) in &change.additions {

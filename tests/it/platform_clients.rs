@@ -212,6 +212,7 @@ fn token(name: &str, privileges: Vec<PrivilegeSpec>, src_ips: &[&str]) -> Resour
             privileges,
             src_ips: src_ips.iter().map(|s| s.to_string()).collect(),
             key_sink: warrant::manifest::KeySinkSpec::file("/tmp/never-written"),
+            adopt: Default::default(),
         }),
         location: location(),
     }
@@ -987,6 +988,7 @@ async fn mist_reads_every_token_across_x_page_pages() {
             created_time: 0,
             last_used: None,
             requests_per_hour: None,
+            user_email: None,
         }));
     // 10 tokens, 3 per page: 4 pages; the twins straddle pages 1 and 2.
     seed.mist.page_limit = Some(3);

@@ -92,6 +92,7 @@ fn big_seed(n: usize) -> Seed {
             created_time: 1_700_000_000,
             last_used: None,
             requests_per_hour: None,
+            user_email: None,
         }));
     seed
 }

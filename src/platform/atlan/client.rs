@@ -494,6 +494,7 @@ impl AtlanClient {
                 problems,
                 key_sink: None,
                 route: None,
+                adopt: Default::default(),
             });
         }
         self.route_resolved(resources, &mut out).await?;
@@ -1162,6 +1163,7 @@ impl AtlanClient {
                 labels: live_labels,
                 write_denied,
                 extra,
+                made_outside_by: None,
             },
         })
     }

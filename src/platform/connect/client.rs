@@ -450,6 +450,7 @@ impl ConnectClient {
                 problems,
                 key_sink: None,
                 route: None,
+                adopt: Default::default(),
             });
         }
         Ok(out)
@@ -559,6 +560,7 @@ impl ConnectClient {
                 labels,
                 write_denied: None,
                 extra: SmallMap::new(),
+                made_outside_by: None,
             },
         })
     }

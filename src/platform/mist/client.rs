@@ -32,7 +32,7 @@ use super::spec::canonical_ip;
 use super::{KIND, MAX_PRIVILEGES, MistTarget, OrgApiTokenSpec};
 use crate::manifest::KeySinkSpec;
 use crate::model::{
-    Address, CreateRule, DesiredField, DesiredObject, FieldPolicy, KnownList, LiveObject,
+    Address, Adopt, CreateRule, DesiredField, DesiredObject, FieldPolicy, KnownList, LiveObject,
     LiveState, Reason, SmallMap, UnreadableField, Values, WriteOp, WriteOutcome,
 };
 use crate::platform::http::{
@@ -54,9 +54,19 @@ const SELF_ROUTE: &str = "/api/v1/self";
 pub(super) struct MistClient {
     http: Http,
     org_id: String,
-    /// Whether the token in use may create and change tokens of the org, from one
-    /// `GET /api/v1/self` per resolve; `None` until then, or when `/self` does not say.
-    can_write: std::sync::Mutex<Option<bool>>,
+    /// What `GET /api/v1/self` said of the token in use, once per resolve.
+    me: std::sync::Mutex<Me>,
+}
+
+/// What the token in use is, from `GET /api/v1/self`.
+#[derive(Debug, Default, Clone)]
+struct Me {
+    /// Whether it may create and change tokens of the org; `None` until read, or when
+    /// `/self` does not say.
+    can_write: Option<bool>,
+    /// The email of the person it belongs to (a user token); `None` for an org token, whose
+    /// `/self` has no email, or when `/self` was not read.
+    email: Option<String>,
 }
 
 impl std::fmt::Debug for MistClient {
@@ -84,6 +94,10 @@ struct ApiToken {
     privileges: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     src_ips: Option<Value>,
+    /// "email of the token creator / null if creator is deleted"; null too when an org token
+    /// made it. Server text: escaped wherever it is shown.
+    #[serde(default)]
+    created_by: Option<Value>,
 }
 
 impl ApiToken {
@@ -135,6 +149,20 @@ impl std::fmt::Debug for ApiToken {
     }
 }
 
+/// Who made `token` outside warrant: its `created_by` email, when it names a person other than
+/// `me` (the email of the user token in use; emails compare case-insensitively). warrant keeps
+/// no state, so this is read from the token itself: an email means a person made it (in the
+/// UI, or with their user token); that person's own token made it when the email is `me`. A
+/// null or missing `created_by` (made by an org token, or its creator deleted) cannot be told
+/// apart from warrant's own creates, so it is never called an adoption.
+fn made_outside_by(token: &ApiToken, me: Option<&str>) -> Option<String> {
+    let by = token.created_by.as_ref()?.as_str()?.trim();
+    if by.is_empty() || me.is_some_and(|me| me.eq_ignore_ascii_case(by)) {
+        return None;
+    }
+    Some(by.to_string())
+}
+
 /// Mist error bodies are `{"detail": "…"}` (DRF); anything else is kept as text.
 fn parse_error(_status: u16, body: &[u8]) -> ApiError {
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
@@ -175,7 +203,7 @@ impl MistClient {
         Ok(MistClient {
             http,
             org_id: settings.org_id.clone(),
-            can_write: std::sync::Mutex::new(None),
+            me: std::sync::Mutex::new(Me::default()),
         })
     }
 
@@ -193,22 +221,30 @@ impl MistClient {
     /// (`GET /api/v1/self`, contracts/mist.md §4): Mist asks `write` or `admin` for POST, PUT
     /// and DELETE, and an org token's privileges on this org are its `scope: org` entries
     /// (their `org_id`, when given, this org), or an MSP-wide one. `None` when `/self` lists
-    /// no readable privileges: nothing is predicted and the server decides at apply.
-    async fn self_can_write(&self) -> Result<Option<bool>, PlatformError> {
-        if !self.http.options().predicts_writes {
-            return Ok(None);
-        }
+    /// no readable privileges: nothing is predicted and the server decides at apply. The
+    /// same answer gives the email of a user token's owner (an org token has none), which
+    /// tells a token this credential made from one made outside warrant.
+    async fn read_self(&self) -> Result<Me, PlatformError> {
         let me: Value = match self
             .http
             .call(&Request::get(SELF_ROUTE, SELF_ROUTE.to_string()))
             .await
         {
             Ok(response) => response.json()?,
-            Err(e) if matches!(e.status, Some(403 | 404)) => return Ok(None),
+            Err(e) if matches!(e.status, Some(403 | 404)) => return Ok(Me::default()),
             Err(e) => return Err(e.context("reading the token's own privileges")),
         };
+        let email = me
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_string);
         let Some(privileges) = me.get("privileges").and_then(Value::as_array) else {
-            return Ok(None);
+            return Ok(Me {
+                can_write: None,
+                email,
+            });
         };
         let this_org = |p: &Value| {
             p.get("org_id")
@@ -217,7 +253,7 @@ impl MistClient {
         };
         // Only a certain "no" is predicted: an MSP-wide write or admin privilege (a user token
         // of an MSP admin) may cover the org, so it counts as one that can write.
-        Ok(Some(privileges.iter().any(|p| {
+        let can_write = Some(privileges.iter().any(|p| {
             let text = |k: &str| p.get(k).and_then(Value::as_str);
             matches!(text("role"), Some("admin" | "write"))
                 && match text("scope") {
@@ -225,18 +261,19 @@ impl MistClient {
                     Some("msp") => true,
                     _ => false,
                 }
-        })))
+        }));
+        // A plan that reads with a Target's separate read token learns nothing of the write
+        // token's privileges from it (see `ClientOptions::predicts_writes`).
+        let can_write = can_write.filter(|_| self.http.options().predicts_writes);
+        Ok(Me { can_write, email })
     }
 
     /// Privileges and addresses are canonicalized locally; the one request is `/self`, to
     /// predict whether Mist will let the token write (a read-only token's creates are
     /// conflicts here, its updates in the read).
     async fn resolve(&self, resources: &[&Resource]) -> Result<Vec<DesiredObject>, PlatformError> {
-        let can_write = self.self_can_write().await?;
-        if let Ok(mut known) = self.can_write.lock() {
-            *known = can_write;
-        }
-        let create = match can_write {
+        let me = self.read_self().await?;
+        let create = match me.can_write {
             Some(false) => CreateRule::Never(Reason::TokenReadOnly { verb: "create" }),
             _ => CreateRule::Allowed,
         };
@@ -302,9 +339,15 @@ impl MistClient {
                     problems,
                     key_sink,
                     route: None,
+                    adopt: spec.adopt,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, PlatformError>>()
+            .inspect(|_| {
+                if let Ok(mut known) = self.me.lock() {
+                    *known = me;
+                }
+            })
     }
 
     // ---------------------------------------------------------------- read
@@ -434,16 +477,18 @@ impl MistClient {
                 return Ok(LiveState::Unreadable { id, reasons });
             }
         };
+        let me = self.me.lock().map(|m| m.clone()).unwrap_or_default();
         Ok(LiveState::Present {
             object: LiveObject {
+                made_outside_by: made_outside_by(token, me.email.as_deref()),
                 id,
                 fields: SmallMap::from([
                     (PRIVILEGES.to_string(), privileges),
                     (SRC_IPS.to_string(), src_ips),
                 ]),
                 labels: SmallMap::new(),
-                write_denied: match self.can_write.lock().map(|c| *c) {
-                    Ok(Some(false)) => Some(Reason::TokenReadOnly { verb: "change" }),
+                write_denied: match me.can_write {
+                    Some(false) => Some(Reason::TokenReadOnly { verb: "change" }),
                     _ => None,
                 },
                 extra: SmallMap::new(),
@@ -515,6 +560,7 @@ impl MistClient {
                     privileges: privileges.into_iter().collect(),
                     src_ips: live.fields[SRC_IPS].iter().cloned().collect(),
                     key_sink: KeySinkSpec::file(format!("CHANGE-ME/{name}.key")),
+                    adopt: Adopt::Always,
                 }),
                 comments,
             });
@@ -819,6 +865,28 @@ mod tests {
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[..2], fresh[..]);
         assert_eq!(sent[2], json!({"role": "admin", "scope": "org"}));
+    }
+
+    #[test]
+    fn only_a_creator_email_other_than_the_credential_s_is_made_outside() {
+        let token = |by: Value| -> ApiToken {
+            serde_json::from_value(json!({"id": "t", "created_by": by})).unwrap()
+        };
+        let ui = token(json!("netops@acme.example"));
+        assert_eq!(
+            made_outside_by(&ui, None).as_deref(),
+            Some("netops@acme.example")
+        );
+        assert_eq!(
+            made_outside_by(&ui, Some("jane@acme.example")).as_deref(),
+            Some("netops@acme.example")
+        );
+        assert_eq!(made_outside_by(&ui, Some("NetOps@ACME.example")), None);
+        for unknown in [json!(null), json!(""), json!(42)] {
+            assert_eq!(made_outside_by(&token(unknown), None), None);
+        }
+        let missing: ApiToken = serde_json::from_value(json!({"id": "t"})).unwrap();
+        assert_eq!(made_outside_by(&missing, None), None);
     }
 
     #[test]

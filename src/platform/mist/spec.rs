@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CLOUDS, KIND, cloud_base_url};
 use crate::manifest::{self, Doc, KeySinkSpec, Seg::I, Seg::K};
-use crate::model::Kind;
+use crate::model::{Adopt, Kind};
 
 /// A Juniper Mist organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -96,6 +96,12 @@ pub struct OrgApiTokenSpec {
     pub src_ips: Vec<String>,
     /// Where the key goes when the token is created.
     pub key_sink: KeySinkSpec,
+    /// What to do when a live token of this name was created outside warrant (its
+    /// `created_by` is a person other than the token warrant uses): `always` (the default)
+    /// takes it over, and the plan says so (warrant never had its key, so keySink is not
+    /// written); `never` makes it a conflict that blocks apply for this token.
+    #[serde(default, skip_serializing_if = "Adopt::is_always")]
+    pub adopt: Adopt,
 }
 
 /// One Mist privilege.

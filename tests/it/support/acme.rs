@@ -51,6 +51,7 @@ pub fn desired(address: Address, fields: Vec<(&str, DesiredField)>) -> DesiredOb
         problems: Vec::new(),
         key_sink: None,
         route: None,
+        adopt: Default::default(),
     }
 }
 
@@ -65,6 +66,7 @@ pub fn live(id: &str, fields: Vec<(&str, &[&str])>) -> LiveState {
             labels: SmallMap::new(),
             write_denied: None,
             extra: SmallMap::new(),
+            made_outside_by: None,
         },
     }
 }
@@ -245,6 +247,7 @@ pub fn acme_plan() -> PlanFile {
     let token = |d: DesiredObject, sink: &str| DesiredObject {
         key_sink: Some(KeySink::File(sink.into())),
         route: None,
+        adopt: Default::default(),
         ..d
     };
     let d = token(

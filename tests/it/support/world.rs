@@ -113,6 +113,7 @@ pub fn generated(connections: usize, identities: usize, tokens: usize) -> Genera
                 created_time: 1_699_000_000,
                 last_used: None,
                 requests_per_hour: None,
+                user_email: None,
             });
         }
         mist.push_str(&format!(
