@@ -304,7 +304,8 @@ fn validate_in_ci_warns_that_a_file_key_sink_is_lost_with_the_runner() {
     // JSON carries them with their severity.
     let json = validate(&["--ci", "--format", "json"], false);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    let severities: Vec<&str> = value
+    assert_eq!(value["valid"], true, "{value}");
+    let severities: Vec<&str> = value["diagnostics"]
         .as_array()
         .unwrap()
         .iter()

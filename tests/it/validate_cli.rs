@@ -69,7 +69,12 @@ fn json_diagnostics(out: &Output) -> Vec<serde_json::Value> {
     let diagnostics = value["diagnostics"]
         .as_array()
         .expect("a diagnostics array");
-    assert_eq!(value["valid"], diagnostics.is_empty(), "{value}");
+    // Warnings (a file key sink under Actions) leave the manifests valid.
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .count();
+    assert_eq!(value["valid"], errors == 0, "{value}");
     diagnostics.clone()
 }
 
