@@ -271,31 +271,39 @@ impl PartialEq for Note {
 
 impl Eq for Note {}
 
-impl Serialize for Note {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
+/// A reason or a note is written as its words, read back as only its words (`Recorded`:
+/// nothing is decided on words from a file), and in schemas is the string it is written as.
+macro_rules! written_as_words {
+    ($t:ident) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$t, D::Error> {
+                String::deserialize(deserializer).map($t::Recorded)
+            }
+        }
+
+        impl JsonSchema for $t {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> Cow<'static, str> {
+                String::schema_name()
+            }
+
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                String::json_schema(generator)
+            }
+        }
+    };
 }
 
-impl<'de> Deserialize<'de> for Note {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Note, D::Error> {
-        String::deserialize(deserializer).map(Note::Recorded)
-    }
-}
-
-impl JsonSchema for Note {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        String::schema_name()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        String::json_schema(generator)
-    }
-}
+written_as_words!(Note);
 
 /// A create of a token that the create journal holds open (`crate::apply::journal`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -374,34 +382,7 @@ fn join(values: &Values) -> String {
     values.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
-/// A reason is written as its words.
-impl Serialize for Reason {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// A reason read back is only its words ([`Reason::Recorded`]).
-impl<'de> Deserialize<'de> for Reason {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Reason, D::Error> {
-        String::deserialize(deserializer).map(Reason::Recorded)
-    }
-}
-
-/// In schemas a reason is the string it is written as.
-impl JsonSchema for Reason {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        String::schema_name()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        String::json_schema(generator)
-    }
-}
+written_as_words!(Reason);
 
 /// Why apply refused a change of the plan: it asked for more than the merged manifests
 /// declare (the plan file is untrusted; these are what an edited or foreign plan looks like),

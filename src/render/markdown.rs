@@ -12,6 +12,7 @@ use super::{
     by_target, change_lines, change_title, display_value, drift_summary_line, is_shown,
     name_warning_lines, only_warning, summary_line, target_counts, target_heading,
 };
+use crate::model::{SmallMap, Values};
 use crate::plan::file::PlanFile;
 use crate::plan::{Change, Plan};
 
@@ -160,78 +161,63 @@ fn target_section(plan: &Plan, target: &str, changes: &[&Change]) -> Section {
 }
 
 fn drift_section(plan: &Plan) -> Option<Section> {
-    let items: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.has_drift())
-        .map(|c| {
-            let fields: Vec<String> = c
-                .drift
-                .iter()
-                .map(|(field, values)| {
-                    let shown: Vec<String> = values
-                        .iter()
-                        .map(|v| escape_inline(&display_value(v, &c.labels)))
-                        .collect();
-                    format!("{field}: {}", shown.join(", "))
-                })
-                .collect();
-            format!(
-                "| {} | {} | {} |\n",
-                escape_inline(&c.address.target),
-                escape_inline(&change_title(c)),
-                fields.join("<br>")
-            )
-        })
-        .collect();
-    if items.is_empty() {
-        return None;
-    }
-    Some(Section {
-        counted: Counted::Drift,
-        target: String::new(),
-        open: "### ❓ Undeclared access (live, not in the manifests; reported, not removed)\n\n| target | object | undeclared values |\n|---|---|---|\n".into(),
-        items,
-        close: "\n".into(),
-    })
+    values_section(
+        plan.changes
+            .iter()
+            .filter(|c| c.has_drift())
+            .map(|c| value_row(c, &c.drift, None)),
+        Counted::Drift,
+        "### ❓ Undeclared access (live, not in the manifests; reported, not removed)\n\n| target | object | undeclared values |\n|---|---|---|\n",
+    )
 }
 
 fn missing_section(plan: &Plan) -> Option<Section> {
-    let items: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.is_missing())
-        .map(|c| {
-            let mut fields: Vec<String> = c
-                .missing()
+    values_section(
+        plan.changes.iter().filter(|c| c.is_missing()).map(|c| {
+            let absent = c.live_id.is_none().then_some("(the object is absent)");
+            value_row(c, &c.missing().unwrap_or_default(), absent)
+        }),
+        Counted::Missing,
+        "### ➖ Missing access (declared, not live; `warrant plan` shows what apply would add)\n\n| target | object | missing values |\n|---|---|---|\n",
+    )
+}
+
+/// One table row of a drift report: the object and its values per field (labelled), after
+/// an optional first note.
+fn value_row(c: &Change, fields: &SmallMap<Values>, first: Option<&str>) -> String {
+    let cells: Vec<String> = first
+        .map(str::to_string)
+        .into_iter()
+        .chain(fields.iter().map(|(field, values)| {
+            let shown: Vec<String> = values
                 .iter()
-                .flatten()
-                .map(|(field, values)| {
-                    let shown: Vec<String> = values
-                        .iter()
-                        .map(|v| escape_inline(&display_value(v, &c.labels)))
-                        .collect();
-                    format!("{}: {}", escape_inline(field), shown.join(", "))
-                })
+                .map(|v| escape_inline(&display_value(v, &c.labels)))
                 .collect();
-            if c.live_id.is_none() {
-                fields.insert(0, "(the object is absent)".to_string());
-            }
-            format!(
-                "| {} | {} | {} |\n",
-                escape_inline(&c.address.target),
-                escape_inline(&change_title(c)),
-                fields.join("<br>")
-            )
-        })
+            format!("{}: {}", escape_inline(field), shown.join(", "))
+        }))
         .collect();
+    format!(
+        "| {} | {} | {} |\n",
+        escape_inline(&c.address.target),
+        escape_inline(&change_title(c)),
+        cells.join("<br>")
+    )
+}
+
+/// A drift report's table, or nothing when it has no rows.
+fn values_section(
+    rows: impl Iterator<Item = String>,
+    counted: Counted,
+    open: &str,
+) -> Option<Section> {
+    let items: Vec<String> = rows.collect();
     if items.is_empty() {
         return None;
     }
     Some(Section {
-        counted: Counted::Missing,
+        counted,
         target: String::new(),
-        open: "### ➖ Missing access (declared, not live; `warrant plan` shows what apply would add)\n\n| target | object | missing values |\n|---|---|---|\n".into(),
+        open: open.into(),
         items,
         close: "\n".into(),
     })
