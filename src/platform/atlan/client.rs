@@ -1398,14 +1398,7 @@ impl AtlanClient {
         for (i, r) in indices.into_iter().zip(direct).chain(routed) {
             results[i] = Some(r);
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(self.http.error(ErrorKind::Other, "write was not performed"))
-                })
-            })
-            .collect()
+        self.every_write(results)
     }
 
     async fn write_direct(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, PlatformError>> {
@@ -1486,6 +1479,14 @@ impl AtlanClient {
         for (index, r) in done.into_iter().flatten() {
             results[index] = Some(r);
         }
+        self.every_write(results)
+    }
+
+    /// One outcome per object; a slot no write filled is an error, never a silent success.
+    fn every_write(
+        &self,
+        results: Vec<Option<Result<WriteOutcome, PlatformError>>>,
+    ) -> Vec<Result<WriteOutcome, PlatformError>> {
         results
             .into_iter()
             .map(|r| {

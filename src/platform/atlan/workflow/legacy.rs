@@ -66,13 +66,7 @@ impl Legacy<'_> {
                 ]}},
                 "sort": [{"metadata.creationTimestamp": {"order": "asc", "nested": {"path": "metadata"}}}],
             });
-            let request = Request::new(Method::POST, TEMPLATES_ROUTE, TEMPLATES_ROUTE).json(body);
-            let page: Value = self
-                .http
-                .call(&request)
-                .await
-                .map_err(|e| self.not_found_is_missing(e))?
-                .json()?;
+            let page = self.search(TEMPLATES_ROUTE, body).await?;
             let (claim, hits) = hits_of(&page);
             let next = listing.record(claim, &hits, |h| h.get("_id").and_then(Value::as_str))?;
             out.extend(hits.iter().filter_map(template_of));
@@ -93,15 +87,19 @@ impl Legacy<'_> {
             }}}]}},
             "sort": [{"metadata.creationTimestamp": {"order": "desc", "nested": {"path": "metadata"}}}],
         });
-        let request = Request::new(Method::POST, RUNS_ROUTE, RUNS_ROUTE).json(body);
-        let page: Value = self
-            .http
+        let page = self.search(RUNS_ROUTE, body).await?;
+        let (_, hits) = hits_of(&page);
+        Ok(hits.iter().filter_map(run_of).collect())
+    }
+
+    /// One query of a workflow index (`route`); a 404 means the package is missing.
+    async fn search(&self, route: &'static str, body: Value) -> Result<Value, PlatformError> {
+        let request = Request::new(Method::POST, route, route).json(body);
+        self.http
             .call(&request)
             .await
             .map_err(|e| self.not_found_is_missing(e))?
-            .json()?;
-        let (_, hits) = hits_of(&page);
-        Ok(hits.iter().filter_map(run_of).collect())
+            .json()
     }
 
     fn path(&self, submit: bool) -> &'static str {
