@@ -294,7 +294,22 @@ impl World {
         // The caller's own roles (one page) and the Mist token's `/self`: what the plan reads
         // to predict the role-subset rule and a read-only token.
         let connect = 1 + roles + 1 + self.live_identities().max(1).div_ceil(CONNECT_PAGE);
-        atlan + connect + 1 + 1
+        // A platform the mix leaves out has no target, so nothing is read from it.
+        let mist = 1 + 1;
+        self.in_use(atlan, connect, mist)
+    }
+
+    /// The sum of these per-platform counts over the platforms the mix uses.
+    fn in_use(&self, atlan: usize, connect: usize, mist: usize) -> usize {
+        [
+            (self.connections, atlan),
+            (self.identities, connect),
+            (self.mist_tokens, mist),
+        ]
+        .iter()
+        .filter(|(objects, _)| *objects > 0)
+        .map(|(_, requests)| requests)
+        .sum()
     }
 
     /// Fewest requests for `apply`: re-read what changes, then one write per object or batch.
@@ -307,7 +322,7 @@ impl World {
         let connect =
             1 + self.live_identities().max(1).div_ceil(CONNECT_PAGE) + self.changed_identities();
         let mist = 1 + self.created_mist_tokens();
-        atlan + connect + mist
+        self.in_use(atlan, connect, mist)
     }
 }
 
